@@ -1,0 +1,49 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_webkit_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No WEBKIT_* / FLASK_* variable from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("WEBKIT_", "FLASK_")) or name in {"PORT", "SECRET_KEY", "DATABASE_URL"}:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    yield
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def build_file_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Write ``{"relative/path": content}`` under ``root``; returns ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def file_tree(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``file_tree({...})`` builds a tree in a fresh tmp dir and returns its path."""
+
+    def make(files: Mapping[str, str | bytes], subdir: str = "project") -> Path:
+        return build_file_tree(tmp_path / subdir, files)
+
+    return make

@@ -1,0 +1,68 @@
+"""The one place that builds rich consoles and prints errors.
+
+rich is imported inside the functions: importing it costs ~40 ms, and
+``webkit --help`` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
+    """A rich Console honouring NO_COLOR / FORCE_COLOR and plain output when not a TTY."""
+    from rich.console import Console
+
+    return Console(
+        file=file,
+        stderr=stderr and file is None,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def print_error(message: str, *, file: IO[Any] | None = None) -> None:
+    """Print ``Error: message`` on stderr, red when the terminal has colour."""
+    from rich.markup import escape
+
+    console = make_console(stderr=True, file=file)
+    console.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+
+
+def print_warning(message: str, *, file: IO[Any] | None = None) -> None:
+    from rich.markup import escape
+
+    console = make_console(stderr=True, file=file)
+    console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> None:
+    """Print the user's exception with a rich traceback that hides webkit's and click's frames."""
+    import click
+    from rich.traceback import Traceback
+
+    import webkit_cli
+
+    console = make_console(stderr=True, file=file)
+    width = console.width if (file is None and sys.stderr.isatty()) else 100
+    tb = Traceback.from_exception(
+        type(exc),
+        exc,
+        exc.__traceback__,
+        width=width,
+        show_locals=False,
+        suppress=[click, webkit_cli],
+        max_frames=20,
+    )
+    # Hide the frames of webkit itself: the user wants *their* code.
+    stacks = tb.trace.stacks
+    for stack in stacks:
+        stack.frames = [
+            f for f in stack.frames if os.path.dirname(webkit_cli.__file__) not in f.filename
+        ] or stack.frames[-1:]
+    console.print(tb)
