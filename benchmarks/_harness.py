@@ -62,12 +62,24 @@ def time_command(
         if before is not None:
             before()
         start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         elapsed = (time.perf_counter() - start) * 1000
         if i >= warmup:
             samples.append(elapsed)
     return statistics.median(samples)
+
+
+def _anchor_cell(r: Result) -> str:
+    if r.anchor is None:
+        return r.anchor_name
+    return f"{r.anchor_name} {r.anchor:.1f} {r.unit}"
 
 
 def print_table(results: Sequence[Result]) -> None:
@@ -79,7 +91,7 @@ def print_table(results: Sequence[Result]) -> None:
     for col in ("figure", "webkit", "anchor", "ratio", "target"):
         table.add_column(col)
     for r in results:
-        anchor = f"{r.anchor_name} {r.anchor:.1f} {r.unit}" if r.anchor is not None else r.anchor_name
+        anchor = _anchor_cell(r)
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         table.add_row(r.name, f"{r.webkit:.1f} {r.unit}", anchor, ratio, r.target)
     Console().print(table)
@@ -88,8 +100,8 @@ def print_table(results: Sequence[Result]) -> None:
 def markdown_table(results: Sequence[Result]) -> str:
     lines = ["| figure | webkit | anchor | ratio | target |", "| --- | --- | --- | --- | --- |"]
     for r in results:
-        anchor = f"{r.anchor_name} {r.anchor:.1f} {r.unit}" if r.anchor is not None else r.anchor_name
         ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "–"
         note = f" ({r.note})" if r.note else ""
-        lines.append(f"| {r.name}{note} | {r.webkit:.1f} {r.unit} | {anchor} | {ratio} | {r.target} |")
+        cells = [f"{r.name}{note}", f"{r.webkit:.1f} {r.unit}", _anchor_cell(r), ratio, r.target]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

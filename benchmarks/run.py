@@ -1,4 +1,7 @@
-"""Run every benchmark and print one table: ``python benchmarks/run.py [--quick] [--markdown] [names]``."""
+"""Run every benchmark and print one table.
+
+python benchmarks/run.py [--quick] [--markdown] [names...]
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args()
     here = Path(__file__).resolve().parent
-    names = args.names or sorted(p.stem[len("bench_"):] for p in here.glob("bench_*.py"))
+    names = args.names or sorted(p.stem[len("bench_") :] for p in here.glob("bench_*.py"))
     results = []
     for name in names:
         module = importlib.import_module(f"bench_{name}")

@@ -6,8 +6,8 @@ rich is imported inside the functions: importing it costs ~40 ms, and
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -60,9 +60,7 @@ def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> 
         max_frames=20,
     )
     # Hide the frames of webkit itself: the user wants *their* code.
-    stacks = tb.trace.stacks
-    for stack in stacks:
-        stack.frames = [
-            f for f in stack.frames if os.path.dirname(webkit_cli.__file__) not in f.filename
-        ] or stack.frames[-1:]
+    own_dir = str(Path(webkit_cli.__file__).parent)
+    for stack in tb.trace.stacks:
+        stack.frames = [f for f in stack.frames if own_dir not in f.filename] or stack.frames[-1:]
     console.print(tb)

@@ -100,7 +100,7 @@ def find_project(start: Path | str | None = None) -> Project:
 
 def load_dotenv_files(root: Path) -> list[Path]:
     """Load ``.env`` (and ``.flaskenv``) from ``root`` without overriding set variables."""
-    loaded = []
+    loaded: list[Path] = []
     candidates = [root / ".env", root / ".flaskenv"]
     existing = [p for p in candidates if p.is_file()]
     if not existing:
@@ -126,7 +126,8 @@ def resolve_app_target(
     if configured is not None:
         if not isinstance(configured, str) or not configured.strip():
             raise ProjectError(
-                f'[tool.webkit].app in {project.pyproject} must be a string like "package:create_app".'
+                f"[tool.webkit].app in {project.pyproject} must be a string "
+                'like "package:create_app".'
             )
         return configured
     return None
@@ -235,7 +236,9 @@ def _parse_call(attr: str) -> tuple[str, list[Any] | None]:
     try:
         expr = ast.parse(attr.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise NoAppError(f"Failed to parse {attr!r} as an attribute name or function call.") from exc
+        raise NoAppError(
+            f"Failed to parse {attr!r} as an attribute name or function call."
+        ) from exc
     if isinstance(expr, ast.Name):
         return expr.id, None
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and not expr.keywords:
@@ -305,7 +308,7 @@ def locate_conventional_app(project: Project) -> Any:
             return import_app(module, project)
     raise NoAppError(
         "Could not locate a Flask app. Use --app 'module:name', set WEBKIT_APP, "
-        "add [tool.webkit] app = \"package:create_app\" to pyproject.toml, "
+        'add [tool.webkit] app = "package:create_app" to pyproject.toml, '
         "or create wsgi.py / app.py in the project root."
     )
 
