@@ -8,9 +8,12 @@ Python start-up plus click and nothing else.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 from webkit_cli import __version__
 
@@ -45,6 +48,18 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):  # pragma: no cover - programming error
             raise TypeError(f"{import_path} is not a click command")
         return command
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        # Complete command names from the static table: no command module is imported.
+        from click.shell_completion import CompletionItem
+
+        items = [
+            CompletionItem(name, help=summary)
+            for name, (_, summary) in sorted(self.lazy_commands.items())
+            if name.startswith(incomplete)
+        ]
+        items.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return items
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # The static one-line help avoids importing every command module for --help.

@@ -143,10 +143,11 @@ def _prepare_sys_path(project: Project) -> None:
 def _split_target(target: str) -> tuple[str, str | None]:
     # "C:\\path\\app.py:app" keeps its drive letter; split on the last colon only
     # when what follows looks like an attribute or a call.
-    module, sep, attr = target.rpartition(":")
+    head, paren, call = target.partition("(")
+    module, sep, attr = head.rpartition(":")
     if not sep or not module or os.sep in attr or "/" in attr:
         return target, None
-    return module, attr
+    return module, attr + paren + call
 
 
 def _module_name_from_path(project: Project, module: str) -> str:
