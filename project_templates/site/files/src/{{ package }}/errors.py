@@ -1,0 +1,26 @@
+"""Friendly error pages (Flask's defaults are bare)."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(_error: HTTPException) -> tuple[str, int]:
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(500)
+    def server_error(_error: Exception) -> tuple[str, int]:
+        return render_template("errors/500.html"), 500
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_template("errors/400.html", reason=error.description), 400
+
+    @app.errorhandler(413)
+    def too_large(_error: HTTPException) -> tuple[str, int]:
+        reason = "The request was too large."
+        return render_template("errors/400.html", reason=reason), 413

@@ -1,0 +1,64 @@
+"""Pages, navigation, static files and the custom error pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+from .conftest import AppFactory
+
+PAGES = ["/", "/about", "/contact", "/messages"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_in_the_layout_with_navigation(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<nav aria-label="Main">' in html
+    for link in PAGES:
+        assert f'href="{link}"' in html
+    assert html.count('aria-current="page"') == 1
+    assert re.search(rf'href="{re.escape(path)}"\s+aria-current="page"', html)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_inline_script_or_style(client: FlaskClient, path: str) -> None:
+    """The Content-Security-Policy forbids them; a page using one would break."""
+    html = client.get(path).get_data(as_text=True)
+    assert "<style" not in html
+    assert " style=" not in html
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag
+
+
+def test_stylesheet_is_served(client: FlaskClient) -> None:
+    response = client.get("/static/style.css")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css"
+    assert b"@media" in response.data
+    response.close()
+
+
+def test_unknown_page_gets_the_custom_404(client: FlaskClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found" in html
+    assert '<nav aria-label="Main">' in html
+
+
+def test_a_crash_gets_the_custom_500(make_app: AppFactory) -> None:
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ZeroDivisionError("a bug")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong" in html
+    assert "ZeroDivisionError" not in html
