@@ -1,0 +1,242 @@
+"""``webkit new``: a thin click shim over :func:`webkit_cli.scaffold.create_project`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from webkit_cli.scaffold.prompts import Prompter
+    from webkit_cli.scaffold.template import Template
+
+
+def _is_interactive(no_input: bool) -> bool:
+    return not no_input and sys.stdin.isatty()
+
+
+def print_template_list(console: Console) -> None:
+    """``webkit new --list``: the built-in templates as a rich table."""
+    from rich.table import Table
+
+    from webkit_cli.scaffold.template import list_templates
+
+    table = Table(title="webkit templates", title_justify="left")
+    table.add_column("template", style="bold")
+    table.add_column("version")
+    table.add_column("description")
+    for tpl in list_templates():
+        table.add_row(tpl.root.name, tpl.version, tpl.description)
+    console.print(table)
+    console.print("Use one with 'webkit new NAME -t TEMPLATE', or pass a path to your own folder.")
+
+
+def _ask_builtins(
+    prompter: Prompter,
+    *,
+    name: str | None,
+    template: str | None,
+    package: str | None,
+    description: str | None,
+    author: str | None,
+) -> tuple[str, Template, str, str, str]:
+    """Prompt for whatever built-in answer is missing (interactive runs only)."""
+    from webkit_cli.scaffold.engine import git_user_name
+    from webkit_cli.scaffold.names import normalise_package, resolve_names
+    from webkit_cli.scaffold.template import builtin_template_names, resolve_template
+
+    if name is None:
+        name = prompter.text("Project name", default="mysite")
+    if template is None:
+        names = builtin_template_names()
+        template = prompter.text(
+            "Template", default="site" if "site" in names else None, choices=names
+        )
+    tpl = resolve_template(template)
+    if package is None:
+        package = prompter.text("Python package", default=normalise_package(name))
+    resolve_names(name, package)  # fail before asking anything else
+    if description is None:
+        description = prompter.text("Description", default=tpl.description)
+    if author is None:
+        author = prompter.text("Author", default=git_user_name())
+    return name, tpl, package, description, author
+
+
+@click.command("new", short_help="Create a project from a template.")
+@click.argument("name", required=False)
+@click.option(
+    "-t",
+    "--template",
+    metavar="site|api|ajax|PATH",
+    help="Built-in template name or a template folder.  [default: site]",
+)
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=True, dir_okay=True, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Folder to create the project in.",
+)
+@click.option("--package", metavar="IDENT", help="Python package name.  [default: NAME normalised]")
+@click.option(
+    "--description", metavar="TEXT", help="One-line description.  [default: the template's]"
+)
+@click.option("--author", metavar="TEXT", help="Author.  [default: git's user.name]")
+@click.option(
+    "-d",
+    "--data",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Answer a template question (repeatable).",
+)
+@click.option(
+    "--no-input", is_flag=True, help="Never prompt: use defaults, fail if one is missing."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the tree that would be written; write nothing."
+)
+@click.option("--force", is_flag=True, help="Use an existing folder: add the missing files.")
+@click.option(
+    "--overwrite", is_flag=True, help="With --force: replace files whose content differs."
+)
+@click.option(
+    "--install/--no-install",
+    default=None,
+    help="pip install -e '.[dev]' into this environment.  [default: on when interactive]",
+)
+@click.option(
+    "--git/--no-git",
+    default=None,
+    help="git init and make an initial commit.  [default: on when git is installed]",
+)
+@click.option("--list", "list_", is_flag=True, help="List the built-in templates and exit.")
+def new_command(
+    name: str | None,
+    template: str | None,
+    parent: Path,
+    package: str | None,
+    description: str | None,
+    author: str | None,
+    data: tuple[str, ...],
+    no_input: bool,
+    dry_run: bool,
+    force: bool,
+    overwrite: bool,
+    install: bool | None,
+    git: bool | None,
+    list_: bool,
+) -> None:
+    """Create the project NAME from a template.
+
+    \b
+      webkit new mysite                       HTML site (the default template)
+      webkit new myapi -t api --no-input      JSON API, no questions asked
+      webkit new demo -t ./my-template -d database=postgresql
+      webkit new mysite --force --dry-run     show what would be added/replaced
+
+    Files are rendered into a hidden folder beside the target and renamed into
+    place, so a failure or Ctrl-C leaves nothing behind. An existing non-empty
+    folder is refused unless --force; --overwrite also replaces files that differ.
+    """
+    from webkit_cli._console import make_console
+
+    console = make_console()
+    if list_:
+        print_template_list(console)
+        return
+    if overwrite and not force:
+        raise click.UsageError("--overwrite only applies with --force (add --force).")
+
+    from webkit_cli.scaffold import create_project
+    from webkit_cli.scaffold.answers import parse_data
+    from webkit_cli.scaffold.post import git_available, init_git, install_project, next_steps_panel
+    from webkit_cli.scaffold.template import resolve_template
+
+    interactive = _is_interactive(no_input)
+    given = parse_data(data)
+    ask = None
+    if interactive:
+        from webkit_cli.scaffold.prompts import Prompter
+
+        prompter = Prompter(console)
+        name, tpl, package, description, author = _ask_builtins(
+            prompter,
+            name=name,
+            template=template,
+            package=package,
+            description=description,
+            author=author,
+        )
+        ask = prompter.question
+    else:
+        if name is None:
+            raise click.UsageError(
+                "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
+            )
+        tpl = resolve_template(template or "site")
+    if "/" in name or "\\" in name:
+        from webkit_cli.scaffold.names import validate_project_name
+
+        validate_project_name(name)
+    result = create_project(
+        template=tpl,
+        target=parent / name,
+        name=name,
+        package=package,
+        description=description,
+        author=author,
+        data=given,
+        force=force,
+        overwrite=overwrite,
+        dry_run=dry_run,
+        ask=ask,
+    )
+    if dry_run:
+        from webkit_cli.scaffold.post import plan_tree
+
+        console.print(plan_tree(result))
+        files = sum(not e.is_dir for e in result.entries)
+        console.print(
+            f"Dry run: {files} files from template {tpl.name} {tpl.version}; nothing written."
+        )
+        return
+    target = result.target
+    if result.plan is not None:
+        plan = result.plan
+        console.print(
+            f"Updated {target} from template {tpl.name} {tpl.version}: "
+            f"{sum(not e.is_dir for e in plan.add)} added, "
+            f"{len(plan.replace) if overwrite else 0} replaced, {len(plan.unchanged)} unchanged, "
+            f"{len(plan.kept)} kept."
+        )
+    else:
+        console.print(
+            f"Created {target} from template {tpl.name} {tpl.version} "
+            f"({result.files_written} files)."
+        )
+    if git is None:
+        git = result.plan is None and git_available()
+    if git:
+        reason = init_git(
+            target,
+            author=str(result.answers.get("author", "")),
+            message=f"Initial commit: webkit new {name} -t {tpl.name} ({tpl.version})",
+        )
+        if reason is None:
+            console.print("Initialised a git repository with an initial commit.")
+        else:
+            from webkit_cli._console import print_warning
+
+            print_warning(f"No git commit: {reason}.")
+    if install is None:
+        install = interactive
+    if install:
+        install_project(target, console)
+        console.print(f"Installed {name} with its dev extras into {sys.prefix}.")
+    console.print(next_steps_panel(target, installed=bool(install)))

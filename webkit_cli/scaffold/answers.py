@@ -1,0 +1,148 @@
+"""Answers to a template's questions: parsing ``--data``, types, validators, defaults."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from webkit_cli.errors import ScaffoldError, TemplateError
+from webkit_cli.scaffold.template import Answer, Question, Template
+
+if TYPE_CHECKING:
+    import jinja2
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+#: ``ask(question, default) -> answer``: an interactive prompt; None means never prompt.
+Asker = Callable[[Question, Answer | None], Answer]
+
+
+def parse_data(items: Sequence[str]) -> dict[str, str]:
+    """``["db=sqlite", "x=1"]`` -> ``{"db": "sqlite", "x": "1"}``; bad items raise ScaffoldError."""
+    data: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ScaffoldError(
+                f"--data {item!r} is not KEY=VALUE: write e.g. --data database=sqlite."
+            )
+        data[key] = value
+    return data
+
+
+def coerce(question: Question, raw: Answer) -> Answer:
+    """Convert ``raw`` to the question's type and check it; raise ValueError with the reason."""
+    value: Answer
+    if question.type == "bool":
+        if isinstance(raw, bool):
+            value = raw
+        elif str(raw).strip().lower() in _TRUE:
+            value = True
+        elif str(raw).strip().lower() in _FALSE:
+            value = False
+        else:
+            raise ValueError(f"{raw!r} is not yes/no (use true or false)")
+    elif question.type == "int":
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not an integer")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"{raw!r} is not an integer") from None
+    else:
+        value = str(raw)
+        if question.type == "choice" and value not in question.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(question.choices)}")
+    _validate(question, value)
+    return value
+
+
+def _validate(question: Question, value: Answer) -> None:
+    rule = question.validator
+    if rule is None:
+        return
+    text = str(value)
+    if rule == "identifier":
+        ok, why = text.isidentifier(), "is not a Python identifier"
+    elif rule == "project_name":
+        from webkit_cli.scaffold.names import validate_project_name
+
+        try:
+            validate_project_name(text)
+        except ScaffoldError as exc:
+            raise ValueError(exc.message) from None
+        ok, why = True, ""
+    elif rule == "email":
+        ok, why = bool(_EMAIL.match(text)), "is not an e-mail address"
+    elif rule == "nonempty":
+        ok, why = bool(text.strip()), "is empty"
+    else:
+        ok, why = bool(re.fullmatch(rule, text)), f"does not match {rule}"
+    if not ok:
+        raise ValueError(f"{text!r} {why}")
+
+
+def resolve_default(
+    question: Question, answers: Mapping[str, Any], env: jinja2.Environment
+) -> Answer | None:
+    """The question's default; a string default is a Jinja expression over earlier answers."""
+    default = question.default
+    if isinstance(default, str) and ("{{" in default or "{%" in default):
+        import jinja2
+
+        try:
+            default = env.from_string(default).render(answers)
+        except jinja2.TemplateError as exc:
+            raise TemplateError(
+                f"The default of question {question.name!r} does not render: {exc}."
+            ) from None
+    if default is None:
+        return None
+    try:
+        return coerce(question, default)
+    except ValueError as exc:
+        raise TemplateError(
+            f"The default of question {question.name!r} is invalid: {exc}."
+        ) from None
+
+
+def collect_answers(
+    template: Template,
+    given: Mapping[str, str],
+    context: Mapping[str, Any],
+    env: jinja2.Environment,
+    ask: Asker | None,
+) -> dict[str, Answer]:
+    """Answer every question in order: ``--data``, else a prompt (if allowed), else the default."""
+    known = {q.name for q in template.questions}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise ScaffoldError(
+            f"Template {template.name!r} has no question {unknown[0]!r} (--data); "
+            f"its questions: {names}."
+        )
+    answers: dict[str, Answer] = {}
+    for question in template.questions:
+        scope = {**context, **answers}
+        if question.name in given:
+            try:
+                answers[question.name] = coerce(question, given[question.name])
+            except ValueError as exc:
+                raise ScaffoldError(f"--data {question.name}: {exc}.") from None
+            continue
+        default = resolve_default(question, scope, env)
+        if ask is not None:
+            answers[question.name] = ask(question, default)
+        elif default is not None:
+            answers[question.name] = default
+        else:
+            raise ScaffoldError(
+                f"Template question {question.name!r} has no default and no answer: "
+                f"pass --data {question.name}=VALUE (or run in a terminal without --no-input)."
+            )
+    return answers

@@ -1,0 +1,230 @@
+"""``create_project``: the keyword-only API under ``webkit new``.
+
+Pipeline (every step before the write is pure): resolve the template -> validate the
+names -> answer the questions -> render the entries (recording provenance in
+pyproject.toml) -> plan -> write (or, with ``dry_run``, only return the plan).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from webkit_cli import __version__
+from webkit_cli.errors import ScaffoldError, TemplateError
+from webkit_cli.scaffold.answers import Asker, collect_answers
+from webkit_cli.scaffold.names import resolve_names
+from webkit_cli.scaffold.render import Entry, iter_render, make_environment
+from webkit_cli.scaffold.template import Answer, Template, resolve_template
+from webkit_cli.scaffold.write import ForcePlan, apply_force, plan_force, write_new
+
+PYPROJECT = PurePosixPath("pyproject.toml")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass
+class ScaffoldResult:
+    """What ``create_project`` did (or, for a dry run, would do)."""
+
+    target: Path
+    template: Template
+    answers: dict[str, Answer]
+    entries: list[Entry] = field(default_factory=list)  # filled for dry runs and --force
+    files_written: int = 0
+    plan: ForcePlan | None = None  # set when rendering into an existing folder
+    dry_run: bool = False
+
+
+def git_user_name() -> str:
+    """git's ``user.name``, or "" when git or the setting is missing."""
+    git = shutil.which("git")
+    if git is None:
+        return ""
+    try:
+        out = subprocess.run(
+            [git, "config", "--get", "user.name"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _toml_value(value: Answer) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    # A JSON string is a valid TOML basic string (same escapes, \uXXXX included).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def provenance_table(template: Template, answers: Mapping[str, Answer]) -> str:
+    """The ``[tool.webkit.template]`` TOML appended to the generated pyproject.toml."""
+    lines = [
+        "",
+        "[tool.webkit.template]",
+        "# Where this project came from (written by webkit new; used by later webkit commands).",
+        f"name = {_toml_value(template.name)}",
+        f"version = {_toml_value(template.version)}",
+        f"webkit_version = {_toml_value(__version__)}",
+        "",
+        "[tool.webkit.template.answers]",
+    ]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in answers.items()]
+    return "\n".join(lines) + "\n"
+
+
+def add_provenance(pyproject: bytes, template: Template, answers: Mapping[str, Answer]) -> bytes:
+    """Append the provenance table, refusing a template that already defines one."""
+    import tomllib
+
+    text = pyproject.decode("utf-8")
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TemplateError(
+            f"Template {template.name!r} renders an invalid pyproject.toml: {exc}."
+        ) from None
+    webkit_table = parsed.get("tool", {}).get("webkit", {})
+    if isinstance(webkit_table, dict) and "template" in webkit_table:
+        raise TemplateError(
+            f"Template {template.name!r} defines [tool.webkit.template] itself: remove it, "
+            "webkit new writes that table."
+        )
+    if text and not text.endswith("\n"):
+        text += "\n"
+    result = text + provenance_table(template, answers)
+    try:
+        tomllib.loads(result)
+    except tomllib.TOMLDecodeError as exc:  # e.g. tool.webkit written as an inline table
+        raise TemplateError(
+            f"Template {template.name!r}: cannot add [tool.webkit.template] to its pyproject.toml "
+            f"({exc}); write [tool.webkit] as a normal table."
+        ) from None
+    return result.encode("utf-8")
+
+
+def _with_provenance(
+    entries: Iterable[Entry], template: Template, answers: Mapping[str, Answer]
+) -> Iterator[Entry]:
+    for entry in entries:
+        if entry.path == PYPROJECT and entry.data is not None:
+            entry = Entry(entry.path, add_provenance(entry.data, template, answers), entry.mode)
+        yield entry
+
+
+def build_context(
+    *,
+    template: Template,
+    name: str,
+    package: str,
+    description: str | None,
+    author: str | None,
+) -> dict[str, Any]:
+    """The built-in variables every template sees."""
+    return {
+        "name": name,
+        "package": package,
+        "description": template.description if description is None else description,
+        "author": git_user_name() if author is None else author,
+        "year": datetime.date.today().year,
+        "secret_key": secrets.token_hex(32),
+        "webkit_version": __version__,
+        "template_name": template.name,
+        "template_version": template.version,
+    }
+
+
+def check_target(target: Path, *, force: bool) -> bool:
+    """Refuse a target that is a file, or a non-empty folder without ``force``.
+
+    Returns True when the target is an existing non-empty folder (the ``--force`` path).
+    """
+    if target.is_symlink() and not target.exists():
+        raise ScaffoldError(f"{target} is a broken symlink: remove it or choose another name.")
+    if not target.exists():
+        return False
+    if not target.is_dir():
+        raise ScaffoldError(f"{target} exists and is a file: choose another name or --dir.")
+    try:
+        empty = not any(target.iterdir())
+    except PermissionError:
+        raise ScaffoldError(
+            f"Cannot read {target} (permission denied): choose another --dir."
+        ) from None
+    if empty:
+        return False
+    if not force:
+        raise ScaffoldError(
+            f"{target} already exists and is not empty: choose another name, or add --force "
+            "to add the missing files (existing ones are kept)."
+        )
+    return True
+
+
+def create_project(
+    *,
+    template: Template | str,
+    target: Path,
+    name: str | None = None,
+    package: str | None = None,
+    description: str | None = None,
+    author: str | None = None,
+    data: Mapping[str, str] | None = None,
+    force: bool = False,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    ask: Asker | None = None,
+) -> ScaffoldResult:
+    """Render ``template`` into ``target``; see the module docstring for the pipeline.
+
+    ``name`` defaults to the target folder's name; ``ask`` (a prompt callback) is used
+    for template questions not answered in ``data``; without it defaults are used.
+    """
+    tpl = resolve_template(template) if isinstance(template, str) else template
+    target = Path(target).absolute()
+    name, package = resolve_names(name or target.name, package)
+    existing = check_target(target, force=force)
+    env = make_environment()
+    context = build_context(
+        template=tpl, name=name, package=package, description=description, author=author
+    )
+    questions = collect_answers(tpl, data or {}, context, env, ask)
+    context.update(questions)
+    recorded: dict[str, Answer] = {
+        "name": name,
+        "package": package,
+        "description": context["description"],
+        "author": context["author"],
+        **questions,
+    }
+    entries = _with_provenance(iter_render(tpl, context, env), tpl, recorded)
+    result = ScaffoldResult(target=target, template=tpl, answers=recorded, dry_run=dry_run)
+    if dry_run or existing:
+        result.entries = list(entries)
+        if existing:
+            result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
+            if not dry_run:
+                apply_force(result.plan, target, overwrite=overwrite)
+                result.files_written = sum(not e.is_dir for e in result.plan.add) + (
+                    len(result.plan.replace) if overwrite else 0
+                )
+        return result
+    result.files_written = write_new(entries, target)
+    return result

@@ -1,0 +1,132 @@
+"""After the files are written: install, git, and what to print (a tree, the next steps)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from webkit_cli.errors import ScaffoldError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.tree import Tree
+
+    from webkit_cli.scaffold.engine import ScaffoldResult
+
+
+def install_project(target: Path, console: Console, *, python: str | None = None) -> None:
+    """``pip install -e '.[dev]'`` into ``python``'s environment (default: webkit's own).
+
+    The installer's output is shown only if it fails; a spinner runs meanwhile.
+    """
+    argv = [python or sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    argv += ["-e", ".[dev]"]
+    with console.status(f"Installing {target.name} with its dev extras (pip install -e '.[dev]')"):
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=target,
+                capture_output=True,
+                text=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            raise ScaffoldError(
+                f"Could not run pip ({exc}); the project is created: run pip install -e '.[dev]' "
+                f"in {target}."
+            ) from None
+    if proc.returncode != 0:
+        from rich.text import Text
+
+        console.print(Text(proc.stdout + proc.stderr))
+        raise ScaffoldError(
+            f"Installing the project failed (pip exit code {proc.returncode}, output above); "
+            f"the project is created: fix the problem and run pip install -e '.[dev]' in {target}."
+        )
+
+
+def git_available() -> bool:
+    return shutil.which("git") is not None
+
+
+def _git(
+    target: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=target, capture_output=True, text=True, check=False, env=env
+    )
+
+
+def init_git(target: Path, *, author: str, message: str) -> str | None:
+    """``git init`` + an initial commit; returns a reason when skipped or failed, else None."""
+    if not git_available():
+        return "git is not installed"
+    if (target / ".git").exists():
+        return "the folder is already a git repository"
+    inside = _git(target, "rev-parse", "--is-inside-work-tree")
+    if inside.returncode == 0 and inside.stdout.strip() == "true":
+        return "the folder is inside another git repository"
+    env = dict(os.environ)
+    # An unconfigured git refuses to commit; fall back to the author answer for this commit only.
+    if not _git(target, "config", "--get", "user.name").stdout.strip():
+        env.setdefault("GIT_AUTHOR_NAME", author or "webkit")
+        env.setdefault("GIT_COMMITTER_NAME", author or "webkit")
+    if not _git(target, "config", "--get", "user.email").stdout.strip():
+        env.setdefault("GIT_AUTHOR_EMAIL", "webkit@localhost")
+        env.setdefault("GIT_COMMITTER_EMAIL", "webkit@localhost")
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "--no-verify", "-m", message)):
+        proc = _git(target, *args, env=env)
+        if proc.returncode != 0:
+            return f"git {args[0]} failed: {(proc.stderr or proc.stdout).strip()}"
+    return None
+
+
+def plan_tree(result: ScaffoldResult) -> Tree:
+    """A rich tree of what would be written (dry run), marking what --force would do."""
+    from rich.tree import Tree
+
+    plan = result.plan
+    status: dict[PurePosixPath, str] = {}
+    if plan is not None:
+        status.update({e.path: "[green]new[/]" for e in plan.add})
+        status.update({e.path: "[red]differs (--overwrite replaces)[/]" for e in plan.replace})
+        status.update({p: "[dim]unchanged[/]" for p in plan.unchanged})
+        status.update({p: "[yellow]kept (skip_if_exists)[/]" for p in plan.kept})
+    root = Tree(f"[bold]{result.target}[/]")
+    nodes: dict[PurePosixPath, Tree] = {PurePosixPath(): root}
+    from rich.markup import escape
+
+    for entry in sorted(result.entries, key=lambda e: e.path.parts):
+        parent = nodes.get(entry.path.parent, root)
+        label = escape(entry.path.name) + ("/" if entry.is_dir else "")
+        if entry.path in status:
+            label += f"  {status[entry.path]}"
+        node = parent.add(f"[bold blue]{label}[/]" if entry.is_dir else label)
+        if entry.is_dir:
+            nodes[entry.path] = node
+    return root
+
+
+def next_steps_panel(target: Path, *, installed: bool) -> Panel:
+    """The small 'what now' panel printed after a successful run."""
+    from rich.panel import Panel
+
+    try:
+        where = os.path.relpath(target)
+    except ValueError:  # another drive on Windows
+        where = str(target)
+    if where.startswith(".." + os.sep + ".."):
+        where = str(target)
+    steps = [f"cd {where}"] if where != "." else []
+    if not installed:
+        steps.append("pip install -e '.[dev]'")
+    steps += ["webkit run --reload", "pytest"]
+    from rich.text import Text
+
+    return Panel(Text("\n".join(steps)), title="Next steps", expand=False, border_style="green")

@@ -1,0 +1,67 @@
+"""Interactive questions with rich prompts (only ever used when stdin is a terminal)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TextIO
+
+from webkit_cli.scaffold.answers import coerce
+from webkit_cli.scaffold.template import Answer, Question
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class Prompter:
+    """Asks questions on ``console``; ``stream`` replaces stdin (tests pass a StringIO)."""
+
+    def __init__(self, console: Console, stream: TextIO | None = None) -> None:
+        self.console = console
+        self.stream = stream
+
+    def text(self, label: str, default: str | None = None, choices: list[str] | None = None) -> str:
+        """A free-text (or choice) answer; an empty reply takes the default."""
+        from rich.prompt import Prompt
+
+        while True:
+            if default is None:
+                reply = Prompt.ask(label, console=self.console, choices=choices, stream=self.stream)
+            else:
+                reply = Prompt.ask(
+                    label,
+                    console=self.console,
+                    choices=choices,
+                    default=default,
+                    stream=self.stream,
+                )
+            if reply.strip():
+                return reply
+            self.console.print("[prompt.invalid]An answer is required.")
+
+    def question(self, question: Question, default: Answer | None) -> Answer:
+        """Ask one template question until the answer passes its type and validator."""
+        from rich.markup import escape
+        from rich.prompt import Confirm, IntPrompt
+
+        label = question.prompt_text
+        while True:
+            raw: Answer
+            if question.type == "bool":
+                raw = Confirm.ask(
+                    label, console=self.console, default=bool(default), stream=self.stream
+                )
+            elif question.type == "int" and isinstance(default, int):
+                raw = IntPrompt.ask(
+                    label, console=self.console, default=default, stream=self.stream
+                )
+            elif question.type == "int":
+                raw = IntPrompt.ask(label, console=self.console, stream=self.stream)
+            else:
+                raw = self.text(
+                    label,
+                    default=None if default is None else str(default),
+                    choices=list(question.choices) if question.type == "choice" else None,
+                )
+            try:
+                return coerce(question, raw)
+            except ValueError as exc:
+                self.console.print(f"[prompt.invalid]{escape(str(exc))}; try again.")

@@ -1,0 +1,167 @@
+"""Render a template's ``files/`` tree: paths first, then contents, one entry at a time.
+
+``iter_render`` is a generator so the writer can stream entries into the staging
+folder (and a Ctrl-C lands between two files), while ``--dry-run`` and ``--force``
+simply collect the entries into a list first.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from webkit_cli.errors import TemplateError
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from webkit_cli.scaffold.template import Template
+
+JINJA_SUFFIX = ".jinja"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One output path: a file with its bytes and permission bits, or a directory."""
+
+    path: PurePosixPath  # relative to the target, already checked to stay inside it
+    data: bytes | None = None  # None for a directory
+    mode: int = 0o644
+
+    @property
+    def is_dir(self) -> bool:
+        return self.data is None
+
+
+def make_environment() -> jinja2.Environment:
+    """The Jinja environment for webkit's own variables (not HTML: no autoescaping)."""
+    import jinja2
+
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        auto_reload=False,
+    )
+
+
+def _template_line(tb: TracebackType | None, filename: str) -> int | None:
+    """The line of ``filename`` in a traceback that Jinja rewrote to point at the template."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render_segment(
+    env: jinja2.Environment, segment: str, context: Mapping[str, Any], where: str
+) -> str:
+    import jinja2
+
+    if "{" not in segment:
+        return segment
+    try:
+        return env.from_string(segment).render(context)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(
+            f"{where}: the path segment {segment!r} does not render: {exc}."
+        ) from None
+
+
+def _check_segment(rendered: str, original: str, where: str) -> None:
+    """A rendered segment must be one plain name: no separator, no '..', nothing absolute."""
+    if rendered in {".", ".."} or "/" in rendered or "\\" in rendered or "\x00" in rendered:
+        raise TemplateError(
+            f"{where}: the path segment {original!r} renders to {rendered!r}, which would write "
+            "outside the target folder; fix the template or the answer."
+        )
+
+
+def render_file(
+    env: jinja2.Environment, source: Path, rel: str, context: Mapping[str, Any]
+) -> bytes:
+    """Render one ``.jinja`` file; errors name the template file and line."""
+    import jinja2
+
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TemplateError(
+            f"{source} is not UTF-8 text: drop its .jinja suffix to copy it as is."
+        ) from None
+    filename = str(source)
+    try:
+        code = env.compile(text, name=rel, filename=filename)
+        template = env.template_class.from_code(env, code, env.make_globals(None))
+        return template.render(context).encode("utf-8")
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{source}:{exc.lineno}: Jinja syntax error: {exc.message}.") from None
+    except jinja2.TemplateError as exc:
+        line = _template_line(exc.__traceback__, filename)
+        at = f"{source}:{line}" if line else str(source)
+        raise TemplateError(f"{at}: {exc.message or exc}.") from None
+
+
+def iter_render(
+    template: Template, context: Mapping[str, Any], env: jinja2.Environment | None = None
+) -> Iterator[Entry]:
+    """Yield every directory and file the template produces, parents before children."""
+    env = env or make_environment()
+    files_dir = template.files_dir
+    real_root = files_dir.resolve()
+    # (source dir, rendered relative output dir)
+    stack: list[tuple[Path, PurePosixPath]] = [(files_dir, PurePosixPath())]
+    seen: dict[PurePosixPath, str] = {}
+    while stack:
+        src_dir, out_dir = stack.pop()
+        with os.scandir(src_dir) as it:
+            children = sorted(it, key=lambda e: e.name)
+        subdirs: list[tuple[Path, PurePosixPath]] = []
+        for child in children:
+            source = Path(child.path)
+            rel_source = source.relative_to(files_dir).as_posix()
+            where = f"{template.root.name}/files/{rel_source}"
+            is_link = child.is_symlink()
+            if is_link:
+                target = source.resolve()
+                if not target.is_relative_to(real_root):
+                    raise TemplateError(
+                        f"{where} is a symlink to {target}, outside the template's files/ folder; "
+                        "replace it with a real file."
+                    )
+                if target.is_dir():
+                    raise TemplateError(f"{where} is a symlink to a folder: make it a real folder.")
+            name = child.name
+            is_jinja = not child.is_dir() and name.endswith(JINJA_SUFFIX)
+            if is_jinja:
+                name = name[: -len(JINJA_SUFFIX)]
+            rendered = _render_segment(env, name, context, where)
+            if not rendered:
+                continue  # a segment that renders empty drops the file or folder
+            _check_segment(rendered, child.name, where)
+            out = out_dir / rendered
+            if out in seen:
+                raise TemplateError(
+                    f"{where} and {seen[out]} both render to {out}: rename one of them."
+                )
+            seen[out] = where
+            if child.is_dir(follow_symlinks=False):
+                subdirs.append((source, out))
+                continue
+            mode = stat.S_IMODE(child.stat().st_mode)
+            if is_jinja:
+                data = render_file(env, source, rel_source, context)
+            else:
+                data = source.read_bytes()
+            yield Entry(out, data, mode)
+        # Depth-first, in name order: push in reverse so the smallest name pops first.
+        for source, out in reversed(subdirs):
+            yield Entry(out)
+            stack.append((source, out))

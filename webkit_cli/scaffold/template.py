@@ -1,0 +1,217 @@
+"""The template model: ``template.toml`` plus a ``files/`` tree.
+
+The built-in templates use exactly this format, so ``--template ./my-template`` works
+for any user's template folder (see TEMPLATE_FORMAT.md in the project notes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webkit_cli.errors import TemplateError
+
+QUESTION_TYPES = ("str", "bool", "int", "choice")
+NAMED_VALIDATORS = ("identifier", "project_name", "email", "nonempty")
+#: Names every template gets for free; a question may not redefine them.
+BUILTIN_VARIABLES = frozenset(
+    {
+        "name",
+        "package",
+        "description",
+        "author",
+        "year",
+        "secret_key",
+        "webkit_version",
+        "template_name",
+        "template_version",
+    }
+)
+
+Answer = str | bool | int
+
+
+@dataclass(frozen=True)
+class Question:
+    """One ``[[questions]]`` entry."""
+
+    name: str
+    type: str = "str"
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    default: Answer | None = None
+    validator: str | None = None
+
+    @property
+    def prompt_text(self) -> str:
+        return self.help or self.name.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A loaded template folder."""
+
+    root: Path
+    name: str
+    version: str
+    description: str = ""
+    skip_if_exists: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = field(default_factory=tuple)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.root / "files"
+
+
+def builtin_templates_dir() -> Path | None:
+    """``project_templates/`` inside the installed package, else the repository's (editable)."""
+    import webkit_cli
+
+    package_dir = Path(webkit_cli.__file__).resolve().parent
+    for candidate in (package_dir / "project_templates", package_dir.parent / "project_templates"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def builtin_template_names() -> list[str]:
+    """Names of the built-in templates (folders that hold a template.toml)."""
+    base = builtin_templates_dir()
+    if base is None:
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / "template.toml").is_file())
+
+
+def list_templates() -> list[Template]:
+    """Every built-in template, loaded (for ``webkit new --list``)."""
+    base = builtin_templates_dir()
+    return [load_template(base / name) for name in builtin_template_names()] if base else []
+
+
+def _looks_like_path(spec: str) -> bool:
+    return "/" in spec or "\\" in spec or spec.startswith(("~", ".")) or Path(spec).is_absolute()
+
+
+def resolve_template(spec: str) -> Template:
+    """Load a template from a built-in name (``site``) or a folder path (``./my-template``)."""
+    if not _looks_like_path(spec):
+        base = builtin_templates_dir()
+        if base is not None and (base / spec / "template.toml").is_file():
+            return load_template(base / spec)
+        if not Path(spec).is_dir():
+            names = ", ".join(builtin_template_names()) or "none installed"
+            raise TemplateError(
+                f"Unknown template {spec!r}: use one of {names} "
+                "(see 'webkit new --list') or a path to a template folder."
+            )
+    return load_template(Path(spec).expanduser())
+
+
+def _str(table: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = table.get(key)
+    if value is None:
+        if required:
+            raise TemplateError(f"{where}: '{key}' is required.")
+        return ""
+    if not isinstance(value, str):
+        raise TemplateError(f"{where}: '{key}' must be a string, not {type(value).__name__}.")
+    return value
+
+
+def _question(raw: object, index: int, toml_path: Path) -> Question:
+    where = f"{toml_path}: [[questions]] #{index + 1}"
+    if not isinstance(raw, dict):
+        raise TemplateError(f"{where} must be a table.")
+    name = _str(raw, "name", where, required=True)
+    where = f"{toml_path}: question {name!r}"
+    if not name.isidentifier():
+        raise TemplateError(f"{where}: the name must be an identifier (it becomes a variable).")
+    if name in BUILTIN_VARIABLES:
+        raise TemplateError(f"{where}: {name!r} is a built-in variable; rename the question.")
+    qtype = _str(raw, "type", where) or "str"
+    if qtype not in QUESTION_TYPES:
+        raise TemplateError(f"{where}: type must be one of {', '.join(QUESTION_TYPES)}.")
+    choices = raw.get("choices", [])
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        raise TemplateError(f"{where}: 'choices' must be a list of strings.")
+    if qtype == "choice" and not choices:
+        raise TemplateError(f"{where}: a 'choice' question needs 'choices'.")
+    default = raw.get("default")
+    if default is not None and not isinstance(default, str | bool | int):
+        raise TemplateError(f"{where}: 'default' must be a string, boolean or integer.")
+    if (
+        qtype == "choice"
+        and isinstance(default, str)
+        and "{" not in default
+        and (default not in choices)
+    ):
+        raise TemplateError(f"{where}: default {default!r} is not one of the choices.")
+    validator = raw.get("validator")
+    if validator is not None:
+        if not isinstance(validator, str):
+            raise TemplateError(f"{where}: 'validator' must be a string.")
+        if validator not in NAMED_VALIDATORS:
+            if not (validator.startswith("^") and validator.endswith("$")):
+                raise TemplateError(
+                    f"{where}: validator must be one of {', '.join(NAMED_VALIDATORS)} "
+                    "or a regular expression written '^...$'."
+                )
+            try:
+                re.compile(validator)
+            except re.error as exc:
+                raise TemplateError(f"{where}: bad validator regex: {exc}.") from None
+    return Question(
+        name=name,
+        type=qtype,
+        help=_str(raw, "help", where),
+        choices=tuple(choices),
+        default=default,
+        validator=validator,
+    )
+
+
+def load_template(root: Path) -> Template:
+    """Read and check ``root/template.toml``; raise TemplateError with the fix when unusable."""
+    import tomllib
+
+    toml_path = root / "template.toml"
+    if not root.is_dir():
+        raise TemplateError(f"Template folder {root} does not exist: check the --template path.")
+    if not toml_path.is_file():
+        raise TemplateError(
+            f"{root} is not a template: it has no template.toml (see 'webkit new --help')."
+        )
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{toml_path} is not valid TOML: {exc}.") from None
+    table = data.get("template")
+    if not isinstance(table, dict):
+        raise TemplateError(f"{toml_path}: the [template] table is missing.")
+    where = f"{toml_path}: [template]"
+    name = _str(table, "name", where, required=True)
+    version = _str(table, "version", where, required=True)
+    skip = table.get("skip_if_exists", [])
+    if not isinstance(skip, list) or not all(isinstance(s, str) for s in skip):
+        raise TemplateError(f"{where}: 'skip_if_exists' must be a list of relative paths.")
+    raw_questions = data.get("questions", [])
+    if not isinstance(raw_questions, list):
+        raise TemplateError(f"{toml_path}: 'questions' must be an array of tables [[questions]].")
+    questions = tuple(_question(q, i, toml_path) for i, q in enumerate(raw_questions))
+    seen: set[str] = set()
+    for q in questions:
+        if q.name in seen:
+            raise TemplateError(f"{toml_path}: question {q.name!r} is defined twice.")
+        seen.add(q.name)
+    if not (root / "files").is_dir():
+        raise TemplateError(f"{root} has no files/ folder: put the tree to generate in files/.")
+    return Template(
+        root=root,
+        name=name,
+        version=version,
+        description=_str(table, "description", where),
+        skip_if_exists=tuple(s.strip("/") for s in skip),
+        questions=questions,
+    )

@@ -1,0 +1,275 @@
+"""Writing rendered entries to disk without ever half-writing or losing the user's files.
+
+Two modes:
+
+* a new project is rendered into a hidden staging folder beside the target and renamed
+  into place at the end (one ``rename(2)``), so any failure or Ctrl-C leaves nothing;
+* ``--force`` into an existing folder first plans every file (add / unchanged / conflict),
+  refuses conflicts unless ``--overwrite``, then writes each file atomically (temp file +
+  ``os.replace``) while keeping a journal, and undoes the journal if anything fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fnmatch
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from webkit_cli.errors import ScaffoldError
+from webkit_cli.scaffold.render import Entry
+
+STAGING_SUFFIX = ".webkit-tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_bytes(path: Path, data: bytes, mode: int) -> None:
+    with path.open("xb") as fh:
+        fh.write(data)
+    path.chmod(mode & ~_umask() if mode & 0o111 else 0o666 & ~_umask())
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Create ``parent`` and its missing ancestors; return the ones created (outermost first)."""
+    missing: list[Path] = []
+    probe = parent
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    created: list[Path] = []
+    try:
+        for path in reversed(missing):
+            path.mkdir()
+            created.append(path)
+    except OSError:
+        _remove_dirs(created)
+        raise
+    return created
+
+
+def _remove_dirs(dirs: Sequence[Path]) -> None:
+    for path in reversed(dirs):
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def check_writable_parent(parent: Path) -> None:
+    """Raise ScaffoldError if ``parent`` (or its nearest existing ancestor) cannot be written."""
+    probe = parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ScaffoldError(f"{probe} is a file, not a folder: choose another --dir.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ScaffoldError(f"Cannot write in {probe} (permission denied): choose another --dir.")
+
+
+def write_new(entries: Iterable[Entry], target: Path) -> int:
+    """Render ``entries`` into a staging folder beside ``target`` and rename it into place.
+
+    ``target`` must not exist or be an empty folder. Returns the number of files written.
+    """
+    parent = target.parent
+    check_writable_parent(parent)
+    created_parents: list[Path] = []
+    staging: Path | None = None
+    try:
+        created_parents = _make_parents(parent)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=parent)
+        )
+        # mkdtemp makes the folder 0o700; the project should get the user's usual permissions.
+        staging.chmod(0o777 & ~_umask())
+        count = 0
+        for entry in entries:
+            dest = staging / entry.path
+            if entry.is_dir:
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            assert entry.data is not None
+            _write_bytes(dest, entry.data, entry.mode)
+            count += 1
+        try:
+            # POSIX rename replaces an empty folder atomically and fails on a non-empty one,
+            # so a folder someone filled in the meantime is never clobbered.
+            staging.rename(target)
+        except OSError as exc:
+            if (
+                exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
+                and target.is_dir()
+                and any(target.iterdir())
+            ):
+                raise ScaffoldError(
+                    f"{target} was filled by something else while rendering: nothing was written."
+                ) from None
+            if target.is_dir() and not any(target.iterdir()):  # Windows: no rename over a folder
+                target.rmdir()
+                staging.rename(target)
+            else:
+                raise
+        staging = None
+        return count
+    except PermissionError as exc:
+        raise ScaffoldError(
+            f"Cannot write in {parent} ({exc.strerror}): choose another --dir. Nothing was written."
+        ) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            _remove_dirs(created_parents)
+
+
+@dataclass
+class ForcePlan:
+    """What ``--force`` would do to an existing folder, computed before anything is written."""
+
+    add: list[Entry] = field(default_factory=list)
+    replace: list[Entry] = field(default_factory=list)  # existing files whose content differs
+    unchanged: list[PurePosixPath] = field(default_factory=list)
+    kept: list[PurePosixPath] = field(default_factory=list)  # differ, but skip_if_exists
+
+    @property
+    def conflicts(self) -> list[PurePosixPath]:
+        return [e.path for e in self.replace]
+
+
+def _skipped(path: PurePosixPath, patterns: Sequence[str]) -> bool:
+    text = path.as_posix()
+    return any(
+        text == p or text.startswith(p + "/") or fnmatch.fnmatchcase(text, p) for p in patterns
+    )
+
+
+def _check_inside(target_real: Path, dest: Path, rel: PurePosixPath) -> None:
+    """A folder or symlink the user already has must not redirect a write outside the target."""
+    if not dest.resolve().is_relative_to(target_real):
+        raise ScaffoldError(
+            f"{rel} in {target_real} resolves to {dest.resolve()}, outside the target folder "
+            "(a symlink): remove the symlink or choose another folder. Nothing was written."
+        )
+
+
+def plan_force(entries: Iterable[Entry], target: Path, skip_if_exists: Sequence[str]) -> ForcePlan:
+    """Compare rendered entries with what ``target`` holds; raise on a file/folder mismatch."""
+    plan = ForcePlan()
+    target_real = target.resolve()
+    for entry in entries:
+        dest = target / entry.path
+        _check_inside(target_real, dest, entry.path)
+        if not dest.exists() and not dest.is_symlink():
+            plan.add.append(entry)
+            continue
+        if entry.is_dir:
+            if not dest.is_dir():
+                raise ScaffoldError(
+                    f"{dest} is a file but the template has a folder there: move it away "
+                    "and retry. Nothing was written."
+                )
+            continue
+        if dest.is_dir():
+            raise ScaffoldError(
+                f"{dest} is a folder but the template has a file there: move it away and retry. "
+                "Nothing was written."
+            )
+        if dest.read_bytes() == entry.data:
+            plan.unchanged.append(entry.path)
+        elif _skipped(entry.path, skip_if_exists):
+            plan.kept.append(entry.path)
+        else:
+            plan.replace.append(entry)
+    return plan
+
+
+def apply_force(plan: ForcePlan, target: Path, *, overwrite: bool) -> None:
+    """Add the missing files (and, with ``overwrite``, replace the conflicting ones) atomically.
+
+    On any failure or interruption every file added is removed and every file replaced is
+    restored from a backup, so the folder is exactly as it was.
+    """
+    if plan.replace and not overwrite:
+        raise ScaffoldError(conflict_message(plan.conflicts))
+    added_files: list[Path] = []
+    added_dirs: list[Path] = []
+    replaced: list[tuple[Path, Path]] = []  # (file, backup)
+    backup_dir: Path | None = None
+    done = False
+    try:
+        for entry in plan.add:
+            dest = target / entry.path
+            if entry.is_dir:
+                dest.mkdir()
+                added_dirs.append(dest)
+                continue
+            for missing in reversed(dest.parents):
+                if missing.is_relative_to(target) and not missing.exists():
+                    missing.mkdir()
+                    added_dirs.append(missing)
+            assert entry.data is not None
+            _atomic_write(dest, entry.data, entry.mode)
+            added_files.append(dest)
+        if overwrite and plan.replace:
+            backup_dir = Path(tempfile.mkdtemp(prefix=".webkit-backup-", dir=target))
+            for i, entry in enumerate(plan.replace):
+                dest = target / entry.path
+                backup = backup_dir / str(i)
+                try:
+                    os.link(dest, backup)  # the old inode survives the replace below
+                except OSError:
+                    shutil.copy2(dest, backup)
+                replaced.append((dest, backup))
+                assert entry.data is not None
+                _atomic_write(dest, entry.data, entry.mode)
+        done = True
+    except PermissionError as exc:
+        raise ScaffoldError(
+            f"Cannot write {exc.filename} ({exc.strerror}): the folder was restored as it was."
+        ) from None
+    finally:
+        if not done:
+            for dest, backup in reversed(replaced):
+                with contextlib.suppress(OSError):
+                    backup.replace(dest)
+            for path in reversed(added_files):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            _remove_dirs(added_dirs)
+        if backup_dir is not None:
+            shutil.rmtree(backup_dir, ignore_errors=True)
+
+
+def _atomic_write(dest: Path, data: bytes, mode: int) -> None:
+    """Write ``dest`` through a temporary file in the same folder and ``os.replace``."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=STAGING_SUFFIX, dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        tmp.chmod(mode & ~_umask() if mode & 0o111 else 0o666 & ~_umask())
+        tmp.replace(dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def conflict_message(conflicts: Sequence[PurePosixPath]) -> str:
+    shown = ", ".join(p.as_posix() for p in conflicts[:10])
+    more = f" and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+    noun = "file differs" if len(conflicts) == 1 else "files differ"
+    return (
+        f"{len(conflicts)} existing {noun} from the template: {shown}{more}. "
+        "Add --overwrite to replace them; nothing was written."
+    )
