@@ -26,7 +26,7 @@ def database_url(app: Flask) -> str:
         return str(url)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'site.db'}"
+    return f"sqlite:///{instance / (app.name + '.db')}"
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,68 @@
+"""The HTML page, its static files and the HTML error pages."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from .conftest import AppFactory
+
+
+def test_page_has_the_button_the_list_and_a_csrf_token(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'id="time-button"' in html
+    assert 'id="todo-form"' in html
+    assert re.search(r'<meta name="csrf-token" content="[^"]{20,}">', html)
+
+
+def test_javascript_is_a_static_file_never_inline(client: FlaskClient) -> None:
+    """The Content-Security-Policy forbids inline script and style."""
+    html = client.get("/").get_data(as_text=True)
+    tags = re.findall(r"<script[^>]*>", html)
+    assert tags == ['<script src="/static/app.js" defer>']
+    assert "<style" not in html
+    assert " style=" not in html
+    assert " onclick=" not in html
+
+
+def test_static_files_are_served(client: FlaskClient) -> None:
+    for path, mimetype, marker in [
+        ("/static/app.js", "text/javascript", b"X-CSRFToken"),
+        ("/static/style.css", "text/css", b".todo"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.mimetype == mimetype
+        assert marker in response.data
+        response.close()
+
+
+def test_unknown_page_is_an_html_404(client: FlaskClient) -> None:
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_a_crash_is_an_html_500_without_details(make_app: AppFactory) -> None:
+    app = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ZeroDivisionError("a bug")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong" in html
+    assert "ZeroDivisionError" not in html
+
+
+def test_a_post_to_a_page_without_token_is_an_html_400(client: FlaskClient) -> None:
+    response = client.post("/")
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "Request refused" in response.get_data(as_text=True)
