@@ -1,0 +1,117 @@
+"""SQLAlchemy 2.x wiring: one engine per app, one session per app context.
+
+``DATABASE_URL`` picks the database (``postgresql+psycopg://user:pass@host/db``); without it
+the app uses ``instance/<package>.sqlite3``. Tables are created on first use, so a fresh
+database needs no set-up step. (When the schema starts to change, add Alembic.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    """Base class of every model."""
+
+
+class Database:
+    """The app's engine and session factory, created lazily on first use."""
+
+    def __init__(self, url: str, instance_path: str) -> None:
+        self.url = url
+        self.instance_path = instance_path
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self._ready()[0]
+
+    def session(self) -> Session:
+        """A new session (connects and creates the tables on first use)."""
+        return self._ready()[1]()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (tests and CLI commands call this at the end)."""
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+                self._sessions = None
+
+    def _ready(self) -> tuple[Engine, sessionmaker[Session]]:
+        with self._lock:
+            if self._engine is None or self._sessions is None:
+                self._engine = self._connect()
+                self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            return self._engine, self._sessions
+
+    def _connect(self) -> Engine:
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite":
+            Path(self.instance_path).mkdir(parents=True, exist_ok=True)
+        # pre_ping: a server-side restart of PostgreSQL must not fail the next request.
+        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            Base.metadata.create_all(engine)
+        except exc.DBAPIError:
+            # Several workers starting on a fresh database race to create the tables; the
+            # loser's CREATE fails because the table now exists. A second pass checks first.
+            Base.metadata.create_all(engine)
+        return engine
+
+
+def database_url(app: Flask) -> str:
+    """The SQLAlchemy URL from ``DATABASE_URL``, defaulting to SQLite in the instance folder."""
+    configured = app.config.get("DATABASE_URL")
+    if not configured:
+        return f"sqlite:///{Path(app.instance_path) / (app.name + '.sqlite3')}"
+    url = make_url(configured)
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy would pick psycopg2 for them.
+    if url.drivername in {"postgres", "postgresql"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["database"] = Database(database_url(app), app.instance_path)
+    app.teardown_appcontext(_close_session)
+
+
+def get_database(app: Flask | None = None) -> Database:
+    database: Database = (app or current_app).extensions["database"]
+    return database
+
+
+def get_session() -> Session:
+    """The session of the current app context (one per request)."""
+    if "db_session" not in g:
+        g.db_session = get_database().session()
+    session: Session = g.db_session
+    return session
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (for CLI commands)."""
+    session = get_database().session()
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,133 @@
+"""The ``/notes`` resource: list (paginated, filtered), get, create, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy import Select, func, or_, select
+
+from .auth import require_scope
+from .db import get_session
+from .errors import ApiError
+from .models import BODY_MAX, TITLE_MAX, Note
+from .validation import (
+    Field,
+    json_body,
+    query_bool,
+    query_int,
+    query_str,
+    reject_unknown_query,
+    validate,
+)
+
+bp = Blueprint("notes", __name__, url_prefix="/notes")
+
+NOTE_FIELDS = {
+    "title": Field(str, required=True, min_length=1, max_length=TITLE_MAX),
+    "body": Field(str, max_length=BODY_MAX),
+    "pinned": Field(bool),
+}
+LIST_PARAMETERS = {"limit", "offset", "q", "pinned"}
+
+
+@bp.get("")
+@require_scope("read")
+def list_notes() -> Response:
+    """Notes by id, ``limit``/``offset`` paginated, filtered by ``q`` (text) and ``pinned``."""
+    reject_unknown_query(LIST_PARAMETERS)
+    max_size = current_app.config["MAX_PAGE_SIZE"]
+    limit = query_int("limit", current_app.config["PAGE_SIZE"], minimum=1, maximum=max_size)
+    offset = query_int("offset", 0, minimum=0)
+    query = _filtered(select(Note))
+
+    session = get_session()
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    notes = session.scalars(query.order_by(Note.id).limit(limit).offset(offset)).all()
+
+    next_url = None
+    if offset + limit < total:
+        # Relative, so it stays right behind a proxy; the filters are carried over.
+        filters = {k: v for k, v in request.args.items() if k not in {"limit", "offset"}}
+        next_url = url_for(".list_notes", limit=limit, offset=offset + limit, **filters)
+    response = jsonify(
+        data=[note.to_dict() for note in notes],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next=next_url,
+    )
+    if next_url:
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return response
+
+
+@bp.post("")
+@require_scope("write")
+def create_note() -> tuple[Response, int, dict[str, str]]:
+    payload = json_body()
+    validate(payload, NOTE_FIELDS, partial=False)
+    note = Note(**_clean(payload))
+    session = get_session()
+    session.add(note)
+    session.commit()
+    location = url_for(".get_note", note_id=note.id)
+    return jsonify(note.to_dict()), 201, {"Location": location}
+
+
+@bp.get("/<int:note_id>")
+@require_scope("read")
+def get_note(note_id: int) -> Response:
+    return jsonify(_get_or_404(note_id).to_dict())
+
+
+@bp.patch("/<int:note_id>")
+@require_scope("write")
+def update_note(note_id: int) -> Response:
+    """Partial update: only the fields sent change."""
+    note = _get_or_404(note_id)
+    payload = json_body()
+    validate(payload, NOTE_FIELDS, partial=True)
+    for name, value in _clean(payload).items():
+        setattr(note, name, value)
+    get_session().commit()
+    return jsonify(note.to_dict())
+
+
+@bp.delete("/<int:note_id>")
+@require_scope("write")
+def delete_note(note_id: int) -> tuple[str, int]:
+    session = get_session()
+    session.delete(_get_or_404(note_id))
+    session.commit()
+    return "", 204
+
+
+def _filtered(query: Select[tuple[Note]]) -> Select[tuple[Note]]:
+    """Apply the list filters. Values are bound parameters; LIKE wildcards in ``q`` are escaped."""
+    text = query_str("q", max_length=TITLE_MAX)
+    if text:
+        query = query.where(
+            or_(
+                Note.title.icontains(text, autoescape=True),
+                Note.body.icontains(text, autoescape=True),
+            )
+        )
+    pinned = query_bool("pinned")
+    if pinned is not None:
+        query = query.where(Note.pinned == pinned)
+    return query
+
+
+def _get_or_404(note_id: int) -> Note:
+    note = get_session().get(Note, note_id)
+    if note is None:
+        raise ApiError(404, "not_found", f"Note {note_id} does not exist.")
+    return note
+
+
+def _clean(payload: dict[str, Any]) -> dict[str, Any]:
+    """Titles are stored without surrounding whitespace."""
+    if "title" in payload:
+        payload = {**payload, "title": payload["title"].strip()}
+    return payload

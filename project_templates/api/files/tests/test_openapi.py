@@ -1,0 +1,70 @@
+"""The OpenAPI document is valid, lists exactly the app's routes, and matches real responses."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import validate
+
+AuthHeaders = dict[str, str]
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def document(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_document_lists_exactly_the_routes(app: Flask, document: dict[str, Any]) -> None:
+    routes = {
+        (re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in IGNORED_METHODS
+    }
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert routes == documented
+
+
+def schema_for(document: dict[str, Any], name: str) -> OAS31Validator:
+    schema = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    return OAS31Validator(schema)
+
+
+def test_responses_match_the_schemas(
+    client: FlaskClient, auth: AuthHeaders, document: dict[str, Any]
+) -> None:
+    created = client.post("/notes", json={"title": "t", "body": "b"}, headers=auth)
+    client.post("/notes", json={"title": "second"}, headers=auth)
+    schema_for(document, "Note").validate(created.get_json())
+    page = client.get("/notes?limit=1", headers=auth).get_json()
+    assert page["next"]
+    schema_for(document, "NotePage").validate(page)
+    problem = client.post("/notes", json={"title": 5}, headers=auth).get_json()
+    schema_for(document, "Problem").validate(problem)
+
+
+def test_page_sizes_follow_the_config(make_app: Any) -> None:
+    app = make_app(PAGE_SIZE=5, MAX_PAGE_SIZE=50)
+    document = app.test_client().get("/openapi.json").get_json()
+    limit = document["paths"]["/notes"]["get"]["parameters"][0]
+    assert limit["name"] == "limit"
+    assert (limit["schema"]["default"], limit["schema"]["maximum"]) == (5, 50)
