@@ -22,7 +22,7 @@ from webkit_cli import __version__
 from webkit_cli.errors import ScaffoldError, TemplateError
 from webkit_cli.scaffold.answers import Asker, collect_answers
 from webkit_cli.scaffold.names import resolve_names
-from webkit_cli.scaffold.render import Entry, iter_render, make_environment
+from webkit_cli.scaffold.render import Entry, iter_render, make_environment, toml_value
 from webkit_cli.scaffold.template import Answer, Template, resolve_template
 from webkit_cli.scaffold.write import ForcePlan, apply_force, plan_force, write_new
 
@@ -65,28 +65,19 @@ def _toml_key(key: str) -> str:
     return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
-def _toml_value(value: Answer) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    # A JSON string is a valid TOML basic string (same escapes, \uXXXX included).
-    return json.dumps(value, ensure_ascii=False)
-
-
 def provenance_table(template: Template, answers: Mapping[str, Answer]) -> str:
     """The ``[tool.webkit.template]`` TOML appended to the generated pyproject.toml."""
     lines = [
         "",
         "[tool.webkit.template]",
         "# Where this project came from (written by webkit new; used by later webkit commands).",
-        f"name = {_toml_value(template.name)}",
-        f"version = {_toml_value(template.version)}",
-        f"webkit_version = {_toml_value(__version__)}",
+        f"name = {toml_value(template.name)}",
+        f"version = {toml_value(template.version)}",
+        f"webkit_version = {toml_value(__version__)}",
         "",
         "[tool.webkit.template.answers]",
     ]
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in answers.items()]
+    lines += [f"{_toml_key(k)} = {toml_value(v)}" for k, v in answers.items()]
     return "\n".join(lines) + "\n"
 
 

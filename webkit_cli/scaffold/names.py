@@ -44,10 +44,11 @@ def validate_project_name(name: str) -> str:
 def _installed_elsewhere(name: str) -> str | None:
     """Where an importable top-level module ``name`` lives, ignoring the current folder.
 
-    ``importlib.util.find_spec`` only locates the module, it does not import it. Hits
-    in the current working directory are ignored: with ``python -m webkit_cli`` the
-    cwd is on sys.path, and the project folder being created (or an empty folder the
-    user made for it) would otherwise look like an installed package.
+    ``importlib.util.find_spec`` only locates the module, it does not import it.
+    A folder or module called ``name`` right in the current working directory is
+    ignored: with ``python -m webkit_cli`` the cwd is on sys.path, and the project
+    folder being created (or an empty folder the user made for it) would otherwise
+    look like an installed package.
     """
     import importlib.util
 
@@ -62,8 +63,16 @@ def _installed_elsewhere(name: str) -> str | None:
         locations = [spec.origin]
     if not locations:
         return spec.origin or name
-    cwd = Path.cwd().resolve()
-    outside = [loc for loc in locations if not Path(loc).resolve().is_relative_to(cwd)]
+    in_cwd = Path.cwd().resolve() / name
+    outside = [
+        loc
+        for loc in locations
+        if not (
+            Path(loc).resolve().is_relative_to(in_cwd)
+            or Path(loc).stem == name
+            and Path(loc).resolve().parent == in_cwd.parent
+        )
+    ]
     return outside[0] if outside else None
 
 

@@ -7,6 +7,7 @@ simply collect the entries into a list first.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -42,12 +43,29 @@ def make_environment() -> jinja2.Environment:
     """The Jinja environment for webkit's own variables (not HTML: no autoescaping)."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         auto_reload=False,
     )
+    env.filters["toml"] = toml_value
+    return env
+
+
+def toml_value(value: object) -> str:
+    """The ``toml`` filter: a TOML literal, e.g. ``description = {{ description | toml }}``.
+
+    A JSON string is also a valid TOML basic string (same escapes), so quotes and
+    backslashes in an answer cannot break the generated pyproject.toml.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def _template_line(tb: TracebackType | None, filename: str) -> int | None:
