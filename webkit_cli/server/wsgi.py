@@ -1,0 +1,323 @@
+"""What a worker serves: the user's app wrapped for development, and the request handler.
+
+:func:`build_app` composes, outermost first::
+
+    AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"]
+    LiveReloadMiddleware /__webkit/livereload.js, /__webkit/events, <script> in HTML pages
+    ExceptionCatcher     an exception escaping the app -> the traceback page (500)
+    DebuggedApplication  only with --debug: werkzeug's interactive debugger
+    the user's app       or, when it failed to load, the error app (500 on every request)
+
+:func:`make_request_handler` returns the werkzeug request handler class that writes one
+``webkit.access`` line per request once the response is complete (so the duration and
+size are the real ones), instead of werkzeug's own line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from werkzeug.serving import WSGIRequestHandler
+
+from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
+from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
+from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from rich.console import Console
+
+    from webkit_cli.server.config import ServerConfig
+
+CAPTURE_KEY: Final = "webkit.capture"
+DEFAULT_STATIC_PREFIXES: Final = ("/static/", "/favicon.ico")
+
+
+class Capture:
+    """What the handler needs to know about one response, filled in by the middleware."""
+
+    __slots__ = ("exc", "size", "static")
+
+    def __init__(self, static: bool) -> None:
+        self.size: int | None = None
+        self.exc: BaseException | None = None
+        self.static = static
+
+
+class _Counted:
+    """A streamed body (no Content-Length) whose bytes are counted as they are sent."""
+
+    __slots__ = ("_capture", "_result")
+
+    def __init__(self, result: Iterable[bytes], capture: Capture) -> None:
+        self._result = result
+        self._capture = capture
+
+    def __iter__(self) -> Iterator[bytes]:
+        total = 0
+        try:
+            for chunk in self._result:
+                total += len(chunk)
+                yield chunk
+        finally:
+            self._capture.size = total
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
+
+
+class AccessCapture:
+    """Outermost layer: records what the access log line needs, at almost no cost."""
+
+    def __init__(self, app: WSGIApplication, static_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.static_prefixes = static_prefixes
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        capture = Capture(environ.get("PATH_INFO", "").startswith(self.static_prefixes))
+        environ[CAPTURE_KEY] = capture
+
+        def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            # Content-Length is usually among the first headers; stop as soon as it is seen.
+            for key, value in headers:
+                if key == "Content-Length" or key.lower() == "content-length":
+                    capture.size = int(value) if value.isdigit() else None
+                    break
+            else:
+                capture.size = None
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, record)
+        if capture.size is None:
+            return _Counted(result, capture)
+        return result
+
+
+class ExceptionCatcher:
+    """Turns an exception escaping the app into the traceback page, and records it.
+
+    Flask only lets exceptions escape when ``PROPAGATE_EXCEPTIONS`` is on (debug or
+    testing mode) and plain WSGI apps always do; werkzeug would answer a bare 500 and
+    log its own traceback, which would repeat the one the access log prints.
+    """
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self.app(environ, start_response)
+        except Exception as exc:
+            capture: Capture | None = environ.get(CAPTURE_KEY)
+            if capture is not None:
+                capture.exc = exc
+            return error_response(
+                environ,
+                start_response,
+                exc,
+                title=REQUEST_TITLE,
+                hint="The traceback is also in the terminal running webkit.",
+                exc_info=sys.exc_info(),
+            )
+
+
+def _record_flask_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
+    """Flask's ``got_request_exception``: remember the exception for the access log.
+
+    A signal (rather than ``PROPAGATE_EXCEPTIONS``) leaves Flask's error handling as the
+    user wrote it: their 500 handler still renders the page.
+    """
+    from flask import request
+
+    capture: Capture | None = request.environ.get(CAPTURE_KEY)
+    if capture is not None:
+        capture.exc = exception
+
+
+class _DropFlaskDuplicate(logging.Filter):
+    """Hides Flask's "Exception on /x [GET]" when webkit prints that traceback itself.
+
+    Only on Flask's ``default_handler`` (used when the app configured no logging), so a
+    handler the user added (a file, Sentry) still receives the record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.exc_info[1] is None:
+            return True
+        from flask import has_request_context, request
+
+        if not has_request_context():
+            return True
+        capture: Capture | None = request.environ.get(CAPTURE_KEY)
+        return capture is None or capture.exc is not record.exc_info[1]
+
+
+_DUPLICATE_FILTER: Final = _DropFlaskDuplicate()
+
+
+def _static_prefixes(app: Any) -> tuple[str, ...]:
+    """URL prefixes of static files (dimmed in the log): the app's and its blueprints'."""
+    prefixes = list(DEFAULT_STATIC_PREFIXES)
+    url_path = getattr(app, "static_url_path", None)
+    if isinstance(url_path, str) and url_path:
+        prefixes.append(url_path.rstrip("/") + "/")
+    for blueprint in getattr(app, "blueprints", {}).values():
+        bp_path = getattr(blueprint, "static_url_path", None)
+        if getattr(blueprint, "has_static_folder", False) and isinstance(bp_path, str):
+            url_prefix = getattr(blueprint, "url_prefix", None) or ""
+            prefixes.append(f"{url_prefix.rstrip('/')}{bp_path.rstrip('/')}/")
+    return tuple(dict.fromkeys(prefixes))
+
+
+def _hook_flask(app: Any) -> None:
+    """Capture the exceptions of a Flask app without changing how it handles them."""
+    try:
+        from flask import Flask, got_request_exception
+        from flask.logging import default_handler
+    except ImportError:  # a plain WSGI app in an environment without Flask
+        return
+    if isinstance(app, Flask):
+        got_request_exception.connect(_record_flask_exception, app, weak=False)
+        if _DUPLICATE_FILTER not in default_handler.filters:
+            default_handler.addFilter(_DUPLICATE_FILTER)
+
+
+def build_app(
+    app: WSGIApplication | None,
+    *,
+    config: ServerConfig,
+    hub: LiveReloadHub | None,
+    error: BaseException | None,
+) -> WSGIApplication:
+    """The WSGI app a worker serves (see the module docstring for the layers).
+
+    ``error`` (the user's import or factory exception) wins over ``app``: every request
+    then gets the 500 page, which recovers by itself through live reload.
+    """
+    inner: WSGIApplication
+    if error is not None or app is None:
+        if error is None:
+            error = RuntimeError("No application was loaded.")
+        inner = error_app(error, reload=config.reload, live_reload=hub is not None)
+        prefixes: tuple[str, ...] = DEFAULT_STATIC_PREFIXES
+    else:
+        _hook_flask(app)
+        prefixes = _static_prefixes(app)
+        inner = app
+        if config.debug:
+            from werkzeug.debug import DebuggedApplication
+
+            inner = DebuggedApplication(inner, evalex=True)
+        inner = ExceptionCatcher(inner)
+    if hub is not None and config.live_reload:
+        inner = LiveReloadMiddleware(inner, hub)
+    return AccessCapture(inner, prefixes)
+
+
+def debugger_pin(app: WSGIApplication) -> str | None:
+    """The PIN of the interactive debugger inside an app from :func:`build_app`, if any."""
+    from werkzeug.debug import DebuggedApplication
+
+    layer: Any = app
+    while layer is not None:
+        if isinstance(layer, DebuggedApplication):
+            return layer.pin
+        layer = getattr(layer, "app", None)
+    return None
+
+
+class AccessLogRequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, logging each request to ``webkit.access`` when it is complete."""
+
+    access_logger: ClassVar[logging.Logger] = logging.getLogger("webkit.access")
+    #: False with --no-access-log: only failed requests (their tracebacks) are reported.
+    access_lines: ClassVar[bool] = True
+
+    _webkit_status = 0
+    _webkit_in_wsgi = False
+
+    def run_wsgi(self) -> None:
+        start = time.perf_counter()
+        self._webkit_status = 0
+        self._webkit_in_wsgi = True
+        try:
+            super().run_wsgi()
+        finally:
+            self._webkit_in_wsgi = False
+            self._webkit_log(start)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Called by ``send_response``: keep the status; the line is written at the end."""
+        try:
+            self._webkit_status = int(code)
+        except (TypeError, ValueError):
+            self._webkit_status = 0
+        if not self._webkit_in_wsgi and self.access_lines:
+            # A request rejected before reaching the app (a malformed request line).
+            path = getattr(self, "path", None) or self.requestline
+            entry = AccessEntry(
+                time=time.time(),
+                method=getattr(self, "command", None) or "-",
+                path=path,
+                query="",
+                status=self._webkit_status,
+                duration_ms=0.0,
+                size=None,
+                remote_addr=self.client_address[0] if self.client_address else "",
+            )
+            log_entry(self.access_logger, entry)
+
+    def _webkit_log(self, start: float) -> None:
+        environ = getattr(self, "environ", None)
+        if environ is None:
+            return
+        path: str = environ["PATH_INFO"]
+        if path.startswith(PREFIX):
+            return  # webkit's own live-reload URLs are noise in the user's log
+        capture: Capture | None = environ.get(CAPTURE_KEY)
+        if not self.access_lines and (capture is None or capture.exc is None):
+            return
+        if not path.isascii():
+            # WSGI strings are bytes in latin-1 clothing; show the characters requested.
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        entry = AccessEntry(
+            time=time.time(),
+            method=environ["REQUEST_METHOD"],
+            path=path,
+            query=environ["QUERY_STRING"],
+            status=self._webkit_status,
+            duration_ms=(time.perf_counter() - start) * 1000.0,
+            size=None if capture is None else capture.size,
+            static=False if capture is None else capture.static,
+            remote_addr=environ["REMOTE_ADDR"],
+            exc=None if capture is None else capture.exc,
+        )
+        log_entry(self.access_logger, entry)
+
+
+def make_request_handler(
+    config: ServerConfig,
+    *,
+    console: Console | None = None,
+    stream: Any = None,
+) -> type[WSGIRequestHandler]:
+    """The handler class for werkzeug's server, logging as ``config`` says.
+
+    Lines go to ``stream``, else ``console.file``, else stdout. With ``--no-access-log``
+    the tracebacks of failed requests are still written.
+    """
+    logger = configure_access_logger(
+        config.log_format, console=console, stream=stream, lines=config.access_log
+    )
+
+    class Handler(AccessLogRequestHandler):
+        access_logger = logger
+        access_lines = config.access_log
+
+    return Handler
