@@ -1,0 +1,424 @@
+"""``webkit new`` through click (CliRunner) and as a real process (SIGINT, a terminal)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.scaffold.helpers import make_template, tree
+from webkit_cli.cli import cli
+from webkit_cli.scaffold.template import builtin_template_names, load_template, resolve_template
+
+requires_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return make_template(tmp_path / "tpl")
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+def new(runner: CliRunner, *args: str) -> Result:
+    return runner.invoke(cli, ["new", *args], catch_exceptions=False)
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+
+
+def test_list_shows_every_builtin_template(runner: CliRunner) -> None:
+    result = new(runner, "--list")
+    assert result.exit_code == 0
+    names = builtin_template_names()
+    assert names, "the built-in templates are found from an editable install"
+    for name in names:
+        assert name in result.output
+        first_word = resolve_template(name).description.split()[0]
+        assert first_word in result.output
+
+
+def test_creates_a_project_without_asking(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(
+        runner, "my-site", "-t", str(tiny), "--dir", str(out), "--no-git", "--author", "Ada"
+    )
+    assert result.exit_code == 0, result.output
+    project = out / "my-site"
+    assert (project / "src" / "my_site" / "__init__.py").is_file()
+    assert "Created" in result.output and "template tiny 0.3.0 (6 files)" in result.output
+    # Next steps: not installed (CliRunner's stdin is not a terminal, so --install is off).
+    for step in ("Next steps", "cd ", "pip install -e '.[dev]'", "webkit run --reload"):
+        assert step in result.output
+    assert not (project / ".git").exists()
+
+
+def test_options_reach_the_template(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(
+        runner,
+        "blog",
+        "-t",
+        str(tiny),
+        "--dir",
+        str(out),
+        "--package",
+        "blog_core",
+        "--description",
+        "My blog",
+        "--author",
+        "Grace",
+        "-d",
+        "database=postgresql",
+        "--data",
+        "docker=yes",
+        "--no-input",
+        "--no-git",
+    )
+    assert result.exit_code == 0, result.output
+    project = out / "blog"
+    assert (project / "src" / "blog_core" / "__init__.py").is_file()
+    assert (project / "Dockerfile").is_file()
+    assert (project / "db" / "schema.sql").is_file()
+    answers = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["webkit"]["template"][
+        "answers"
+    ]
+    assert answers["description"] == "My blog"
+    assert answers["author"] == "Grace"
+    assert answers["database"] == "postgresql"
+    assert answers["docker"] is True
+
+
+def test_template_from_environment_variable(
+    runner: CliRunner, tiny: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBKIT_NEW_TEMPLATE", str(tiny))
+    result = new(runner, "proj", "--dir", str(out), "--no-git")
+    assert result.exit_code == 0, result.output
+    assert (out / "proj" / "src" / "proj").is_dir()
+
+
+def test_missing_name_without_a_terminal_is_a_usage_error(runner: CliRunner) -> None:
+    result = new(runner, "--no-git")
+    assert result.exit_code == 2
+    assert "Missing argument 'NAME'" in result.output
+
+
+def test_overwrite_needs_force(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--overwrite")
+    assert result.exit_code == 2
+    assert "--overwrite only applies with --force" in result.output
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("class", "is a Python keyword"),
+        ("2fast", "is not a Python identifier"),
+        ("email", "standard-library module"),
+        ("site", "standard-library module"),
+        ("flask", "already importable"),
+        ("test", "already importable"),
+        ("a/b", "path separator"),
+        ("../up", "path separator or '..'"),
+        ("my site", "is not valid"),
+    ],
+)
+def test_bad_names_give_one_error_line(
+    runner: CliRunner, tiny: Path, out: Path, name: str, reason: str
+) -> None:
+    result = new(runner, name, "-t", str(tiny), "--dir", str(out), "--no-git")
+    assert result.exit_code == 1
+    lines = error_lines(result)
+    assert len(lines) == 1 and reason in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert list(out.iterdir()) == []
+    assert not (out.parent / "up").exists()
+
+
+def test_unknown_template(runner: CliRunner, out: Path) -> None:
+    result = new(runner, "p", "-t", "nosuchtemplate", "--dir", str(out))
+    assert result.exit_code == 1
+    assert "Unknown template 'nosuchtemplate'" in error_lines(result)[0]
+
+
+def test_non_empty_target_and_file_target(runner: CliRunner, tiny: Path, out: Path) -> None:
+    (out / "p").mkdir()
+    (out / "p" / "keep.txt").write_text("mine")
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out))
+    assert result.exit_code == 1
+    assert "is not empty" in error_lines(result)[0] and "--force" in error_lines(result)[0]
+    assert tree(out / "p") == {"keep.txt": b"mine"}
+    (out / "f").write_text("file")
+    result = new(runner, "f", "-t", str(tiny), "--dir", str(out))
+    assert result.exit_code == 1
+    assert "is a file" in error_lines(result)[0]
+
+
+def test_jinja_syntax_error_names_file_and_line(
+    runner: CliRunner, tmp_path: Path, out: Path
+) -> None:
+    tpl = make_template(
+        tmp_path / "broken", files={"pyproject.toml": "", "x.py.jinja": "a\n{{ x\n"}
+    )
+    result = new(runner, "p", "-t", str(tpl), "--dir", str(out))
+    assert result.exit_code == 1
+    line = error_lines(result)[0]
+    assert f"{tpl / 'files' / 'x.py.jinja'}:2: Jinja syntax error" in line
+    assert list(out.iterdir()) == []
+
+
+def test_escaping_template_is_refused(runner: CliRunner, tmp_path: Path, out: Path) -> None:
+    tpl = make_template(tmp_path / "evil", files={"{{ '..' }}/pwned.txt": "x"})
+    result = new(runner, "p", "-t", str(tpl), "--dir", str(out))
+    assert result.exit_code == 1
+    assert "outside the target folder" in error_lines(result)[0]
+    assert not (out / "pwned.txt").exists()
+    assert list(out.iterdir()) == []
+
+
+def test_data_errors(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "-d", "colour=red")
+    assert result.exit_code == 1
+    assert "no question 'colour'" in error_lines(result)[0]
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "-d", "docker")
+    assert "is not KEY=VALUE" in error_lines(result)[0]
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "-d", "db_name=not-ident")
+    assert "--data db_name: 'not-ident' is not a Python identifier" in error_lines(result)[0]
+
+
+def test_required_answer_without_input_names_the_option(
+    runner: CliRunner, tmp_path: Path, out: Path
+) -> None:
+    toml = '[template]\nname = "x"\nversion = "1"\n[[questions]]\nname = "domain"\n'
+    tpl = make_template(tmp_path / "t", files={"a.txt.jinja": "{{ domain }}"}, toml=toml)
+    # Not a terminal: it must fail rather than wait for an answer (with or without --no-input).
+    for extra in ([], ["--no-input"]):
+        result = new(runner, "p", "-t", str(tpl), "--dir", str(out), *extra)
+        assert result.exit_code == 1
+        assert "pass --data domain=VALUE" in error_lines(result)[0]
+    result = new(runner, "p", "-t", str(tpl), "--dir", str(out), "-d", "domain=example.org")
+    assert result.exit_code == 0, result.output
+    assert (out / "p" / "a.txt").read_text() == "example.org"
+
+
+def test_dry_run_prints_a_tree_and_writes_nothing(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert list(out.iterdir()) == []
+    assert "├── " in result.output or "└── " in result.output
+    for part in ("src/", "p/", "logo.png", "pyproject.toml", "nothing written"):
+        assert part in result.output
+
+
+def test_force_and_overwrite(runner: CliRunner, tiny: Path, out: Path) -> None:
+    assert new(runner, "p", "-t", str(tiny), "--dir", str(out), "--no-git").exit_code == 0
+    project = out / "p"
+    (project / "README.md").write_text("mine\n")
+    (project / "src" / "p" / "__init__.py").unlink()
+    before = tree(project)
+
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--force", "--dry-run")
+    assert result.exit_code == 0
+    assert "differs" in result.output and "new" in result.output
+    assert tree(project) == before
+
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--force")
+    assert result.exit_code == 1
+    assert "1 existing file differs from the template: README.md" in error_lines(result)[0]
+    assert tree(project) == before  # listed before anything was written: nothing added
+
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--force", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "1 added, 1 replaced" in result.output
+    assert (project / "README.md").read_text().startswith("# p")
+    assert (project / "src" / "p" / "__init__.py").is_file()
+
+
+# --- git ----------------------------------------------------------------------------------
+
+
+def _git(project: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@requires_git
+def test_git_is_on_by_default_with_an_initial_commit(
+    runner: CliRunner, tiny: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An unconfigured git (no user.name/email) must still commit.
+    monkeypatch.setenv("HOME", str(out.parent))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(out.parent / "no-gitconfig"))
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--author", "Ada")
+    assert result.exit_code == 0, result.output
+    project = out / "p"
+    assert "initial commit" in result.output
+    log = _git(project, "log", "--format=%an|%s").splitlines()
+    assert len(log) == 1
+    assert log[0].startswith("Ada|Initial commit: webkit new p -t tiny")
+    assert _git(project, "status", "--porcelain") == ""
+    committed = set(_git(project, "ls-files").split())
+    assert {"README.md", "pyproject.toml", "src/p/static/logo.png"} <= committed
+
+
+@requires_git
+def test_no_git(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--no-git")
+    assert result.exit_code == 0
+    assert not (out / "p" / ".git").exists()
+
+
+@requires_git
+def test_git_inside_another_repository_is_skipped_with_a_warning(
+    runner: CliRunner, tiny: Path, out: Path
+) -> None:
+    _git(out, "init", "-q")
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--git")
+    assert result.exit_code == 0
+    assert "inside another git repository" in result.stderr
+    assert not (out / "p" / ".git").exists()
+
+
+# --- real processes -----------------------------------------------------------------------
+
+
+def _webkit_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "webkit_cli", "new", *args]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_sigint_mid_render_leaves_nothing(tmp_path: Path, out: Path) -> None:
+    files: dict[str, str | bytes] = {f"f{i:03}.txt": "x" * 100 for i in range(50)}
+    # Rendered last (name order): a loop long enough to be interrupted inside.
+    files["zz_slow.txt.jinja"] = "{% for i in range(10**9) %}{% endfor %}done\n"
+    files["pyproject.toml"] = '[project]\nname = "p"\n'
+    tpl = make_template(tmp_path / "slow", files=files)
+    proc = subprocess.Popen(
+        _webkit_argv("p", "-t", str(tpl), "--dir", str(out), "--no-git", "--no-input"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        staged: list[Path] = []
+        while time.monotonic() < deadline and not staged:
+            staged = [p for p in out.glob(".p.*webkit-tmp") if (p / "f049.txt").exists()]
+            time.sleep(0.01)
+        assert staged, "the render never reached the slow file"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode != 0
+    assert "Aborted" in stderr
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_prompts_in_a_terminal(tmp_path: Path, out: Path) -> None:
+    tiny = make_template(tmp_path / "tpl")
+    tpl = load_template(tiny)
+    assert [q.name for q in tpl.questions] == ["database", "docker", "db_name"]
+    master, slave = os.openpty()
+    env = {**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "100"}
+    proc = subprocess.Popen(
+        _webkit_argv("-t", str(tiny), "--dir", str(out), "--no-git", "--no-install"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    # Name, package (default), description, author, then the questions: an invalid choice
+    # first (asked again), docker=y, db_name default.
+    answers = ["shop", "", "A shop", "Ada", "mysql", "postgresql", "y", ""]
+    output = b""
+    try:
+        for answer in answers:
+            output += _read_until_prompt(master)
+            os.write(master, answer.encode() + b"\n")
+        output += _read_until_eof(master)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    text = output.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "Project name" in text and "(mysite)" in text
+    assert "[sqlite/postgresql]" in text and "(sqlite)" in text
+    assert "Please select one of the available options" in text
+    project = out / "shop"
+    answers_table = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["webkit"][
+        "template"
+    ]["answers"]
+    assert answers_table == {
+        "name": "shop",
+        "package": "shop",
+        "description": "A shop",
+        "author": "Ada",
+        "database": "postgresql",
+        "docker": True,
+        "db_name": "shop_db",
+    }
+    assert (project / "Dockerfile").is_file()
+
+
+def _read_until_prompt(fd: int, timeout: float = 20) -> bytes:
+    """Read the terminal until a prompt (a line ending in ': ') is waiting for input."""
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if data.rstrip(b" ").endswith(b":"):
+                return data
+    raise AssertionError(f"no prompt: {data!r}")
+
+
+def _read_until_eof(fd: int, timeout: float = 30) -> bytes:
+    import select
+
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
