@@ -1,0 +1,103 @@
+"""``webkit run``: a supervisor that binds the socket once and workers that serve on it.
+
+``run(config)`` is the whole public API; the click command only builds the config.
+Modules: ``config`` (settings), ``supervisor`` (socket, reload loop, shutdown),
+``worker`` (serves the app), ``_warm`` (forks workers from a warm process), ``watch``
+(file watching and change classification), ``banner`` (terminal output); the in-worker
+WSGI pieces are ``wsgi``, ``accesslog``, ``livereload`` and ``errorpage``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from webkit_cli.server.config import ServerConfig
+
+__all__ = ["run"]
+
+
+def describe_app(config: ServerConfig) -> str:
+    """The app the workers will import, and where that choice came from (for the banner)."""
+    import os
+
+    from webkit_cli.project import find_project, resolve_app_target
+
+    project = find_project(config.project_dir)
+    env = dict(os.environ)
+    dotenv = project.root / ".env"
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        for key, value in dotenv_values(dotenv).items():
+            if value is not None:
+                env.setdefault(key, value)
+    target = resolve_app_target(project, config.app, environ=env)
+    if target is None:
+        return "found by Flask's conventions (wsgi.py / app.py)"
+    if config.app:
+        source = "--app"
+    elif env.get("WEBKIT_APP"):
+        source = "WEBKIT_APP"
+    else:
+        source = "[tool.webkit] in pyproject.toml"
+    return f"{target} (from {source})"
+
+
+def run(config: ServerConfig, *, console: Console | None = None) -> int:
+    """Serve the project until Ctrl-C / SIGTERM; returns the process exit code.
+
+    Raises :class:`~webkit_cli.errors.WebkitError` for what the user must fix before
+    anything can be served (busy explicit port, bad host, no project directory).
+    """
+    from webkit_cli._console import make_console, print_warning
+    from webkit_cli.project import find_project
+    from webkit_cli.server.banner import BannerInfo, build_banner
+    from webkit_cli.server.supervisor import Supervisor, bind_socket
+    from webkit_cli.server.watch import ProjectWatcher
+
+    console = console or make_console(stderr=True)
+    project = find_project(config.project_dir)
+    root = project.root
+    if config.project_dir is None:
+        from dataclasses import replace
+
+        config = replace(config, project_dir=str(root))
+    app = describe_app(config)
+    if not config.is_loopback:
+        print_warning(
+            f"Listening on {config.host}: anyone who can reach this machine can use the "
+            "development server. Use it on trusted networks only; the default, 127.0.0.1, "
+            "keeps it local."
+        )
+    sock, note = bind_socket(config)
+    port = sock.getsockname()[1]
+    if note:
+        print_warning(note)
+    watcher = None
+    if config.reload:
+        from pathlib import Path
+
+        watcher = ProjectWatcher(
+            root,
+            extra=[Path(p) for p in config.watch],
+            exclude=config.exclude,
+            poll=config.poll,
+            on_batch=lambda batch: None,
+            on_error=lambda message: None,
+        )
+    supervisor = Supervisor(config, sock, console, root=root, watcher=watcher)
+    from webkit_cli.server._warm import fork_supported
+
+    mode = "workers forked from a warm process" if config.warm and fork_supported() else "spawn"
+    info = BannerInfo(
+        url=config.url(port),
+        app=app,
+        project=str(root),
+        mode=mode,
+        watched=watcher.described_roots if watcher else (),
+    )
+    console.print(build_banner(config, info))
+    return supervisor.run()

@@ -1,0 +1,77 @@
+"""What ``webkit run`` prints itself: the start banner (once) and one line per reload.
+
+Pure builders return rich renderables; the supervisor prints them through its Console.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from webkit_cli.server.config import ServerConfig
+
+
+@dataclass(frozen=True)
+class BannerInfo:
+    """Facts only the supervisor knows at start: the bound port, the app, what is watched."""
+
+    url: str
+    app: str
+    project: str
+    mode: str  # "warm fork" or "spawn"
+    watched: Sequence[str] = ()
+
+
+def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
+    """The start panel: URL (a link in terminals that support it), app, reload state, watches."""
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("URL", f"[bold cyan][link={info.url}]{escape(info.url)}[/link][/]")
+    grid.add_row("App", escape(info.app))
+    grid.add_row("Project", escape(info.project))
+    if config.reload:
+        grid.add_row("Reload", f"[green]on[/] ({escape(info.mode)})")
+        grid.add_row(
+            "Live reload",
+            "[green]on[/] (pages refresh on save)" if config.live_reload else "[dim]off[/]",
+        )
+        grid.add_row("Watching", escape(", ".join(info.watched)) or "-")
+    else:
+        grid.add_row("Reload", "[dim]off[/] (--reload to turn it on)")
+    grid.add_row("Debugger", "[yellow]on[/] (interactive, local only)" if config.debug else "off")
+    return Panel.fit(grid, title="[bold]webkit run[/]", subtitle="Ctrl+C to stop", padding=(0, 1))
+
+
+def format_elapsed(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def reload_line(files: str, action: str, seconds: float | None, *, status: str = "ok") -> str:
+    """One line of rich markup for a reload: the changed files, what happened, how long."""
+    from rich.markup import escape
+
+    stamp = time.strftime("%H:%M:%S")
+    took = f" in {format_elapsed(seconds)}" if seconds is not None else ""
+    what = {
+        "worker": f"reloaded{took}",
+        "full": f"restarted (environment or dependencies changed){took}",
+        "reload": "browser refreshed",
+        "css": "stylesheet swapped",
+        "crash": f"worker restarted after a crash{took}",
+    }.get(action, action)
+    if status == "error":
+        what = f"[red]import failed[/] (traceback above), serving the error page{took}"
+    elif status == "noapp":
+        what = f"[red]app not found[/] (see the error above){took}"
+    changed = f"[bold]{escape(files)}[/] changed · " if files else ""
+    return f"[dim]{stamp}[/] [cyan]↻[/] {changed}{what}"

@@ -1,0 +1,305 @@
+"""Watch the project's own files and decide what each batch of changes asks for.
+
+Three small parts, as in uvicorn's reloaders: :class:`ProjectFilter` answers "is this
+path worth a look?", :func:`classify` answers "what does a change to it need?", and
+:class:`ProjectWatcher` turns watchfiles' event batches into :class:`ChangeBatch` values.
+
+Only the project's own folders are watched, never a virtual environment or
+site-packages: a recursive inotify watch on a venv costs thousands of watches (the
+usual cause of "inotify watch limit reached") and never carries a change that matters.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Directory names never watched (on top of any folder that holds a ``pyvenv.cfg``).
+IGNORED_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".direnv",
+        "site-packages",
+        "node_modules",
+        ".idea",
+        ".vscode",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        "htmlcov",
+        ".eggs",
+        "build",
+        "dist",
+    }
+)
+
+#: File-name patterns never acted on: databases and their journals, editor temp files.
+IGNORED_FILE_PATTERNS = (
+    "*.py[cod]",
+    "*.sqlite",
+    "*.sqlite3",
+    "*.sqlite-*",
+    "*.sqlite3-*",
+    "*.db",
+    "*.db-journal",
+    "*.db-wal",
+    "*.db-shm",
+    "*-journal",
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",  # vim probes that it can write a directory by creating this file
+    ".DS_Store",
+    "*.tmp",
+    "*.___jb_*___",
+    "flycheck_*",
+    ".coverage",
+    ".coverage.*",
+)
+
+TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt"})
+#: Data read at import time: a change needs a new worker, like a ``.py`` change.
+CODE_DATA_SUFFIXES = frozenset({".py", ".toml", ".json", ".yaml", ".yml", ".ini", ".cfg"})
+#: Files whose change rebuilds everything, warm process included (environment, dependencies).
+FULL_RESTART_NAMES = frozenset({".env", ".flaskenv", "pyproject.toml"})
+
+# Severity order of the actions: a batch takes the strongest one it contains.
+ACTIONS = ("css", "reload", "worker", "full")
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """One debounced batch of changes and the single action it needs."""
+
+    paths: tuple[Path, ...]
+    action: str  # one of ACTIONS
+
+    def describe(self, root: Path, limit: int = 3) -> str:
+        """``app.py, templates/index.html (+2 more)`` relative to ``root``."""
+        names = []
+        for path in self.paths[:limit]:
+            try:
+                names.append(path.relative_to(root).as_posix())
+            except ValueError:
+                names.append(str(path))
+        more = len(self.paths) - limit
+        return ", ".join(names) + (f" (+{more} more)" if more > 0 else "")
+
+
+def is_venv_dir(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file()
+
+
+def classify(path: Path, root: Path) -> str | None:
+    """What a change to ``path`` needs: ``full``, ``worker``, ``reload``, ``css`` or nothing."""
+    name = path.name
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = path.parts
+    if name in FULL_RESTART_NAMES and len(parts) == 1:
+        return "full"
+    suffix = path.suffix.lower()
+    if suffix == ".py":
+        return "worker"
+    dirs = parts[:-1]
+    if "templates" in dirs:
+        return "reload"
+    if "static" in dirs:
+        return "css" if suffix == ".css" else "reload"
+    if suffix in TEMPLATE_SUFFIXES - {".txt", ".xml"}:
+        return "reload"
+    if suffix in CODE_DATA_SUFFIXES:
+        return "worker"
+    return None
+
+
+def classify_batch(paths: Iterable[Path], root: Path) -> ChangeBatch | None:
+    """The batch's strongest action, or ``None`` when nothing in it matters."""
+    acted: list[Path] = []
+    strongest = -1
+    for path in sorted(set(paths)):
+        action = classify(path, root)
+        if action is None:
+            continue
+        acted.append(path)
+        strongest = max(strongest, ACTIONS.index(action))
+    if strongest < 0:
+        return None
+    return ChangeBatch(paths=tuple(acted), action=ACTIONS[strongest])
+
+
+class ProjectFilter:
+    """watchfiles filter: the default excludes, venvs, databases, editor files and ``--exclude``."""
+
+    def __init__(self, root: Path, exclude: Sequence[str] = ()) -> None:
+        self.root = root
+        self.exclude = tuple(exclude)
+        self._file_re = re.compile(
+            "|".join(fnmatch.translate(p) for p in IGNORED_FILE_PATTERNS + self.exclude)
+        )
+        self._venvs: set[str] = set()
+
+    def __call__(self, change: object, path: str) -> bool:
+        return not self.is_ignored(Path(path))
+
+    def is_ignored(self, path: Path) -> bool:
+        try:
+            rel = path.relative_to(self.root)
+        except ValueError:
+            rel = path
+        parts = rel.parts
+        if not parts:
+            return False
+        if any(part in IGNORED_DIRS or part.endswith(".egg-info") for part in parts[:-1]):
+            return True
+        if self._file_re.match(parts[-1]) or self._file_re.match(rel.as_posix()):
+            return True
+        if any(fnmatch.fnmatch(part, pattern) for part in parts[:-1] for pattern in self.exclude):
+            return True
+        # A virtual environment under any name (env/, .env-3.11/ ...): it holds pyvenv.cfg.
+        return any(
+            str(self.root.joinpath(*parts[: i + 1])) in self._venvs for i in range(len(parts))
+        )
+
+    def watch_roots(self, extra: Sequence[Path] = ()) -> tuple[list[Path], list[Path]]:
+        """(recursive roots, non-recursive roots) covering the project without its venvs.
+
+        The project root itself is watched non-recursively (``app.py``, ``.env``,
+        ``pyproject.toml``); each of its folders that is not excluded, recursively.
+        """
+        recursive: list[Path] = []
+        try:
+            children = sorted(self.root.iterdir())
+        except OSError:
+            children = []
+        for child in children:
+            if not child.is_dir() or child.is_symlink():
+                continue
+            if is_venv_dir(child):
+                self._venvs.add(str(child))
+                continue
+            if self.is_ignored(child / "x"):
+                continue
+            recursive.append(child)
+        for path in extra:
+            if path.exists() and not any(path == r or r in path.parents for r in recursive):
+                recursive.append(path)
+        return recursive, [self.root]
+
+
+INOTIFY_FIX = (
+    "The system limit on watched files was reached. Raise it with "
+    "'sudo sysctl fs.inotify.max_user_watches=524288' (add it to /etc/sysctl.d/ to keep it), "
+    "exclude big folders with --exclude, or use --poll. Falling back to polling for now."
+)
+
+
+def watch_error_message(exc: BaseException) -> str:
+    """The message for a watch that could not be set up, with the fix when it is known."""
+    text = str(exc)
+    if "limit" in text.lower() or getattr(exc, "errno", None) == 28:
+        return f"Cannot watch the project files ({text}). {INOTIFY_FIX}"
+    return f"Cannot watch the project files ({text}). Falling back to polling (--poll)."
+
+
+class ProjectWatcher:
+    """Watch the project; call ``on_batch`` from background threads for each relevant batch."""
+
+    #: ms to wait for more events after one arrives: an editor's save is a burst of events
+    #: within a few ms (write temp, rename, chmod); 15 ms groups them without adding lag.
+    STEP_MS = 15
+    DEBOUNCE_MS = 300
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        extra: Sequence[Path] = (),
+        exclude: Sequence[str] = (),
+        poll: bool = False,
+        on_batch: Callable[[ChangeBatch], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        self.root = root
+        self.filter = ProjectFilter(root, exclude)
+        self.recursive, self.flat = self.filter.watch_roots(extra)
+        self.poll = poll or os.environ.get("WATCHFILES_FORCE_POLLING", "") not in ("", "0", "false")
+        self.on_batch = on_batch
+        self.on_error = on_error
+        self.stop_event = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def described_roots(self) -> list[str]:
+        """What is watched, relative to the project root, for the banner."""
+        names = ["./ (top level)"]
+        for path in self.recursive:
+            try:
+                names.append(path.relative_to(self.root).as_posix() + "/")
+            except ValueError:
+                names.append(str(path))
+        return names
+
+    def start(self) -> None:
+        groups = [(self.recursive, True), (self.flat, False)]
+        for paths, recursive in groups:
+            if not paths:
+                continue
+            thread = threading.Thread(
+                target=self._run, args=(paths, recursive), name="webkit-watch", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _batches(self, paths: list[Path], recursive: bool, poll: bool) -> Iterator[set[Path]]:
+        import watchfiles
+
+        for changes in watchfiles.watch(
+            *paths,
+            watch_filter=self.filter,
+            debounce=self.DEBOUNCE_MS,
+            step=self.STEP_MS,
+            stop_event=self.stop_event,
+            recursive=recursive,
+            force_polling=poll,
+            poll_delay_ms=200,
+            raise_interrupt=False,
+            ignore_permission_denied=True,
+        ):
+            yield {Path(p) for _, p in changes}
+
+    def _run(self, paths: list[Path], recursive: bool) -> None:
+        poll = self.poll
+        while not self.stop_event.is_set():
+            try:
+                for changed in self._batches(paths, recursive, poll):
+                    batch = classify_batch(changed, self.root)
+                    if batch is not None:
+                        self.on_batch(batch)
+                return
+            except OSError as exc:  # inotify limits, vanished folders
+                if poll:
+                    self.on_error(f"Cannot watch the project files: {exc}.")
+                    return
+                self.on_error(watch_error_message(exc))
+                poll = True
