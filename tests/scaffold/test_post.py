@@ -1,0 +1,112 @@
+"""After writing: the dry-run tree, the next-steps panel, pip install into an environment."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from tests.scaffold.helpers import make_template
+from webkit_cli.cli import cli
+from webkit_cli.errors import ScaffoldError
+from webkit_cli.scaffold import create_project
+from webkit_cli.scaffold.post import install_project, next_steps_panel, plan_tree
+
+
+def render(renderable: object) -> str:
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def test_plan_tree_nests_folders(tmp_path: Path) -> None:
+    tpl = make_template(tmp_path / "tpl")
+    result = create_project(template=str(tpl), target=tmp_path / "p", author="a", dry_run=True)
+    text = render(plan_tree(result))
+    lines = text.splitlines()
+    assert lines[0] == str(tmp_path / "p")
+    assert any(line.endswith("src/") for line in lines)
+    # logo.png sits two levels below src/: deeper indentation than src/.
+    src = next(line for line in lines if line.endswith("src/"))
+    logo = next(line for line in lines if line.endswith("logo.png"))
+    assert logo.index("logo.png") > src.index("src/") + 4
+
+
+def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = render(next_steps_panel(tmp_path / "shop", installed=False))
+    assert "Next steps" in text
+    assert "cd shop" in text
+    assert "pip install -e '.[dev]'" in text
+    assert "webkit run --reload" in text
+    text = render(next_steps_panel(tmp_path / "shop", installed=True))
+    assert "pip install" not in text
+
+
+# --- pip install into a fresh environment ---------------------------------------------------
+
+INSTALLABLE = {
+    "pyproject.toml.jinja": (
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "{{ name }}"\nversion = "0.1.0"\n\n'
+        "[project.optional-dependencies]\ndev = []\n\n"
+        '[tool.setuptools.packages.find]\nwhere = ["src"]\n\n'
+        '[tool.webkit]\napp = "{{ package }}:create_app"\n'
+    ),
+    "src/{{ package }}/__init__.py.jinja": 'GREETING = "hello from {{ package }}"\n',
+}
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with pip (not webkit's own), for install tests."""
+    root = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
+    return root / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+@pytest.mark.slow
+def test_install_flag_installs_into_the_running_environment(
+    tmp_path: Path, venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tpl = make_template(
+        tmp_path / "tpl", files=INSTALLABLE, toml='[template]\nname = "i"\nversion = "1"\n'
+    )
+    # "The environment webkit runs in" is sys.executable: point it at the fresh venv.
+    monkeypatch.setattr(sys, "executable", str(venv))
+    result = CliRunner().invoke(
+        cli,
+        ["new", "zzinstalled", "-t", str(tpl), "--dir", str(tmp_path), "--install", "--no-git"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "Installed zzinstalled" in result.output
+    assert "pip install -e" not in result.output.split("Next steps")[1]  # already done
+    # The installer's chatter is not shown on success.
+    assert "Successfully installed" not in result.output
+    proc = subprocess.run(
+        [str(venv), "-c", "import zzinstalled; print(zzinstalled.GREETING)"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=True,
+    )
+    assert proc.stdout.strip() == "hello from zzinstalled"
+
+
+def test_install_failure_shows_the_installer_output(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    python = bare / ("Scripts" if os.name == "nt" else "bin") / "python"
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None)
+    (tmp_path / "proj").mkdir()
+    with pytest.raises(ScaffoldError, match=r"Installing the project failed \(pip exit code 1"):
+        install_project(tmp_path / "proj", console, python=str(python))
+    assert "No module named pip" in out.getvalue()

@@ -1,0 +1,55 @@
+"""Interactive prompts, driven through an input stream instead of a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from webkit_cli.scaffold.prompts import Prompter
+from webkit_cli.scaffold.template import Question
+
+
+def prompter(replies: str) -> tuple[Prompter, io.StringIO]:
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None)
+    return Prompter(console, stream=io.StringIO(replies)), out
+
+
+def test_empty_reply_takes_the_default_which_is_shown() -> None:
+    p, out = prompter("\n")
+    assert p.text("Project name", default="mysite") == "mysite"
+    assert "Project name (mysite):" in out.getvalue()
+
+
+def test_no_default_asks_again_on_an_empty_reply() -> None:
+    p, out = prompter("\n  \nshop\n")
+    assert p.text("Project name") == "shop"
+    assert out.getvalue().count("An answer is required") == 2
+
+
+def test_choice_shows_the_choices_and_refuses_others() -> None:
+    q = Question("database", type="choice", help="Database", choices=("sqlite", "postgresql"))
+    p, out = prompter("mysql\npostgresql\n")
+    assert p.question(q, "sqlite") == "postgresql"
+    assert "Database [sqlite/postgresql] (sqlite):" in out.getvalue()
+    assert "Please select one of the available options" in out.getvalue()
+
+
+def test_bool_and_int() -> None:
+    p, _ = prompter("y\n")
+    assert p.question(Question("docker", type="bool"), False) is True
+    p, _ = prompter("\n")
+    assert p.question(Question("docker", type="bool"), True) is True
+    p, out = prompter("many\n8\n")
+    assert p.question(Question("workers", type="int"), 4) == 8
+    assert "Please enter a valid integer" in out.getvalue()
+    p, _ = prompter("\n")
+    assert p.question(Question("workers", type="int"), 4) == 4
+
+
+def test_validator_failures_are_explained_and_asked_again() -> None:
+    q = Question("db_name", help="Database name", validator="identifier")
+    p, out = prompter("my-db\nmy_db\n")
+    assert p.question(q, "x_db") == "my_db"
+    assert "'my-db' is not a Python identifier; try again." in out.getvalue()
