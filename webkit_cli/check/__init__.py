@@ -1,0 +1,17 @@
+"""``webkit check``: a CI linter for Flask projects.
+
+* :mod:`~webkit_cli.check.registry` — the rules (stable codes, severities, hints);
+* :mod:`~webkit_cli.check.context` — the project's files, parsed once, and the app;
+* ``project``, ``routes``, ``links``, ``templates``, ``security``, ``hygiene`` — the rules;
+* :mod:`~webkit_cli.check.suppression` and :mod:`~webkit_cli.check.config` — silencing;
+* :mod:`~webkit_cli.check.reporters` — text, json, github and sarif output;
+* :mod:`~webkit_cli.check.runner` — :func:`run_check`, the API under the command.
+"""
+
+from __future__ import annotations
+
+from webkit_cli.check.findings import Finding
+from webkit_cli.check.registry import RULES, Rule, Severity
+from webkit_cli.check.runner import CheckReport, run_check
+
+__all__ = ["RULES", "CheckReport", "Finding", "Rule", "Severity", "run_check"]

@@ -1,0 +1,82 @@
+"""Hygiene rules (H001-H002): leftovers of merges and patches.
+
+Conflict markers are a line-level artefact of git, so they are looked for line by line
+(not in an AST: a Python file with markers does not even parse). A marker counts only as
+part of a real conflict — ``<<<<<<<`` followed by ``=======`` and ``>>>>>>>`` — so a
+reStructuredText underline of seven ``=`` is not a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from webkit_cli.check.context import MAX_TEXT_BYTES, CheckContext, read_text
+from webkit_cli.check.findings import Finding, finding
+from webkit_cli.check.registry import check
+
+_LEFTOVER = re.compile(r"(\.rej|\.orig|_(BACKUP|BASE|LOCAL|REMOTE)_\d+(\.[^/]*)?)$")
+
+
+def conflict_lines(text: str) -> list[int]:
+    """Lines of ``<<<<<<<`` markers that open a complete conflict block."""
+    if "<<<<<<<" not in text:
+        return []
+    found: list[int] = []
+    opened: int | None = None
+    seen_middle = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("<<<<<<<") and (len(line) == 7 or line[7] == " "):
+            opened, seen_middle = number, False
+        elif opened is not None and line.rstrip() == "=======":
+            seen_middle = True
+        elif (
+            opened is not None
+            and seen_middle
+            and line.startswith(">>>>>>>")
+            and (len(line) == 7 or line[7] == " ")
+        ):
+            found.append(opened)
+            opened = None
+    return found
+
+
+@check("H001")
+def conflict_markers(ctx: CheckContext) -> Iterator[Finding]:
+    """Files with an unresolved merge conflict."""
+    conflicts = conflicted_files(ctx)
+    for rel in sorted(conflicts):
+        for line in conflicts[rel]:
+            yield finding(
+                "H001", rel, line, "Unresolved merge conflict (<<<<<<< marker).", column=1
+            )
+
+
+def conflicted_files(ctx: CheckContext) -> dict[str, list[int]]:
+    """Scan every text file once; the result also tells the P005 rule which files to skip."""
+    if ctx.conflicts is None:
+        ctx.conflicts = {}
+        sources = {f.rel: f.source for f in ctx.python_files}
+        sources.update({f.rel: f.source for f in ctx.template_files})
+        for rel, path in ctx.all_files.items():
+            text = sources.get(rel)
+            if text is None:
+                try:
+                    if path.stat().st_size > MAX_TEXT_BYTES:
+                        continue
+                except OSError:
+                    continue
+                text = read_text(path)
+            if text is not None:
+                lines = conflict_lines(text)
+                if lines:
+                    ctx.conflicts[rel] = lines
+    return ctx.conflicts
+
+
+@check("H002")
+def leftover_files(ctx: CheckContext) -> Iterator[Finding]:
+    """``.rej``/``.orig`` files and merge-tool backups."""
+    for rel in ctx.all_files:
+        if _LEFTOVER.search(rel.rsplit("/", 1)[-1]):
+            yield finding("H002", rel, None, f"Leftover patch or merge file {rel}.")

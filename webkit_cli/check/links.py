@@ -1,0 +1,185 @@
+"""Link rules (L001-L003): ``url_for`` calls with a literal endpoint, in Python and templates.
+
+The truth is the imported app's ``url_map``; without the app these rules are skipped
+rather than guessed. A relative endpoint (``.index``) is resolved against the one
+blueprint defined by the module (Python) or owning the template folder (templates);
+when that is ambiguous the call is skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
+from webkit_cli.check.findings import Finding, finding
+from webkit_cli.check.registry import check
+
+
+@dataclass(frozen=True)
+class UrlForCall:
+    """A ``url_for`` call whose endpoint is a string literal."""
+
+    file: str
+    line: int
+    column: int | None
+    endpoint: str
+    #: keyword names given; ``None`` when ``**values`` makes them unknowable
+    keywords: frozenset[str] | None
+    #: the literal ``filename=`` value, if any
+    filename: str | None
+
+
+def _python_calls(file: PythonFile, tree: ast.Module) -> Iterator[UrlForCall]:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name != "url_for":
+            continue
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        keywords: frozenset[str] | None = frozenset(k.arg for k in node.keywords if k.arg)
+        if any(k.arg is None for k in node.keywords) or len(node.args) > 1:
+            keywords = None
+        filename = None
+        for kw in node.keywords:
+            if kw.arg == "filename" and isinstance(kw.value, ast.Constant):
+                filename = kw.value.value if isinstance(kw.value.value, str) else None
+        yield UrlForCall(
+            file.rel, node.lineno, node.col_offset + 1, first.value, keywords, filename
+        )
+
+
+def _template_calls(file: TemplateFile, tree: Any) -> Iterator[UrlForCall]:
+    from jinja2 import nodes
+
+    for node in tree.find_all(nodes.Call):
+        callee = node.node
+        if not (isinstance(callee, nodes.Name) and callee.name == "url_for") or not node.args:
+            continue
+        first = node.args[0]
+        if not (isinstance(first, nodes.Const) and isinstance(first.value, str)):
+            continue
+        keywords: frozenset[str] | None = frozenset(kw.key for kw in node.kwargs)
+        if node.dyn_kwargs is not None or node.dyn_args is not None or len(node.args) > 1:
+            keywords = None
+        filename = None
+        for kw in node.kwargs:
+            if kw.key == "filename" and isinstance(kw.value, nodes.Const):
+                filename = kw.value.value if isinstance(kw.value.value, str) else None
+        yield UrlForCall(file.rel, node.lineno, None, first.value, keywords, filename)
+
+
+class Endpoints:
+    """What the app's url_map says about endpoints, blueprints and static folders."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.rules: dict[str, list[Any]] = {}
+        for rule in app.url_map.iter_rules():
+            self.rules.setdefault(rule.endpoint, []).append(rule)
+        self.blueprints: Mapping[str, Any] = getattr(app, "blueprints", {}) or {}
+        self.url_defaults: Mapping[Any, Any] = getattr(app, "url_default_functions", {}) or {}
+
+    def blueprint_of_module(self, module: str | None) -> str | None:
+        if module is None:
+            return None
+        names = [n for n, bp in self.blueprints.items() if bp.import_name == module]
+        return names[0] if len(names) == 1 else None
+
+    def blueprint_of_template(self, path: Path) -> str | None:
+        names = []
+        for name, bp in self.blueprints.items():
+            folder = getattr(bp, "template_folder", None)
+            if not folder:
+                continue
+            base = (Path(bp.root_path) / folder).resolve()
+            if base in path.resolve().parents:
+                names.append(name)
+        return names[0] if len(names) == 1 else None
+
+    def fills_defaults(self, endpoint: str) -> bool:
+        """True when a url_defaults function may supply values (then arguments are unknowable)."""
+        if self.url_defaults.get(None):
+            return True
+        parts = endpoint.split(".")[:-1]
+        scopes = {".".join(parts[: i + 1]) for i in range(len(parts))}
+        return any(self.url_defaults.get(scope) for scope in scopes)
+
+    def static_folder(self, endpoint: str) -> str | None:
+        if endpoint == "static":
+            folder = getattr(self.app, "static_folder", None)
+            return str(folder) if folder else None
+        bp = self.blueprints.get(endpoint.rpartition(".")[0])
+        folder = getattr(bp, "static_folder", None) if bp is not None else None
+        return str(folder) if folder else None
+
+
+def _check_call(call: UrlForCall, endpoint: str, endpoints: Endpoints) -> Iterator[Finding]:
+    rules = endpoints.rules.get(endpoint)
+    if rules is None:
+        close = difflib.get_close_matches(endpoint, list(endpoints.rules), n=1)
+        hint = f"Did you mean '{close[0]}'?" if close else None
+        shown = call.endpoint if call.endpoint == endpoint else f"{call.endpoint} ({endpoint})"
+        message = f"url_for() names endpoint '{shown}', which the app does not have."
+        yield finding("L001", call.file, call.line, message, column=call.column, hint=hint)
+        return
+    if call.keywords is not None and not endpoints.fills_defaults(endpoint):
+        missing_per_rule = [
+            sorted(set(rule.arguments) - set(rule.defaults or {}) - call.keywords) for rule in rules
+        ]
+        if all(missing_per_rule):
+            missing = min(missing_per_rule, key=len)
+            names = ", ".join(missing)
+            yield finding(
+                "L002",
+                call.file,
+                call.line,
+                f"url_for('{call.endpoint}') is missing {names} required by {rules[0].rule}.",
+                column=call.column,
+                hint=f"Pass {', '.join(f'{n}=...' for n in missing)} to url_for().",
+            )
+    if call.filename is not None and (endpoint == "static" or endpoint.endswith(".static")):
+        folder = endpoints.static_folder(endpoint)
+        if folder is not None and not (Path(folder) / call.filename).is_file():
+            yield finding(
+                "L003",
+                call.file,
+                call.line,
+                f"url_for('{call.endpoint}', filename='{call.filename}'): no such file in "
+                f"the static folder.",
+                column=call.column,
+            )
+
+
+def _resolve(call: UrlForCall, blueprint: str | None) -> str | None:
+    if not call.endpoint.startswith("."):
+        return call.endpoint
+    if blueprint is None:
+        return None  # relative endpoint with no single owning blueprint: skip, don't guess
+    return blueprint + call.endpoint
+
+
+@check("L001", "L002", "L003", needs_import=True)
+def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
+    """Literal url_for() endpoints exist, get their required arguments, static files exist."""
+    endpoints = Endpoints(ctx.app)
+    for pyfile, tree in ctx.parsed_python():
+        blueprint = endpoints.blueprint_of_module(pyfile.module)
+        for call in _python_calls(pyfile, tree):
+            resolved = _resolve(call, blueprint)
+            if resolved is not None:
+                yield from _check_call(call, resolved, endpoints)
+    for tfile, ttree in ctx.parsed_templates():
+        tblueprint = endpoints.blueprint_of_template(tfile.path)
+        for call in _template_calls(tfile, ttree):
+            resolved = _resolve(call, tblueprint)
+            if resolved is not None:
+                yield from _check_call(call, resolved, endpoints)

@@ -1,0 +1,37 @@
+"""Route rules (R001-R005): the conflict analysis of ``webkit routes``, as findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from webkit_cli.check.context import CheckContext
+from webkit_cli.check.findings import Finding, finding
+from webkit_cli.check.registry import check
+
+#: ``webkit_cli.routes.RouteProblem.code`` -> stable rule code
+ROUTE_CODES = {
+    "duplicate-route": "R001",
+    "view-signature": "R002",
+    "missing-argument": "R003",
+    "slash-conflict": "R004",
+    "missing-view": "R005",
+}
+
+
+@check(*ROUTE_CODES.values(), needs_import=True)
+def route_problems(ctx: CheckContext) -> Iterator[Finding]:
+    """Duplicate rules, views that cannot take their variables, slash conflicts."""
+    from webkit_cli.routes import collect_routes, find_problems
+
+    app = ctx.app
+    routes = collect_routes(app)
+    for problem in find_problems(app, routes):
+        code = ROUTE_CODES.get(problem.code)
+        if code is None:  # a newer analysis than this table: not a stable code yet
+            continue
+        file = ctx.rel(problem.source_file) if problem.source_file else None
+        if file is not None and file not in ctx.all_files:
+            file, line = None, None  # a view in an installed library: nothing to point at
+        else:
+            line = problem.source_line
+        yield finding(code, file, line, problem.message)

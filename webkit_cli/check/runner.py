@@ -1,0 +1,170 @@
+"""Run the rules: find the project, parse every file once, import the app once, filter.
+
+:func:`run_check` is the keyword-only API under ``webkit check``; it returns a
+:class:`CheckReport` and prints nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webkit_cli.check import hygiene, links, routes, security, templates  # noqa: F401 - register
+from webkit_cli.check import project as project_rules
+from webkit_cli.check.config import CheckConfig, parse_check_config
+from webkit_cli.check.context import (
+    AppState,
+    CheckContext,
+    load_python_files,
+    load_templates,
+    walk_project,
+)
+from webkit_cli.check.findings import Finding
+from webkit_cli.check.registry import CHECKS, RULES, Severity, expand_codes
+from webkit_cli.check.suppression import Suppressor, python_suppressions, template_suppressions
+from webkit_cli.errors import ProjectError
+from webkit_cli.project import Project, find_project
+
+
+@dataclass
+class CheckReport:
+    """What a run found, after selection and suppression, sorted by file and line."""
+
+    root: Path
+    findings: list[Finding]
+    fail_level: Severity
+    #: things the user should know that are not findings (e.g. skipped import rules)
+    notes: list[str] = field(default_factory=list)
+    files_checked: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return any(item.severity >= self.fail_level for item in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
+    """``find_project``, turning a broken pyproject.toml into a finding instead of a crash."""
+    try:
+        return find_project(path), []
+    except ProjectError as exc:
+        begin = (path or Path.cwd()).resolve()
+        for directory in (begin, *begin.parents):
+            candidate = directory / "pyproject.toml"
+            if not candidate.is_file():
+                continue
+            try:
+                with candidate.open("rb") as f:
+                    tomllib.load(f)
+            except tomllib.TOMLDecodeError:
+                rel = "pyproject.toml"
+                return Project(root=directory), [
+                    project_rules.pyproject_finding(candidate, rel, exc)
+                ]
+            except OSError:
+                break
+            # valid TOML, so the error was about [tool.webkit] itself (e.g. not a table)
+            message = str(exc.format_message())
+            from webkit_cli.check.findings import finding
+
+            return Project(root=directory), [finding("P002", "pyproject.toml", None, message)]
+        raise
+
+
+def _selected_codes(
+    config: CheckConfig, select: Iterable[str] | None, ignore: Iterable[str] | None
+) -> set[str]:
+    codes = expand_codes(select) if select else set(config.select or RULES)
+    if ignore:
+        codes -= expand_codes(ignore)
+    return codes
+
+
+def _forget_project_modules(
+    ctx: CheckContext, before_modules: set[str], before_path: list[str]
+) -> None:
+    """Undo the app import's effect on the interpreter (an in-process run leaves no trace).
+
+    Only the project's own modules are forgotten, never libraries (even from a virtual
+    environment inside the project): re-importing Flask twice would break isinstance checks.
+    """
+    own = {str(f.path) for f in ctx.python_files}
+    for name in set(sys.modules) - before_modules:
+        file = getattr(sys.modules.get(name), "__file__", None) or ""
+        if file in own:
+            del sys.modules[name]
+    sys.path[:] = before_path
+
+
+def run_check(
+    path: Path | str | None = None,
+    *,
+    app: str | None = None,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    fail_level: Severity | None = None,
+    no_import: bool = False,
+    dotenv: bool = True,
+) -> CheckReport:
+    """Lint the project at (or above) ``path``.
+
+    ``select``/``ignore`` are codes, prefixes or rule names (``ValueError`` for unknown
+    ones); given ``select`` replaces the project's, given ``ignore`` adds to it.
+    """
+    project, early = _find_project(Path(path) if path is not None else None)
+    config, problems = parse_check_config(project.config)
+    codes = _selected_codes(config, select, ignore)
+    level = fail_level or config.fail_level or Severity.ERROR
+    ctx = CheckContext(project=project, config=config)
+    ctx.all_files = walk_project(project.root, config)
+    load_python_files(ctx)
+
+    findings = [*early, *project_rules.config_findings(project, problems)]
+    notes: list[str] = []
+    wants_app = any(c.needs_import and c.codes & codes for c in CHECKS) or bool(
+        {"P003", "P004"} & codes
+    )
+    before_modules, before_path = set(sys.modules), list(sys.path)
+    try:
+        if no_import or not wants_app:
+            ctx.app_state = AppState(status="disabled")
+        else:
+            ctx.app_state, app_findings = project_rules.load_app(ctx, app_option=app, dotenv=dotenv)
+            findings += app_findings
+            if ctx.app_state.status != "loaded":
+                notes.append(
+                    f"Rules that need the app (routes, links) were skipped: {ctx.app_state.reason}."
+                )
+        load_templates(ctx)
+        for chk in CHECKS:
+            if not chk.codes & codes:
+                continue
+            if chk.needs_import and ctx.app is None:
+                continue
+            findings.extend(chk.func(ctx))
+    finally:
+        _forget_project_modules(ctx, before_modules, before_path)
+
+    suppressor = Suppressor(config)
+    for pyfile in ctx.python_files:
+        suppressor.add_file(pyfile.rel, python_suppressions(pyfile.source))
+    if ctx.jinja_env is not None:
+        for tfile in ctx.template_files:
+            suppressor.add_file(
+                tfile.rel, template_suppressions(ctx.jinja_env, tfile.source, tfile.names[0])
+            )
+    kept = [f for f in suppressor.filter(findings) if f.code in codes]
+    kept = sorted(set(kept), key=Finding.sort_key)
+    return CheckReport(
+        root=project.root,
+        findings=kept,
+        fail_level=level,
+        notes=notes,
+        files_checked=len(ctx.python_files) + len(ctx.template_files),
+    )

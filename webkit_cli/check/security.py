@@ -1,0 +1,572 @@
+"""Security rules (S001-S009), over the shared Python ASTs and Jinja trees.
+
+Decisions a reader may question:
+
+* S001 (hard-coded ``SECRET_KEY``) ignores test code (``tests/``, ``test_*.py``,
+  ``conftest.py``): a throw-away key in a test configuration protects nothing and is the
+  idiomatic way to test a Flask app. A literal *fallback* (``os.environ.get("SECRET_KEY",
+  "dev")``, ``... or "dev"``) is flagged: in production it silently becomes the key.
+* S002 flags ``app.run(debug=True)`` anywhere, and ``DEBUG = True`` / ``app.debug = True``
+  / ``config["DEBUG"] = True`` unless it is conditional (inside an ``if``), in test code, or
+  in a scope named for development (``DevelopmentConfig``, ``config_dev.py``, ``local``).
+* S003 follows a variable back to its assignments in the same function, so
+  ``q = f"..."; cur.execute(q)`` is caught as well as the inline form.
+* S007/S008 read the HTML of a template through :mod:`html.parser` after Jinja has parsed
+  it; a form counts as protected when any expression inside it mentions ``csrf`` or
+  ``hidden_tag``, or calls a macro / includes a template that does (one that cannot be
+  resolved, e.g. a library's ``quick_form``, is given the benefit of the doubt). Forms
+  posting to an absolute ``http(s)://`` URL are another site's business and are skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from typing import Any
+
+from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
+from webkit_cli.check.findings import Finding, finding
+from webkit_cli.check.registry import check
+
+_DEV_SCOPE = re.compile(r"dev|local|debug|test", re.IGNORECASE)
+_SQL_METHODS = frozenset({"execute", "executemany", "executescript"})
+_ALL_INTERFACES = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104 - what we look for
+
+
+# --- Python -------------------------------------------------------------------------------
+
+
+def _is_str(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _is_true(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _is_false(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is False
+
+
+def _is_env_lookup(node: ast.AST) -> bool:
+    """``os.environ.get(...)``, ``os.getenv(...)``, ``environ.get(...)``."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr == "getenv":
+        return True
+    if isinstance(func, ast.Name) and func.id == "getenv":
+        return True
+    if isinstance(func, ast.Attribute) and func.attr == "get":
+        owner = func.value
+        name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+        return name == "environ"
+    return False
+
+
+def _literal_secret(node: ast.AST | None) -> str | None:
+    """Why ``node`` is a hard-coded secret (``None`` when it is not)."""
+    if _is_str(node) and node.value:  # type: ignore[union-attr]
+        return "is set to a string literal"
+    if node is not None and _is_env_lookup(node):
+        call = node
+        assert isinstance(call, ast.Call)
+        default = call.args[1] if len(call.args) > 1 else None
+        for kw in call.keywords:
+            if kw.arg == "default":
+                default = kw.value
+        if _is_str(default) and default.value:  # type: ignore[union-attr]
+            return "falls back to a string literal when the variable is unset"
+    if (
+        isinstance(node, ast.BoolOp)
+        and isinstance(node.op, ast.Or)
+        and any(_is_str(v) and v.value for v in node.values)  # type: ignore[attr-defined]
+    ):
+        return "falls back to a string literal when the variable is unset"
+    return None
+
+
+def _target_key(target: ast.AST) -> str | None:
+    """``SECRET_KEY`` for ``SECRET_KEY = ``, ``x.secret_key = ``, ``x["SECRET_KEY"] = ``."""
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute):
+        return target.attr.upper() if target.attr in {"secret_key", "debug"} else None
+    if isinstance(target, ast.Subscript) and _is_str(target.slice):
+        return str(target.slice.value)  # type: ignore[attr-defined]
+    return None
+
+
+def _formatted(node: ast.AST | None) -> str | None:
+    """How ``node`` builds a string by formatting, or ``None``."""
+    if isinstance(node, ast.JoinedStr):
+        if any(isinstance(v, ast.FormattedValue) for v in node.values):
+            return "an f-string"
+        return None
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant | ast.JoinedStr):
+            return "%-formatting" if _is_str(node.left) else None
+        if isinstance(node.op, ast.Add):
+            parts = _flatten_add(node)
+            has_str = any(_is_str(p) or isinstance(p, ast.JoinedStr) for p in parts)
+            if has_str and not all(isinstance(p, ast.Constant) for p in parts):
+                return "string concatenation"
+        return None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and _is_str(node.func.value)
+    ):
+        return "str.format()"
+    return None
+
+
+def _flatten_add(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [*_flatten_add(node.left), *_flatten_add(node.right)]
+    return [node]
+
+
+class _PythonVisitor(ast.NodeVisitor):
+    """One pass over a module for every Python security rule."""
+
+    def __init__(self, file: PythonFile) -> None:
+        self.file = file
+        self.findings: list[Finding] = []
+        self.scopes: list[str] = [file.rel.rsplit("/", 1)[-1]]
+        self.if_depth = 0
+        self.sql_text_names: set[str] = set()  # names bound to sqlalchemy.text
+        self.sqlalchemy_modules: set[str] = set()
+        #: per function scope: variable -> [(line, formatting kind or None)]
+        self.assignments: list[dict[str, list[tuple[int, str | None]]]] = [{}]
+
+    def add(self, code: str, node: ast.AST, message: str) -> None:
+        line = getattr(node, "lineno", None)
+        col = getattr(node, "col_offset", None)
+        self.findings.append(
+            finding(code, self.file.rel, line, message, column=col + 1 if col is not None else None)
+        )
+
+    # scopes ------------------------------------------------------------------------------
+    def _scoped(self, node: ast.AST, name: str, *, new_vars: bool) -> None:
+        self.scopes.append(name)
+        saved_if, self.if_depth = self.if_depth, 0 if new_vars else self.if_depth
+        if new_vars:
+            self.assignments.append({})
+        self.generic_visit(node)
+        if new_vars:
+            self.assignments.pop()
+        self.if_depth = saved_if
+        self.scopes.pop()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._scoped(node, node.name, new_vars=True)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._scoped(node, node.name, new_vars=True)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._scoped(node, node.name, new_vars=False)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.if_depth += 1
+        self.generic_visit(node)
+        self.if_depth -= 1
+
+    @property
+    def in_dev_scope(self) -> bool:
+        return self.file.is_test or any(_DEV_SCOPE.search(s) for s in self.scopes)
+
+    # imports -----------------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name == "sqlalchemy" or alias.name.startswith("sqlalchemy."):
+                self.sqlalchemy_modules.add(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if (node.module or "").startswith("sqlalchemy"):
+            for alias in node.names:
+                if alias.name == "text":
+                    self.sql_text_names.add(alias.asname or alias.name)
+
+    # assignments -------------------------------------------------------------------------
+    def _check_setting(self, key: str | None, value: ast.AST, node: ast.AST) -> None:
+        if key == "SECRET_KEY" and not self.file.is_test:
+            why = _literal_secret(value)
+            if why:
+                self.add("S001", node, f"SECRET_KEY {why}.")
+        if key == "DEBUG" and _is_true(value) and not self.if_depth and not self.in_dev_scope:
+            self.add("S002", node, "DEBUG is forced on outside a development configuration.")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._check_setting(_target_key(target), node.value, node)
+            if isinstance(target, ast.Name):
+                self._remember(target.id, node.lineno, _formatted(node.value))
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._check_setting(_target_key(node.target), node.value, node)
+            if isinstance(node.target, ast.Name):
+                self._remember(node.target.id, node.lineno, _formatted(node.value))
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add | ast.Mod):
+            previous = self._lookup(node.target.id, node.lineno)
+            kind = previous
+            if not isinstance(node.value, ast.Constant):
+                kind = kind or "string concatenation"
+            self._remember(node.target.id, node.lineno, kind)
+        self.generic_visit(node)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if _is_str(key):
+                self._check_setting(key.value, value, value)  # type: ignore[union-attr]
+        self.generic_visit(node)
+
+    def _remember(self, name: str, line: int, kind: str | None) -> None:
+        self.assignments[-1].setdefault(name, []).append((line, kind))
+
+    def _lookup(self, name: str, line: int) -> str | None:
+        for line_seen, kind in reversed(self.assignments[-1].get(name, [])):
+            if line_seen <= line:
+                return kind
+        return None
+
+    # calls -------------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        attr = func.attr if isinstance(func, ast.Attribute) else None
+        name = func.id if isinstance(func, ast.Name) else attr
+        for kw in node.keywords:
+            if kw.arg in {"SECRET_KEY", "DEBUG"}:
+                self._check_setting(kw.arg, kw.value, kw.value)
+        if attr == "run":
+            self._check_run(node)
+        if name in _SQL_METHODS or self._is_sql_text(func):
+            self._check_sql(node, name or "text")
+        if name == "Markup" and node.args and not _is_str(node.args[0]):
+            self.add("S005", node, "Markup() wraps a non-literal value, which is not escaped.")
+        if name == "Environment":
+            for kw in node.keywords:
+                if kw.arg == "autoescape" and _is_false(kw.value):
+                    self.add("S006", node, "Jinja Environment(autoescape=False).")
+        self.generic_visit(node)
+
+    def _is_sql_text(self, func: ast.AST) -> bool:
+        if isinstance(func, ast.Name):
+            return func.id in self.sql_text_names
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr == "text"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.sqlalchemy_modules
+        )
+
+    def _check_run(self, node: ast.Call) -> None:
+        for kw in node.keywords:
+            if kw.arg == "debug" and _is_true(kw.value):
+                self.add("S002", node, "run(debug=True) forces the debugger on.")
+            host = kw.value.value if isinstance(kw.value, ast.Constant) else None
+            if kw.arg == "host" and host in _ALL_INTERFACES:
+                self.add("S009", node, f"run(host={host!r}) serves on every interface.")
+
+    def _check_sql(self, node: ast.Call, name: str) -> None:
+        if not node.args:
+            return
+        arg = node.args[0]
+        how = _formatted(arg)
+        if how is None and isinstance(arg, ast.Name):
+            how = self._lookup(arg.id, node.lineno)
+        if how is not None:
+            self.add("S003", node, f"SQL built with {how} is passed to {name}().")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.generic_visit(node)
+
+
+@check("S001", "S002", "S003", "S005", "S006", "S009")
+def python_security(ctx: CheckContext) -> Iterator[Finding]:
+    """Secrets, debug, SQL formatting, Markup, autoescape and host in Python code."""
+    for file, tree in ctx.parsed_python():
+        visitor = _PythonVisitor(file)
+        visitor.visit(tree)
+        yield from visitor.findings
+        # `app.jinja_env.autoescape = False` is an attribute assignment, not a call
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and _is_false(node.value)
+                and any(
+                    isinstance(t, ast.Attribute) and t.attr == "autoescape" for t in node.targets
+                )
+            ):
+                message = "autoescape is set to False."
+                column = node.col_offset + 1
+                yield finding("S006", file.rel, node.lineno, message, column=column)
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def _mentions_csrf(node: Any) -> bool:
+    """An expression naming ``csrf_token``/``hidden_tag``/anything ``csrf``."""
+    from jinja2 import nodes
+
+    for sub in [node, *node.find_all((nodes.Name, nodes.Getattr))]:
+        label = getattr(sub, "name", None) or getattr(sub, "attr", None) or ""
+        if isinstance(sub, nodes.Name | nodes.Getattr) and (
+            "csrf" in label.lower() or label == "hidden_tag"
+        ):
+            return True
+    return False
+
+
+class _CsrfResolver:
+    """Whether an include or a macro call renders a CSRF token (memoised, cycle-safe)."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self.memo: dict[tuple[str, str | None], bool] = {}
+
+    def template_provides(self, name: str, macro: str | None = None) -> bool:
+        key = (name, macro)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = True  # a cycle or an unknown template: benefit of the doubt
+        file = self.ctx.template_names.get(name)
+        if file is None or file.tree is None:
+            return True
+        from jinja2 import nodes
+
+        scope: Any = file.tree
+        if macro is not None:
+            macros = [m for m in file.tree.find_all(nodes.Macro) if m.name == macro]
+            if not macros:
+                return True
+            scope = macros[0]
+        result = self.scope_provides(file, scope)
+        self.memo[key] = result
+        return result
+
+    def scope_provides(self, file: TemplateFile, scope: Any) -> bool:
+        from jinja2 import nodes
+
+        if _mentions_csrf(scope):
+            return True
+        for node in scope.find_all((nodes.Include, nodes.Call)):
+            if self.node_provides(file, node):
+                return True
+        return False
+
+    def node_provides(self, file: TemplateFile, node: Any) -> bool:
+        """For a node inside a form: does it (or what it renders) provide the token?"""
+        from jinja2 import nodes
+
+        if isinstance(node, nodes.Include):
+            t = node.template
+            if isinstance(t, nodes.Const) and isinstance(t.value, str):
+                return self.template_provides(t.value)
+            return True
+        if _mentions_csrf(node):
+            return True
+        if isinstance(node, nodes.Call):
+            return self._call_provides(file, node.node)
+        return False
+
+    def _call_provides(self, file: TemplateFile, callee: Any) -> bool:
+        from jinja2 import nodes
+
+        tree = file.tree
+        assert tree is not None
+        if isinstance(callee, nodes.Name):
+            local = [m for m in tree.find_all(nodes.Macro) if m.name == callee.name]
+            if local:
+                return self.scope_provides(file, local[0])
+            for imp in tree.find_all(nodes.FromImport):
+                for entry in imp.names:
+                    alias = entry[1] if isinstance(entry, tuple) else entry
+                    real = entry[0] if isinstance(entry, tuple) else entry
+                    if alias == callee.name:
+                        return self._imported(imp.template, real)
+            return False  # a plain function or filter of the app (url_for, range, ...)
+        if isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name):
+            for module_import in tree.find_all(nodes.Import):
+                if module_import.target == callee.node.name:
+                    return self._imported(module_import.template, callee.attr)
+        return False
+
+    def _imported(self, template: Any, macro: str) -> bool:
+        from jinja2 import nodes
+
+        if isinstance(template, nodes.Const) and isinstance(template.value, str):
+            return self.template_provides(template.value, macro)
+        return True
+
+
+_MARK = "\x01{}\x02"
+
+
+class _Flat:
+    """The template's text with each output expression replaced by a numbered mark.
+
+    Line numbers are kept: newlines are padded so text from template line N stays on line N.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.line = 1
+        self.marks: list[Any] = []
+
+    def pad_to(self, lineno: int) -> None:
+        if lineno > self.line:
+            self.parts.append("\n" * (lineno - self.line))
+            self.line = lineno
+
+    def text(self, data: str, lineno: int) -> None:
+        self.pad_to(lineno)
+        self.parts.append(data)
+        self.line += data.count("\n")
+
+    def mark(self, node: Any) -> None:
+        self.pad_to(node.lineno)
+        self.parts.append(_MARK.format(len(self.marks)))
+        self.marks.append(node)
+
+
+def _flatten(node: Any, flat: _Flat) -> None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Output):
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                flat.text(child.data, child.lineno)
+            else:
+                flat.mark(child)
+        return
+    if isinstance(node, nodes.Include | nodes.CallBlock):
+        flat.mark(node.call if isinstance(node, nodes.CallBlock) else node)
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Stmt | nodes.Template) or isinstance(node, nodes.CallBlock):
+            _flatten(child, flat)
+
+
+class _FormFinder(HTMLParser):
+    """Collects ``<form method=post>`` spans (start offset, end offset, line, action)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.starts = [0]
+        for i, ch in enumerate(text):
+            if ch == "\n":
+                self.starts.append(i + 1)
+        self.open: list[tuple[int, int, bool]] = []
+        self.forms: list[tuple[int, int, int]] = []
+        self.length = len(text)
+
+    def _offset(self) -> int:
+        line, col = self.getpos()
+        return self.starts[line - 1] + col
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "form":
+            return
+        values = {k.lower(): (v or "") for k, v in attrs}
+        method = values.get("method", "get").strip().lower()
+        action = values.get("action", "").strip().lower()
+        external = action.startswith(("http://", "https://", "//"))
+        post = method == "post" and not external
+        self.open.append((self._offset(), self.getpos()[0], post))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self.open:
+            start, line, post = self.open.pop()
+            if post:
+                self.forms.append((start, self._offset(), line))
+
+    def finish(self) -> list[tuple[int, int, int]]:
+        self.close()
+        for start, line, post in self.open:  # unclosed: runs to the end
+            if post:
+                self.forms.append((start, self.length, line))
+        return self.forms
+
+
+def _uses_csrf_protection(ctx: CheckContext) -> bool:
+    """Flask-WTF (CSRFProtect or FlaskForm) or Flask-SeaSurf is imported by the app's code."""
+    for file, tree in ctx.parsed_python():
+        if file.is_test:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("flask_wtf", "flask_seasurf")
+            ):
+                return True
+            if isinstance(node, ast.Import) and any(
+                a.name.startswith(("flask_wtf", "flask_seasurf")) for a in node.names
+            ):
+                return True
+    return False
+
+
+def _post_forms_without_token(
+    file: TemplateFile, tree: Any, resolver: _CsrfResolver
+) -> Iterator[int]:
+    flat = _Flat()
+    _flatten(tree, flat)
+    text = "".join(flat.parts)
+    if "<form" not in text.lower():
+        return
+    finder = _FormFinder(text)
+    finder.feed(text)
+    for start, end, line in finder.finish():
+        inside = text[start:end]
+        marks = [int(m) for m in re.findall("\x01(\\d+)\x02", inside)]
+        if not any(resolver.node_provides(file, flat.marks[i]) for i in marks):
+            yield line
+
+
+@check("S004", "S006", "S007", "S008")
+def template_security(ctx: CheckContext) -> Iterator[Finding]:
+    """|safe on variables, autoescape off, POST forms without a CSRF token."""
+    from jinja2 import nodes
+
+    protected: bool | None = None
+    resolver = _CsrfResolver(ctx)
+    for file, tree in ctx.parsed_templates():
+        for flt in tree.find_all(nodes.Filter):
+            literal = isinstance(flt.node, nodes.Const | nodes.TemplateData)
+            if flt.name == "safe" and flt.node is not None and not literal:
+                yield finding(
+                    "S004", file.rel, flt.lineno, "|safe turns off escaping of a variable."
+                )
+        for mod in tree.find_all((nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)):
+            for option in mod.options:
+                value = option.value
+                if (
+                    option.key == "autoescape"
+                    and isinstance(value, nodes.Const)
+                    and not value.value
+                ):
+                    yield finding(
+                        "S006", file.rel, mod.lineno, "{% autoescape false %} turns escaping off."
+                    )
+        for line in _post_forms_without_token(file, tree, resolver):
+            if protected is None:
+                protected = _uses_csrf_protection(ctx)
+            if protected:
+                yield finding(
+                    "S007", file.rel, line, "This POST form has no CSRF token; Flask-WTF will "
+                    "reject its submissions (400 Bad Request)."
+                )  # fmt: skip
+            else:
+                yield finding(
+                    "S008", file.rel, line, "This POST form is not protected against CSRF: "
+                    "the project has no CSRF protection."
+                )  # fmt: skip
