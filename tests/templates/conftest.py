@@ -1,0 +1,505 @@
+"""Fixtures for testing the built-in project templates end to end.
+
+Every helper here is generic over the template name, so the tests of each
+template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
+
+``generate(template, parent, name=None, **data)``
+    Scaffolds a project with the real ``webkit new ... --no-input --no-install
+    --no-git`` in a subprocess and returns its folder. ``data`` becomes
+    ``--data KEY=VALUE`` answers.
+
+``scaffolded`` (session fixture)
+    ``scaffolded("site")`` generates a template once per test session and returns
+    the same read-only folder every time. Tests that change files use ``generate``.
+
+``run_project_pytest(project, *args)``
+    Runs the project's own test suite (``python -m pytest``) in a subprocess with
+    coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
+
+``serve`` (fixture)
+    ``serve(project, env={...})`` starts the project in a real server subprocess on
+    127.0.0.1 and a free port and returns a :class:`Server` with its ``url``. Every
+    server is stopped when the test ends, and the fixture asserts that no process of
+    it is left. It uses ``webkit run --port 0 --no-reload`` when that command
+    exists, else a small werkzeug ``make_server`` script.
+
+``served_project`` (fixture, indirect parameter)
+    ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
+    scaffolded project already served; the value is the :class:`Server`.
+
+``browser`` (session fixture) and ``page`` (fixture)
+    Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
+    headless. ``page`` is a fresh page whose console errors and Content-Security-
+    Policy violations are collected in ``page.problems`` (a :class:`PageProblems`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+RUFF = VENV_BIN / "ruff"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT = 30.0
+URL_PATTERN = re.compile(r"http://127\.0\.0\.1:(\d+)")
+
+
+# --- scaffolding ------------------------------------------------------------------
+
+
+def generate(template: str, parent: Path, name: str | None = None, **data: str) -> Path:
+    """Scaffold ``template`` into ``parent/<name>`` with the real ``webkit new``."""
+    name = name or f"my-{template}"
+    command = [
+        sys.executable,
+        "-m",
+        "webkit_cli",
+        "new",
+        name,
+        "--template",
+        template,
+        "--dir",
+        str(parent),
+        "--no-input",
+        "--no-install",
+        "--no-git",
+    ]
+    for key, value in data.items():
+        command += ["--data", f"{key}={value}"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=_child_env(), check=False
+    )
+    assert result.returncode == 0, f"webkit new failed:\n{result.stdout}\n{result.stderr}"
+    project = parent / name
+    assert (project / "pyproject.toml").is_file()
+    return project
+
+
+@pytest.fixture(scope="session")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``scaffolded(template)``: one shared, read-only generated project per template."""
+    cache: dict[str, Path] = {}
+
+    def get(template: str) -> Path:
+        if template not in cache:
+            cache[template] = generate(template, tmp_path_factory.mktemp(f"gen-{template}"))
+        return cache[template]
+
+    return get
+
+
+def project_package(project: Path) -> str:
+    """The package named by ``[tool.webkit].app`` (``"pkg:create_app"`` -> ``"pkg"``)."""
+    with (project / "pyproject.toml").open("rb") as f:
+        app = tomllib.load(f)["tool"]["webkit"]["app"]
+    return str(app).partition(":")[0]
+
+
+def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for subprocesses: this one, without settings that leak into apps."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WEBKIT_", "FLASK_", "PYTEST_", "COV_CORE_"))
+        and key not in {"APP_ENV", "SECRET_KEY", "DATABASE_URL", "INSTANCE_PATH", "PORT"}
+    }
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_project_pytest(
+    project: Path, *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the project's own tests with coverage; returns the result and the percentage."""
+    report = project.parent / f"{project.name}-coverage.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--cov",
+            f"--cov-report=json:{report}",
+            *args,
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_child_env(),
+        check=False,
+    )
+    percent = -1.0
+    if report.is_file():
+        percent = float(json.loads(report.read_text())["totals"]["percent_covered"])
+        report.unlink()
+    # Coverage's data file stays out of the (possibly shared) project folder.
+    for leftover in project.glob(".coverage*"):
+        leftover.unlink()
+    return result, percent
+
+
+# --- servers ----------------------------------------------------------------------
+
+FALLBACK_SERVER = """\
+import sys
+from werkzeug.serving import make_server
+
+sys.path.insert(0, "src")
+module, _, factory = sys.argv[1].partition(":")
+app = getattr(__import__(module, fromlist=[factory]), factory)()
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(f"Serving on http://127.0.0.1:{server.port}", flush=True)
+server.serve_forever()
+"""
+
+
+def webkit_run_available() -> bool:
+    """``webkit run`` exists once its command module does."""
+    return (REPO_ROOT / "webkit_cli" / "commands" / "run.py").is_file()
+
+
+def _live_processes_in_group(pgid: int) -> list[int]:
+    """Processes (zombies excluded) whose process group is ``pgid``, read from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        # Fields after the command name (which may contain spaces) start after ")".
+        fields = text[text.rfind(")") + 2 :].split()
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@dataclass
+class Server:
+    """A project served by a real server process on 127.0.0.1."""
+
+    process: subprocess.Popen[str]
+    url: str
+    output: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        """SIGTERM the whole process group, wait, and fail if anything is left."""
+        pgid = self.process.pid  # start_new_session=True: the leader's pid is the group
+        if self.process.poll() is None:
+            os.killpg(pgid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+                pytest.fail(f"server did not stop on SIGTERM:\n{''.join(self.output)}")
+        deadline = time.monotonic() + 10
+        while _live_processes_in_group(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _live_processes_in_group(pgid)
+        if left:
+            os.killpg(pgid, signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        assert not left, f"server processes left after stop: {left}"
+
+
+def start_server(
+    command: list[str], *, cwd: Path, env: Mapping[str, str], url_pattern: re.Pattern[str]
+) -> Server:
+    """Start ``command`` in its own process group and wait for its URL in the output."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    server = Server(process=process, url="", output=output, _reader=reader)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            line = lines.get(timeout=max(remaining, 0.01))
+        except queue.Empty:
+            line = None
+            remaining = 0
+        if line is not None:
+            match = url_pattern.search(line)
+            if match:
+                server.url = f"http://127.0.0.1:{match.group(1)}"
+                return server
+            continue
+        server.stop()
+        reason = "exited" if process.poll() is not None else "printed no URL in time"
+        pytest.fail(f"server {reason}: {command}\n{''.join(output)}")
+
+
+def app_env(project: Path, **extra: str) -> dict[str, str]:
+    """A development environment for serving ``project`` from a test."""
+    env = {
+        "APP_ENV": "development",
+        "SECRET_KEY": secrets.token_hex(32),
+        # The instance folder (SQLite) beside the project, never inside a shared one.
+        "INSTANCE_PATH": str(project.parent / f"{project.name}-instance"),
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """``serve(project, env=None)`` -> a running :class:`Server`; all stopped afterwards."""
+    servers: list[Server] = []
+
+    def start(project: Path, env: Mapping[str, str] | None = None) -> Server:
+        settings = _child_env(app_env(project) if env is None else env)
+        if webkit_run_available():
+            command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0", "--no-reload"]
+        else:
+            command = [
+                sys.executable,
+                "-c",
+                FALLBACK_SERVER,
+                f"{project_package(project)}:create_app",
+            ]
+        server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def served_project(
+    request: pytest.FixtureRequest, tmp_path: Path, serve: Callable[..., Server]
+) -> Server:
+    """A freshly generated project of the template named by the indirect parameter, served."""
+    return serve(generate(str(request.param), tmp_path))
+
+
+# --- the browser ------------------------------------------------------------------
+
+
+@dataclass
+class PageProblems:
+    """What a page reported that a clean page never does."""
+
+    console_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def unexpected(self, *allowed: str) -> list[str]:
+        """Every problem, minus console errors containing one of ``allowed``."""
+        console = [m for m in self.console_errors if not any(a in m for a in allowed)]
+        return console + self.csp_violations + self.page_errors
+
+
+# Runs in every document before its own scripts; reports CSP violations to Python.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation(
+    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} on ${location.pathname}`
+  );
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless system Chromium driven by Playwright's sync API."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page (own cookies); console errors and CSP violations in ``page.problems``."""
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    problems = PageProblems()
+    context.expose_function("__reportCspViolation", problems.csp_violations.append)
+    context.add_init_script(CSP_LISTENER)
+    new_page = context.new_page()
+    new_page.on(
+        "console",
+        lambda message: message.type == "error" and problems.console_errors.append(message.text),
+    )
+    new_page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+    new_page.problems = problems
+    try:
+        yield new_page
+    finally:
+        context.close()
+
+
+# --- conventions every built-in template follows (TEMPLATE_FORMAT.md) -----------------
+
+
+def read_pyproject(project: Path) -> dict[str, Any]:
+    with (project / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def assert_shared_conventions(project: Path, template: str) -> None:
+    """Files and settings every built-in template must generate, checked on ``project``."""
+    pyproject = read_pyproject(project)
+    package = project_package(project)
+    assert pyproject["project"]["name"] == project.name
+    assert pyproject["tool"]["webkit"]["app"] == f"{package}:create_app"
+    assert pyproject["tool"]["webkit"]["template"]["name"] == template
+    dev = " ".join(pyproject["project"]["optional-dependencies"]["dev"])
+    for requirement in ("pytest", "pytest-cov", "ruff", "webkit-cli"):
+        assert requirement in dev
+    assert pyproject["tool"]["pytest"]["ini_options"]["pythonpath"] == ["src"]
+    assert (project / "src" / package / "__init__.py").is_file()
+
+    # The secret key: random in the git-ignored .env, never in code or in the example.
+    env_file = (project / ".env").read_text()
+    assert re.search(r"^SECRET_KEY=[0-9a-f]{64}$", env_file, re.MULTILINE)
+    assert re.search(r"^APP_ENV=development$", env_file, re.MULTILINE)
+    assert re.search(r"^SECRET_KEY=$", (project / ".env.example").read_text(), re.MULTILINE)
+    ignored = (project / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored
+    assert "instance/" in ignored
+    secret = env_file.split("SECRET_KEY=", 1)[1].split()[0]
+    for path in project.rglob("*"):
+        if path.is_file() and path.name != ".env":
+            assert secret not in path.read_text(errors="replace"), path
+    for source in (project / "src").rglob("*.py"):
+        assert not re.search(r"SECRET_KEY['\"]?\s*[:=]\s*['\"]", source.read_text()), source
+
+    dockerfile = (project / "Dockerfile").read_text()
+    assert dockerfile.startswith("FROM python:3.12-slim")
+    user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+    assert user and user.group(1) not in {"root", "0"}
+    assert re.search(
+        rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]', dockerfile, re.M
+    )
+
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
+    for step in (
+        "actions/checkout",
+        "actions/setup-python",
+        '"3.12"',
+        "pip install -e '.[dev]'",
+        "pytest",
+        "ruff check .",
+        "webkit check --format github",
+    ):
+        assert step in ci
+
+    readme = (project / "README.md").read_text()
+    for text in (
+        "webkit run --reload",
+        "pytest",
+        f"gunicorn -w 4 -b 0.0.0.0:8000 '{package}:create_app()'",
+        "docker build",
+        "load balancer",
+        "PostgreSQL",
+        "DATABASE_URL",
+    ):
+        assert text in readme
+
+    # A strict Content-Security-Policy holds only without inline script and style.
+    for html in (project / "src").rglob("*.html"):
+        text = html.read_text()
+        assert " style=" not in text and "<style" not in text, html
+        for tag in re.findall(r"<script\b[^>]*>", text):
+            assert "src=" in tag, f"inline script in {html}"
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", text, re.S | re.I):
+            if re.search(r'method="post"', form, re.I):
+                assert "hidden_tag()" in form or "csrf_token()" in form, f"{html}: {form}"
+
+
+def assert_lint_clean(project: Path) -> None:
+    """``ruff check`` and ``ruff format --check`` pass with the project's own settings."""
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [str(RUFF), *args, "--no-cache"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
+
+
+def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_failure: str) -> None:
+    """Break ``path`` (replace ``old`` by ``new``) and check the project's tests notice."""
+    target = project / path.replace("{package}", project_package(project))
+    source = target.read_text()
+    assert old in source, f"{old!r} not in {target}: update the mutation"
+    target.write_text(source.replace(old, new))
+    try:
+        result, _ = run_project_pytest(project, "-x", "--no-cov")
+    finally:
+        target.write_text(source)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected_failure in result.stdout, result.stdout

@@ -1,0 +1,130 @@
+"""The ``site`` template, scaffolded by the real ``webkit new``.
+
+The generated project must pass its own tests with >= 90 % coverage, be lint
+clean, follow the shared conventions, and its tests must fail when a feature is
+broken (each mutation below removes one protection).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.templates.conftest import (
+    assert_lint_clean,
+    assert_shared_conventions,
+    assert_tests_catch,
+    generate,
+    run_project_pytest,
+)
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = "site"
+PACKAGE_DIR = "src/{package}"
+
+
+def test_generated_site_passes_its_own_tests_with_coverage(
+    scaffolded: Callable[[str], Path],
+) -> None:
+    result, percent = run_project_pytest(scaffolded(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 30, result.stdout
+    assert percent >= 90, f"coverage of src/ is {percent:.1f} %"
+
+
+def test_generated_site_is_lint_clean(scaffolded: Callable[[str], Path]) -> None:
+    assert_lint_clean(scaffolded(TEMPLATE))
+
+
+def test_generated_site_follows_the_shared_conventions(scaffolded: Callable[[str], Path]) -> None:
+    assert_shared_conventions(scaffolded(TEMPLATE), TEMPLATE)
+
+
+def test_site_has_the_pages_and_error_pages(scaffolded: Callable[[str], Path]) -> None:
+    templates = scaffolded(TEMPLATE) / "src" / "my_site" / "templates"
+    for name in ("base.html", "index.html", "about.html", "contact.html", "messages.html"):
+        assert (templates / name).is_file()
+    for name in ("404.html", "500.html"):
+        assert '{% extends "base.html" %}' in (templates / "errors" / name).read_text()
+    assert (templates.parent / "static" / "style.css").is_file()
+
+
+def test_package_option_names_the_package(tmp_path: Path) -> None:
+    project = generate(TEMPLATE, tmp_path, name="corner-shop")
+    assert (project / "src" / "corner_shop" / "__init__.py").is_file()
+    assert 'app = "corner_shop:create_app"' in (project / "pyproject.toml").read_text()
+    result, _ = run_project_pytest(project, "--no-cov")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+MUTATIONS = [
+    pytest.param(
+        f"{PACKAGE_DIR}/__init__.py",
+        "    csrf.init_app(app)\n",
+        "",
+        "test_post_without_csrf_token_is_rejected",
+        id="no-csrf-protection",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/__init__.py",
+        "    security.init_app(app)\n",
+        "",
+        "test_security_headers_on_every_response",
+        id="no-security-headers",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/templates/messages.html",
+        "{{ message.body }}",
+        "{{ message.body|safe }}",
+        "test_script_in_a_message_is_rendered_escaped",
+        id="unescaped-message",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/config.py",
+        "            raise RuntimeError(MISSING_SECRET_KEY)\n",
+        "            pass\n",
+        "test_production_without_secret_key_fails_clearly",
+        id="no-secret-key-check",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/config.py",
+        '"SESSION_COOKIE_SAMESITE": "Lax"',
+        '"SESSION_COOKIE_SAMESITE": None',
+        "test_session_cookie_is_httponly_and_samesite",
+        id="no-samesite",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/views.py",
+        "        db.commit()\n",
+        "",
+        "test_valid_message_is_stored_then_redirected_with_a_flash",
+        id="message-not-stored",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/templates/_forms.html",
+        "{% for error in f.errors %}<li>{{ error }}</li>{% endfor %}",
+        "",
+        "test_invalid_input_shows_errors_next_to_fields_and_keeps_values",
+        id="errors-not-shown",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/errors.py",
+        "    @app.errorhandler(404)\n",
+        "    @app.errorhandler(418)\n",
+        "test_unknown_page_gets_the_custom_404",
+        id="default-404",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "old", "new", "failing_test"), MUTATIONS)
+def test_project_tests_catch_a_broken_feature(
+    tmp_path: Path, path: str, old: str, new: str, failing_test: str
+) -> None:
+    project = generate(TEMPLATE, tmp_path)
+    assert_tests_catch(project, path, old, new, failing_test)
