@@ -310,12 +310,8 @@ def serve() -> Iterator[Callable[..., Server]]:
         if webkit_run_available():
             command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0", "--no-reload"]
         else:
-            command = [
-                sys.executable,
-                "-c",
-                FALLBACK_SERVER,
-                f"{project_package(project)}:create_app",
-            ]
+            target = f"{project_package(project)}:create_app"
+            command = [sys.executable, "-c", FALLBACK_SERVER, target]
         server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
         servers.append(server)
         return server
@@ -438,9 +434,8 @@ def assert_shared_conventions(project: Path, template: str) -> None:
     assert dockerfile.startswith("FROM python:3.12-slim")
     user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert user and user.group(1) not in {"root", "0"}
-    assert re.search(
-        rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]', dockerfile, re.M
-    )
+    cmd = rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]'
+    assert re.search(cmd, dockerfile, re.MULTILINE)
 
     ci = (project / ".github" / "workflows" / "ci.yml").read_text()
     for step in (
