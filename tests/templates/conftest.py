@@ -493,7 +493,7 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     assert old in source, f"{old!r} not in {target}: update the mutation"
     target.write_text(source.replace(old, new))
     try:
-        result, _ = run_project_pytest(project, "-x", "--no-cov")
+        result, _ = run_project_pytest(project, "--no-cov")
     finally:
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -1,0 +1,126 @@
+"""The ``ajax`` template, scaffolded by the real ``webkit new``.
+
+The generated project must pass its own tests with >= 90 % coverage, be lint
+clean, follow the shared conventions, and its tests must fail when a feature is
+broken (each mutation below removes one protection). The page's JavaScript is
+exercised in a real browser by ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.templates.conftest import (
+    assert_lint_clean,
+    assert_shared_conventions,
+    assert_tests_catch,
+    generate,
+    run_project_pytest,
+)
+
+pytestmark = pytest.mark.slow
+
+TEMPLATE = "ajax"
+PACKAGE_DIR = "src/{package}"
+
+
+def test_generated_ajax_passes_its_own_tests_with_coverage(
+    scaffolded: Callable[[str], Path],
+) -> None:
+    result, percent = run_project_pytest(scaffolded(TEMPLATE))
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed = re.search(r"(\d+) passed", result.stdout)
+    assert passed and int(passed.group(1)) >= 30, result.stdout
+    assert percent >= 90, f"coverage of src/ is {percent:.1f} %"
+
+
+def test_generated_ajax_is_lint_clean(scaffolded: Callable[[str], Path]) -> None:
+    assert_lint_clean(scaffolded(TEMPLATE))
+
+
+def test_generated_ajax_follows_the_shared_conventions(scaffolded: Callable[[str], Path]) -> None:
+    assert_shared_conventions(scaffolded(TEMPLATE), TEMPLATE)
+
+
+def test_javascript_is_plain_and_sends_the_csrf_header(scaffolded: Callable[[str], Path]) -> None:
+    package = scaffolded(TEMPLATE) / "src" / "my_ajax"
+    script = (package / "static" / "app.js").read_text()
+    assert 'headers["X-CSRFToken"] = csrfToken' in script
+    assert "fetch(" in script
+    # Titles are inserted as text; innerHTML would turn a title into markup.
+    assert ".innerHTML" not in script
+    assert "import " not in script and "require(" not in script  # no modules, no build step
+    page = (package / "templates" / "index.html").read_text()
+    assert "<script src=\"{{ url_for('static', filename='app.js') }}\" defer></script>" in page
+
+
+MUTATIONS = [
+    pytest.param(
+        f"{PACKAGE_DIR}/__init__.py",
+        "    csrf.init_app(app)\n",
+        "",
+        "test_post_without_csrf_token_is_rejected",
+        id="no-csrf-protection",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/__init__.py",
+        "    security.init_app(app)\n",
+        "",
+        "test_security_headers_on_every_response",
+        id="no-security-headers",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        "    if len(title) > TITLE_MAX_LENGTH:\n",
+        "    if False:\n",
+        "test_invalid_todo_gets_a_json_error_naming_the_field",
+        id="no-length-check",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        "    if unknown:\n",
+        "    if False:\n",
+        "test_invalid_todo_gets_a_json_error_naming_the_field",
+        id="unknown-fields-accepted",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/errors.py",
+        "        if _wants_json():\n            code = ",
+        "        if False:\n            code = ",
+        "test_unknown_todo_is_a_json_404",
+        id="html-errors-in-api",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/config.py",
+        "            raise RuntimeError(MISSING_SECRET_KEY)\n",
+        "            pass\n",
+        "test_production_without_secret_key_fails_clearly",
+        id="no-secret-key-check",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/config.py",
+        '    if "SESSION_COOKIE_SECURE" not in overrides:\n',
+        "    if False:\n",
+        "test_session_cookie_is_secure_in_production",
+        id="cookie-not-secure",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        "    db.delete(find_todo(todo_id))\n",
+        "    find_todo(todo_id)\n",
+        "test_delete",
+        id="delete-does-nothing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "old", "new", "failing_test"), MUTATIONS)
+def test_project_tests_catch_a_broken_feature(
+    tmp_path: Path, path: str, old: str, new: str, failing_test: str
+) -> None:
+    project = generate(TEMPLATE, tmp_path)
+    assert_tests_catch(project, path, old, new, failing_test)
