@@ -1,281 +1,35 @@
-"""The route table of a Flask app (or any object with a werkzeug ``Map`` as ``url_map``).
+"""What is certainly wrong with an app's routes: :func:`find_problems`.
 
-Three layers, each usable alone:
-
-* the model: :func:`collect_routes` turns ``app.url_map`` into :class:`RouteInfo` rows,
-  resolving each endpoint's view to ``module:qualname`` and ``file:line``;
-* the analysis: :func:`find_problems` reports shadowed routes, view signatures that
-  cannot take the rule's variables, ``/x`` vs ``/x/`` conflicts and endpoints without
-  a view (``webkit check`` reuses it for its route rules);
-* the renderers: :func:`build_table` (a rich ``Table``), :func:`render_plain` (aligned
-  text for pipes) and :func:`to_json` (the documented JSON schema).
-
-Cost matters: ``webkit routes`` must not be noticeably slower than ``flask routes`` on a
-5000-route app, so source locations come from code objects (``co_filename``,
-``co_firstlineno``) instead of ``inspect.getsourcelines`` (which reads and tokenises
-every file), signatures are read from code objects too, and conflict detection groups
-rules by a normalised key instead of comparing every pair.
+``webkit routes`` prints these as warnings and ``webkit check`` reuses them as its route
+rules. Conflicts are found by grouping rules under a normalised key (variable names
+dropped, converters resolved to their class), never by comparing every pair, so the
+analysis stays linear on large apps. Signatures are read from code objects, which is
+about twenty times cheaper than ``inspect.signature``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
-import linecache
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Methods werkzeug/Flask add to every rule by themselves; hidden unless asked for.
-AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
-
-#: Problem codes, in the order they are reported.
-PROBLEM_CODES = (
-    "duplicate-route",
-    "view-signature",
-    "missing-argument",
-    "slash-conflict",
-    "missing-view",
-)
-
-# A variable in a rule: ``<name>``, ``<int:name>``, ``<any(a, b):name>``.
-_VARIABLE_RE = re.compile(
-    r"<(?:(?P<converter>[A-Za-z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[A-Za-z_]\w*)>"
+from webkit_cli.routes.model import (
+    AUTOMATIC_METHODS,
+    PROBLEM_CODES,
+    VARIABLE_RE,
+    RouteInfo,
+    RouteProblem,
+    callable_name,
+    collect_routes,
+    def_line,
+    unwrap_view,
 )
 
 _CO_VARARGS = inspect.CO_VARARGS
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    """One URL rule of the map, with its view resolved.
-
-    ``methods`` holds every method the rule answers (HEAD and OPTIONS included), sorted;
-    it is empty when the rule accepts any method (a raw werkzeug rule without
-    ``methods``). ``view`` is ``"module:qualname"`` of the function the user wrote
-    (decorators unwrapped; the class for Flask class-based views); ``source_file`` is the
-    absolute path of its file and ``source_line`` the 1-based line of its ``def``/``class``.
-    ``blueprint`` is the dotted blueprint name (``"parent.child"``), ``None`` for routes
-    of the app itself.
-    """
-
-    rule: str
-    methods: tuple[str, ...]
-    endpoint: str
-    view: str | None
-    source_file: str | None
-    source_line: int | None
-    arguments: tuple[str, ...]
-    defaults: Mapping[str, Any] | None
-    host: str | None
-    subdomain: str | None
-    strict_slashes: bool
-    redirect_to: str | None
-    blueprint: str | None
-    build_only: bool = False
-    websocket: bool = False
-
-    def visible_methods(self, all_methods: bool = False) -> tuple[str, ...]:
-        """The methods to show: HEAD and OPTIONS only with ``all_methods``, like Flask."""
-        if all_methods:
-            return self.methods
-        return tuple(m for m in self.methods if m not in AUTOMATIC_METHODS)
-
-    @property
-    def view_dotted(self) -> str | None:
-        """``module.qualname``, the form the table shows."""
-        return self.view.replace(":", ".", 1) if self.view else None
-
-
-@dataclass(frozen=True)
-class RouteProblem:
-    """Something about a route that is certainly wrong (see :data:`PROBLEM_CODES`).
-
-    ``source_file``/``source_line`` point at the view to fix, when there is one.
-    """
-
-    code: str
-    message: str
-    rule: str
-    endpoint: str
-    source_file: str | None
-    source_line: int | None
-
-
-# --------------------------------------------------------------------------- model
-
-
-def collect_routes(app: Any) -> list[RouteInfo]:
-    """Every rule of ``app.url_map`` in registration order (the order werkzeug matches ties).
-
-    ``app`` is a Flask app or any object whose ``url_map`` is a werkzeug ``Map``; its
-    ``view_functions`` mapping is used when present. For a plain werkzeug map whose
-    endpoints are callables, the callable is taken as the view.
-    """
-    url_map = app.url_map
-    view_functions: Mapping[str, Any] = getattr(app, "view_functions", None) or {}
-    has_blueprints = hasattr(app, "blueprints")
-    host_matching = bool(getattr(url_map, "host_matching", False))
-    locate = _ViewLocator()
-    routes: list[RouteInfo] = []
-    for rule in url_map.iter_rules():
-        raw_endpoint = rule.endpoint
-        if isinstance(raw_endpoint, str):
-            endpoint = raw_endpoint
-            view = view_functions.get(endpoint)
-        else:
-            # werkzeug allows any object as endpoint; a callable is then the view itself.
-            view = raw_endpoint if callable(raw_endpoint) else None
-            endpoint = _callable_name(raw_endpoint) if view is not None else str(raw_endpoint)
-        name, source_file, source_line = locate(view) if view is not None else (None, None, None)
-        blueprint = None
-        if has_blueprints and "." in endpoint:
-            blueprint = endpoint.rpartition(".")[0]
-        redirect = rule.redirect_to
-        if redirect is not None and not isinstance(redirect, str):
-            redirect = _callable_name(redirect)
-        routes.append(
-            RouteInfo(
-                rule=rule.rule,
-                methods=tuple(sorted(rule.methods)) if rule.methods else (),
-                endpoint=endpoint,
-                view=name,
-                source_file=source_file,
-                source_line=source_line,
-                arguments=_ordered_arguments(rule),
-                defaults=dict(rule.defaults) if rule.defaults else None,
-                host=(rule.host or None) if host_matching else None,
-                subdomain=None if host_matching else (rule.subdomain or None),
-                strict_slashes=bool(rule.strict_slashes),
-                redirect_to=redirect,
-                blueprint=blueprint,
-                build_only=bool(rule.build_only),
-                websocket=bool(getattr(rule, "websocket", False)),
-            )
-        )
-    return routes
-
-
-def _ordered_arguments(rule: Any) -> tuple[str, ...]:
-    """The rule's variables in the order they appear (host part first), then defaults."""
-    arguments = rule.arguments
-    if not arguments:
-        return ()
-    ordered: list[str] = []
-    for text in (rule.host or "", rule.subdomain or "", rule.rule):
-        if "<" in text:
-            for match in _VARIABLE_RE.finditer(text):
-                name = match.group("name")
-                if name in arguments and name not in ordered:
-                    ordered.append(name)
-    ordered.extend(sorted(a for a in arguments if a not in ordered))
-    return tuple(ordered)
-
-
-def _callable_name(obj: Any) -> str:
-    target = _unwrap(obj)
-    module = getattr(target, "__module__", None) or "?"
-    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
-    return f"{module}:{qualname}"
-
-
-def _unwrap(obj: Any) -> Any:
-    """The function the user wrote: through ``__wrapped__``, partials and bound methods."""
-    for _ in range(100):  # a cycle guard, like inspect.unwrap's
-        if isinstance(obj, functools.partial):
-            obj = obj.func
-        elif inspect.ismethod(obj):
-            obj = obj.__func__
-        elif hasattr(obj, "__wrapped__") and not isinstance(obj, type):
-            obj = obj.__wrapped__
-        else:
-            return obj
-    return obj
-
-
-class _ViewLocator:
-    """Resolve views to (``module:qualname``, file, line), caching per file and per class."""
-
-    def __init__(self) -> None:
-        self._abs: dict[str, str] = {}
-        self._class_lines: dict[type, int | None] = {}
-
-    def __call__(self, view: Any) -> tuple[str | None, str | None, int | None]:
-        view_class = getattr(view, "view_class", None)
-        if isinstance(view_class, type):
-            return self._locate_class(view_class)
-        target = _unwrap(view)
-        code = getattr(target, "__code__", None)
-        if code is None and not inspect.isroutine(target) and callable(target):
-            # A callable object: its class is what the user wrote.
-            call = getattr(type(target), "__call__", None)  # noqa: B004
-            code = getattr(_unwrap(call), "__code__", None)
-        module = getattr(target, "__module__", None)
-        qualname = getattr(target, "__qualname__", None)
-        if qualname is None:
-            qualname = type(target).__qualname__
-            module = type(target).__module__
-        name = f"{module or '?'}:{qualname}"
-        if code is None:
-            return name, None, None
-        filename = self._absolute(code.co_filename)
-        return name, filename, _def_line(code.co_filename, code.co_firstlineno)
-
-    def _absolute(self, filename: str) -> str | None:
-        if filename.startswith("<"):  # <string>, <frozen ...>: no file to point at
-            return None
-        cached = self._abs.get(filename)
-        if cached is None:
-            cached = self._abs[filename] = os.path.abspath(filename)  # noqa: PTH100
-        return cached
-
-    def _locate_class(self, cls: type) -> tuple[str, str | None, int | None]:
-        name = f"{cls.__module__}:{cls.__qualname__}"
-        if cls not in self._class_lines:
-            self._class_lines[cls] = _class_line(cls)
-        line = self._class_lines[cls]
-        filename = None
-        with contextlib.suppress(TypeError, OSError):
-            filename = inspect.getfile(cls)
-        return name, self._absolute(filename) if filename else None, line
-
-
-_DEF_RE = re.compile(r"\s*(?:async\s+)?(?:def|class)\s")
-
-
-def _def_line(filename: str, first: int) -> int:
-    """The line of the ``def`` itself: ``co_firstlineno`` is that of the first decorator.
-
-    ``linecache`` reads each file once, so this stays cheap for thousands of views.
-    """
-    line = linecache.getline(filename, first)
-    if not line.lstrip().startswith("@"):
-        return first
-    for offset in range(1, 200):
-        text = linecache.getline(filename, first + offset)
-        if not text:
-            break
-        if _DEF_RE.match(text):
-            return first + offset
-    return first
-
-
-def _class_line(cls: type) -> int | None:
-    first = getattr(cls, "__firstlineno__", None)  # Python 3.13+
-    if isinstance(first, int):
-        return first
-    # Older Pythons: find the class statement (rare: class-based views only).
-    try:
-        return inspect.getsourcelines(cls)[1]
-    except (OSError, TypeError):
-        return None
-
-
-# ------------------------------------------------------------------------ analysis
 
 
 def find_problems(app: Any, routes: Sequence[RouteInfo] | None = None) -> list[RouteProblem]:
@@ -316,7 +70,7 @@ def _normalised_rule(text: str, converters: Mapping[str, Any]) -> str:
         args = match.group("args")
         return f"<{kind}({args.strip()})>" if args else f"<{kind}>"
 
-    return _VARIABLE_RE.sub(replace, text)
+    return VARIABLE_RE.sub(replace, text)
 
 
 def _domain(route: RouteInfo, converters: Mapping[str, Any] | None = None) -> str:
@@ -374,7 +128,7 @@ def _duplicates(url_map: Any, routes: Sequence[RouteInfo]) -> list[RouteProblem]
                         message=(
                             f"{methods} {_where(later)} is bound to both '{earlier.endpoint}' "
                             f"and '{later.endpoint}'; '{later.endpoint}' is never reached "
-                            "for those methods. Remove one rule or change its path or methods."
+                            f"for {methods}. Remove one rule or change its path or methods."
                         ),
                         rule=later.rule,
                         endpoint=later.endpoint,
@@ -538,8 +292,10 @@ def _signature_problems(
                     checked.append((handler, skip_first, certain, sig))
             cache[key] = checked
         supplied = set(route.arguments)
-        for handler, _skip, certain, sig in checked:
-            name = _callable_name(handler)
+        for handler, skip_first, certain, sig in checked:
+            name = callable_name(handler)
+            # A class-based view's get/post/dispatch_request is where the fix goes.
+            where = _code_location(handler) if skip_first else None
             if sig.accepts is not None:
                 unexpected = sorted(supplied - sig.accepts)
                 if unexpected:
@@ -550,6 +306,7 @@ def _signature_problems(
                             f"{_where(route)}: every request to it raises TypeError. "
                             f"Add the parameter{_s(unexpected)} to the view.",
                             route,
+                            where,
                         )
                     )
             if not certain:
@@ -563,6 +320,7 @@ def _signature_problems(
                         f"does not supply: every request to it raises TypeError. Give the "
                         f"parameter{_s(missing)} a default or add {_it(missing)} to the rule.",
                         route,
+                        where,
                     )
                 )
     return problems
@@ -581,14 +339,25 @@ def _it(names: Sequence[str]) -> str:
     return "it" if len(names) == 1 else "them"
 
 
-def _signature_problem(code: str, message: str, route: RouteInfo) -> RouteProblem:
+def _code_location(func: Any) -> tuple[str, int] | None:
+    code = getattr(unwrap_view(func), "__code__", None)
+    if code is None or code.co_filename.startswith("<"):
+        return None
+    filename = os.path.abspath(code.co_filename)  # noqa: PTH100 - cheap, no Path objects
+    return filename, def_line(code.co_filename, code.co_firstlineno)
+
+
+def _signature_problem(
+    code: str, message: str, route: RouteInfo, where: tuple[str, int] | None = None
+) -> RouteProblem:
+    file, line = where if where is not None else (route.source_file, route.source_line)
     return RouteProblem(
         code=code,
         message=message,
         rule=route.rule,
         endpoint=route.endpoint,
-        source_file=route.source_file,
-        source_line=route.source_line,
+        source_file=file,
+        source_line=line,
     )
 
 
@@ -653,14 +422,3 @@ def _missing_views(app: Any, routes: Sequence[RouteInfo]) -> list[RouteProblem]:
                 )
             )
     return problems
-
-
-# ------------------------------------------------------------------- filtering/sorting
-
-SORT_KEYS: dict[str, Callable[[RouteInfo], Any]] = {
-    "rule": lambda r: (r.host or r.subdomain or "", r.rule, r.methods),
-    "endpoint": lambda r: (r.endpoint, r.rule),
-    "methods": lambda r: (r.visible_methods(), r.rule),
-    "view": lambda r: (r.view or "", r.rule),
-    "source": lambda r: (r.source_file or "\uffff", r.source_line or 0, r.rule),
-}

@@ -1,0 +1,151 @@
+"""``webkit routes`` vs ``flask routes`` on a generated 5000-route app, whole process.
+
+The app has 50 blueprints of 100 routes each, with a mix of converters (int, string,
+path, uuid, float, any) and methods, a few decorated views and class-based views.
+Both commands import the same app and print to a pipe; the import dominates, so the
+ratio shows what webkit's extra work (source locations, conflict analysis, layout)
+costs. Target: <= 1.05x.
+
+python benchmarks/bench_routes.py [--quick] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Result, markdown_table, print_table, time_command, tool  # noqa: E402
+
+BLUEPRINTS = 50
+ROUTES_PER_BLUEPRINT = 100
+
+_RULES = (
+    ("/items/<int:item_id>", ("GET",), "item_id"),
+    ("/items/<int:item_id>/edit", ("GET", "POST"), "item_id"),
+    ("/pages/<path:page>", ("GET",), "page"),
+    ("/users/<uuid:user_id>", ("GET", "PUT", "DELETE"), "user_id"),
+    ("/tags/<string:tag>", ("GET",), "tag"),
+    ("/price/<float:amount>", ("GET",), "amount"),
+    ("/kind/<any(a, b, c):kind>", ("GET", "PATCH"), "kind"),
+    ("/list", ("GET", "POST"), None),
+)
+
+
+def _blueprint_module(index: int) -> str:
+    lines = [
+        "import functools",
+        "from flask import Blueprint",
+        "from flask.views import MethodView",
+        "",
+        f'bp = Blueprint("bp{index:02d}", __name__, url_prefix="/bp{index:02d}")',
+        "",
+        "",
+        "def logged(view):",
+        "    @functools.wraps(view)",
+        "    def wrapper(*args, **kwargs):",
+        "        return view(*args, **kwargs)",
+        "    return wrapper",
+        "",
+    ]
+    for n in range(ROUTES_PER_BLUEPRINT - 2):
+        rule, methods, arg = _RULES[n % len(_RULES)]
+        methods_list = ", ".join(f'"{m}"' for m in methods)
+        params = arg or ""
+        lines += [
+            "",
+            f'@bp.route("/r{n}{rule}", methods=[{methods_list}])',
+            *(["@logged"] if n % 7 == 0 else []),
+            f"def view_{n}({params}):",
+            f'    return "view {n}"',
+        ]
+    lines += [
+        "",
+        "",
+        "class Things(MethodView):",
+        "    def get(self, thing_id=None):",
+        '        return "list" if thing_id is None else "one"',
+        "",
+        "    def post(self):",
+        '        return "made"',
+        "",
+        "",
+        'things = Things.as_view("things")',
+        'bp.add_url_rule("/things/", defaults={"thing_id": None}, view_func=things, '
+        'methods=["GET"])',
+        'bp.add_url_rule("/things/", view_func=things, methods=["POST"], endpoint="things_new")',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def generate_app(root: Path) -> str:
+    """Write the package ``benchapp`` under ``root``; returns its import string."""
+    package = root / "benchapp"
+    package.mkdir(parents=True, exist_ok=True)
+    for i in range(BLUEPRINTS):
+        (package / f"bp{i:02d}.py").write_text(_blueprint_module(i), encoding="utf-8")
+    imports = "\n".join(
+        f"from benchapp.bp{i:02d} import bp as bp{i:02d}" for i in range(BLUEPRINTS)
+    )
+    registers = "\n".join(f"    app.register_blueprint(bp{i:02d})" for i in range(BLUEPRINTS))
+    (package / "__init__.py").write_text(
+        "from flask import Flask\n"
+        f"{imports}\n\n\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n"
+        f"{registers}\n"
+        "    return app\n",
+        encoding="utf-8",
+    )
+    return "benchapp:create_app"
+
+
+def run(quick: bool = False, keep: Path | None = None) -> list[Result]:
+    repeat = 5 if quick else 15
+    with tempfile.TemporaryDirectory(prefix="webkit-bench-routes-") as tmp:
+        root = keep or Path(tmp)
+        target = generate_app(root)
+        # The two commands alternate within each round so drift hits both alike.
+        env = {"NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": ""}
+        flask = [tool("flask"), "--app", target, "routes"]
+        webkit = [tool("webkit"), "routes", "--app", target]
+        results = []
+        for label, extra in (("", []), (" --all-methods", ["--all-methods"])):
+            samples_w, samples_f = [], []
+            for _ in range(3):
+                samples_f.append(
+                    time_command(flask + extra, repeat=repeat // 3 or 1, cwd=root, env=env)
+                )
+                samples_w.append(
+                    time_command(webkit + extra, repeat=repeat // 3 or 1, cwd=root, env=env)
+                )
+            results.append(
+                Result(
+                    name=f"routes, 5000-route app{label}",
+                    unit="ms",
+                    webkit=sorted(samples_w)[1],
+                    anchor_name="flask routes",
+                    anchor=sorted(samples_f)[1],
+                    target="<= 1.05x",
+                    note=f"{BLUEPRINTS} blueprints, whole process, stdout to a pipe",
+                )
+            )
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--keep", type=Path, help="generate the app here and keep it")
+    args = parser.parse_args()
+    results = run(quick=args.quick, keep=args.keep)
+    print_table(results)
+    print(markdown_table(results))
+
+
+if __name__ == "__main__":
+    main()

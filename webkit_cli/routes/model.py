@@ -1,0 +1,274 @@
+"""The route model: :func:`collect_routes` turns ``app.url_map`` into :class:`RouteInfo` rows.
+
+Each endpoint's view is resolved to ``module:qualname`` and ``file:line``. Cost matters
+(``webkit routes`` must not be noticeably slower than ``flask routes`` on a 5000-route
+app), so locations come from code objects (``co_filename``, ``co_firstlineno``) and
+``linecache`` instead of ``inspect.getsourcelines``, which tokenises the file per view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import linecache
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Methods werkzeug/Flask add to every rule by themselves; hidden unless asked for.
+AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+#: Problem codes, in the order they are reported.
+PROBLEM_CODES = (
+    "duplicate-route",
+    "view-signature",
+    "missing-argument",
+    "slash-conflict",
+    "missing-view",
+)
+
+# A variable in a rule: ``<name>``, ``<int:name>``, ``<any(a, b):name>``.
+VARIABLE_RE = re.compile(
+    r"<(?:(?P<converter>[A-Za-z_]\w*)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[A-Za-z_]\w*)>"
+)
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One URL rule of the map, with its view resolved.
+
+    ``methods`` holds every method the rule answers (HEAD and OPTIONS included), sorted;
+    it is empty when the rule accepts any method (a raw werkzeug rule without
+    ``methods``). ``view`` is ``"module:qualname"`` of the function the user wrote
+    (decorators unwrapped; the class for Flask class-based views); ``source_file`` is the
+    absolute path of its file and ``source_line`` the 1-based line of its ``def``/``class``.
+    ``blueprint`` is the dotted blueprint name (``"parent.child"``), ``None`` for routes
+    of the app itself.
+    """
+
+    rule: str
+    methods: tuple[str, ...]
+    endpoint: str
+    view: str | None
+    source_file: str | None
+    source_line: int | None
+    arguments: tuple[str, ...]
+    defaults: Mapping[str, Any] | None
+    host: str | None
+    subdomain: str | None
+    strict_slashes: bool
+    redirect_to: str | None
+    blueprint: str | None
+    build_only: bool = False
+    websocket: bool = False
+
+    def visible_methods(self, all_methods: bool = False) -> tuple[str, ...]:
+        """The methods to show: HEAD and OPTIONS only with ``all_methods``, like Flask."""
+        if all_methods:
+            return self.methods
+        return tuple(m for m in self.methods if m not in AUTOMATIC_METHODS)
+
+    @property
+    def view_dotted(self) -> str | None:
+        """``module.qualname``, the form the table shows."""
+        return self.view.replace(":", ".", 1) if self.view else None
+
+
+@dataclass(frozen=True)
+class RouteProblem:
+    """Something about a route that is certainly wrong (see :data:`PROBLEM_CODES`).
+
+    ``source_file``/``source_line`` point at the view to fix, when there is one.
+    """
+
+    code: str
+    message: str
+    rule: str
+    endpoint: str
+    source_file: str | None
+    source_line: int | None
+
+
+def collect_routes(app: Any) -> list[RouteInfo]:
+    """Every rule of ``app.url_map`` in registration order (the order werkzeug matches ties).
+
+    ``app`` is a Flask app or any object whose ``url_map`` is a werkzeug ``Map``; its
+    ``view_functions`` mapping is used when present. For a plain werkzeug map whose
+    endpoints are callables, the callable is taken as the view.
+    """
+    url_map = app.url_map
+    view_functions: Mapping[str, Any] = getattr(app, "view_functions", None) or {}
+    has_blueprints = hasattr(app, "blueprints")
+    host_matching = bool(getattr(url_map, "host_matching", False))
+    locate = _ViewLocator()
+    routes: list[RouteInfo] = []
+    for rule in url_map.iter_rules():
+        raw_endpoint = rule.endpoint
+        if isinstance(raw_endpoint, str):
+            endpoint = raw_endpoint
+            view = view_functions.get(endpoint)
+        else:
+            # werkzeug allows any object as endpoint; a callable is then the view itself.
+            view = raw_endpoint if callable(raw_endpoint) else None
+            endpoint = callable_name(raw_endpoint) if view is not None else str(raw_endpoint)
+        name, source_file, source_line = locate(view) if view is not None else (None, None, None)
+        blueprint = None
+        if has_blueprints and "." in endpoint:
+            blueprint = endpoint.rpartition(".")[0]
+        redirect = rule.redirect_to
+        if redirect is not None and not isinstance(redirect, str):
+            redirect = callable_name(redirect)
+        routes.append(
+            RouteInfo(
+                rule=rule.rule,
+                methods=tuple(sorted(rule.methods)) if rule.methods else (),
+                endpoint=endpoint,
+                view=name,
+                source_file=source_file,
+                source_line=source_line,
+                arguments=_ordered_arguments(rule),
+                defaults=dict(rule.defaults) if rule.defaults else None,
+                host=(rule.host or None) if host_matching else None,
+                subdomain=None if host_matching else (rule.subdomain or None),
+                strict_slashes=bool(rule.strict_slashes),
+                redirect_to=redirect,
+                blueprint=blueprint,
+                build_only=bool(rule.build_only),
+                websocket=bool(getattr(rule, "websocket", False)),
+            )
+        )
+    return routes
+
+
+def _ordered_arguments(rule: Any) -> tuple[str, ...]:
+    """The rule's variables in the order they appear (host part first), then defaults."""
+    arguments = rule.arguments
+    if not arguments:
+        return ()
+    ordered: list[str] = []
+    for text in (rule.host or "", rule.subdomain or "", rule.rule):
+        if "<" in text:
+            for match in VARIABLE_RE.finditer(text):
+                name = match.group("name")
+                if name in arguments and name not in ordered:
+                    ordered.append(name)
+    ordered.extend(sorted(a for a in arguments if a not in ordered))
+    return tuple(ordered)
+
+
+def callable_name(obj: Any) -> str:
+    target = unwrap_view(obj)
+    module = getattr(target, "__module__", None) or "?"
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return f"{module}:{qualname}"
+
+
+def unwrap_view(obj: Any) -> Any:
+    """The function the user wrote: through ``__wrapped__``, partials and bound methods."""
+    for _ in range(100):  # a cycle guard, like inspect.unwrap's
+        if isinstance(obj, functools.partial):
+            obj = obj.func
+        elif inspect.ismethod(obj):
+            obj = obj.__func__
+        elif hasattr(obj, "__wrapped__") and not isinstance(obj, type):
+            obj = obj.__wrapped__
+        else:
+            return obj
+    return obj
+
+
+class _ViewLocator:
+    """Resolve views to (``module:qualname``, file, line), caching per file and per class."""
+
+    def __init__(self) -> None:
+        self._abs: dict[str, str] = {}
+        self._class_lines: dict[type, int | None] = {}
+
+    def __call__(self, view: Any) -> tuple[str | None, str | None, int | None]:
+        view_class = getattr(view, "view_class", None)
+        if isinstance(view_class, type):
+            return self._locate_class(view_class)
+        target = unwrap_view(view)
+        code = getattr(target, "__code__", None)
+        if code is None and not inspect.isroutine(target) and callable(target):
+            # A callable object: its class is what the user wrote.
+            call = getattr(type(target), "__call__", None)  # noqa: B004
+            code = getattr(unwrap_view(call), "__code__", None)
+        module = getattr(target, "__module__", None)
+        qualname = getattr(target, "__qualname__", None)
+        if qualname is None:
+            qualname = type(target).__qualname__
+            module = type(target).__module__
+        name = f"{module or '?'}:{qualname}"
+        if code is None:
+            return name, None, None
+        filename = self._absolute(code.co_filename)
+        return name, filename, def_line(code.co_filename, code.co_firstlineno)
+
+    def _absolute(self, filename: str) -> str | None:
+        if filename.startswith("<"):  # <string>, <frozen ...>: no file to point at
+            return None
+        cached = self._abs.get(filename)
+        if cached is None:
+            cached = self._abs[filename] = os.path.abspath(filename)  # noqa: PTH100
+        return cached
+
+    def _locate_class(self, cls: type) -> tuple[str, str | None, int | None]:
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        filename = None
+        with contextlib.suppress(TypeError, OSError):
+            filename = inspect.getfile(cls)
+        if cls not in self._class_lines:
+            self._class_lines[cls] = _class_line(cls, filename)
+        line = self._class_lines[cls]
+        return name, self._absolute(filename) if filename else None, line
+
+
+_DEF_RE = re.compile(r"\s*(?:async\s+)?(?:def|class)\s")
+
+
+def def_line(filename: str, first: int) -> int:
+    """The line of the ``def`` itself: ``co_firstlineno`` is that of the first decorator.
+
+    ``linecache`` reads each file once, so this stays cheap for thousands of views.
+    """
+    line = linecache.getline(filename, first)
+    if not line.lstrip().startswith("@"):
+        return first
+    for offset in range(1, 200):
+        text = linecache.getline(filename, first + offset)
+        if not text:
+            break
+        if _DEF_RE.match(text):
+            return first + offset
+    return first
+
+
+def _class_line(cls: type, filename: str | None) -> int | None:
+    first = getattr(cls, "__firstlineno__", None)  # Python 3.13+
+    if isinstance(first, int):
+        return first
+    if filename is None:
+        return None
+    # Before 3.13 inspect.getsourcelines parses the whole module (4 ms per class,
+    # measured on the 5000-route benchmark); instead search upwards from the class's
+    # first method for its ``class`` statement, with the lines linecache already holds.
+    pattern = re.compile(rf"\s*class\s+{re.escape(cls.__name__)}\b")
+    lines = [
+        code.co_firstlineno
+        for value in vars(cls).values()
+        if (code := getattr(unwrap_view(value), "__code__", None)) is not None
+        and code.co_filename == filename
+    ]
+    if lines:
+        for number in range(min(lines), 0, -1):
+            if pattern.match(linecache.getline(filename, number)):
+                return number
+        return None
+    for number, text in enumerate(linecache.getlines(filename), start=1):
+        if pattern.match(text):
+            return number
+    return None
