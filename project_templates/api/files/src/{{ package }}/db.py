@@ -25,9 +25,10 @@ class Base(DeclarativeBase):
 class Database:
     """The app's engine and session factory, created lazily on first use."""
 
-    def __init__(self, url: str, instance_path: str) -> None:
+    def __init__(self, url: str, create_dir: Path | None = None) -> None:
         self.url = url
-        self.instance_path = instance_path
+        #: The instance folder, made on first use when the default SQLite file lives there.
+        self.create_dir = create_dir
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._lock = threading.Lock()
@@ -56,11 +57,10 @@ class Database:
             return self._engine, self._sessions
 
     def _connect(self) -> Engine:
-        url = make_url(self.url)
-        if url.get_backend_name() == "sqlite":
-            Path(self.instance_path).mkdir(parents=True, exist_ok=True)
+        if self.create_dir is not None:
+            self.create_dir.mkdir(parents=True, exist_ok=True)
         # pre_ping: a server-side restart of PostgreSQL must not fail the next request.
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(self.url, pool_pre_ping=True)
         try:
             Base.metadata.create_all(engine)
         except exc.DBAPIError:
@@ -83,7 +83,9 @@ def database_url(app: Flask) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["database"] = Database(database_url(app), app.instance_path)
+    default = not app.config.get("DATABASE_URL")
+    create_dir = Path(app.instance_path) if default else None
+    app.extensions["database"] = Database(database_url(app), create_dir)
     app.teardown_appcontext(_close_session)
 
 
