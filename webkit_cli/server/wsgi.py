@@ -40,12 +40,14 @@ DEFAULT_STATIC_PREFIXES: Final = ("/static/", "/favicon.ico")
 class Capture:
     """What the handler needs to know about one response, filled in by the middleware."""
 
-    __slots__ = ("exc", "size", "static")
+    __slots__ = ("end", "exc", "size", "static")
 
     def __init__(self, static: bool) -> None:
         self.size: int | None = None
         self.exc: BaseException | None = None
         self.static = static
+        #: perf_counter() when a streamed body ended (sized bodies end with their headers)
+        self.end = 0.0
 
 
 class _Counted:
@@ -65,6 +67,7 @@ class _Counted:
                 yield chunk
         finally:
             self._capture.size = total
+            self._capture.end = time.perf_counter()
 
     def close(self) -> None:
         close = getattr(self._result, "close", None)
@@ -111,8 +114,15 @@ class ExceptionCatcher:
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        called = False
+
+        def tracked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal called
+            called = True
+            return start_response(status, headers, exc_info)
+
         try:
-            return self.app(environ, start_response)
+            return self.app(environ, tracked)
         except Exception as exc:
             capture: Capture | None = environ.get(CAPTURE_KEY)
             if capture is not None:
@@ -123,7 +133,9 @@ class ExceptionCatcher:
                 exc,
                 title=REQUEST_TITLE,
                 hint="The traceback is also in the terminal running webkit.",
-                exc_info=sys.exc_info(),
+                # exc_info tells the server to replace headers the app already set; when
+                # there are none, some servers (werkzeug's test client) would re-raise it.
+                exc_info=sys.exc_info() if called else None,
             )
 
 
@@ -240,11 +252,13 @@ class AccessLogRequestHandler(WSGIRequestHandler):
     access_lines: ClassVar[bool] = True
 
     _webkit_status = 0
+    _webkit_sent = 0.0
     _webkit_in_wsgi = False
 
     def run_wsgi(self) -> None:
         start = time.perf_counter()
         self._webkit_status = 0
+        self._webkit_sent = 0.0
         self._webkit_in_wsgi = True
         try:
             super().run_wsgi()
@@ -253,7 +267,13 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             self._webkit_log(start)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Called by ``send_response``: keep the status; the line is written at the end."""
+        """Called by ``send_response``: keep the status; the line is written at the end.
+
+        The duration ends here for a sized body (Flask has built it by now; sending it
+        takes microseconds) and when the iteration ends for a streamed one. It must not
+        end after ``run_wsgi``: werkzeug then waits up to 10 ms for the client to close.
+        """
+        self._webkit_sent = time.perf_counter()
         try:
             self._webkit_status = int(code)
         except (TypeError, ValueError):
@@ -272,6 +292,11 @@ class AccessLogRequestHandler(WSGIRequestHandler):
                 remote_addr=self.client_address[0] if self.client_address else "",
             )
             log_entry(self.access_logger, entry)
+
+    def _webkit_end(self, capture: Capture | None) -> float:
+        if capture is not None and capture.end:
+            return capture.end
+        return self._webkit_sent or time.perf_counter()
 
     def _webkit_log(self, start: float) -> None:
         environ = getattr(self, "environ", None)
@@ -292,7 +317,7 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             path=path,
             query=environ["QUERY_STRING"],
             status=self._webkit_status,
-            duration_ms=(time.perf_counter() - start) * 1000.0,
+            duration_ms=(self._webkit_end(capture) - start) * 1000.0,
             size=None if capture is None else capture.size,
             static=False if capture is None else capture.static,
             remote_addr=environ["REMOTE_ADDR"],

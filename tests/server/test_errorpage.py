@@ -1,0 +1,271 @@
+"""The 500 page of a failed app load or a failed request: HTML, JSON, text, escaping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.test import Client
+
+from webkit_cli.server.config import ServerConfig
+from webkit_cli.server.errorpage import describe, error_app
+from webkit_cli.server.livereload import LiveReloadHub
+from webkit_cli.server.wsgi import build_app, debugger_pin
+
+HOSTILE = "<script>alert('x')</script> & \"quotes\""
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def raised(exc: BaseException) -> BaseException:
+    """``exc`` with a real traceback."""
+    try:
+        raise exc
+    except BaseException as caught:
+        return caught
+
+
+def load_failure(tmp_path: Path, source: str, name: str = "brokenapp") -> BaseException:
+    """The exception of importing a module with ``source`` (as webkit's import would see it)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    code = path.read_text(encoding="utf-8")
+    try:
+        exec(compile(code, str(path), "exec"), {"__name__": name})
+    except BaseException as exc:
+        return exc
+    raise AssertionError("the source did not fail")
+
+
+def config(**options: Any) -> ServerConfig:
+    return ServerConfig.from_options(**options)
+
+
+def error_client(error: BaseException, *, live: bool = True) -> Client:
+    hub = LiveReloadHub("gen-e") if live else None
+    return Client(build_app(None, config=config(reload=live), hub=hub, error=error))
+
+
+def test_html_page_for_browsers_with_the_users_traceback(tmp_path: Path) -> None:
+    error = load_failure(
+        tmp_path, "import os\n\ndef create_app():\n    pass\n\nraise KeyError('DATABASE_URL')\n"
+    )
+    response = error_client(error).get("/any/path", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    text = response.get_data(as_text=True)
+    assert "The app failed to load" in text
+    assert "KeyError" in text
+    assert "DATABASE_URL" in text
+    assert str(tmp_path / "brokenapp.py") in text
+    # The failing line is highlighted in its context.
+    assert '<span class="hl"><i>    6 </i>raise KeyError(&#x27;DATABASE_URL&#x27;)</span>' in text
+    # webkit's own frames are not the user's business.
+    assert "webkit_cli" not in text.split("<details>")[0]
+
+
+def test_every_method_and_path_gets_the_error(tmp_path: Path) -> None:
+    client = error_client(load_failure(tmp_path, "1/0\n"))
+    for method in ("get", "post", "put", "delete"):
+        assert getattr(client, method)("/x/y?z=1").status_code == 500
+
+
+def test_json_for_api_clients(tmp_path: Path) -> None:
+    error = load_failure(
+        tmp_path, "def create_app():\n    return 1\n\nraise ValueError('bad config')\n"
+    )
+    response = error_client(error).get("/api/items", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    data = json.loads(response.data)["error"]
+    assert data["title"] == "The app failed to load"
+    assert data["type"] == "ValueError"
+    assert data["message"] == "bad config"
+    assert data["traceback"].startswith("Traceback (most recent call last):")
+    assert data["traceback"].rstrip().endswith("ValueError: bad config")
+    assert data["frames"][-1] == {
+        "file": str(tmp_path / "brokenapp.py"),
+        "line": 4,
+        "function": "<module>",
+        "code": "raise ValueError('bad config')",
+    }
+    assert b"livereload" not in response.data
+
+
+def test_plain_text_when_asked(tmp_path: Path) -> None:
+    response = error_client(load_failure(tmp_path, "1/0\n")).get(
+        "/", headers={"Accept": "text/plain"}
+    )
+    assert response.mimetype == "text/plain"
+    assert "ZeroDivisionError: division by zero" in response.get_data(as_text=True)
+
+
+def test_no_accept_header_gets_html(tmp_path: Path) -> None:
+    response = error_client(load_failure(tmp_path, "1/0\n")).get("/")
+    assert response.mimetype == "text/html"
+
+
+def test_exception_text_is_escaped_everywhere() -> None:
+    error = raised(RuntimeError(HOSTILE))
+    response = error_client(error).get("/", headers={"Accept": BROWSER_ACCEPT})
+    text = response.get_data(as_text=True)
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quotes&quot;" in text
+    # The only script on the page is webkit's same-origin live-reload script.
+    assert text.count("<script") == 1
+    assert '<script src="/__webkit/livereload.js?g=gen-e" defer></script>' in text
+    # JSON carries the text verbatim (JSON escaping makes it inert).
+    data = error_client(error).get("/", headers={"Accept": "application/json"}).json
+    assert data is not None and data["error"]["message"] == HOSTILE
+
+
+def test_page_has_a_strict_csp_that_still_allows_live_reload(tmp_path: Path) -> None:
+    response = error_client(load_failure(tmp_path, "1/0\n")).get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<style nonce="{nonce}">' in response.get_data(as_text=True)
+
+
+def test_page_includes_live_reload_and_says_it_recovers_by_itself(tmp_path: Path) -> None:
+    text = error_client(load_failure(tmp_path, "1/0\n")).get("/").get_data(as_text=True)
+    assert "reloads by itself" in text
+    assert text.index("/__webkit/livereload.js") < text.index("</body>")
+
+
+def test_without_reload_the_hint_says_to_restart(tmp_path: Path) -> None:
+    text = error_client(load_failure(tmp_path, "1/0\n"), live=False).get("/").get_data(as_text=True)
+    assert "livereload" not in text
+    assert "restart webkit run" in text
+
+
+def test_syntax_error_points_at_the_line_and_column(tmp_path: Path) -> None:
+    error = load_failure(tmp_path, "x = 1\ndef view(:\n    pass\n")
+    assert isinstance(error, SyntaxError)
+    text = error_client(error).get("/").get_data(as_text=True)
+    assert "SyntaxError" in text
+    assert "line 2" in text
+    assert "def view(:" in text
+    assert "^" in text
+    data = error_client(error).get("/", headers={"Accept": "application/json"}).json
+    assert data is not None and data["error"]["type"] == "SyntaxError"
+
+
+def test_chained_exceptions_are_all_shown_oldest_first() -> None:
+    def factory() -> None:
+        try:
+            {}["SECRET_KEY"]
+        except KeyError as exc:
+            raise RuntimeError("config incomplete") from exc
+
+    error = raised_from(factory)
+    chain = describe(error)
+    assert [info.type for info in chain] == ["KeyError", "RuntimeError"]
+    assert chain[1].link.startswith("The above exception was the direct cause")
+    text = error_client(error).get("/").get_data(as_text=True)
+    first = text.index("<h2><code>KeyError</code>")
+    assert first < text.index("direct cause") < text.index("<h2><code>RuntimeError</code>")
+
+
+def raised_from(function: Callable[[], None]) -> BaseException:
+    try:
+        function()
+    except BaseException as exc:
+        return exc
+    raise AssertionError("did not raise")
+
+
+def test_head_request_gets_headers_only(tmp_path: Path) -> None:
+    response = error_client(load_failure(tmp_path, "1/0\n")).head("/")
+    assert response.status_code == 500
+    assert response.data == b""
+
+
+def test_error_app_alone_is_a_wsgi_app() -> None:
+    app = error_app(raised(OSError("disk")), reload=True, live_reload=False)
+    response = Client(app).get("/")
+    assert response.status_code == 500
+    assert "OSError" in response.get_data(as_text=True)
+
+
+def test_no_app_and_no_error_still_serves_a_500() -> None:
+    response = Client(build_app(None, config=config(), hub=None, error=None)).get("/")
+    assert response.status_code == 500
+
+
+# --- exceptions of a loaded app ---------------------------------------------------------
+
+
+def test_exception_escaping_a_plain_wsgi_app_gets_the_traceback_page() -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        raise LookupError(HOSTILE)
+
+    client = Client(build_app(app, config=config(), hub=LiveReloadHub("g"), error=None))
+    response = client.get("/", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "The request failed" in text
+    assert "LookupError" in text
+    assert "<script>alert" not in text
+    assert "livereload.js" in text  # the page recovers by itself too
+    data = client.get("/", headers={"Accept": "application/json"}).json
+    assert data is not None and data["error"]["type"] == "LookupError"
+
+
+def test_flask_propagated_exceptions_get_the_traceback_page() -> None:
+    app = Flask("propagating")
+    app.config["PROPAGATE_EXCEPTIONS"] = True  # what Flask's debug and testing modes do
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ValueError("kaput")
+
+    wrapped = build_app(app, config=config(reload=False), hub=None, error=None)
+    response = Client(wrapped).get("/boom", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.json is not None
+    assert response.json["error"]["title"] == "The request failed"
+    assert response.json["error"]["message"] == "kaput"
+
+
+def test_the_users_own_500_handler_still_renders() -> None:
+    app = Flask("handlerapp")
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ValueError("kaput")
+
+    @app.errorhandler(500)
+    def oops(error: Exception) -> tuple[str, int]:
+        return "<html><body>our own oops page</body></html>", 500
+
+    wsgi_app = build_app(app, config=config(), hub=LiveReloadHub("g"), error=None)
+    response = Client(wsgi_app).get("/boom")
+    assert response.status_code == 500
+    assert b"our own oops page" in response.data
+    assert b"livereload.js" in response.data
+
+
+def test_debug_mode_serves_werkzeugs_interactive_debugger() -> None:
+    app = Flask("dbg")
+    app.debug = True
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise ValueError("kaput")
+
+    wsgi_app = build_app(app, config=config(debug=True), hub=None, error=None)
+    response = Client(wsgi_app).get("/boom")
+    assert response.status_code == 500
+    assert b"Werkzeug Debugger" in response.data
+    assert debugger_pin(wsgi_app) is not None
+
+
+def test_without_debug_there_is_no_debugger() -> None:
+    app = Flask("nodbg")
+    assert debugger_pin(build_app(app, config=config(), hub=None, error=None)) is None
