@@ -379,7 +379,11 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context()
     context.set_default_timeout(10_000)
     problems = PageProblems()
-    context.expose_function("__reportCspViolation", problems.csp_violations.append)
+
+    def report_csp_violation(text: str) -> None:
+        problems.csp_violations.append(text)
+
+    context.expose_function("__reportCspViolation", report_csp_violation)
     context.add_init_script(CSP_LISTENER)
     new_page = context.new_page()
     new_page.on(

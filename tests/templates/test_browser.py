@@ -1,0 +1,241 @@
+"""The generated site and ajax projects in a real Chromium, served by a real server.
+
+Each test scaffolds a project with ``webkit new``, serves it (``serve`` fixture),
+and drives it through Playwright. Every page must load without console errors
+and without Content-Security-Policy violations; the only console errors allowed
+are Chromium's own "Failed to load resource" lines for the error statuses a test
+provokes on purpose (404, 422).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.templates.conftest import Server, generate
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def site(tmp_path: Path, serve: Callable[..., Server]) -> Server:
+    return serve(generate("site", tmp_path))
+
+
+@pytest.fixture
+def ajax(tmp_path: Path, serve: Callable[..., Server]) -> Server:
+    return serve(generate("ajax", tmp_path))
+
+
+def expect_text(page: Any, selector: str, pattern: str) -> None:
+    """Wait until ``selector`` is visible and its text matches ``pattern``."""
+    from playwright.sync_api import expect
+
+    locator = page.locator(selector)
+    expect(locator).to_be_visible()
+    expect(locator).to_have_text(re.compile(pattern))
+
+
+# --- site -----------------------------------------------------------------------
+
+
+def test_site_pages_load_cleanly(site: Server, page: Any) -> None:
+    for path in ("/", "/about", "/contact", "/messages"):
+        response = page.goto(site.url + path)
+        assert response.status == 200
+        # The stylesheet applied: the CSP let it load and the layout uses it.
+        assert page.evaluate("getComputedStyle(document.body).display") == "flex"
+        nav = page.locator("nav[aria-label=Main] a[aria-current=page]")
+        assert nav.count() == 1
+    response = page.goto(site.url + "/no/such/page")
+    assert response.status == 404
+    expect_text(page, "h1", "Page not found")
+    assert page.problems.unexpected("status of 404") == []
+
+
+def test_site_contact_form_error_then_success(site: Server, page: Any) -> None:
+    page.goto(site.url + "/contact")
+    page.fill("#name", "Ada Lovelace")
+    page.fill("#email", "ada-at-example")
+    page.fill("#message", "Short")
+    page.click("input[type=submit]")
+
+    # Server-side errors next to their fields, the typed values kept.
+    expect_text(page, "#email-error", "Enter an e-mail address")
+    expect_text(page, "#message-error", "between 10 and 2000")
+    assert page.locator("#name-error").count() == 0
+    assert page.input_value("#name") == "Ada Lovelace"
+    assert page.input_value("#email") == "ada-at-example"
+    assert page.get_attribute("#email", "aria-invalid") == "true"
+
+    page.fill("#email", "ada@example.com")
+    page.fill("#message", "The Analytical Engine weaves algebraic patterns.")
+    page.click("input[type=submit]")
+
+    # Post/Redirect/Get: the browser lands on the list, with the flash message.
+    page.wait_for_url(site.url + "/messages")
+    expect_text(page, ".flash-success", "Thanks! Your message was sent.")
+    expect_text(page, ".message .body", "The Analytical Engine weaves algebraic patterns.")
+    # A reload shows the list again but neither resends the form nor repeats the flash.
+    page.reload()
+    assert page.locator(".flash").count() == 0
+    assert page.locator(".message").count() == 1
+    assert page.problems.unexpected("status of 422") == []
+
+
+def test_site_escapes_markup_typed_into_forms(site: Server, page: Any) -> None:
+    payload = "<img src=x onerror=window.__xss=1>"
+    page.goto(site.url + "/contact")
+    page.fill("#name", payload)
+    page.fill("#email", "eve@example.com")
+    page.fill("#message", payload + " and more text")
+    page.click("input[type=submit]")
+    page.wait_for_url(site.url + "/messages")
+    expect_text(page, ".message .body", re.escape(payload))
+    assert page.locator(".message img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert page.problems.unexpected() == []
+
+
+def test_site_remembers_the_name_in_the_session(site: Server, page: Any) -> None:
+    page.goto(site.url + "/")
+    page.fill("#display_name", "Grace")
+    page.click("text=Remember me")
+    expect_text(page, ".greeting", "Hello, Grace")
+    page.goto(site.url + "/about")
+    expect_text(page, ".greeting", "Hello, Grace")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "session")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    page.goto(site.url + "/")
+    page.click("text=Forget me")
+    expect_text(page, ".flash-success", "Your name is forgotten.")
+    assert page.locator(".greeting").count() == 0
+    assert page.problems.unexpected() == []
+
+
+# --- ajax -----------------------------------------------------------------------
+
+
+def test_ajax_button_writes_the_answer_without_reload(ajax: Server, page: Any) -> None:
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    page.evaluate("window.__sameDocument = true")
+    with page.expect_response(ajax.url + "/api/time") as answer:
+        page.click("#time-button")
+    assert answer.value.status == 200
+    expect_text(page, "#time-output", r"^\d\d:\d\d:\d\d UTC$")
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.problems.unexpected() == []
+
+
+def test_ajax_todo_list_with_keyboard_only(ajax: Server, page: Any) -> None:
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+
+    # Tab to the button, activate it with Enter.
+    page.focus("#time-button")
+    page.keyboard.press("Enter")
+    expect_text(page, "#time-output", "UTC")
+
+    # Type an item and press Enter: a JSON POST carrying the CSRF token header.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "todo-input"
+    page.keyboard.type("Buy milk")
+    with page.expect_request(ajax.url + "/api/todos") as sent:
+        page.keyboard.press("Enter")
+    request = sent.value
+    assert request.method == "POST"
+    assert request.post_data_json == {"title": "Buy milk"}
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    assert request.headers["x-csrftoken"] == token
+    expect_text(page, "#todo-list label", "Buy milk")
+    expect_text(page, "#todo-status", "0 of 1 done.")
+    assert page.input_value("#todo-input") == ""
+
+    # Space toggles the checkbox (PATCH); the state survives a reload.
+    page.keyboard.press("Tab")  # the Add button
+    page.keyboard.press("Tab")  # the item's checkbox
+    with page.expect_response(re.compile(r"/api/todos/\d+$")):
+        page.keyboard.press("Space")
+    expect_text(page, "#todo-status", "1 of 1 done.")
+    page.reload()
+    expect_text(page, "#todo-status", "1 of 1 done.")
+    assert page.is_checked("#todo-list input[type=checkbox]")
+
+    # Delete with the keyboard; focus returns to the input.
+    page.focus("#todo-list button")
+    with page.expect_response(re.compile(r"/api/todos/\d+$")):
+        page.keyboard.press("Enter")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    assert page.evaluate("document.activeElement.id") == "todo-input"
+    assert page.problems.unexpected() == []
+
+
+def test_ajax_shows_the_server_validation_error(ajax: Server, page: Any) -> None:
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    page.fill("#todo-input", "   ")
+    page.click("text=Add")
+    expect_text(page, "#todo-error", "Write what needs doing.")
+    assert page.get_attribute("#todo-input", "aria-invalid") == "true"
+    page.fill("#todo-input", "x" * 201)
+    page.click("text=Add")
+    expect_text(page, "#todo-error", "Keep it under 200 characters.")
+    assert page.locator("#todo-list li").count() == 0
+
+    page.fill("#todo-input", "A fine title")
+    page.click("text=Add")
+    expect_text(page, "#todo-list label", "A fine title")
+    assert page.locator("#todo-error").is_hidden()
+    assert page.get_attribute("#todo-input", "aria-invalid") is None
+    assert page.problems.unexpected("status of 422") == []
+
+
+def test_ajax_shows_network_failures(ajax: Server, page: Any) -> None:
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
+    page.fill("#todo-input", "Offline item")
+    page.click("text=Add")
+    expect_text(page, "#todo-error", "Network error")
+    page.click("#time-button")
+    expect_text(page, "#time-error", "Network error")
+    # The typed text is kept so the user can retry once the network is back.
+    assert page.input_value("#todo-input") == "Offline item"
+    page.unroute("**/api/**")
+    page.click("text=Add")
+    expect_text(page, "#todo-list label", "Offline item")
+    assert page.problems.unexpected("net::ERR_INTERNET_DISCONNECTED") == []
+
+
+def test_ajax_inserts_titles_as_text(ajax: Server, page: Any) -> None:
+    payload = "<img src=x onerror=window.__xss=1>"
+    page.goto(ajax.url + "/")
+    page.fill("#todo-input", payload)
+    page.click("text=Add")
+    expect_text(page, "#todo-list label", re.escape(payload))
+    page.reload()
+    expect_text(page, "#todo-list label", re.escape(payload))
+    assert page.locator("#todo-list img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert page.problems.unexpected() == []
+
+
+def test_csp_violations_are_detected(site: Server, page: Any) -> None:
+    """The listener works: an inline event handler injected into a page is reported."""
+    page.goto(site.url + "/about")
+    page.evaluate(
+        """document.body.insertAdjacentHTML(
+            "beforeend", '<img src="data:," onerror="window.__ran = true">')"""
+    )
+    for _ in range(100):  # the report arrives asynchronously through the exposed function
+        if page.problems.csp_violations:
+            break
+        page.wait_for_timeout(50)
+    assert any("script-src" in v for v in page.problems.csp_violations), page.problems
+    assert page.evaluate("window.__ran") is None
