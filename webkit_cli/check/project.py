@@ -4,7 +4,8 @@ The app is found only through :mod:`webkit_cli.project` (the discovery ``webkit 
 and ``webkit routes`` use). A factory that takes a configuration is called with a
 testing one, as a test suite would, so ``webkit check`` in CI needs no ``.env`` and no
 production secrets: ``create_app(config=None)`` gets ``{"TESTING": True, "SECRET_KEY":
-<random>, "DEBUG": False}``; ``create_app(config_name="default")`` gets ``"testing"``.
+<random>, "DEBUG": False, "DATABASE_URL": "sqlite://", ...}`` (see :func:`testing_config`);
+``create_app(config_name="default")`` gets ``"testing"``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,19 @@ _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
 
 def testing_config() -> dict[str, object]:
-    """What a factory taking a mapping is given (a fresh secret each run, never a literal)."""
-    return {"TESTING": True, "DEBUG": False, "SECRET_KEY": secrets.token_hex(16)}
+    """What a factory taking a mapping is given, as a test suite would.
+
+    A fresh secret each run (never a literal), and an in-memory SQLite database under the
+    two usual keys, so a factory that creates its tables at start-up neither needs a
+    database server in CI nor leaves a database file in the project.
+    """
+    return {
+        "TESTING": True,
+        "DEBUG": False,
+        "SECRET_KEY": secrets.token_hex(16),
+        "DATABASE_URL": "sqlite://",
+        "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    }
 
 
 def pyproject_finding(path: Path, rel: str, error: ProjectError) -> Finding:

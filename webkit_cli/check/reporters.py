@@ -222,6 +222,7 @@ FORMATS = ("text", *MACHINE_FORMATS)
 
 def render_rules(console: Console) -> None:
     """``--list-rules``: every rule with code, severity, name and description."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, show_edge=False)
@@ -233,7 +234,7 @@ def render_rules(console: Console) -> None:
             f"[{_STYLES[rule.severity]}]{rule.severity.label}[/]",
             rule.name,
             "yes" if rule.needs_import else "",
-            rule.summary,
+            escape(rule.summary),
         )
     console.print(table)
 
