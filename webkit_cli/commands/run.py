@@ -18,7 +18,6 @@ LOG_FORMATS = ("rich", "plain", "json")
 )
 @click.option(
     "--host",
-    "-h",
     default="127.0.0.1",
     show_default=True,
     envvar="WEBKIT_HOST",

@@ -215,6 +215,7 @@ class Supervisor:
         self.respawn_at: float | None = None
         self.exit_code = 0
         self._stopping = False
+        self.pin_shown = False
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -425,14 +426,15 @@ class Supervisor:
         worker.send(cmd="resume")
         old, self.current = self.current, worker
         if old is not None and old.state != "dead":
-            paths = [self._rel(p) for p in worker.trigger.paths] if worker.trigger else []
             old.state = "stopping"
-            old.send(
-                cmd="stop",
-                grace=self.config.reload_grace,
-                reload=paths if self.config.live_reload else None,
-            )
+            # No "reload" event from the old worker: closing its event streams makes each
+            # page reconnect, meet the new worker's generation and reload from it.
+            old.send(cmd="stop", grace=self.config.reload_grace)
             old.kill_at = time.monotonic() + self.config.reload_grace + 0.5
+        pin = message.get("pin")
+        if pin and not self.pin_shown:
+            self.pin_shown = True
+            self.console.print(f"Debugger PIN: [bold]{pin}[/] (unlocks the console on error pages)")
         if worker.trigger is not None:
             self._print_reload(worker.trigger, worker.trigger.action, elapsed, status=status)
         elif worker.crash:

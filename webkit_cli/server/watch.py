@@ -286,7 +286,9 @@ class ProjectWatcher:
             raise_interrupt=False,
             ignore_permission_denied=True,
         ):
-            yield {Path(p) for _, p in changes}
+            added = {p for change, p in changes if change == watchfiles.Change.added}
+            # An editor's temporary file (created and removed within the batch) is no change.
+            yield {Path(p) for _, p in changes if not (p in added and not Path(p).exists())}
 
     def _run(self, paths: list[Path], recursive: bool) -> None:
         poll = self.poll

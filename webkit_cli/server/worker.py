@@ -258,8 +258,17 @@ class Worker:
         self.server = server
         # Shared with the other workers: accept() must not block when another took the connection.
         server.socket.setblocking(False)
-        self.control.send(event="ready", status=status, message=message)
+        self.control.send(event="ready", status=status, message=message, pin=self._pin(wsgi))
         return self._loop(server)
+
+    def _pin(self, wsgi: WSGIApp) -> str | None:
+        if not self.config.debug:
+            return None
+        try:
+            from webkit_cli.server.wsgi import debugger_pin
+        except ImportError:
+            return None
+        return debugger_pin(wsgi)
 
     # -- main loop ----------------------------------------------------------------------
 

@@ -1,0 +1,289 @@
+"""The real ``webkit run`` in a subprocess: reloads, errors, crashes, full restarts.
+
+Each test starts the server on ``--port 0``, reads the URL from its output, talks HTTP
+on 127.0.0.1, stops it and checks (``Server.close``) that no process of its group -
+supervisor, warm process, workers - is left. Nothing here asserts a duration.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_file_tree
+from tests.server._server import Server
+
+pytestmark = pytest.mark.slow
+
+APP = """\
+import os
+from pathlib import Path
+
+from flask import Flask, render_template
+
+# Each import of this module by a worker is recorded: the warm process must never import it.
+with open(Path(__file__).with_name("imports.log"), "a") as log:
+    log.write(f"{os.getpid()}\\n")
+
+app = Flask(__name__)
+VERSION = "v1"
+
+
+@app.route("/")
+def index():
+    return f"{VERSION} pid={os.getpid()} greeting={os.environ.get('GREETING', '-')}"
+
+
+@app.route("/page")
+def page():
+    return render_template("page.html")
+
+
+@app.route("/crash")
+def crash():
+    os._exit(3)
+"""
+
+
+def write(path: Path, text: str) -> None:
+    """Write like an editor: the new content appears at once."""
+    tmp = path.with_name(path.name + ".webkit-test-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return build_file_tree(
+        tmp_path / "site",
+        {
+            "app.py": APP,
+            "templates/page.html": "<html><body><p>first</p></body></html>",
+            "static/site.css": "body { color: black }",
+            ".env": "GREETING=hello\n",
+        },
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(cwd: Path, *args: str, **kwargs: object) -> Server:
+        server = Server(cwd, args, **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def pid_of(body: str) -> int:
+    return int(body.split("pid=")[1].split()[0])
+
+
+def test_py_change_serves_new_code_from_a_new_worker(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    body = server.wait_for_body("/", lambda b: b.startswith("v1"))
+    first_pid = pid_of(body)
+    assert "Reload" in server.stderr and "warm process" in server.stderr
+
+    write(project / "app.py", APP.replace('"v1"', '"v2"'))
+    body = server.wait_for_body("/", lambda b: b.startswith("v2"))
+    assert pid_of(body) != first_pid
+    server.wait_for_output("app.py changed · reloaded in")
+
+    # The project was imported by the two workers only, never by the warm process.
+    importers = [int(line) for line in (project / "imports.log").read_text().split()]
+    assert importers == [first_pid, pid_of(body)]
+    assert set(importers).isdisjoint(server.warm_pids())
+    # The banner is printed once, not on each reload.
+    assert server.stderr.count("webkit run") == 1
+
+
+def test_template_change_refreshes_without_a_new_worker(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    _, _, body = server.get("/page")
+    assert "first" in body
+    pid = pid_of(server.get("/")[2])
+
+    write(project / "templates" / "page.html", "<html><body><p>second</p></body></html>")
+    server.wait_for_body("/page", lambda b: "second" in b)
+    server.wait_for_output("templates/page.html changed · browser refreshed")
+    assert pid_of(server.get("/")[2]) == pid
+
+    write(project / "static" / "site.css", "body { color: red }")
+    server.wait_for_output("static/site.css changed · stylesheet swapped")
+    assert pid_of(server.get("/")[2]) == pid
+
+
+def test_syntax_error_at_start_and_later_keeps_serving_and_recovers(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    (project / "app.py").write_text(APP + "\ndef broken(:\n", encoding="utf-8")
+    server = serve(project)
+
+    status, headers, body = server.get("/")
+    assert status == 500
+    assert "text/html" in headers["content-type"]
+    assert "SyntaxError" in body
+    status, headers, body = server.get("/", headers={"Accept": "application/json"})
+    assert status == 500 and "application/json" in headers["content-type"]
+    assert "SyntaxError" in server.stderr  # the user's traceback, in the terminal
+    assert server.stderr.count("Traceback") == 1  # ... once, not per request
+
+    write(project / "app.py", APP)
+    server.wait_for_body("/", lambda b: b.startswith("v1"))
+
+    # Broken again later: still listening, error page, then fixed again.
+    write(project / "app.py", APP.replace("import os", "import os\nimport no_such_module_x"))
+    server.wait_for_output("import failed")
+    status, _, body = server.get("/")
+    assert status == 500 and "no_such_module_x" in body
+    write(project / "app.py", APP.replace('"v1"', '"v3"'))
+    server.wait_for_body("/", lambda b: b.startswith("v3"))
+
+
+def test_crashed_worker_is_replaced(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project)
+    pid = pid_of(server.get("/")[2])
+    with pytest.raises(OSError):  # the worker dies mid-request: the connection drops
+        server.get("/crash")
+    server.wait_for_output("exited with code 3; starting a new one")
+    body = server.wait_for_body("/", lambda b: b.startswith("v1"))
+    assert pid_of(body) != pid
+
+
+def test_dotenv_change_restarts_the_warm_process(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    assert "greeting=hello" in server.get("/")[2]
+    warm_before = server.warm_pids()
+    assert len(warm_before) == 1
+
+    write(project / ".env", "GREETING=bonjour\n")
+    server.wait_for_body("/", lambda b: "greeting=bonjour" in b)
+    server.wait_for_output(".env changed · restarted")
+    deadline = time.monotonic() + 5
+    while server.warm_pids() == warm_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    warm_after = server.warm_pids()
+    assert len(warm_after) == 1 and warm_after != warm_before
+
+
+def test_spawn_mode_reloads_too(project: Path, serve: Callable[..., Server]) -> None:
+    """Without fork (or with the warm process off) each worker is a fresh interpreter."""
+    server = serve(project, "--no-warm")
+    assert "spawn" in server.stderr
+    assert server.warm_pids() == []
+    write(project / "app.py", APP.replace('"v1"', '"v2"'))
+    server.wait_for_body("/", lambda b: b.startswith("v2"))
+
+
+def test_no_reload_ignores_changes(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--no-reload")
+    assert server.get("/")[2].startswith("v1")
+    write(project / "app.py", APP.replace('"v1"', '"v2"'))
+    time.sleep(0.5)  # give a (wrong) reload every chance to happen
+    assert server.get("/")[2].startswith("v1")
+    assert "changed" not in server.stderr
+
+
+def test_no_connection_refused_or_failed_during_reloads(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """The socket stays bound across reloads: requests wait, none is refused or fails."""
+    server = serve(project)
+    server.wait_for_body("/", lambda b: b.startswith("v1"))
+    stop = threading.Event()
+    outcomes = {"ok": 0, "refused": 0, "failed": 0}
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                status, _, _ = server.get("/", timeout=10)
+            except ConnectionRefusedError:
+                outcomes["refused"] += 1
+            except OSError:
+                outcomes["failed"] += 1
+            else:
+                outcomes["ok" if status == 200 else "failed"] += 1
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        reloads = 15
+        for n in range(2, reloads + 2):
+            write(project / "app.py", APP.replace('"v1"', f'"v{n}"'))
+            server.wait_for_body("/", lambda b, n=n: b.startswith(f"v{n} "))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert outcomes["refused"] == 0
+    assert outcomes["failed"] == 0
+    assert outcomes["ok"] > reloads
+
+
+def test_wrong_app_at_start_is_one_error_line(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--app", "nosuchmodule:app", wait=False)
+    assert server.proc.wait(20) == 1
+    lines = [line for line in server.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1
+    assert "nosuchmodule" in lines[0] and "--app" in lines[0]
+    assert "Traceback" not in server.stderr
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_stop_with_a_hung_request_and_an_open_event_stream(
+    project: Path, serve: Callable[..., Server], sig: str
+) -> None:
+    import http.client
+    import signal
+
+    (project / "app.py").write_text(
+        APP + "\n\n@app.route('/hang')\ndef hang():\n    import time\n    time.sleep(60)\n",
+        encoding="utf-8",
+    )
+    server = serve(project)
+    hung = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    stream = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        hung.request("GET", "/hang")
+        stream.request("GET", "/__webkit/events", headers={"Accept": "text/event-stream"})
+        response = stream.getresponse()
+        assert response.status == 200
+        first_lines = b"".join(response.readline() for _ in range(3))
+        assert b"hello" in first_lines
+        time.sleep(0.1)  # the hung request is now inside the view
+        server.stop(getattr(signal, sig))
+        assert server.proc.returncode == 0
+        server.assert_nothing_left()
+    finally:
+        hung.close()
+        stream.close()
+
+
+def test_supervisor_killed_hard_leaves_no_worker_behind(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """Even SIGKILL of the supervisor: workers and warm process see their channel close."""
+    import signal
+
+    server = serve(project)
+    assert server.get("/")[0] == 200
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(5)
+    server.assert_nothing_left(timeout=5)

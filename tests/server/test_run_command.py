@@ -1,0 +1,106 @@
+"""``webkit run`` option parsing: flags, WEBKIT_* variables, PORT, and refusals before binding."""
+
+from __future__ import annotations
+
+import pytest
+from click.core import ParameterSource
+from click.testing import CliRunner
+
+from webkit_cli.cli import cli
+from webkit_cli.commands.run import run_command
+
+
+def parse(args: list[str]) -> dict[str, object]:
+    ctx = run_command.make_context("run", args, auto_envvar_prefix="WEBKIT")
+    params = dict(ctx.params)
+    params["_port_source"] = ctx.get_parameter_source("port")
+    return params
+
+
+def test_defaults() -> None:
+    params = parse([])
+    assert params["host"] == "127.0.0.1"
+    assert params["port"] == 8000
+    assert params["reload"] is True
+    assert params["debug"] is False
+    assert params["live_reload"] is None
+    assert params["log_format"] == "rich"
+    assert params["_port_source"] is ParameterSource.DEFAULT
+
+
+def test_every_option_has_a_webkit_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("WEBKIT_HOST", "localhost")
+    monkeypatch.setenv("WEBKIT_PORT", "5050")
+    monkeypatch.setenv("WEBKIT_RELOAD", "0")
+    monkeypatch.setenv("WEBKIT_DEBUG", "1")
+    monkeypatch.setenv("WEBKIT_APP", "pkg:create_app")
+    monkeypatch.setenv("WEBKIT_PROJECT", str(tmp_path))
+    monkeypatch.setenv("WEBKIT_EXCLUDE", "data/* *.log")
+    monkeypatch.setenv("WEBKIT_LIVE_RELOAD", "false")
+    monkeypatch.setenv("WEBKIT_ACCESS_LOG", "no")
+    monkeypatch.setenv("WEBKIT_LOG_FORMAT", "json")
+    monkeypatch.setenv("WEBKIT_POLL", "1")
+    params = parse([])
+    assert params["host"] == "localhost"
+    assert params["port"] == 5050
+    assert params["_port_source"] is ParameterSource.ENVIRONMENT
+    assert params["reload"] is False
+    assert params["debug"] is True
+    assert params["app"] == "pkg:create_app"
+    assert params["project_dir"] == str(tmp_path)
+    assert params["exclude"] == ("data/*", "*.log")
+    assert params["live_reload"] is False
+    assert params["access_log"] is False
+    assert params["log_format"] == "json"
+    assert params["poll"] is True
+
+
+def test_port_variable_is_honoured_and_webkit_port_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "7000")
+    assert parse([])["port"] == 7000
+    monkeypatch.setenv("WEBKIT_PORT", "7001")
+    assert parse([])["port"] == 7001
+    assert parse(["--port", "7002"])["port"] == 7002
+
+
+def test_debugger_on_all_interfaces_is_refused_with_the_reason(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["run", "--host", "0.0.0.0", "--debug"])
+    assert result.exit_code == 2
+    assert "--debug is refused on host 0.0.0.0" in result.output
+    assert "run code on this machine" in result.output
+
+
+def test_bad_port_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["run", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "99999" in result.output
+
+
+def test_missing_project_directory(runner: CliRunner, tmp_path: object) -> None:
+    result = runner.invoke(cli, ["run", "--project", f"{tmp_path}/nope"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_help_lists_the_options_and_variables(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["run", "--help"])
+    assert result.exit_code == 0
+    for option in (
+        "--host",
+        "--port",
+        "--reload",
+        "--debug",
+        "--app",
+        "--project",
+        "--watch",
+        "--exclude",
+        "--live-reload",
+        "--access-log",
+        "--log-format",
+        "--poll",
+    ):
+        assert option in result.output
+    assert "WEBKIT_PORT" in result.output and "PORT" in result.output
+    assert "--warm" not in result.output  # an internal switch

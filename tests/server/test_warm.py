@@ -1,0 +1,138 @@
+"""The warm process: what it imports, and what a forked worker must not inherit from it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_file_tree
+from tests.server._server import Server
+from webkit_cli.server._warm import imported_names, own_top_level_names, third_party_imports
+
+APP = """\
+import os
+from flask import Flask
+import click
+from mysite import helpers
+from mysite.views import page
+import json, threadingmod_for_test
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return f"pid={os.getpid()}"
+"""
+
+
+def test_only_third_party_imports_are_warmed(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": "import click\nimport mysite\nfrom . import x\nimport not_installed_zz\n",
+            "src/mysite/__init__.py": "from mysite import views\nimport rich.table\n",
+            "src/mysite/views.py": "import markupsafe\nfrom dotenv import load_dotenv\n",
+            "src/mysite/broken.py": "def f(:\n",
+            "tests/test_x.py": "import pytest\n",
+            ".venv/pyvenv.cfg": "",
+            ".venv/lib/bad.py": "import should_not_be_scanned\n",
+        },
+    )
+    sources = [root / "src", root]
+    assert own_top_level_names(sources) >= {"mysite", "app"}
+    names = imported_names([root / "app.py", root / "src/mysite/__init__.py"])
+    assert names == {"click", "mysite", "not_installed_zz", "rich"}
+    warmed = third_party_imports(root, sources)
+    assert "mysite" not in warmed and "app" not in warmed  # the project's own: never
+    assert "not_installed_zz" not in warmed
+    assert "pytest" not in warmed  # tests are not scanned
+    assert "should_not_be_scanned" not in warmed
+    for name in warmed:
+        assert name in {"click", "rich", "markupsafe", "dotenv"}
+
+
+def _fd_targets(pid: int) -> set[str]:
+    targets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.add(str(fd.readlink()))
+        except OSError:
+            continue
+    return targets
+
+
+def _signal_mask(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(field)
+
+
+@pytest.fixture
+def plain_project(tmp_path: Path) -> Path:
+    return build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": APP.replace(
+                "from mysite import helpers\nfrom mysite.views import page\n", ""
+            ).replace(", threadingmod_for_test", "")
+        },
+    )
+
+
+@pytest.fixture
+def server(plain_project: Path) -> Iterator[Server]:
+    server = Server(plain_project)
+    yield server
+    server.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_forked_worker_does_not_inherit_the_warm_process_state(server: Server) -> None:
+    worker = int(server.get("/")[2].split("pid=")[1].split("<")[0])
+    (warm,) = server.warm_pids()
+    assert server.children(warm) == [worker]
+
+    # Files: the warm process's control socket and wake-up pipe are closed in the worker.
+    warm_fds = _fd_targets(warm)
+    worker_fds = _fd_targets(worker)
+    private = {t for t in warm_fds if t.startswith(("pipe:", "socket:"))}
+    shared = private & worker_fds
+    # Only the listening socket is shared with the warm process.
+    assert len(shared) == 1, (warm_fds, worker_fds)
+
+    # Signals: the warm process catches SIGCHLD and SIGTERM; the worker does not.
+    sigchld, sigterm, sigint = 1 << (17 - 1), 1 << (15 - 1), 1 << (2 - 1)
+    assert _signal_mask(warm, "SigCgt") & sigchld
+    assert not _signal_mask(worker, "SigCgt") & (sigchld | sigterm)
+    assert _signal_mask(worker, "SigIgn") & sigint  # Ctrl-C is the supervisor's business
+
+
+@pytest.mark.slow
+def test_threads_started_by_an_import_make_the_server_spawn_instead(tmp_path: Path) -> None:
+    """A fork copies only one thread: a warm process with threads must not fork."""
+    site = build_file_tree(
+        tmp_path / "site-extra",
+        {
+            "threadingmod_for_test.py": (
+                "import threading, time\n"
+                "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+            )
+        },
+    )
+    project = build_file_tree(
+        tmp_path / "p",
+        {"app.py": APP.replace("from mysite import helpers\nfrom mysite.views import page\n", "")},
+    )
+    server = Server(project, env={"PYTHONPATH": str(site)})
+    try:
+        server.wait_for_output("forking is unsafe; spawning workers instead")
+        assert server.get("/")[0] == 200
+        assert server.warm_pids() == []
+    finally:
+        server.close()

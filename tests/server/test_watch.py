@@ -1,0 +1,122 @@
+"""What is watched, what is ignored, and what each change asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import build_file_tree
+from webkit_cli.server.watch import (
+    ProjectFilter,
+    classify,
+    classify_batch,
+    watch_error_message,
+)
+
+ROOT = Path("/proj")
+
+
+@pytest.mark.parametrize(
+    ("rel", "action"),
+    [
+        ("app.py", "worker"),
+        ("src/mysite/views.py", "worker"),
+        ("src/mysite/templates/index.html", "reload"),
+        ("src/mysite/templates/emails/welcome.txt", "reload"),
+        ("src/mysite/templates/base.jinja", "reload"),
+        ("src/mysite/static/site.css", "css"),
+        ("src/mysite/static/app.js", "reload"),
+        ("src/mysite/static/img/logo.png", "reload"),
+        (".env", "full"),
+        (".flaskenv", "full"),
+        ("pyproject.toml", "full"),
+        ("config/settings.toml", "worker"),
+        ("data/seed.json", "worker"),
+        ("README.md", None),
+        ("notes.txt", None),
+    ],
+)
+def test_classify(rel: str, action: str | None) -> None:
+    assert classify(ROOT / rel, ROOT) == action
+
+
+def test_batch_takes_the_strongest_action_and_drops_irrelevant_files() -> None:
+    batch = classify_batch([ROOT / "static/a.css", ROOT / "templates/x.html", ROOT / "x.md"], ROOT)
+    assert batch is not None
+    assert batch.action == "reload"
+    assert batch.paths == (ROOT / "static/a.css", ROOT / "templates/x.html")
+    assert classify_batch([ROOT / "static/a.css"], ROOT).action == "css"  # type: ignore[union-attr]
+    assert classify_batch([ROOT / "a.py", ROOT / ".env"], ROOT).action == "full"  # type: ignore[union-attr]
+    assert classify_batch([ROOT / "README.md"], ROOT) is None
+
+
+def test_describe_names_files_relative_to_the_root() -> None:
+    paths = [ROOT / f"m{i}.py" for i in range(5)]
+    batch = classify_batch(paths, ROOT)
+    assert batch is not None
+    assert batch.describe(ROOT) == "m0.py, m1.py, m2.py (+2 more)"
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        ".git/index",
+        ".venv/lib/python3.11/site-packages/flask/app.py",
+        "venv/bin/activate",
+        "node_modules/x/index.js",
+        "src/pkg/__pycache__/views.cpython-311.pyc",
+        "instance/app.sqlite",
+        "instance/app.sqlite3-journal",
+        "app.db",
+        "app.db-journal",
+        "app.db-wal",
+        "views.py~",
+        ".views.py.swp",
+        ".#views.py",
+        "#views.py#",
+        "4913",
+        "src/pkg.egg-info/PKG-INFO",
+    ],
+)
+def test_default_excludes(rel: str) -> None:
+    assert ProjectFilter(ROOT).is_ignored(ROOT / rel)
+
+
+@pytest.mark.parametrize("rel", ["app.py", "src/pkg/templates/a.html", ".env", "pyproject.toml"])
+def test_project_files_are_watched(rel: str) -> None:
+    assert not ProjectFilter(ROOT).is_ignored(ROOT / rel)
+
+
+def test_user_excludes_match_files_and_folders() -> None:
+    filt = ProjectFilter(ROOT, exclude=["data/*", "*.generated.py", "scratch"])
+    assert filt.is_ignored(ROOT / "data" / "big.json")
+    assert filt.is_ignored(ROOT / "src" / "x.generated.py")
+    assert filt.is_ignored(ROOT / "scratch" / "try.py")
+    assert not filt.is_ignored(ROOT / "src" / "x.py")
+
+
+def test_watch_roots_skip_virtual_environments_under_any_name(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": "",
+            "src/pkg/__init__.py": "",
+            "env-311/pyvenv.cfg": "home = /usr/bin\n",
+            "env-311/lib/site.py": "",
+            ".venv/pyvenv.cfg": "",
+            "node_modules/x.js": "",
+            "extra/data.json": "",
+        },
+    )
+    filt = ProjectFilter(root)
+    recursive, flat = filt.watch_roots()
+    assert recursive == [root / "extra", root / "src"]
+    assert flat == [root]
+    assert filt.is_ignored(root / "env-311" / "lib" / "site.py")
+
+
+def test_inotify_limit_is_reported_with_the_fix() -> None:
+    message = watch_error_message(OSError(28, "OS file watch limit reached"))
+    assert "fs.inotify.max_user_watches" in message
+    assert "--poll" in message
