@@ -302,14 +302,21 @@ def app_env(project: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
-    """``serve(project, env=None)`` -> a running :class:`Server`; all stopped afterwards."""
+    """``serve(project, env=None, reload=False)`` -> a running :class:`Server`.
+
+    All servers are stopped when the test ends. ``reload=True`` serves with
+    ``webkit run --reload`` (file watching and the browser's live reload).
+    """
     servers: list[Server] = []
 
-    def start(project: Path, env: Mapping[str, str] | None = None) -> Server:
+    def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
         settings = _child_env(app_env(project) if env is None else env)
         if webkit_run_available():
-            command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0", "--no-reload"]
+            command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
+            command.append("--reload" if reload else "--no-reload")
         else:
+            if reload:
+                pytest.fail("serve(reload=True) needs webkit run")
             target = f"{project_package(project)}:create_app"
             command = [sys.executable, "-c", FALLBACK_SERVER, target]
         server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)

@@ -239,3 +239,25 @@ def test_csp_violations_are_detected(site: Server, page: Any) -> None:
         page.wait_for_timeout(50)
     assert any("script-src" in v for v in page.problems.csp_violations), page.problems
     assert page.evaluate("window.__ran") is None
+
+
+@pytest.mark.parametrize("template", ["site", "ajax"])
+def test_live_reload_works_under_the_strict_csp(
+    template: str, tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    """``webkit run --reload`` injects a same-origin script the templates' CSP allows."""
+    project = generate(template, tmp_path)
+    server = serve(project, reload=True)
+    page.goto(server.url + "/")
+    assert page.locator('script[src^="/__webkit/livereload.js"]').count() == 1
+    title = page.locator("h1").first.text_content()
+    page.evaluate("window.__beforeReload = true")
+
+    base = next((project / "src").glob("*/templates/base.html"))
+    # The browser refreshes by itself: a new document without the marker, the edit shown.
+    with page.expect_event("load", timeout=15_000):
+        base.write_text(base.read_text().replace("<main", '<p class="edited">Edited</p>\n  <main'))
+    expect_text(page, ".edited", "Edited")
+    assert page.evaluate("window.__beforeReload") is None
+    assert page.locator("h1").first.text_content() == title
+    assert page.problems.unexpected() == []
