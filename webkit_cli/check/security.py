@@ -99,35 +99,15 @@ def _target_key(target: ast.AST) -> str | None:
     return None
 
 
-def _formatted(node: ast.AST | None) -> str | None:
-    """How ``node`` builds a string by formatting, or ``None``."""
-    if isinstance(node, ast.JoinedStr):
-        if any(isinstance(v, ast.FormattedValue) for v in node.values):
-            return "an f-string"
-        return None
-    if isinstance(node, ast.BinOp):
-        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant | ast.JoinedStr):
-            return "%-formatting" if _is_str(node.left) else None
-        if isinstance(node.op, ast.Add):
-            parts = _flatten_add(node)
-            has_str = any(_is_str(p) or isinstance(p, ast.JoinedStr) for p in parts)
-            if has_str and not all(isinstance(p, ast.Constant) for p in parts):
-                return "string concatenation"
-        return None
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "format"
-        and _is_str(node.func.value)
-    ):
-        return "str.format()"
-    return None
-
-
 def _flatten_add(node: ast.AST) -> list[ast.AST]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return [*_flatten_add(node.left), *_flatten_add(node.right)]
     return [node]
+
+
+_CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
+_SAFE_CALLS = frozenset({"int", "float", "len", "bool", "abs", "round"})
+TRUSTED = "trusted"
 
 
 class _PythonVisitor(ast.NodeVisitor):
@@ -205,23 +185,26 @@ class _PythonVisitor(ast.NodeVisitor):
         for target in node.targets:
             self._check_setting(_target_key(target), node.value, node)
             if isinstance(target, ast.Name):
-                self._remember(target.id, node.lineno, _formatted(node.value))
+                self._remember(target.id, node.lineno, self._kind(node.value, node.lineno))
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self._check_setting(_target_key(node.target), node.value, node)
             if isinstance(node.target, ast.Name):
-                self._remember(node.target.id, node.lineno, _formatted(node.value))
+                self._remember(node.target.id, node.lineno, self._kind(node.value, node.lineno))
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add | ast.Mod):
-            previous = self._lookup(node.target.id, node.lineno)
-            kind = previous
-            if not isinstance(node.value, ast.Constant):
-                kind = kind or "string concatenation"
-            self._remember(node.target.id, node.lineno, kind)
+            name, line = node.target.id, node.lineno
+            previous = self._lookup(name, line)
+            kind: str | None = previous
+            if previous == TRUSTED or previous is None:
+                combined = ast.BinOp(left=node.target, op=node.op, right=node.value)
+                how = self._formatted(combined, line)
+                kind = how if how else (TRUSTED if previous == TRUSTED else None)
+            self._remember(name, line, kind)
         self.generic_visit(node)
 
     def visit_Dict(self, node: ast.Dict) -> None:
@@ -234,9 +217,78 @@ class _PythonVisitor(ast.NodeVisitor):
         self.assignments[-1].setdefault(name, []).append((line, kind))
 
     def _lookup(self, name: str, line: int) -> str | None:
+        """The kind of the last value bound to ``name`` in this scope before ``line``."""
         for line_seen, kind in reversed(self.assignments[-1].get(name, [])):
             if line_seen <= line:
                 return kind
+        return None
+
+    def _kind(self, value: ast.AST, line: int) -> str | None:
+        """``TRUSTED``, a formatting description (``"an f-string"``), or ``None``."""
+        how = self._formatted(value, line)
+        if how:
+            return how
+        return TRUSTED if self._trusted(value, line) else None
+
+    def _trusted(self, node: ast.AST, line: int) -> bool:
+        """A value that cannot carry user input into SQL: literals, CONSTANTS, numbers."""
+        if isinstance(node, ast.Constant):
+            return True
+        if isinstance(node, ast.Name):
+            return bool(_CONSTANT_NAME.match(node.id)) or self._lookup(node.id, line) == TRUSTED
+        if isinstance(node, ast.Attribute):
+            return bool(_CONSTANT_NAME.match(node.attr))
+        if isinstance(node, ast.List | ast.Tuple):
+            return all(self._trusted(elt, line) for elt in node.elts)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mult):
+            if isinstance(node.op, ast.Mult):  # "?" * n, ["?"] * n: the literal is what repeats
+                return self._trusted(node.left, line) or self._trusted(node.right, line)
+            return self._trusted(node.left, line) and self._trusted(node.right, line)
+        if isinstance(node, ast.GeneratorExp | ast.ListComp):
+            return self._trusted(node.elt, line)
+        if isinstance(node, ast.JoinedStr):
+            return all(
+                self._trusted(v.value, line)
+                for v in node.values
+                if isinstance(v, ast.FormattedValue)
+            )
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in _SAFE_CALLS:
+                return True
+            if isinstance(func, ast.Attribute) and func.attr == "join" and _is_str(func.value):
+                return all(self._trusted(arg, line) for arg in node.args)
+        return False
+
+    def _formatted(self, node: ast.AST | None, line: int) -> str | None:
+        """How ``node`` formats a non-trusted value into a string, or ``None``."""
+        if isinstance(node, ast.JoinedStr):
+            values = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+            return "an f-string" if any(not self._trusted(v, line) for v in values) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_str(node.left):
+            right = node.right
+            values = list(right.values) if isinstance(right, ast.Dict) else [right]
+            values = [v for v in values if v is not None]
+            return "%-formatting" if any(not self._trusted(v, line) for v in values) else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            parts = _flatten_add(node)
+            stringy = any(
+                _is_str(p)
+                or isinstance(p, ast.JoinedStr)
+                or (isinstance(p, ast.Name) and self._lookup(p.id, line) not in (None, TRUSTED))
+                for p in parts
+            )
+            if stringy and not all(self._trusted(p, line) for p in parts):
+                return "string concatenation"
+            return None
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and _is_str(node.func.value)
+        ):
+            values = [*node.args, *(kw.value for kw in node.keywords)]
+            return "str.format()" if any(not self._trusted(v, line) for v in values) else None
         return None
 
     # calls -------------------------------------------------------------------------------
@@ -251,13 +303,24 @@ class _PythonVisitor(ast.NodeVisitor):
             self._check_run(node)
         if name in _SQL_METHODS or self._is_sql_text(func):
             self._check_sql(node, name or "text")
-        if name == "Markup" and node.args and not _is_str(node.args[0]):
+        if name == "Markup" and node.args and not self._markup_safe(node.args[0]):
             self.add("S005", node, "Markup() wraps a non-literal value, which is not escaped.")
         if name == "Environment":
             for kw in node.keywords:
                 if kw.arg == "autoescape" and _is_false(kw.value):
                     self.add("S006", node, "Jinja Environment(autoescape=False).")
         self.generic_visit(node)
+
+    @staticmethod
+    def _markup_safe(arg: ast.AST) -> bool:
+        """A literal, or a value already escaped by ``escape()``."""
+        if _is_str(arg):
+            return True
+        if isinstance(arg, ast.Call):
+            func = arg.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            return name == "escape"
+        return False
 
     def _is_sql_text(self, func: ast.AST) -> bool:
         if isinstance(func, ast.Name):
@@ -281,10 +344,10 @@ class _PythonVisitor(ast.NodeVisitor):
         if not node.args:
             return
         arg = node.args[0]
-        how = _formatted(arg)
+        how = self._formatted(arg, node.lineno)
         if how is None and isinstance(arg, ast.Name):
             how = self._lookup(arg.id, node.lineno)
-        if how is not None:
+        if how is not None and how != TRUSTED:
             self.add("S003", node, f"SQL built with {how} is passed to {name}().")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:

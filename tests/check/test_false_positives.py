@@ -1,0 +1,221 @@
+"""Realistic, correct code must produce no finding: false positives are bugs.
+
+Each idiom below is something real Flask projects do safely; next to the clean tests,
+the unsafe variants prove the same rules are awake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.check.helpers import INIT_PY, PYPROJECT, VIEWS_PY, check, locations, make_project
+
+SAFE_PYTHON = '''\
+"""Idioms that must not be flagged."""
+
+import os
+import sqlite3
+
+import sqlalchemy as sa
+from markupsafe import Markup, escape
+from sqlalchemy import text
+
+USERS = "users"
+COLUMNS = "id, name"
+BASE_QUERY = "SELECT id, name FROM users"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    DEBUG = os.environ.get("FLASK_DEBUG") == "1"
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    TESTING = True
+    DEBUG = True
+
+
+def configure(app):
+    if os.environ.get("APP_ENV") == "development":
+        app.config["DEBUG"] = True
+    app.secret_key = os.environ["SECRET_KEY"]
+    app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY") or None
+
+
+def queries(con: sqlite3.Connection, ids: list[int], name: str, limit: int, sql: str):
+    con.execute("SELECT * FROM users WHERE name = ?", (name,))
+    con.execute("SELECT * FROM users WHERE name = %s" , (name,))
+    con.execute(f"SELECT {COLUMNS} FROM {USERS}")
+    con.execute(BASE_QUERY + " WHERE id = ?", (ids[0],))
+    placeholders = ", ".join("?" * len(ids))
+    con.execute(f"SELECT * FROM users WHERE id IN ({placeholders})", ids)
+    marks = ",".join(["?"] * len(ids))
+    con.execute("SELECT * FROM users WHERE id IN (%s)" % marks, ids)
+    con.execute(f"SELECT * FROM users LIMIT {int(limit)}")
+    query = "SELECT * FROM users"
+    query += " WHERE name = ?"
+    con.execute(query, (name,))
+    con.execute(sql)
+    con.executescript("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
+    text("SELECT 1")
+    sa.text("SELECT * FROM users WHERE id = :id")
+    return "{} users".format(len(ids))  # formatting that never reaches SQL
+
+
+def markup(name: str):
+    a = Markup("<b>static</b>")
+    b = Markup("<b>{}</b>").format(name)
+    c = Markup(escape(name))
+    return a + b + c
+
+
+def serve(app):
+    app.run()
+    app.run(host="127.0.0.1", debug=os.environ.get("FLASK_DEBUG") == "1")
+'''
+
+MACROS = """\
+{% macro field(f) %}<label>{{ f.label }} {{ f() }}</label>{% endmacro %}
+{% macro csrf() %}<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">{% endmacro %}
+"""
+
+PAGE = """\
+{% extends "base.html" %}
+{% from "macros.html" import field, csrf %}
+{% import "macros.html" as m %}
+{% import "macros.html" as wtf %}{# a library macro it cannot see #}
+{% block body %}
+{% include "missing-is-fine.html" ignore missing %}
+{% include ["nope.html", "item.html"] %}
+{% set layout = "base.html" %}
+<a href="{{ url_for('main.item', item_id=1, _external=True) }}">one</a>
+<a href="{{ url_for('main.item', **params) }}">dynamic</a>
+<a href="{{ url_for(endpoint_name) }}">dynamic endpoint</a>
+<p>{{ '<br>'|safe }}</p>
+<form method="get" action="/search"><input name="q"></form>
+<form method="post">{{ form.csrf_token }}{{ field(form.name) }}</form>
+<form method="post">{{ csrf() }}</form>
+<form method="post">{{ m.csrf() }}</form>
+<form method="post">
+  {{ wtf.quick_form(form) }}
+</form>
+<form method="post" action="https://payments.example.com/checkout"><input name="amount"></form>
+<form method="{{ method }}"></form>
+{% autoescape true %}{{ item_id }}{% endautoescape %}
+{% endblock %}
+"""
+
+RST = "Title\n=======\n\nText with >>>>>>> arrows\n<<<<<<< but no conflict\n"
+
+
+def test_realistic_clean_project_has_no_findings(tmp_path: Path) -> None:
+    conftest = (
+        "import pytest\n\nfrom demo import create_app\n\n\n@pytest.fixture\ndef app():\n"
+        '    return create_app({"TESTING": True, "SECRET_KEY": "test-key"})\n'
+    )
+    root = make_project(
+        tmp_path / "demo",
+        {
+            "src/demo/safe.py": SAFE_PYTHON,
+            "src/demo/templates/macros.html": MACROS,
+            "src/demo/templates/page.html": PAGE,
+            "docs/index.rst": RST,
+            "tests/conftest.py": conftest,
+            ".venv/lib/leftover.py.orig": "x",
+            ".venv/pyvenv.cfg": "home = /usr\n",
+            "node_modules/pkg/index.html": "{% broken",
+        },
+    )
+    report = check(root)
+    assert report.findings == []
+    assert report.notes == []
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ('def f(con, name):\n    con.execute(f"SELECT * FROM t WHERE n = {name}")\n', "S003"),
+        ('def f(con, ids):\n    con.execute("SELECT * FROM t WHERE id IN (%s)" % ids)\n', "S003"),
+        ('def f(con, n):\n    q = "SELECT * FROM t"\n    q += " WHERE n = " + n\n'
+         "    con.execute(q)\n", "S003"),
+        ('def f(con, n):\n    con.execute(BASE_QUERY + " AND n = " + n)\n', "S003"),
+        ('from markupsafe import Markup\n\n\ndef f(x):\n    return Markup(x)\n', "S005"),
+        ('import os\nSECRET_KEY = os.getenv("SECRET_KEY", "fallback")\n', "S001"),
+        ('import os\nSECRET_KEY = os.environ.get("SECRET_KEY") or "dev"\n', "S001"),
+        ("class Config:\n    DEBUG = True\n", "S002"),
+        ("def f(app):\n    app.debug = True\n", "S002"),
+        ("from jinja2 import Environment\nenv = Environment(autoescape=False)\n", "S006"),
+        ('def f(app):\n    app.run(host="::")\n', "S009"),
+    ],
+)  # fmt: skip
+def test_unsafe_variants_are_flagged(tmp_path: Path, source: str, code: str) -> None:
+    root = make_project(tmp_path / "demo", {"src/demo/unsafe.py": source})
+    assert [c for c, *_ in locations(check(root))] == [code]
+
+
+def test_view_module_without_its_own_blueprint_skips_relative_endpoints(tmp_path: Path) -> None:
+    """``.name`` in a module that does not define the blueprint is not guessed."""
+    helper = "from flask import url_for\n\n\ndef link():\n    return url_for('.anything')\n"
+    root = make_project(tmp_path / "demo", {"src/demo/helpers.py": helper})
+    assert check(root).findings == []
+
+
+def test_url_defaults_make_arguments_unknowable(tmp_path: Path) -> None:
+    views = VIEWS_PY + (
+        "\n\n@bp.url_defaults\ndef add_item(endpoint, values):\n"
+        "    values.setdefault('item_id', 1)\n"
+    )
+    page = "{% extends 'base.html' %}{% block body %}{{ url_for('main.item') }}{% endblock %}\n"
+    root = make_project(
+        tmp_path / "demo",
+        {"src/demo/views.py": views, "src/demo/templates/item.html": page},
+    )
+    assert check(root).findings == []
+
+
+def test_factory_taking_a_config_name(tmp_path: Path) -> None:
+    init = INIT_PY.replace("def create_app(config=None):", 'def create_app(config_name="default"):')
+    init = init.replace("    if config:\n        app.config.update(config)\n", (
+        '    if config_name != "testing":\n        raise RuntimeError(config_name)\n'
+        '    app.config["SECRET_KEY"] = "x" * 0 or os.urandom(16)\n'
+    ))  # fmt: skip
+    root = make_project(tmp_path / "demo", {"src/demo/__init__.py": init})
+    assert check(root).findings == []
+
+
+def test_blueprint_template_folder_resolves_relative_endpoints(tmp_path: Path) -> None:
+    admin = (
+        "from flask import Blueprint, render_template\n\n"
+        'bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")\n\n\n'
+        '@bp.route("/")\ndef dashboard():\n    return render_template("admin/dash.html")\n'
+    )
+    init = INIT_PY.replace(
+        "    app.register_blueprint(views.bp)\n",
+        "    app.register_blueprint(views.bp)\n    from demo.admin import bp as admin_bp\n\n"
+        "    app.register_blueprint(admin_bp)\n",
+    )
+    good = "{{ url_for('.dashboard') }}\n"
+    files = {
+        "src/demo/__init__.py": init,
+        "src/demo/admin/__init__.py": admin,
+        "src/demo/admin/templates/admin/dash.html": good,
+    }
+    assert check(make_project(tmp_path / "ok", files)).findings == []
+    files["src/demo/admin/templates/admin/dash.html"] = "{{ url_for('.dashbord') }}\n"
+    assert locations(check(make_project(tmp_path / "bad", files))) == [
+        ("L001", "src/demo/admin/templates/admin/dash.html", 1)
+    ]
+
+
+def test_pyproject_without_webkit_table_is_a_plain_project(tmp_path: Path) -> None:
+    pyproject = PYPROJECT.replace('[tool.webkit]\napp = "demo:create_app"\n', "")
+    wsgi = "from demo import create_app\n\napp = create_app({'SECRET_KEY': None})\n"
+    root = make_project(tmp_path / "demo", {"pyproject.toml": pyproject, "wsgi.py": wsgi})
+    report = check(root)
+    assert report.findings == [] and report.notes == []
