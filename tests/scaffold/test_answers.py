@@ -9,7 +9,7 @@ import pytest
 from tests.scaffold.helpers import make_template
 from webkit_cli.errors import ScaffoldError, TemplateError
 from webkit_cli.scaffold.answers import coerce, collect_answers, parse_data
-from webkit_cli.scaffold.render import make_environment
+from webkit_cli.scaffold.render import Renderer
 from webkit_cli.scaffold.template import Answer, Question, load_template
 
 
@@ -62,20 +62,20 @@ def _context() -> dict[str, object]:
 
 def test_defaults_may_be_jinja_over_earlier_answers(tmp_path: Path) -> None:
     tpl = load_template(make_template(tmp_path / "t"))
-    answers = collect_answers(tpl, {}, _context(), make_environment(), ask=None)
+    answers = collect_answers(tpl, {}, _context(), Renderer(), ask=None)
     assert answers == {"database": "sqlite", "docker": False, "db_name": "my_site_db"}
 
 
 def test_data_overrides_and_is_typed(tmp_path: Path) -> None:
     tpl = load_template(make_template(tmp_path / "t"))
     given = {"database": "postgresql", "docker": "yes", "db_name": "prod"}
-    answers = collect_answers(tpl, given, _context(), make_environment(), ask=None)
+    answers = collect_answers(tpl, given, _context(), Renderer(), ask=None)
     assert answers == {"database": "postgresql", "docker": True, "db_name": "prod"}
 
 
 def test_bad_data_names_the_question(tmp_path: Path) -> None:
     tpl = load_template(make_template(tmp_path / "t"))
-    env = make_environment()
+    env = Renderer()
     with pytest.raises(ScaffoldError, match=r"--data database: 'mysql' is not one of sqlite"):
         collect_answers(tpl, {"database": "mysql"}, _context(), env, ask=None)
     with pytest.raises(ScaffoldError, match=r"no question 'colour'.*database, db_name, docker"):
@@ -86,7 +86,7 @@ def test_missing_required_answer_names_the_option(tmp_path: Path) -> None:
     toml = '[template]\nname = "x"\nversion = "1"\n[[questions]]\nname = "domain"\n'
     tpl = load_template(make_template(tmp_path / "t", files={}, toml=toml))
     with pytest.raises(ScaffoldError, match=r"pass --data domain=VALUE"):
-        collect_answers(tpl, {}, _context(), make_environment(), ask=None)
+        collect_answers(tpl, {}, _context(), Renderer(), ask=None)
 
 
 def test_ask_gets_the_rendered_default(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_ask_gets_the_rendered_default(tmp_path: Path) -> None:
         asked.append((question.name, default))
         return default if default is not None else ""
 
-    answers = collect_answers(tpl, {"docker": "true"}, _context(), make_environment(), ask=ask)
+    answers = collect_answers(tpl, {"docker": "true"}, _context(), Renderer(), ask=ask)
     assert asked == [("database", "sqlite"), ("db_name", "my_site_db")]
     assert answers["docker"] is True
 
@@ -109,4 +109,4 @@ def test_invalid_default_is_a_template_error(tmp_path: Path) -> None:
     )
     tpl = load_template(make_template(tmp_path / "t", files={}, toml=toml))
     with pytest.raises(TemplateError, match="default of question 'slug' is invalid"):
-        collect_answers(tpl, {}, _context(), make_environment(), ask=None)
+        collect_answers(tpl, {}, _context(), Renderer(), ask=None)

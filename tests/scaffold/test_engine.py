@@ -339,3 +339,11 @@ def test_dry_run_writes_nothing(tiny: Path, tmp_path: Path, existing: Path) -> N
     assert tree(existing) == before
     assert result.plan is not None
     assert [p.as_posix() for p in result.plan.conflicts] == ["README.md"]
+
+
+def test_executable_files_stay_executable(tmp_path: Path) -> None:
+    tpl = make_template(tmp_path / "tpl", files={"run.sh": "#!/bin/sh\n", "a.txt": "a"})
+    (tpl / "files" / "run.sh").chmod(0o755)
+    create(tpl, tmp_path / "proj")
+    assert (tmp_path / "proj" / "run.sh").stat().st_mode & 0o100
+    assert not (tmp_path / "proj" / "a.txt").stat().st_mode & 0o111

@@ -160,3 +160,73 @@ def test_symlinked_folder_is_refused(tmp_path: Path) -> None:
     (root / "files" / "alias").symlink_to("real", target_is_directory=True)
     with pytest.raises(TemplateError, match="symlink to a folder"):
         render(root)
+
+
+# --- the Jinja-free fast path must be indistinguishable from Jinja -------------------------
+
+SIMPLE_CONTEXT: dict[str, Any] = {
+    "name": "my-site",
+    "n": 3,
+    "flag": True,
+    "nothing": None,
+    "text": 'say "hi" <b>&\'</b> \\ é',
+}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "",
+        "no tags at all }} {\n",
+        "{{ name }}",
+        "a {{name}} b {{  n  }} c {{ flag }} {{ nothing }}\n",
+        "{{ text }}|{{ text | toml }}|{{ text|tojson }}|{{ n | toml }}|{{ flag | tojson }}",
+        "line1\r\nline2\n\n",
+        "trailing newline kept\n",
+    ],
+)
+def test_simple_substitution_matches_jinja(source: str) -> None:
+    from webkit_cli.scaffold.render import make_environment, render_simple
+
+    fast = render_simple(source, SIMPLE_CONTEXT)
+    assert fast is not None
+    # Files are read with universal newlines, so Jinja and the fast path see the same text.
+    text = source.replace("\r\n", "\n")
+    assert render_simple(text, SIMPLE_CONTEXT) == make_environment().from_string(text).render(
+        SIMPLE_CONTEXT
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% if flag %}x{% endif %}",
+        "{# comment #}",
+        "{{- name }}",
+        "{{ name.upper() }}",
+        "{{ name | upper }}",
+        "{{ missing }}",
+        "{{ name }} and {{ broken",
+    ],
+)
+def test_anything_else_goes_through_jinja(source: str) -> None:
+    from webkit_cli.scaffold.render import render_simple
+
+    assert render_simple(source, SIMPLE_CONTEXT) is None
+
+
+def test_jinja_is_not_imported_for_simple_templates(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = make_template(tmp_path / "t", files={"{{ package }}/a.txt.jinja": "{{ name }}\n"})
+    code = (
+        "import sys, pathlib\n"
+        "from webkit_cli.scaffold import create_project\n"
+        f"create_project(template={str(root)!r}, target=pathlib.Path({str(tmp_path / 'p')!r}),"
+        " author='a')\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert (tmp_path / "p" / "p" / "a.txt").read_text() == "p\n"

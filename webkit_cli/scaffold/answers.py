@@ -10,7 +10,7 @@ from webkit_cli.errors import ScaffoldError, TemplateError
 from webkit_cli.scaffold.template import Answer, Question, Template
 
 if TYPE_CHECKING:
-    import jinja2
+    from webkit_cli.scaffold.render import Renderer
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
@@ -87,16 +87,16 @@ def _validate(question: Question, value: Answer) -> None:
 
 
 def resolve_default(
-    question: Question, answers: Mapping[str, Any], env: jinja2.Environment
+    question: Question, answers: Mapping[str, Any], renderer: Renderer
 ) -> Answer | None:
     """The question's default; a string default is a Jinja expression over earlier answers."""
     default = question.default
     if isinstance(default, str) and ("{{" in default or "{%" in default):
-        import jinja2
+        from webkit_cli.scaffold.render import RenderError
 
         try:
-            default = env.from_string(default).render(answers)
-        except jinja2.TemplateError as exc:
+            default = renderer.render_text(default, answers)
+        except RenderError as exc:
             raise TemplateError(
                 f"The default of question {question.name!r} does not render: {exc}."
             ) from None
@@ -114,7 +114,7 @@ def collect_answers(
     template: Template,
     given: Mapping[str, str],
     context: Mapping[str, Any],
-    env: jinja2.Environment,
+    renderer: Renderer,
     ask: Asker | None,
 ) -> dict[str, Answer]:
     """Answer every question in order: ``--data``, else a prompt (if allowed), else the default."""
@@ -135,7 +135,7 @@ def collect_answers(
             except ValueError as exc:
                 raise ScaffoldError(f"--data {question.name}: {exc}.") from None
             continue
-        default = resolve_default(question, scope, env)
+        default = resolve_default(question, scope, renderer)
         if ask is not None:
             answers[question.name] = ask(question, default)
         elif default is not None:

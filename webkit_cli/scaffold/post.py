@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -12,6 +10,8 @@ from typing import TYPE_CHECKING
 from webkit_cli.errors import ScaffoldError
 
 if TYPE_CHECKING:
+    import subprocess
+
     from rich.console import Console
     from rich.panel import Panel
     from rich.tree import Tree
@@ -24,6 +24,8 @@ def install_project(target: Path, console: Console, *, python: str | None = None
 
     The installer's output is shown only if it fails; a spinner runs meanwhile.
     """
+    import subprocess
+
     argv = [python or sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
     argv += ["-e", ".[dev]"]
     with console.status(f"Installing {target.name} with its dev extras (pip install -e '.[dev]')"):
@@ -52,12 +54,16 @@ def install_project(target: Path, console: Console, *, python: str | None = None
 
 
 def git_available() -> bool:
+    import shutil
+
     return shutil.which("git") is not None
 
 
 def _git(
     target: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    import subprocess
+
     return subprocess.run(
         ["git", *args], cwd=target, capture_output=True, text=True, check=False, env=env
     )

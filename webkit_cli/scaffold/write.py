@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from webkit_cli.errors import ScaffoldError
@@ -27,16 +23,23 @@ from webkit_cli.scaffold.render import Entry
 STAGING_SUFFIX = ".webkit-tmp"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _unique(folder: Path, prefix: str) -> Path:
+    """A fresh, hidden name in ``folder`` (what tempfile does, without importing it: ~3 ms)."""
+    return folder / f"{prefix}{os.urandom(6).hex()}{STAGING_SUFFIX}"
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_bytes(path: Path, data: bytes, mode: int) -> None:
-    with path.open("xb") as fh:
+    """Create ``path`` (never an existing one); executable if the template's file is."""
+    # os.open applies the umask itself, so no chmod (and no umask lookup) per file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode & 0o111 else 0o666)
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    path.chmod(mode & ~_umask() if mode & 0o111 else 0o666 & ~_umask())
 
 
 def _make_parents(parent: Path) -> list[Path]:
@@ -87,11 +90,9 @@ def write_new(entries: Iterable[Entry], target: Path) -> int:
     staging: Path | None = None
     try:
         created_parents = _make_parents(parent)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=parent)
-        )
-        # mkdtemp makes the folder 0o700; the project should get the user's usual permissions.
-        staging.chmod(0o777 & ~_umask())
+        staging = _unique(parent, f".{target.name}.")
+        # mkdir(2) is atomic and fails if the name exists; the umask gives the usual permissions.
+        staging.mkdir()
         count = 0
         for entry in entries:
             dest = staging / entry.path
@@ -128,18 +129,18 @@ def write_new(entries: Iterable[Entry], target: Path) -> int:
         ) from None
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            _rmtree(staging)
             _remove_dirs(created_parents)
 
 
-@dataclass
 class ForcePlan:
     """What ``--force`` would do to an existing folder, computed before anything is written."""
 
-    add: list[Entry] = field(default_factory=list)
-    replace: list[Entry] = field(default_factory=list)  # existing files whose content differs
-    unchanged: list[PurePosixPath] = field(default_factory=list)
-    kept: list[PurePosixPath] = field(default_factory=list)  # differ, but skip_if_exists
+    def __init__(self) -> None:
+        self.add: list[Entry] = []
+        self.replace: list[Entry] = []  # existing files whose content differs
+        self.unchanged: list[PurePosixPath] = []
+        self.kept: list[PurePosixPath] = []  # differ, but skip_if_exists
 
     @property
     def conflicts(self) -> list[PurePosixPath]:
@@ -147,6 +148,8 @@ class ForcePlan:
 
 
 def _skipped(path: PurePosixPath, patterns: Sequence[str]) -> bool:
+    import fnmatch
+
     text = path.as_posix()
     return any(
         text == p or text.startswith(p + "/") or fnmatch.fnmatchcase(text, p) for p in patterns
@@ -221,13 +224,16 @@ def apply_force(plan: ForcePlan, target: Path, *, overwrite: bool) -> None:
             _atomic_write(dest, entry.data, entry.mode)
             added_files.append(dest)
         if overwrite and plan.replace:
-            backup_dir = Path(tempfile.mkdtemp(prefix=".webkit-backup-", dir=target))
+            backup_dir = _unique(target, ".webkit-backup-")
+            backup_dir.mkdir(mode=0o700)
             for i, entry in enumerate(plan.replace):
                 dest = target / entry.path
                 backup = backup_dir / str(i)
                 try:
                     os.link(dest, backup)  # the old inode survives the replace below
                 except OSError:
+                    import shutil
+
                     shutil.copy2(dest, backup)
                 replaced.append((dest, backup))
                 assert entry.data is not None
@@ -247,17 +253,14 @@ def apply_force(plan: ForcePlan, target: Path, *, overwrite: bool) -> None:
                     path.unlink()
             _remove_dirs(added_dirs)
         if backup_dir is not None:
-            shutil.rmtree(backup_dir, ignore_errors=True)
+            _rmtree(backup_dir)
 
 
 def _atomic_write(dest: Path, data: bytes, mode: int) -> None:
     """Write ``dest`` through a temporary file in the same folder and ``os.replace``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=STAGING_SUFFIX, dir=dest.parent)
-    tmp = Path(tmp_name)
+    tmp = _unique(dest.parent, f".{dest.name}.")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        tmp.chmod(mode & ~_umask() if mode & 0o111 else 0o666 & ~_umask())
+        _write_bytes(tmp, data, mode)
         tmp.replace(dest)
     except BaseException:
         with contextlib.suppress(OSError):

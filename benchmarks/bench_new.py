@@ -1,0 +1,146 @@
+"""``webkit new`` vs cookiecutter rendering the same template, whole process.
+
+The built-in ``site`` template is converted on the fly into cookiecutter's format
+(``cookiecutter.json`` + a ``{{cookiecutter.name}}/`` tree, variables written
+``{{ cookiecutter.x }}``, the files webkit copies verbatim listed in
+``_copy_without_render``), so both tools render the same ``.jinja`` files and copy the
+same plain files. Without the site template (or with ``--synthetic``) a 20-file
+template is generated instead. Target: webkit <= 0.5x cookiecutter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import REPO_ROOT, Result, print_table, time_command, tool  # noqa: E402
+
+CONTEXT = {
+    "name": "demo",
+    "package": "demo",
+    "description": "A demo project",
+    "author": "Bench Mark",
+    "year": 2026,
+    "secret_key": "0" * 64,
+    "webkit_version": "0",
+    "template_name": "site",
+    "template_version": "1.0.0",
+}
+_TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+
+
+def synthetic_template(root: Path) -> Path:
+    """A 20-file template: 10 rendered files, 10 copied ones."""
+    files = root / "files"
+    pkg = files / "src" / "{{ package }}"
+    pkg.mkdir(parents=True)
+    (root / "template.toml").write_text(
+        '[template]\nname = "bench"\nversion = "1.0.0"\ndescription = "bench"\n'
+    )
+    (files / "pyproject.toml.jinja").write_text(
+        '[project]\nname = "{{ name }}"\nversion = "0.1.0"\n\n[tool.webkit]\n'
+        'app = "{{ package }}:create_app"\n'
+    )
+    for i in range(9):
+        (pkg / f"module{i}.py.jinja").write_text(
+            f'"""Module {i} of {{{{ name }}}} by {{{{ author }}}}."""\n' * 20
+        )
+    for i in range(10):
+        (pkg / f"static{i}.css").write_text("body { color: black; }\n" * 40)
+    return root
+
+
+def to_cookiecutter(template: Path, dest: Path) -> Path:
+    """Write ``template`` (webkit's format) as an equivalent cookiecutter template."""
+
+    def convert(text: str) -> str:
+        def fix_tag(m: re.Match[str]) -> str:
+            tag = m.group(0)
+            for var in CONTEXT:
+                tag = re.sub(rf"(?<![.\w]){var}\b", f"cookiecutter.{var}", tag)
+            return tag.replace("| toml", "| tojson")
+
+        return _TAG.sub(fix_tag, text)
+
+    dest.mkdir(parents=True)
+    (dest / "cookiecutter.json").write_text("{}")  # filled below
+    top = dest / "{{cookiecutter.name}}"
+    verbatim: list[str] = []
+    files = template / "files"
+    for src in sorted(files.rglob("*")):
+        if src.is_dir():
+            continue
+        rel = convert(src.relative_to(files).as_posix())
+        if rel.endswith(".jinja"):
+            out = top / rel[: -len(".jinja")]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(convert(src.read_text()))
+        else:
+            out = top / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(src.read_bytes())
+            verbatim.append(rel)
+    # cookiecutter renders every file unless told not to; webkit copies non-.jinja files.
+    config = {**CONTEXT, "_copy_without_render": verbatim}
+    (dest / "cookiecutter.json").write_text(json.dumps(config, indent=2))
+    return dest
+
+
+def run(quick: bool = False, synthetic: bool = False) -> list[Result]:
+    repeat = 5 if quick else 20
+    site = REPO_ROOT / "project_templates" / "site"
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        if synthetic or not (site / "template.toml").is_file():
+            template = synthetic_template(base / "webkit-template")
+            label = "20-file synthetic template"
+        else:
+            template = site
+            label = "site template"
+        cc_template = to_cookiecutter(template, base / "cc-template")
+        out_webkit = base / "out-webkit"
+        out_cc = base / "out-cc"
+        out_webkit.mkdir()
+        out_cc.mkdir()
+
+        def clean_webkit() -> None:
+            shutil.rmtree(out_webkit / "demo", ignore_errors=True)
+
+        def clean_cc() -> None:
+            shutil.rmtree(out_cc / "demo", ignore_errors=True)
+
+        webkit_argv = [tool("webkit"), "new", "demo", "-t", str(template), "--dir", str(out_webkit)]
+        webkit_argv += ["--no-input", "--no-install", "--no-git", "--author", "Bench Mark"]
+        cc_argv = [tool("cookiecutter"), "--no-input", "-o", str(out_cc), str(cc_template)]
+        webkit = time_command(webkit_argv, repeat=repeat, before=clean_webkit)
+        cc = time_command(cc_argv, repeat=repeat, before=clean_cc)
+        # Sanity: both produced the same set of files.
+        webkit_files = {p.relative_to(out_webkit).as_posix() for p in out_webkit.rglob("*")}
+        cc_files = {p.relative_to(out_cc).as_posix() for p in out_cc.rglob("*")}
+        if webkit_files != cc_files:
+            raise SystemExit(f"outputs differ: {sorted(webkit_files ^ cc_files)}")
+        count = sum(1 for p in out_webkit.rglob("*") if p.is_file())
+    return [
+        Result(
+            "webkit new (whole process)",
+            "ms",
+            webkit,
+            "cookiecutter",
+            cc,
+            "<= 0.5x",
+            note=f"{label}, {count} files",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    results = run(quick="--quick" in sys.argv)
+    if "--synthetic" in sys.argv or "--both" in sys.argv:
+        results += run(quick="--quick" in sys.argv, synthetic=True)
+    print_table(results)
