@@ -303,7 +303,8 @@ def _webkit_argv(*args: str) -> list[str]:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
-def test_sigint_mid_render_leaves_nothing(tmp_path: Path, out: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_render_leaves_nothing(tmp_path: Path, out: Path, signum: int) -> None:
     files: dict[str, str | bytes] = {f"f{i:03}.txt": "x" * 100 for i in range(50)}
     # Rendered last (name order): a loop long enough to be interrupted inside.
     files["zz_slow.txt.jinja"] = "{% for i in range(10**9) %}{% endfor %}done\n"
@@ -322,14 +323,17 @@ def test_sigint_mid_render_leaves_nothing(tmp_path: Path, out: Path) -> None:
             staged = [p for p in out.glob(".p.*webkit-tmp") if (p / "f049.txt").exists()]
             time.sleep(0.01)
         assert staged, "the render never reached the slow file"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode != 0
-    assert "Aborted" in stderr
+    if signum == signal.SIGINT:
+        assert "Aborted" in stderr
+    else:
+        assert proc.returncode == 128 + signal.SIGTERM
     assert list(out.iterdir()) == []
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,30 @@ if TYPE_CHECKING:
 
     from webkit_cli.scaffold.prompts import Prompter
     from webkit_cli.scaffold.template import Template
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit while writing, so the clean-up code runs as on Ctrl-C.
+
+    Python's default SIGTERM handling exits without unwinding, which would leave the
+    hidden staging folder (or a half-applied --force) behind.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _is_interactive(no_input: bool) -> bool:
@@ -184,19 +210,20 @@ def new_command(
         from webkit_cli.scaffold.names import validate_project_name
 
         validate_project_name(name)
-    result = create_project(
-        template=tpl,
-        target=parent / name,
-        name=name,
-        package=package,
-        description=description,
-        author=author,
-        data=given,
-        force=force,
-        overwrite=overwrite,
-        dry_run=dry_run,
-        ask=ask,
-    )
+    with _terminate_as_exit():
+        result = create_project(
+            template=tpl,
+            target=parent / name,
+            name=name,
+            package=package,
+            description=description,
+            author=author,
+            data=given,
+            force=force,
+            overwrite=overwrite,
+            dry_run=dry_run,
+            ask=ask,
+        )
     if dry_run:
         from webkit_cli.scaffold.post import plan_tree
 
