@@ -269,7 +269,11 @@ def _affected_by_preprocessor(route: RouteInfo, preprocessed: set[str | None]) -
 def _signature_problems(
     app: Any, rules: Sequence[Any], routes: Sequence[RouteInfo]
 ) -> list[RouteProblem]:
-    view_functions: Mapping[str, Any] = getattr(app, "view_functions", None) or {}
+    view_functions = getattr(app, "view_functions", None)
+    if not isinstance(view_functions, Mapping):
+        # Not Flask: how the app calls its handlers (a request first? keywords?) is
+        # unknown, so a signature proves nothing.
+        return []
     preprocessed = _preprocessed_blueprints(app)
     cache: dict[tuple[int, tuple[str, ...]], list[tuple[Any, bool, bool, _Signature]]] = {}
     problems: list[RouteProblem] = []
