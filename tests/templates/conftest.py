@@ -94,7 +94,7 @@ def generate(template: str, parent: Path, name: str | None = None, **data: str) 
     for key, value in data.items():
         command += ["--data", f"{key}={value}"]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, env=_child_env(), check=False
+        command, capture_output=True, text=True, timeout=120, env=child_env(), check=False
     )
     assert result.returncode == 0, f"webkit new failed:\n{result.stdout}\n{result.stderr}"
     project = parent / name
@@ -122,7 +122,7 @@ def project_package(project: Path) -> str:
     return str(app).partition(":")[0]
 
 
-def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for subprocesses: this one, without settings that leak into apps."""
     env = {
         key: value
@@ -157,7 +157,7 @@ def run_project_pytest(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=_child_env(),
+        env=child_env(),
         check=False,
     )
     percent = -1.0
@@ -310,7 +310,7 @@ def serve() -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
     def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
-        settings = _child_env(app_env(project) if env is None else env)
+        settings = child_env(app_env(project) if env is None else env)
         if webkit_run_available():
             command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
             command.append("--reload" if reload else "--no-reload")

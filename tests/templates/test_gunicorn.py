@@ -1,0 +1,205 @@
+"""Production serving: each generated project under gunicorn with two workers.
+
+The README of every template says ``gunicorn -w 4 '<package>:create_app()'``; here
+a real gunicorn master with two workers serves the project on 127.0.0.1, in
+production settings (``APP_ENV=production``, ``SECRET_KEY`` from the environment,
+no ``.env``), and is stopped with SIGTERM, leaving no process behind. Requests
+that write go through the same shared SQLite database whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.templates.conftest import (
+    REPO_ROOT,
+    Server,
+    child_env,
+    generate,
+    project_package,
+    start_server,
+)
+
+pytestmark = pytest.mark.slow
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+TEMPLATES = [
+    "site",
+    "ajax",
+    pytest.param(
+        "api",
+        marks=pytest.mark.skipif(
+            not (REPO_ROOT / "project_templates" / "api").is_dir(), reason="no api template"
+        ),
+    ),
+]
+# A page each template serves without credentials.
+HOME = {"site": "/", "ajax": "/", "api": "/openapi.json"}
+
+
+def gunicorn_command(project: Path) -> list[str]:
+    """The README's command with two workers on a free loopback port."""
+    target = f"{project_package(project)}:create_app()"
+    return [str(GUNICORN), "-w", "2", "-b", "127.0.0.1:0", "--pythonpath", "src", target]
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
+    """``gunicorn(template)``: that template generated and served by gunicorn -w 2."""
+    servers: list[Server] = []
+
+    def start(template: str) -> Server:
+        project = generate(template, tmp_path)
+        (project / ".env").unlink()  # gunicorn never reads it; prove production needs none
+        env = child_env(
+            {
+                "APP_ENV": "production",
+                "SECRET_KEY": secrets.token_hex(32),
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+            }
+        )
+        command = gunicorn_command(project)
+        server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def request(
+    server: Server,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request on a fresh connection (so successive ones may reach either worker)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        header_map = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, header_map, response.read()
+    finally:
+        connection.close()
+
+
+def session_cookie(headers: dict[str, str]) -> str:
+    """``session=...`` from a Set-Cookie header, checking the production flags."""
+    cookie = headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    return cookie.split(";", 1)[0]
+
+
+def wait_for_workers(server: Server, count: int) -> None:
+    """Both workers booted (gunicorn logs one line per worker)."""
+    for _ in range(200):
+        booted = sum("Booting worker with pid" in line for line in server.output)
+        if booted >= count:
+            return
+        request(server, "GET", "/")  # gives the workers time without sleeping blindly
+    pytest.fail("gunicorn did not boot its workers:\n" + "".join(server.output))
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_gunicorn_with_two_workers_serves_the_project(
+    template: str, gunicorn: Callable[[str], Server]
+) -> None:
+    server = gunicorn(template)
+    wait_for_workers(server, 2)
+    for _ in range(10):
+        status, headers, _body = request(server, "GET", HOME[template])
+        assert status == 200
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+    assert "Error" not in "".join(server.output)
+
+
+def test_gunicorn_site_form_round_trip_across_workers(
+    gunicorn: Callable[[str], Server],
+) -> None:
+    server = gunicorn("site")
+    wait_for_workers(server, 2)
+    status, headers, body = request(server, "GET", "/contact")
+    assert status == 200
+    cookie = session_cookie(headers)
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+    assert token
+    form = urlencode(
+        {
+            "csrf_token": token.group(1).decode(),
+            "name": "Gunicorn",
+            "email": "g@example.com",
+            "message": "Served by one of two workers.",
+        }
+    ).encode()
+    status, headers, _ = request(
+        server,
+        "POST",
+        "/contact",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    assert status == 302
+    assert headers["location"] == "/messages"
+    for _ in range(4):
+        status, _, body = request(server, "GET", "/messages")
+        assert b"Served by one of two workers." in body
+
+
+def test_gunicorn_ajax_json_post_across_workers(gunicorn: Callable[[str], Server]) -> None:
+    server = gunicorn("ajax")
+    wait_for_workers(server, 2)
+    status, headers, body = request(server, "GET", "/")
+    cookie = session_cookie(headers)
+    token = re.search(rb'<meta name="csrf-token" content="([^"]+)">', body)
+    assert token
+    status, _, body = request(
+        server,
+        "POST",
+        "/api/todos",
+        body=json.dumps({"title": "Deploy"}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRFToken": token.group(1).decode(),
+            "Cookie": cookie,
+        },
+    )
+    assert status == 201, body
+    for _ in range(4):
+        status, _, body = request(server, "GET", "/api/todos")
+        assert [t["title"] for t in json.loads(body)["todos"]] == ["Deploy"]
+
+
+def test_gunicorn_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
+    project = generate("site", tmp_path)
+    (project / ".env").unlink()
+    env = child_env({"INSTANCE_PATH": str(tmp_path / "instance")})
+    command = [
+        str(GUNICORN),
+        "--workers",
+        "2",
+        "--bind",
+        "127.0.0.1:0",
+        "--pythonpath",
+        "src",
+        f"{project_package(project)}:create_app()",
+    ]
+    result = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
