@@ -105,6 +105,7 @@ def _ask_builtins(
     "--dir",
     "parent",
     type=click.Path(file_okay=True, dir_okay=True, path_type=Path),
+    metavar="PARENT",
     default=Path(),
     show_default=True,
     help="Folder to create the project in.",
