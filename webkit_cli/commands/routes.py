@@ -118,12 +118,12 @@ def routes_command(
     from webkit_cli.project import ProjectContext
     from webkit_cli.routes import (
         PathDisplay,
-        blueprint_names,
+        UnknownBlueprintError,
         collect_routes,
-        filter_routes,
         find_problems,
         problems_for,
-        sort_routes,
+        select_routes,
+        to_json,
     )
 
     context = ProjectContext.from_options(project_dir=project_dir, app=app_target)
@@ -131,39 +131,28 @@ def routes_command(
     with _gc_frozen():
         every_route = collect_routes(app)
         problems = find_problems(app, every_route)
-
-        if blueprints:
-            known = blueprint_names(every_route)
-            unknown = [b for b in blueprints if b not in known]
-            if unknown:
-                hint = f"Blueprints with routes: {', '.join(known)}." if known else "It has none."
-                raise click.BadParameter(
-                    f"the app has no blueprint named {', '.join(map(repr, unknown))}. {hint}",
-                    param_hint="'-b' / '--blueprint'",
-                )
-
-        shown = sort_routes(
-            filter_routes(every_route, grep=grep, methods=methods, blueprints=blueprints), sort
-        )
+        try:
+            shown = select_routes(
+                every_route, sort=sort, grep=grep, methods=methods, blueprints=blueprints
+            )
+        except UnknownBlueprintError as exc:
+            raise click.BadParameter(str(exc), param_hint="'-b' / '--blueprint'") from None
         shown_problems = problems_for(problems, shown)
         paths = PathDisplay(context.project.root)
-
         if as_json:
-            from webkit_cli.routes import to_json
-
             click.echo(to_json(shown, shown_problems, all_methods=all_methods, paths=paths))
         else:
             _print_table(shown, len(every_route), all_methods=all_methods, paths=paths)
             _print_problems(shown_problems, paths)
 
-        if strict and shown_problems:
-            from webkit_cli.errors import WebkitError
+    if strict and shown_problems:
+        from webkit_cli.errors import WebkitError
 
-            count = len(shown_problems)
-            raise WebkitError(
-                f"{count} route problem{'' if count == 1 else 's'} found (--strict). "
-                "Fix them, or run without --strict to only warn."
-            )
+        count = len(shown_problems)
+        raise WebkitError(
+            f"{count} route problem{'' if count == 1 else 's'} found (--strict). "
+            "Fix them, or run without --strict to only warn."
+        )
 
 
 @contextlib.contextmanager

@@ -4,12 +4,15 @@
 * :mod:`~webkit_cli.routes.analysis`: :func:`find_problems` -> :class:`RouteProblem`
   (shadowed routes, impossible view signatures, ``/x`` vs ``/x/``, missing views);
   ``webkit check`` reuses it for its route rules;
-* :mod:`~webkit_cli.routes.render`: filters, sorting, the table and the JSON document.
+* :mod:`~webkit_cli.routes.query`: the filters and sort orders;
+* :mod:`~webkit_cli.routes.table` and :mod:`~webkit_cli.routes.export`: the table and
+  the JSON document.
 """
 
 from __future__ import annotations
 
 from webkit_cli.routes.analysis import find_problems
+from webkit_cli.routes.export import JSON_SCHEMA, JSON_SCHEMA_VERSION, to_json
 from webkit_cli.routes.model import (
     AUTOMATIC_METHODS,
     PROBLEM_CODES,
@@ -17,20 +20,17 @@ from webkit_cli.routes.model import (
     RouteProblem,
     collect_routes,
 )
-from webkit_cli.routes.render import (
-    JSON_SCHEMA,
-    JSON_SCHEMA_VERSION,
+from webkit_cli.routes.paths import PathDisplay
+from webkit_cli.routes.query import (
     SORT_KEYS,
-    PathDisplay,
-    RouteTable,
+    UnknownBlueprintError,
     blueprint_names,
-    build_table,
     filter_routes,
     problems_for,
+    select_routes,
     sort_routes,
-    summary_line,
-    to_json,
 )
+from webkit_cli.routes.table import RouteTable, build_table, summary_line
 
 __all__ = [
     "AUTOMATIC_METHODS",
@@ -42,12 +42,14 @@ __all__ = [
     "RouteInfo",
     "RouteProblem",
     "RouteTable",
+    "UnknownBlueprintError",
     "blueprint_names",
     "build_table",
     "collect_routes",
     "filter_routes",
     "find_problems",
     "problems_for",
+    "select_routes",
     "sort_routes",
     "summary_line",
     "to_json",

@@ -1,0 +1,48 @@
+"""How source files are shown: relative to the project, else to their ``sys.path`` entry."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+class PathDisplay:
+    """Show source files relative to the project root, or else to their ``sys.path`` entry
+    (``flask/app.py`` rather than a long site-packages path); cached per file."""
+
+    def __init__(self, root: Path | str | None) -> None:
+        self.root = os.path.abspath(root) if root is not None else None  # noqa: PTH100
+        self._cache: dict[str, str] = {}
+        self._uris: dict[str, str] = {}
+        entries = {os.path.abspath(p) for p in sys.path if p}  # noqa: PTH100
+        self._entries = sorted(entries, key=len, reverse=True)
+
+    def relative(self, filename: str) -> str:
+        """The path to show for ``filename`` (POSIX separators)."""
+        cached = self._cache.get(filename)
+        if cached is not None:
+            return cached
+        shown = filename
+        if self.root is not None and filename.startswith(self.root + os.sep):
+            shown = filename[len(self.root) + 1 :]
+        else:
+            for entry in self._entries:
+                if filename.startswith(entry + os.sep):
+                    shown = filename[len(entry) + 1 :]
+                    break
+        shown = shown.replace(os.sep, "/")
+        self._cache[filename] = shown
+        return shown
+
+    def in_project(self, filename: str) -> str:
+        """Relative to the project root when inside it, else absolute: the JSON ``file``."""
+        if self.root is not None and filename.startswith(self.root + os.sep):
+            return filename[len(self.root) + 1 :].replace(os.sep, "/")
+        return filename
+
+    def uri(self, filename: str) -> str:
+        uri = self._uris.get(filename)
+        if uri is None:
+            uri = self._uris[filename] = Path(filename).as_uri()
+        return uri

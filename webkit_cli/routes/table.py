@@ -1,0 +1,318 @@
+"""The route table: an aligned layout printed through rich, or as plain text for pipes.
+
+The table is laid out here rather than with ``rich.table.Table``: rich's Table measured
+1.6 s for 5000 rows (it measures and wraps every cell), more than the whole of
+``flask routes`` on that app, whereas this layout, one line per route, costs ~20 ms
+coloured and ~5 ms plain. Nothing here imports rich at module level: plain output to a
+pipe never needs it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from webkit_cli.routes.model import VARIABLE_RE, RouteInfo
+from webkit_cli.routes.paths import PathDisplay
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.style import Style
+
+METHOD_STYLES = {
+    "GET": "green",
+    "POST": "yellow",
+    "PUT": "blue",
+    "PATCH": "magenta",
+    "DELETE": "red",
+    "HEAD": "dim",
+    "OPTIONS": "dim",
+}
+
+_GAP = "  "
+_ELLIPSIS = "…"
+
+# A cell is a run of fragments: (text, rich style name or None, hyperlink URL or None).
+Fragment = tuple[str, str | None, str | None]
+Cell = tuple[Fragment, ...]
+
+
+def _rule_cell(rule: str) -> Cell:
+    """The rule with each ``<converter:variable>`` as its own, highlighted fragment."""
+    if "<" not in rule:
+        return ((rule, None, None),)
+    fragments: list[Fragment] = []
+    pos = 0
+    for match in VARIABLE_RE.finditer(rule):
+        if match.start() > pos:
+            fragments.append((rule[pos : match.start()], None, None))
+        fragments.append((match.group(0), "cyan", None))
+        pos = match.end()
+    if pos < len(rule):
+        fragments.append((rule[pos:], None, None))
+    return tuple(fragments)
+
+
+def _methods_cell(methods: Sequence[str]) -> Cell:
+    if not methods:
+        return (("ANY", "bold", None),)
+    fragments: list[Fragment] = []
+    for i, method in enumerate(methods):
+        if i:
+            fragments.append((", ", None, None))
+        fragments.append((method, METHOD_STYLES.get(method, "bold"), None))
+    return tuple(fragments)
+
+
+def _cell_len(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _width(cell: Cell) -> int:
+    return sum(_cell_len(text) for text, _, _ in cell)
+
+
+def _truncate(cell: Cell, width: int, *, keep_end: bool) -> Cell:
+    """Cut ``cell`` to ``width`` columns with an ellipsis, keeping its start or its end."""
+    if width <= 0:
+        return ()
+    if _width(cell) <= width:
+        return cell
+    budget = width - 1
+    kept: list[Fragment] = []
+    for text, style, link in reversed(cell) if keep_end else cell:
+        if budget <= 0:
+            break
+        size = _cell_len(text)
+        if size > budget:
+            text = _chop(text, budget, keep_end=keep_end)
+            size = _cell_len(text)
+        kept.append((text, style, link))
+        budget -= size
+    if keep_end:
+        kept.reverse()
+        return ((_ELLIPSIS, "dim", None), *kept)
+    return (*kept, (_ELLIPSIS, "dim", None))
+
+
+def _chop(text: str, width: int, *, keep_end: bool) -> str:
+    if text.isascii():
+        return text[-width:] if keep_end else text[:width]
+    from rich.cells import cell_len
+
+    chars = list(reversed(text)) if keep_end else list(text)
+    out: list[str] = []
+    for ch in chars:
+        if cell_len("".join(out) + ch) > width:
+            break
+        out.append(ch)
+    return "".join(reversed(out)) if keep_end else "".join(out)
+
+
+class _Column:
+    """One column: each cell's fragments, plain text and width, computed once."""
+
+    __slots__ = ("header", "cells", "texts", "sizes", "min_width", "keep_end")
+
+    def __init__(self, header: str, min_width: int, keep_end: bool) -> None:
+        self.header = header
+        self.cells: list[Cell] = []
+        self.texts: list[str] = []
+        self.sizes: list[int] = []
+        self.min_width = min_width  # shrinking stops here
+        self.keep_end = keep_end  # truncate on the left (paths, dotted names), else right
+
+    def add(self, cell: Cell) -> None:
+        text = cell[0][0] if len(cell) == 1 else "".join(f[0] for f in cell)
+        self.cells.append(cell)
+        self.texts.append(text)
+        self.sizes.append(_cell_len(text))
+
+    @property
+    def natural_width(self) -> int:
+        return max(len(self.header), max(self.sizes, default=0))
+
+
+@dataclass
+class RouteTable:
+    """The route table as a layout: headers, cells and a summary line.
+
+    Print it with a rich Console (``console.print(table, soft_wrap=True)``): it fits the
+    console width on a terminal, truncating View, Source, Endpoint then Rule with an
+    ellipsis. :meth:`plain` gives the same layout as text, for pipes.
+    """
+
+    columns: list[_Column]
+    summary: str
+    fit: bool = True
+
+    @property
+    def row_count(self) -> int:
+        return len(self.columns[0].cells) if self.columns else 0
+
+    def widths(self, max_width: int | None) -> list[int]:
+        """Column widths, shrunk in priority order when ``max_width`` is too small."""
+        widths = [c.natural_width for c in self.columns]
+        if max_width is None:
+            return widths
+        excess = sum(widths) + len(_GAP) * (len(widths) - 1) - max_width
+        order = ["View", "Source", "Endpoint", "Host", "Subdomain", "Rule"]
+        by_header = {c.header: i for i, c in enumerate(self.columns)}
+        for header in order:
+            if excess <= 0:
+                break
+            i = by_header.get(header)
+            if i is None:
+                continue
+            spare = widths[i] - max(self.columns[i].min_width, len(header))
+            cut = min(spare, excess)
+            if cut > 0:
+                widths[i] -= cut
+                excess -= cut
+        return widths
+
+    def lines(self, max_width: int | None) -> Iterator[list[tuple[Cell, int, int]]]:
+        """Each line as (cell, its width, column width): the header, a rule, the rows."""
+        widths = self.widths(max_width)
+        yield [
+            (((c.header, "bold", None),), len(c.header), w)
+            for c, w in zip(self.columns, widths, strict=True)
+        ]
+        yield [((("-" * w, "dim", None),), w, w) for w in widths]
+        for row in range(self.row_count):
+            line = []
+            for column, width in zip(self.columns, widths, strict=True):
+                cell, size = column.cells[row], column.sizes[row]
+                if size > width:
+                    cell = _truncate(cell, width, keep_end=column.keep_end)
+                    size = _width(cell)
+                line.append((cell, size, width))
+            yield line
+
+    def plain(self, max_width: int | None = None) -> str:
+        """The table and summary as aligned plain text (no trailing spaces)."""
+        widths = self.widths(max_width)
+        out = [
+            _GAP.join(c.header.ljust(w) for c, w in zip(self.columns, widths, strict=True)),
+            _GAP.join("-" * w for w in widths),
+        ]
+        columns = [(c.texts, c.sizes, c, w) for c, w in zip(self.columns, widths, strict=True)]
+        for row in range(self.row_count):
+            parts = []
+            for texts, sizes, column, width in columns:
+                text, size = texts[row], sizes[row]
+                if size > width:
+                    cell = _truncate(column.cells[row], width, keep_end=column.keep_end)
+                    text = "".join(f[0] for f in cell)
+                    size = _width(cell)
+                parts.append(text + " " * (width - size) if size < width else text)
+            out.append(_GAP.join(parts).rstrip())
+        out[0] = out[0].rstrip()
+        out.append("")
+        out.append(self.summary)
+        return "\n".join(out) + "\n"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        max_width = options.max_width if self.fit else None
+        if console.no_color or console.color_system is None:
+            # No styles to apply: one segment is ~30x cheaper than one per fragment.
+            yield Segment(self.plain(max_width))
+            return
+        styles: dict[tuple[str | None, str | None], Style | None] = {}
+
+        def style_for(name: str | None, link: str | None) -> Style | None:
+            key = (name, link)
+            if key not in styles:
+                from rich.style import Style
+
+                style = console.get_style(name) if name else None
+                if link:
+                    style = (style or Style()) + Style(link=link)
+                styles[key] = style
+            return styles[key]
+
+        gap = Segment(_GAP)
+        newline = Segment.line()
+        for line in self.lines(max_width):
+            last = len(line) - 1
+            for i, (cell, size, width) in enumerate(line):
+                if i:
+                    yield gap
+                for text, name, link in cell:
+                    yield Segment(text, style_for(name, link))
+                if size < width and i < last:
+                    yield Segment(" " * (width - size))
+            yield newline
+        yield newline
+        yield Segment(self.summary, style_for("dim", None))
+        yield newline
+
+
+def summary_line(shown: Sequence[RouteInfo], total: int) -> str:
+    """``12 routes: app 3, blog 5, blog.admin 4`` (``3 of 12 routes`` when filtered)."""
+    count = Counter(r.blueprint or "app" for r in shown)
+    noun = "route" if total == 1 else "routes"
+    head = f"{len(shown)} {noun}" if len(shown) == total else f"{len(shown)} of {total} {noun}"
+    if not shown:
+        return head
+    # The app's own routes first, then blueprints alphabetically.
+    names = sorted(count, key=lambda n: (n != "app" or "app" not in count, n))
+    return head + ": " + ", ".join(f"{name} {count[name]}" for name in names)
+
+
+def build_table(
+    routes: Sequence[RouteInfo],
+    *,
+    root: Path | str | None = None,
+    all_methods: bool = False,
+    total: int | None = None,
+    fit: bool = True,
+    paths: PathDisplay | None = None,
+) -> RouteTable:
+    """The route table for ``routes`` in the given order (sort them first).
+
+    Columns: Methods, [Host | Subdomain], Rule, Endpoint, View, Source; Host/Subdomain
+    only when some route uses one. Redirect rules show ``→ target`` as their view.
+    """
+    paths = paths or PathDisplay(root)
+    domain_header = None
+    if any(r.host for r in routes):
+        domain_header = "Host"
+    elif any(r.subdomain for r in routes):
+        domain_header = "Subdomain"
+    methods = _Column("Methods", 3, keep_end=False)
+    domains = _Column(domain_header or "", 12, keep_end=False)
+    rules = _Column("Rule", 16, keep_end=False)
+    endpoints = _Column("Endpoint", 12, keep_end=False)
+    views = _Column("View", 12, keep_end=True)
+    sources = _Column("Source", 20, keep_end=True)
+    for r in routes:
+        methods.add(_methods_cell(r.visible_methods(all_methods)))
+        if domain_header:
+            domain = r.host or r.subdomain
+            domains.add(_rule_cell(domain) if domain else (("", None, None),))
+        rules.add(_rule_cell(r.rule))
+        endpoints.add(((r.endpoint, None, None),))
+        if r.redirect_to is not None:
+            views.add((("→ " + r.redirect_to, "yellow", None),))
+        elif r.view is None:
+            views.add((("(no view)", "red", None),))
+        else:
+            views.add(((r.view_dotted or "", None, None),))
+        if r.source_file:
+            where = f"{paths.relative(r.source_file)}:{r.source_line}"
+            sources.add(((where, "blue", paths.uri(r.source_file)),))
+        else:
+            sources.add((("", None, None),))
+    columns = [methods, *([domains] if domain_header else []), rules, endpoints, views, sources]
+    summary = summary_line(routes, len(routes) if total is None else total)
+    return RouteTable(columns=columns, summary=summary, fit=fit)
