@@ -509,3 +509,29 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr
     assert expected_failure in result.stdout, result.stdout
+
+
+def assert_webkit_check_clean(project: Path) -> None:
+    """``webkit check`` reports no finding at all, warnings included (the CI lint)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "webkit_cli",
+            "check",
+            "--format",
+            "json",
+            "--fail-level",
+            "warning",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["findings"] == [], report["findings"]
+    assert report["summary"]["files_checked"] > 10

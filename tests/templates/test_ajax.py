@@ -18,6 +18,7 @@ from tests.templates.conftest import (
     assert_lint_clean,
     assert_shared_conventions,
     assert_tests_catch,
+    assert_webkit_check_clean,
     generate,
     run_project_pytest,
 )
@@ -40,6 +41,10 @@ def test_generated_ajax_passes_its_own_tests_with_coverage(
 
 def test_generated_ajax_is_lint_clean(scaffolded: Callable[[str], Path]) -> None:
     assert_lint_clean(scaffolded(TEMPLATE))
+
+
+def test_generated_ajax_passes_webkit_check(scaffolded: Callable[[str], Path]) -> None:
+    assert_webkit_check_clean(scaffolded(TEMPLATE))
 
 
 def test_generated_ajax_follows_the_shared_conventions(scaffolded: Callable[[str], Path]) -> None:

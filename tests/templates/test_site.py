@@ -17,6 +17,7 @@ from tests.templates.conftest import (
     assert_lint_clean,
     assert_shared_conventions,
     assert_tests_catch,
+    assert_webkit_check_clean,
     generate,
     run_project_pytest,
 )
@@ -39,6 +40,10 @@ def test_generated_site_passes_its_own_tests_with_coverage(
 
 def test_generated_site_is_lint_clean(scaffolded: Callable[[str], Path]) -> None:
     assert_lint_clean(scaffolded(TEMPLATE))
+
+
+def test_generated_site_passes_webkit_check(scaffolded: Callable[[str], Path]) -> None:
+    assert_webkit_check_clean(scaffolded(TEMPLATE))
 
 
 def test_generated_site_follows_the_shared_conventions(scaffolded: Callable[[str], Path]) -> None:
