@@ -89,6 +89,26 @@ CASES = [
         [("R002", V, "def tag():")],
         {V: _views('@bp.route("/tags/<tag>")\ndef tag(tag):\n    return tag\n')},
     ),
+    Case(
+        "R003-view-requires-argument-rule-lacks",
+        {V: _views('@bp.route("/about")\ndef about(section):\n    return section\n')},
+        [("R003", V, "def about(section):")],
+        {V: _views('@bp.route("/about")\ndef about(section="intro"):\n    return section\n')},
+    ),
+    Case(
+        "R004-slash-conflict",
+        {V: _views('@bp.route("/help")\ndef help_a():\n    return ""\n\n\n'
+                   '@bp.route("/help/")\ndef help_b():\n    return ""\n')},
+        [("R004", V, "def help_b():")],
+    ),
+    Case(
+        "R005-missing-view",
+        {"src/demo/__init__.py": INIT_PY.replace(
+            "    return app\n",
+            '    app.add_url_rule("/orphan", endpoint="orphan")\n    return app\n',
+        )},
+        [("R005", None, None)],
+    ),
     # --- links ---------------------------------------------------------------------------
     Case(
         "L001-unknown-endpoint-python",

@@ -172,6 +172,8 @@ def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
     """Literal url_for() endpoints exist, get their required arguments, static files exist."""
     endpoints = Endpoints(ctx.app)
     for pyfile, tree in ctx.parsed_python():
+        if "url_for" not in pyfile.source:  # no call to find: skip the walk (a fast path only)
+            continue
         blueprint = endpoints.blueprint_of_module(pyfile.module)
         for call in _python_calls(pyfile, tree):
             resolved = _resolve(call, blueprint)

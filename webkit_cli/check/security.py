@@ -32,6 +32,11 @@ from webkit_cli.check.registry import check
 
 _DEV_SCOPE = re.compile(r"dev|local|debug|test", re.IGNORECASE)
 _SQL_METHODS = frozenset({"execute", "executemany", "executescript"})
+#: words without which no Python security rule can match (checked before walking a module)
+_PY_TRIGGERS = (
+    "SECRET_KEY", "secret_key", "DEBUG", "debug", "execute", "text", "Markup", "autoescape",
+    "run",
+)  # fmt: skip
 _ALL_INTERFACES = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104 - what we look for
 
 
@@ -358,9 +363,14 @@ class _PythonVisitor(ast.NodeVisitor):
 def python_security(ctx: CheckContext) -> Iterator[Finding]:
     """Secrets, debug, SQL formatting, Markup, autoescape and host in Python code."""
     for file, tree in ctx.parsed_python():
+        # Fast path: a module naming none of the things these rules look at needs no walk.
+        if not any(word in file.source for word in _PY_TRIGGERS):
+            continue
         visitor = _PythonVisitor(file)
         visitor.visit(tree)
         yield from visitor.findings
+        if "autoescape" not in file.source:
+            continue
         # `app.jinja_env.autoescape = False` is an attribute assignment, not a call
         for node in ast.walk(tree):
             if (
