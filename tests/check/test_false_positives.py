@@ -76,6 +76,9 @@ def markup(name: str):
 
 
 def serve(app):
+    import asyncio
+
+    asyncio.run(main(), debug=True)
     app.run()
     app.run(host="127.0.0.1", debug=os.environ.get("FLASK_DEBUG") == "1")
 '''
@@ -152,6 +155,8 @@ def test_realistic_clean_project_has_no_findings(tmp_path: Path) -> None:
         ("def f(app):\n    app.debug = True\n", "S002"),
         ("from jinja2 import Environment\nenv = Environment(autoescape=False)\n", "S006"),
         ('def f(app):\n    app.run(host="::")\n', "S009"),
+        ('def f(app):\n    app.run("0.0.0.0", 80)\n', "S009"),
+        ('def f(app):\n    app.run("localhost", 80, True)\n', "S002"),
     ],
 )  # fmt: skip
 def test_unsafe_variants_are_flagged(tmp_path: Path, source: str, code: str) -> None:

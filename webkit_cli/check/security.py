@@ -37,6 +37,8 @@ _PY_TRIGGERS = (
     "SECRET_KEY", "secret_key", "DEBUG", "debug", "execute", "text", "Markup", "autoescape",
     "run",
 )  # fmt: skip
+#: modules whose ``run()`` is not a server's (``asyncio.run(..., debug=True)``)
+_NOT_AN_APP = frozenset({"asyncio", "subprocess", "trio", "anyio", "uvloop"})
 _ALL_INTERFACES = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104 - what we look for
 
 
@@ -338,12 +340,18 @@ class _PythonVisitor(ast.NodeVisitor):
         )
 
     def _check_run(self, node: ast.Call) -> None:
-        for kw in node.keywords:
-            if kw.arg == "debug" and _is_true(kw.value):
-                self.add("S002", node, "run(debug=True) forces the debugger on.")
-            host = kw.value.value if isinstance(kw.value, ast.Constant) else None
-            if kw.arg == "host" and host in _ALL_INTERFACES:
-                self.add("S009", node, f"run(host={host!r}) serves on every interface.")
+        """``app.run(host, port, debug)``: by keyword or position (Flask's signature)."""
+        owner = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(owner, ast.Name) and owner.id in _NOT_AN_APP:
+            return  # asyncio.run(main(), debug=True) is not a web server
+        given = dict(zip(("host", "port", "debug"), node.args, strict=False))
+        given.update({kw.arg: kw.value for kw in node.keywords if kw.arg})
+        if _is_true(given.get("debug")):
+            self.add("S002", node, "run(debug=True) forces the debugger on.")
+        host_node = given.get("host")
+        host = host_node.value if isinstance(host_node, ast.Constant) else None
+        if host in _ALL_INTERFACES:
+            self.add("S009", node, f"run(host={host!r}) serves on every interface.")
 
     def _check_sql(self, node: ast.Call, name: str) -> None:
         if not node.args:
