@@ -9,8 +9,9 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from flask.logging import default_handler
 from rich.console import Console
 from werkzeug.serving import make_server
 
+from tests.conftest import build_file_tree
+from tests.server._server import Server
 from webkit_cli.server.accesslog import (
     LOGGER_NAME,
     AccessEntry,
@@ -419,3 +422,114 @@ def test_non_ascii_paths_are_shown_as_characters() -> None:
         get(port, "/caf%C3%A9")
         data = json.loads(lines_when(stream, 1)[0])
     assert data["path"] == "/café"
+
+
+# --- end to end: the real `webkit run` in a subprocess -----------------------------------
+
+E2E_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    return "<html><body>home</body></html>"
+
+
+@app.get("/boom")
+def boom():
+    raise LookupError("no such thing in the view")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return build_file_tree(
+        tmp_path / "logged", {"app.py": E2E_APP, "static/site.css": "body { margin: 0 }\n"}
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(cwd: Path, *args: str) -> Server:
+        server = Server(cwd, args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def stdout_lines(server: Server, count: int, timeout: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = server.stdout.splitlines()
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_webkit_run_plain_log_lines(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--log-format", "plain", "--no-reload")
+    server.get("/?from=test")
+    server.get("/static/site.css")
+    server.get("/nowhere")
+    server.get("/boom")
+    lines = stdout_lines(server, 8)
+    assert lines[0].split()[1:4] == ["GET", "/?from=test", "200"]
+    assert lines[1].split()[1:4] == ["GET", "/static/site.css", "200"]
+    assert lines[2].split()[1:4] == ["GET", "/nowhere", "404"]
+    assert lines[3].split()[1:4] == ["GET", "/boom", "500"]
+    # The traceback follows the 5xx line, once, and names the user's code.
+    rest = "\n".join(lines[4:])
+    assert lines[4] == "Traceback (most recent call last):"
+    assert 'app.py", line 13, in boom' in rest
+    assert lines[-1] == "LookupError: no such thing in the view"
+    assert "Exception on /boom" not in server.stdout + server.stderr
+    # The request lines are not on stderr, where werkzeug would have written its own.
+    assert "GET /" not in server.stderr
+
+
+@pytest.mark.slow
+def test_webkit_run_json_log_lines(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--log-format", "json")
+    server.get("/")
+    server.get("/static/site.css")
+    server.get("/boom", headers={"Accept": "application/json"})
+    server.get("/__webkit/livereload.js")  # webkit's own URL: not logged
+    lines = stdout_lines(server, 3)
+    records = [json.loads(line) for line in lines]
+    assert [(r["method"], r["path"], r["status"]) for r in records] == [
+        ("GET", "/", 200),
+        ("GET", "/static/site.css", 200),
+        ("GET", "/boom", 500),
+    ]
+    assert set(records[0]) == {
+        "time",
+        "method",
+        "path",
+        "query",
+        "status",
+        "duration_ms",
+        "size",
+        "static",
+        "remote_addr",
+    }
+    assert records[0]["size"] > len("<html><body>home</body></html>")  # the script was added
+    assert records[1]["static"] is True
+    assert records[2]["exception"]["type"] == "builtins.LookupError"
+
+
+@pytest.mark.slow
+def test_webkit_run_no_access_log(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--no-access-log", "--log-format", "plain")
+    server.get("/")
+    server.get("/boom")
+    lines = stdout_lines(server, 2)
+    assert lines[0] == "Traceback (most recent call last):"
+    assert not [line for line in lines if " 200 " in line]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from tests.conftest import build_file_tree
+from tests.server._server import Server
 from webkit_cli.server.livereload import (
     EVENTS_PATH,
     SCRIPT_PATH,
@@ -397,3 +401,130 @@ def test_pages_keep_being_served_while_streams_are_open() -> None:
             conn.close()
         assert b"livereload.js?g=g" in page
         hub.close_all()
+
+
+# --- end to end: the real `webkit run` in a subprocess -----------------------------------
+
+E2E_APP = """\
+from flask import Flask, jsonify, render_template
+
+app = Flask(__name__)
+VERSION = "v1"
+
+
+@app.get("/")
+def index():
+    return render_template("index.html", version=VERSION)
+
+
+@app.get("/api")
+def api():
+    return jsonify(items=[1, 2], html="</body>")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return build_file_tree(
+        tmp_path / "site",
+        {
+            "app.py": E2E_APP,
+            "templates/index.html": (
+                '<!doctype html><html><head><link rel="stylesheet" href="/static/site.css">'
+                "</head><body><h1>first {{ version }}</h1></body></html>"
+            ),
+            "static/site.css": "h1 { color: black }\n",
+        },
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(cwd: Path, *args: str) -> Server:
+        server = Server(cwd, args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def save(path: Path, text: str) -> None:
+    """Write like an editor: the new content appears at once."""
+    tmp = path.with_name(path.name + ".tmp-save")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@pytest.mark.slow
+def test_webkit_run_injects_the_script_into_html_but_not_json(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    status, headers, body = server.get("/")
+    assert status == 200
+    assert '<script src="/__webkit/livereload.js?g=' in body
+    assert body.index("livereload.js") < body.index("</body>")
+    assert int(headers["content-length"]) == len(body.encode())
+    status, headers, body = server.get("/api")
+    assert status == 200
+    assert "livereload" not in body
+    assert json.loads(body) == {"items": [1, 2], "html": "</body>"}
+    status, headers, body = server.get(SCRIPT_PATH)
+    assert status == 200
+    assert headers["content-type"].startswith("text/javascript")
+    assert "EventSource" in body
+
+
+@pytest.mark.slow
+def test_webkit_run_without_reload_adds_no_script(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project, "--no-reload")
+    assert "livereload" not in server.get("/")[2]
+    assert server.get(SCRIPT_PATH)[0] == 404
+
+
+@pytest.mark.slow
+def test_webkit_run_sends_events_for_template_and_css_changes(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    with sse(server.port) as reader:
+        hello = reader.next_message()
+        assert b"event: hello" in hello
+        save(
+            project / "templates/index.html",
+            "<!doctype html><html><body><h1>second {{ version }}</h1></body></html>",
+        )
+        event = reader.next_message()
+        assert event.startswith(b"event: reload\n")
+        assert b"index.html" in event
+        # Jinja re-read the template: the page has the change, from the same worker.
+        assert "second v1" in server.get("/")[2]
+        save(project / "static/site.css", "h1 { color: red }\n")
+        event = reader.next_message()
+        assert event.startswith(b"event: css\n")
+        assert b"site.css" in event
+
+
+@pytest.mark.slow
+def test_webkit_run_py_change_moves_the_page_to_a_new_generation(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    with sse(server.port) as reader:
+        first = json.loads(reader.next_message().split(b"data: ", 1)[1])["generation"]
+        save(project / "app.py", E2E_APP.replace('"v1"', '"v2"'))
+        # The old worker ends the stream (after a last reload event, possibly).
+        while reader.next_message():
+            pass
+    with sse(server.port) as reader:
+        second = json.loads(reader.next_message().split(b"data: ", 1)[1])["generation"]
+    assert second != first
+    body = server.get("/")[2]
+    assert "first v2" in body
+    assert f"livereload.js?g={second}" in body

@@ -232,8 +232,25 @@ class RichFormatter(PlainFormatter):
             highlight=False,
         )
         with self._tb_lock:
-            console.print(Traceback.from_exception(type(exc), exc, exc.__traceback__))
+            console.print(
+                Traceback.from_exception(
+                    type(exc), exc, exc.__traceback__, suppress=_framework_modules()
+                )
+            )
         return buffer.getvalue().rstrip("\n")
+
+
+def _framework_modules() -> list[Any]:
+    """Flask and werkzeug: their frames are listed without source, the user's code stands out."""
+    import importlib
+
+    modules = []
+    for name in ("flask", "werkzeug"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return modules
 
 
 class JsonFormatter:

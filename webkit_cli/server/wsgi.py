@@ -245,40 +245,48 @@ def debugger_pin(app: WSGIApplication) -> str | None:
 
 
 class AccessLogRequestHandler(WSGIRequestHandler):
-    """werkzeug's handler, logging each request to ``webkit.access`` when it is complete."""
+    """werkzeug's handler, writing one ``webkit.access`` line per request.
+
+    A sized response is logged when its headers go out (Flask has built the whole body
+    by then; sending it takes microseconds), so a client that sees the response also
+    finds its line, in request order. A streamed one is logged when its body ends.
+    Logging after ``run_wsgi`` would be late: werkzeug then waits up to 10 ms for the
+    client to close the connection.
+    """
 
     access_logger: ClassVar[logging.Logger] = logging.getLogger("webkit.access")
     #: False with --no-access-log: only failed requests (their tracebacks) are reported.
     access_lines: ClassVar[bool] = True
 
+    _webkit_start = 0.0
     _webkit_status = 0
-    _webkit_sent = 0.0
     _webkit_in_wsgi = False
+    _webkit_logged = False
 
     def run_wsgi(self) -> None:
-        start = time.perf_counter()
+        self._webkit_start = time.perf_counter()
         self._webkit_status = 0
-        self._webkit_sent = 0.0
+        self._webkit_logged = False
         self._webkit_in_wsgi = True
         try:
             super().run_wsgi()
         finally:
             self._webkit_in_wsgi = False
-            self._webkit_log(start)
+            if not self._webkit_logged:
+                self._webkit_log(time.perf_counter())
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Called by ``send_response``: keep the status; the line is written at the end.
-
-        The duration ends here for a sized body (Flask has built it by now; sending it
-        takes microseconds) and when the iteration ends for a streamed one. It must not
-        end after ``run_wsgi``: werkzeug then waits up to 10 ms for the client to close.
-        """
-        self._webkit_sent = time.perf_counter()
+        """Called by ``send_response`` as the headers go out (instead of werkzeug's line)."""
         try:
             self._webkit_status = int(code)
         except (TypeError, ValueError):
             self._webkit_status = 0
-        if not self._webkit_in_wsgi and self.access_lines:
+        if self._webkit_in_wsgi:
+            capture: Capture | None = self.environ.get(CAPTURE_KEY)
+            if capture is not None and capture.size is not None:
+                self._webkit_logged = True
+                self._webkit_log(time.perf_counter())
+        elif self.access_lines:
             # A request rejected before reaching the app (a malformed request line).
             path = getattr(self, "path", None) or self.requestline
             entry = AccessEntry(
@@ -293,12 +301,7 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             )
             log_entry(self.access_logger, entry)
 
-    def _webkit_end(self, capture: Capture | None) -> float:
-        if capture is not None and capture.end:
-            return capture.end
-        return self._webkit_sent or time.perf_counter()
-
-    def _webkit_log(self, start: float) -> None:
+    def _webkit_log(self, end: float) -> None:
         environ = getattr(self, "environ", None)
         if environ is None:
             return
@@ -308,6 +311,8 @@ class AccessLogRequestHandler(WSGIRequestHandler):
         capture: Capture | None = environ.get(CAPTURE_KEY)
         if not self.access_lines and (capture is None or capture.exc is None):
             return
+        if capture is not None and capture.end:
+            end = capture.end  # a streamed body: when its last chunk was produced
         if not path.isascii():
             # WSGI strings are bytes in latin-1 clothing; show the characters requested.
             path = path.encode("latin-1").decode("utf-8", "replace")
@@ -317,7 +322,7 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             path=path,
             query=environ["QUERY_STRING"],
             status=self._webkit_status,
-            duration_ms=(self._webkit_end(capture) - start) * 1000.0,
+            duration_ms=(end - self._webkit_start) * 1000.0,
             size=None if capture is None else capture.size,
             static=False if capture is None else capture.static,
             remote_addr=environ["REMOTE_ADDR"],
