@@ -353,9 +353,9 @@ def test_prompts_in_a_terminal(tmp_path: Path, out: Path) -> None:
         close_fds=True,
     )
     os.close(slave)
-    # Name, package (default), description, author, then the questions: an invalid choice
+    # Name, package (a refused one, then the default), description, author, then the questions: an invalid choice
     # first (asked again), docker=y, db_name default.
-    answers = ["shop", "", "A shop", "Ada", "mysql", "postgresql", "y", ""]
+    answers = ["shop", "email", "", "A shop", "Ada", "mysql", "postgresql", "y", ""]
     output = b""
     try:
         for answer in answers:
@@ -371,6 +371,7 @@ def test_prompts_in_a_terminal(tmp_path: Path, out: Path) -> None:
     text = output.decode(errors="replace")
     assert proc.returncode == 0, text
     assert "Project name" in text and "(mysite)" in text
+    assert "'email' is a standard-library module" in text  # asked again, not a crash
     assert "[sqlite/postgresql]" in text and "(sqlite)" in text
     assert "Please select one of the available options" in text
     project = out / "shop"

@@ -117,6 +117,15 @@ def test_an_empty_existing_folder_is_used(tiny: Path, tmp_path: Path) -> None:
     assert (tmp_path / "proj" / "README.md").is_file()
 
 
+def test_an_empty_symlinked_folder_keeps_its_link(tiny: Path, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    create(tiny, tmp_path / "link", name="proj")
+    assert (tmp_path / "link").is_symlink()
+    assert (real / "README.md").read_text().startswith("# proj")
+
+
 def test_non_empty_target_is_refused_and_untouched(tiny: Path, tmp_path: Path) -> None:
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "notes.txt").write_text("mine")

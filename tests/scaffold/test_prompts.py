@@ -48,6 +48,16 @@ def test_bool_and_int() -> None:
     assert p.question(Question("workers", type="int"), 4) == 4
 
 
+def test_checked_asks_again_with_the_reason() -> None:
+    from webkit_cli.scaffold.names import validate_package
+
+    p, out = prompter("email\n\nshop_app\n")
+    assert p.checked("Python package", "flask", validate_package) == "shop_app"
+    text = out.getvalue()
+    assert "'email' is a standard-library module" in text
+    assert "'flask' is already importable" in text  # the default was tried and refused too
+
+
 def test_validator_failures_are_explained_and_asked_again() -> None:
     q = Question("db_name", help="Database name", validator="identifier")
     p, out = prompter("my-db\nmy_db\n")

@@ -72,11 +72,16 @@ def _ask_builtins(
 ) -> tuple[str, Template, str, str, str]:
     """Prompt for whatever built-in answer is missing (interactive runs only)."""
     from webkit_cli.scaffold.engine import git_user_name
-    from webkit_cli.scaffold.names import normalise_package, resolve_names
+    from webkit_cli.scaffold.names import (
+        normalise_package,
+        resolve_names,
+        validate_package,
+        validate_project_name,
+    )
     from webkit_cli.scaffold.template import builtin_template_names, resolve_template
 
     if name is None:
-        name = prompter.text("Project name", default="mysite")
+        name = prompter.checked("Project name", "mysite", validate_project_name)
     if template is None:
         names = builtin_template_names()
         template = prompter.text(
@@ -84,8 +89,8 @@ def _ask_builtins(
         )
     tpl = resolve_template(template)
     if package is None:
-        package = prompter.text("Python package", default=normalise_package(name))
-    resolve_names(name, package)  # fail before asking anything else
+        package = prompter.checked("Python package", normalise_package(name), validate_package)
+    resolve_names(name, package)  # names given as options: fail before asking anything else
     if description is None:
         description = prompter.text("Description", default=tpl.description)
     if author is None:

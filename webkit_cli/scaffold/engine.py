@@ -153,6 +153,9 @@ def check_target(target: Path, *, force: bool) -> bool:
         raise ScaffoldError(f"{target} is a broken symlink: remove it or choose another name.")
     if not target.exists():
         return False
+    # A symlink to a folder is written through file by file (the --force path, which works on
+    # an empty folder too): renaming the staging folder onto it would replace the link itself.
+    symlinked = target.is_symlink()
     if not target.is_dir():
         raise ScaffoldError(f"{target} exists and is a file: choose another name or --dir.")
     try:
@@ -162,7 +165,7 @@ def check_target(target: Path, *, force: bool) -> bool:
             f"Cannot read {target} (permission denied): choose another --dir."
         ) from None
     if empty:
-        return False
+        return symlinked
     if not force:
         raise ScaffoldError(
             f"{target} already exists and is not empty: choose another name, or add --force "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+from webkit_cli.errors import ScaffoldError
 from webkit_cli.scaffold.answers import coerce
 from webkit_cli.scaffold.template import Answer, Question
 
@@ -33,9 +35,26 @@ class Prompter:
                     default=default,
                     stream=self.stream,
                 )
+            # A reply read from a stream keeps its newline, which rich does not treat as
+            # "take the default"; an empty answer means the default either way.
             if reply.strip():
-                return reply
+                return reply.strip()
+            if default is not None:
+                return default
             self.console.print("[prompt.invalid]An answer is required.")
+
+    def checked(self, label: str, default: str | None, check: Callable[[str], object]) -> str:
+        """A text answer that ``check`` accepts; its ScaffoldError is shown and asked again."""
+        from rich.markup import escape
+
+        while True:
+            reply = self.text(label, default=default)
+            try:
+                check(reply)
+            except ScaffoldError as exc:
+                self.console.print(f"[prompt.invalid]{escape(exc.message)}")
+                continue
+            return reply
 
     def question(self, question: Question, default: Answer | None) -> Answer:
         """Ask one template question until the answer passes its type and validator."""
