@@ -353,8 +353,8 @@ def test_prompts_in_a_terminal(tmp_path: Path, out: Path) -> None:
         close_fds=True,
     )
     os.close(slave)
-    # Name, package (a refused one, then the default), description, author, then the questions: an invalid choice
-    # first (asked again), docker=y, db_name default.
+    # Name, package (a refused one, then the default), description, author, then the
+    # questions: an invalid choice first (asked again), docker=y, db_name default.
     answers = ["shop", "email", "", "A shop", "Ada", "mysql", "postgresql", "y", ""]
     output = b""
     try:
