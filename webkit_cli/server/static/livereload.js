@@ -11,7 +11,9 @@
   if (window.__webkitLiveReload) {
     return; // the script was included twice: one connection is enough
   }
-  window.__webkitLiveReload = true;
+  // Visible state, for the curious (and for tests): "connecting", "open" or "retrying".
+  var status = { state: "connecting", generation: null };
+  window.__webkitLiveReload = status;
 
   var script = document.currentScript;
   var src = new URL(script ? script.src : "/__webkit/livereload.js", location.href);
@@ -100,6 +102,8 @@
         return;
       }
       generation = next;
+      status.state = "open";
+      status.generation = next;
     });
     source.addEventListener("reload", reload);
     source.addEventListener("css", function (event) {
@@ -113,6 +117,7 @@
         source.close();
         source = null;
       }
+      status.state = "retrying";
       scheduleConnect();
     };
   }
