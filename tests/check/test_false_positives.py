@@ -224,3 +224,30 @@ def test_pyproject_without_webkit_table_is_a_plain_project(tmp_path: Path) -> No
     root = make_project(tmp_path / "demo", {"pyproject.toml": pyproject, "wsgi.py": wsgi})
     report = check(root)
     assert report.findings == [] and report.notes == []
+
+
+def test_extension_templates_are_not_guessed_without_the_app(tmp_path: Path) -> None:
+    """``bootstrap/base.html`` may come from an installed extension: only the app can say."""
+    page = "{% extends 'bootstrap/base.html' %}\n"
+    root = make_project(tmp_path / "demo", {"src/demo/templates/item.html": page})
+    assert check(root, no_import=True).findings == []
+    # With the app imported its loader is the truth, and no extension provides it here.
+    assert locations(check(root)) == [("T002", "src/demo/templates/item.html", 1)]
+    # A name in a folder the project has is checked even without the app.
+    page = "{% extends 'partials/nope.html' %}\n"
+    root = make_project(
+        tmp_path / "p2",
+        {"src/demo/templates/item.html": page, "src/demo/templates/partials/a.html": ""},
+    )
+    assert locations(check(root, no_import=True)) == [("T002", "src/demo/templates/item.html", 1)]
+
+
+def test_blueprint_template_folder_found_without_the_app(tmp_path: Path) -> None:
+    admin = (
+        "from flask import Blueprint, render_template\n\n"
+        'bp = Blueprint("admin", __name__, template_folder="tpl")\n\n\n'
+        "def dash():\n    return render_template('dash.html')\n"
+    )
+    files = {"src/demo/admin.py": admin, "src/demo/tpl/dash.html": "{% include 'x.html' %}\n"}
+    root = make_project(tmp_path / "demo", files)
+    assert locations(check(root, no_import=True)) == [("T002", "src/demo/tpl/dash.html", 1)]

@@ -170,6 +170,11 @@ CASES = [
         {f"{T}/item.html": "{% extends 'base.html' %}\n{% from 'macros.html' import card %}\n",
          f"{T}/macros.html": "{% macro card(x) %}<div>{{ x }}</div>{% endmacro %}\n"},
     ),
+    Case(
+        "T003-render-template-missing",
+        {V: VIEWS_PY.replace('render_template("item.html"', 'render_template("items.html"')},
+        [("T003", V, 'render_template("items.html"')],
+    ),
     # --- security ------------------------------------------------------------------------
     Case(
         "S001-secret-literal",

@@ -152,7 +152,16 @@ class CheckContext:
             return frozenset()
 
     def template_exists(self, name: str) -> bool:
-        return name in self.template_names or name in self.app_template_names
+        """True when a template of that name exists (or may: see below)."""
+        if name in self.template_names or name in self.app_template_names:
+            return True
+        if self.app is None and "/" in name:
+            # Without the app, an installed extension's blueprint templates are invisible
+            # ("bootstrap/base.html"): a namespaced name whose folder the project does not
+            # have is given the benefit of the doubt rather than reported.
+            top = name.split("/", 1)[0]
+            return not any((directory / top).is_dir() for directory in self.template_dirs)
+        return False
 
 
 def _is_excluded(rel: str, config: CheckConfig) -> bool:
@@ -238,6 +247,8 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
         for i, part in enumerate(parts):
             if part == "templates":
                 dirs.setdefault(ctx.root.joinpath(*parts[: i + 1]), None)
+    for path in _declared_template_folders(ctx):
+        dirs.setdefault(path, None)
     app = ctx.app
     if app is not None:
         for owner in [app, *getattr(app, "blueprints", {}).values()]:
@@ -247,6 +258,27 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
                 if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
                     dirs.setdefault(path, None)
     return list(dirs)
+
+
+def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
+    """``Flask(..., template_folder="x")`` / ``Blueprint(..., template_folder="x")`` literals.
+
+    Read from the AST so that ``--no-import`` knows a blueprint's own template folder too
+    (Flask resolves it relative to the module's folder, as done here).
+    """
+    for file in ctx.python_files:
+        if file.tree is None or "template_folder" not in file.source:
+            continue
+        for node in ast.walk(file.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for kw in node.keywords:
+                if kw.arg == "template_folder" and isinstance(kw.value, ast.Constant):
+                    value = kw.value.value
+                    if isinstance(value, str) and value:
+                        path = (file.path.parent / value).resolve()
+                        if path.is_dir() and ctx.root in path.parents:
+                            yield path
 
 
 def make_jinja_env(ctx: CheckContext) -> Environment:

@@ -111,6 +111,9 @@ _RULES = [
     Rule("T002", "template-not-found", E,
          "{% extends %}, {% include %} or {% import %} names a template that does not exist.",
          "Fix the name (relative to a templates folder) or create the template."),
+    Rule("T003", "render-template-not-found", E,
+         "render_template() names a template that does not exist.",
+         "Fix the name (relative to a templates folder) or create the template."),
     # Security
     Rule("S001", "hardcoded-secret-key", E, "SECRET_KEY is set to a string literal in code.",
          "Read it from the environment, e.g. os.environ['SECRET_KEY'], with no literal fallback."),

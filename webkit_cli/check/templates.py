@@ -1,7 +1,8 @@
-"""Template rules (T001-T002): templates parse; literal extends/include/import targets exist."""
+"""Template rules (T001-T003): templates parse; literal template names point at real files."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,3 +56,43 @@ def template_references(ctx: CheckContext) -> Iterator[Finding]:
                 f"{{% {tag} %}} names template {shown}, which does not exist in any "
                 "templates folder.",
             )
+
+
+#: Flask's functions whose first argument is a template name (or a list of names)
+_RENDERERS = frozenset({"render_template", "stream_template"})
+
+
+@check("T003")
+def render_template_targets(ctx: CheckContext) -> Iterator[Finding]:
+    """``render_template("page.html")`` in Python names a template that exists."""
+    for file, tree in ctx.parsed_python():
+        if "_template" not in file.source:  # fast path: no renderer named in this module
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name not in _RENDERERS:
+                continue
+            names = _python_literal_names(node.args[0])
+            if not names or any(ctx.template_exists(n) for n in names):
+                continue
+            shown = " or ".join(f"'{n}'" for n in names)
+            yield finding(
+                "T003",
+                file.rel,
+                node.lineno,
+                f"{name}() names template {shown}, which does not exist in any templates folder.",
+                column=node.col_offset + 1,
+            )
+
+
+def _python_literal_names(node: ast.AST) -> list[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.List | ast.Tuple) and node.elts:
+        names = [_python_literal_names(elt) for elt in node.elts]
+        if all(n is not None and len(n) == 1 for n in names):
+            return [n[0] for n in names if n]
+    return None
