@@ -24,6 +24,12 @@ from typing import Any
 import pytest
 
 from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates.conftest import (
+    assert_lint_clean,
+    assert_shared_conventions,
+    assert_tests_catch,
+    generate,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +46,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("WEBKIT_", "FLASK_", "COV_CORE_", "PYTEST_"))
-        and name not in {"SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "APP_ENV"}
+        and name
+        not in {"SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "APP_ENV", "INSTANCE_PATH"}
     }
     env.update(extra)
     return env
@@ -90,6 +97,8 @@ def run_project_tests(project: Path, **env: str) -> float:
     assert " failed" not in result.stdout and " skipped" not in result.stdout
     percent: float = json.loads(report.read_text())["totals"]["percent_covered"]
     report.unlink()
+    for leftover in project.glob(".coverage*"):
+        leftover.unlink()
     return percent
 
 
@@ -97,6 +106,7 @@ def run_project_tests(project: Path, **env: str) -> float:
 
 
 def test_database_choice_shapes_the_project(project: Path) -> None:
+    assert_shared_conventions(project, "api")
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     answers = pyproject["tool"]["webkit"]["template"]["answers"]
     env_example = (project / ".env.example").read_text()
@@ -142,12 +152,7 @@ def test_project_tests_pass_with_coverage(project: Path) -> None:
 
 
 def test_ruff_is_clean(project: Path) -> None:
-    for command in (["check", "."], ["format", "--check", "."]):
-        result = subprocess.run(
-            [str(VENV_BIN / "ruff"), *command, "--no-cache"],
-            cwd=project, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_lint_clean(project)
 
 
 def test_webkit_check_is_clean(project: Path) -> None:
@@ -306,3 +311,135 @@ def test_keys_command_and_gunicorn_on_postgresql(
     assert titles == ["served"]
     assert len(stored) == 1
     assert len(stored[0][0]) == 64 and stored[0][1] is not None
+
+
+# -- the project's tests catch a broken feature ----------------------------------------------
+
+SRC = "src/{package}"
+MUTATIONS = [
+    pytest.param(
+        f"{SRC}/auth.py",
+        "    if not hmac.compare_digest(record.key_hash, hash_key(presented)):",
+        "    if False:",
+        "test_right_prefix_wrong_secret_is_401",
+        id="secret-not-compared",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "            if scope not in key.scope_set:",
+        "            if False:",
+        "test_key_without_the_scope_is_403",
+        id="scopes-ignored",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "key_hash=hash_key(key)",
+        "key_hash=key",
+        "test_key_is_stored_only_as_its_sha256",
+        id="key-stored-in-plain-text",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "    if record is None or not record.active:",
+        "    if record is None:",
+        "test_revoked_key_is_401",
+        id="revoked-key-accepted",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "        record.revoked_at = datetime.now(UTC)",
+        "        pass",
+        "test_revoke_makes_the_key_401",
+        id="revoke-does-nothing",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "                Note.title.icontains(text, autoescape=True),",
+        """                __import__("sqlalchemy").text(f"notes.title LIKE '%{text}%'"),""",
+        "test_sql_injection_in_the_filter_is_harmless",
+        id="sql-by-string-formatting",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "Note.title.icontains(text, autoescape=True)",
+        "Note.title.icontains(text)",
+        "test_like_wildcards_are_matched_literally",
+        id="like-wildcards-unescaped",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "    if offset + limit < total:",
+        "    if False:",
+        "test_pagination_follows_next_links_to_the_end",
+        id="no-next-link",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "    if pinned is not None:",
+        "    if False:",
+        "test_filter_by_pinned",
+        id="filter-ignored",
+    ),
+    pytest.param(
+        f"{SRC}/validation.py",
+        "        if name not in fields\n",
+        "        if name not in fields and False\n",
+        "test_invalid_fields_are_422",
+        id="unknown-fields-accepted",
+    ),
+    pytest.param(
+        f"{SRC}/validation.py",
+        "        if type(value) is not self.type:",
+        "        if False:",
+        "test_invalid_fields_are_422",
+        id="wrong-types-accepted",
+    ),
+    pytest.param(
+        f"{SRC}/__init__.py",
+        "        MAX_CONTENT_LENGTH=1024 * 1024,",
+        "        MAX_CONTENT_LENGTH=None,",
+        "test_oversized_body_is_413",
+        id="no-size-limit",
+    ),
+    pytest.param(
+        f"{SRC}/__init__.py",
+        "    app.after_request(_add_security_headers)\n",
+        "",
+        "test_security_headers_on_every_response",
+        id="no-security-headers",
+    ),
+    pytest.param(
+        f"{SRC}/__init__.py",
+        '    if app.config["APP_ENV"] == "production":',
+        "    if False:",
+        "test_production_without_secret_key_refuses_to_start",
+        id="no-secret-key-check",
+    ),
+    pytest.param(
+        f"{SRC}/errors.py",
+        "    app.register_error_handler(HTTPException, _http_error)\n",
+        "",
+        "test_unknown_url_is_json_404",
+        id="html-errors",
+    ),
+    pytest.param(
+        f"{SRC}/meta.py",
+        '@bp.get("/healthz")',
+        '@bp.get("/health")',
+        "test_document_lists_exactly_the_routes",
+        id="openapi-out-of-date",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def mutation_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One project for all mutations: each one is undone before the next."""
+    return generate("api", tmp_path_factory.mktemp("api-mutations"))
+
+
+@pytest.mark.parametrize(("path", "old", "new", "failing_test"), MUTATIONS)
+def test_project_tests_catch_a_broken_feature(
+    mutation_project: Path, path: str, old: str, new: str, failing_test: str
+) -> None:
+    assert_tests_catch(mutation_project, path, old, new, failing_test)
