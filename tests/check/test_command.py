@@ -168,3 +168,12 @@ def test_in_a_real_process_from_the_project_directory(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("::error file=src/demo/config.py,line=1,col=1,title=S001 ")
+
+
+def test_prints_of_the_app_do_not_corrupt_machine_output(runner: CliRunner, tmp_path: Path) -> None:
+    init = INIT_PY.replace("    return app\n", '    print("starting up")\n    return app\n')
+    root = make_project(tmp_path / "demo", {"src/demo/__init__.py": init})
+    code, out, err = invoke(runner, str(root), "--format", "json")
+    assert code == 0
+    assert json.loads(out)["summary"]["total"] == 0
+    assert "starting up" in err

@@ -11,8 +11,10 @@ production secrets: ``create_app(config=None)`` gets ``{"TESTING": True, "SECRET
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import secrets
+import sys
 import traceback
 from collections.abc import Container, Iterator
 from pathlib import Path
@@ -196,7 +198,9 @@ def load_app(
     load_target = testing_target(ctx, target) if target else None
     project_ctx = ProjectContext(project=project, app_target=load_target, dotenv=dotenv)
     try:
-        app = project_ctx.load_app()
+        # The user's prints go to stderr: stdout may be a JSON or SARIF document.
+        with contextlib.redirect_stdout(sys.stderr):
+            app = project_ctx.load_app()
     except AppImportError as exc:
         original = exc.original
         file, line = _user_frame(ctx, original)
