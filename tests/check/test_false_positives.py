@@ -75,6 +75,12 @@ def markup(name: str):
     return a + b + c
 
 
+class Logger:
+    def __init__(self):
+        self.debug = True
+        self.secret_key = "not a flask secret"
+
+
 def serve(app):
     import asyncio
 

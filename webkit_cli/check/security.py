@@ -99,8 +99,10 @@ def _target_key(target: ast.AST) -> str | None:
     """``SECRET_KEY`` for ``SECRET_KEY = ``, ``x.secret_key = ``, ``x["SECRET_KEY"] = ``."""
     if isinstance(target, ast.Name):
         return target.id
-    if isinstance(target, ast.Attribute):
-        return target.attr.upper() if target.attr in {"secret_key", "debug"} else None
+    if isinstance(target, ast.Attribute) and target.attr in {"secret_key", "debug"}:
+        # Only on something that is an app (`app.debug`), not any object's `debug` flag.
+        owner = ast.unparse(target.value).lower()
+        return target.attr.upper() if owner.endswith(("app", "application")) else None
     if isinstance(target, ast.Subscript) and _is_str(target.slice):
         return str(target.slice.value)  # type: ignore[attr-defined]
     return None
