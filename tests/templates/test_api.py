@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from tests.templates.conftest import (
     assert_shared_conventions,
     assert_tests_catch,
     generate,
+    project_package,
 )
 
 pytestmark = pytest.mark.slow
@@ -156,13 +157,43 @@ def test_ruff_is_clean(project: Path) -> None:
 
 
 def test_webkit_check_is_clean(project: Path) -> None:
-    pytest.importorskip("webkit_cli.commands.check", reason="webkit check is not built yet")
-    result = subprocess.run(
-        [sys.executable, "-m", "webkit_cli", "check", str(project)],
-        capture_output=True, text=True, env=clean_env(), timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "All checks passed" in result.stdout
+    for extra in ([], ["--format", "github"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "webkit_cli", "check", str(project), *extra],
+            capture_output=True, text=True, env=clean_env(), timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        if extra:
+            assert "::error" not in result.stdout and "::warning" not in result.stdout
+        else:
+            assert "All checks passed" in result.stdout
+
+
+def test_served_by_webkit_run(
+    scaffolded: Callable[[str], Path], serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The development loop: ``webkit run`` serves the API; a key from the CLI works on it."""
+    project = scaffolded("api")
+    env = {
+        "APP_ENV": "development",
+        "SECRET_KEY": os.urandom(16).hex(),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+    }
+    created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    server = serve(project, env=env)
+    status, headers, note = http_json(server.port, "POST", "/notes", key, {"title": "live"})
+    assert status == 201, note
+    assert headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    status, _, page = http_json(server.port, "GET", "/notes?q=live", key)
+    assert (status, [n["id"] for n in page["data"]]) == (200, [note["id"]])
+    status, headers, problem = http_json(server.port, "DELETE", "/notes")
+    assert (status, problem["code"]) == (405, "method_not_allowed")
+    assert headers.get_content_type() == "application/problem+json"
+    status, _, document = http_json(server.port, "GET", "/openapi.json")
+    assert status == 200 and document["openapi"] == "3.1.0"
+    assert (tmp_path / "instance" / "my_api.sqlite3").is_file()
 
 
 # -- the keys command and gunicorn, as a user runs them ----------------------------------------
@@ -173,11 +204,29 @@ def flask_keys(
 ) -> subprocess.CompletedProcess[str]:
     """``flask --app <package> keys ...`` from the project root (``flask`` loads ``.env``)."""
     return subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", PACKAGE, "keys", *args],
+        [str(VENV_BIN / "flask"), "--app", project_package(project), "keys", *args],
         cwd=project, capture_output=True, text=True, env=clean_env(PYTHONPATH="src", **env),
         timeout=60,
         check=False,
     )  # fmt: skip
+
+
+def http_json(
+    port: int, method: str, path: str, key: str | None = None, body: Any = None
+) -> tuple[int, http.client.HTTPMessage, Any]:
+    """One request to 127.0.0.1:port; returns status, headers and the decoded JSON body."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        payload = json.dumps(body) if body is not None else None
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, response.headers, json.loads(data) if data else None
+    finally:
+        conn.close()
 
 
 class Gunicorn:
@@ -210,18 +259,8 @@ class Gunicorn:
     def request(
         self, method: str, path: str, key: str | None = None, body: Any = None
     ) -> tuple[int, dict[str, Any] | None]:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers=headers)  # fmt: skip
-            response = conn.getresponse()
-            data = response.read()
-            return response.status, json.loads(data) if data else None
-        finally:
-            conn.close()
+        status, _headers, data = http_json(self.port, method, path, key, body)
+        return status, data
 
     def workers(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
