@@ -87,6 +87,28 @@ def _run(command: list[str]) -> None:
         )
 
 
+def _start(bin_dir: Path, data: Path, sockets: Path, log: Path) -> int:
+    """Start the server on a free port; returns the port.
+
+    Another process may take the port between our probe and the server's bind, so a failed
+    start is retried on a new port (the log says why each attempt failed).
+    """
+    for _attempt in range(3):
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        try:
+            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
+                  "-w", "-t", "60", "start"])  # fmt: skip
+        except RuntimeError:
+            continue
+        return port
+    server_log = log.read_text(errors="replace") if log.exists() else ""
+    raise RuntimeError(f"PostgreSQL did not start; its log:\n{server_log}")
+
+
 @contextmanager
 def start_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
     """Start a fresh server from ``bin_dir``; stop and delete it on exit."""
@@ -102,13 +124,7 @@ def start_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "-A", "trust",
              "-E", "UTF8", "--locale=C", "--no-sync"]
         )  # fmt: skip
-        port = _free_port()
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-              "-w", "-t", "60", "start"])  # fmt: skip
+        port = _start(bin_dir, data, sockets, log)
         started = True
         yield PostgresServer(port=port, socket_dir=sockets)
     finally:
