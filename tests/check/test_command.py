@@ -177,3 +177,22 @@ def test_prints_of_the_app_do_not_corrupt_machine_output(runner: CliRunner, tmp_
     assert code == 0
     assert json.loads(out)["summary"]["total"] == 0
     assert "starting up" in err
+
+
+def test_output_file_in_a_missing_folder_is_one_error_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path / "demo")
+    code, out, err = invoke(runner, str(root), "-o", str(tmp_path / "no" / "such" / "r.json"))
+    assert code == 1
+    assert err.startswith("Error: Cannot write the report to ")
+    assert "Traceback" not in err
+
+
+def test_text_report_to_a_file(runner: CliRunner, tmp_path: Path) -> None:
+    root = make_project(tmp_path / "demo", WARNING_ONLY)
+    target = tmp_path / "report.txt"
+    assert invoke(runner, str(root), "-o", str(target))[:2] == (0, "")
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("src/demo/templates/item.html\n") and "S004" in text
+    assert list(tmp_path.glob(".report.txt.*")) == []

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from webkit_cli.check.runner import CheckReport
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -19,6 +23,43 @@ def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     except ValueError as exc:
         raise click.BadParameter(f"{exc}. `webkit check --list-rules` lists them.") from exc
     return codes
+
+
+def _render_to_string(report: CheckReport, fmt: str) -> str:
+    import io
+
+    from webkit_cli._console import make_console
+    from webkit_cli.check import reporters
+
+    if fmt != "text":
+        return reporters.MACHINE_FORMATS[fmt](report)
+    buffer = io.StringIO()
+    reporters.render_text(report, make_console(file=buffer))
+    return buffer.getvalue()
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write atomically: a CI step never uploads half a SARIF file."""
+    import os
+    import tempfile
+
+    from webkit_cli.errors import WebkitError
+
+    tmp: Path | None = None
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        tmp.chmod(0o644)  # mkstemp makes it private; a report is an ordinary file
+        tmp.replace(path)
+    except OSError as exc:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise WebkitError(
+            f"Cannot write the report to {path}: {exc.strerror or exc}. "
+            "Check that its folder exists and is writable."
+        ) from exc
 
 
 @click.command("check", short_help="Lint the project for CI.")
@@ -91,18 +132,13 @@ def check_command(
         dotenv=not no_dotenv,
     )
     fmt = output_format.lower()
+    if output is not None:
+        _write_report(output, _render_to_string(report, fmt))
+    elif fmt == "text":
+        reporters.render_text(report, make_console())
+    else:
+        click.echo(reporters.MACHINE_FORMATS[fmt](report), nl=False)
     if fmt == "text":
-        if output is not None:
-            with output.open("w", encoding="utf-8") as stream:
-                reporters.render_text(report, make_console(file=stream))
-        else:
-            reporters.render_text(report, make_console())
         for note in report.notes:
             print_warning(note)
-    else:
-        document = reporters.MACHINE_FORMATS[fmt](report)
-        if output is not None:
-            output.write_text(document, encoding="utf-8")
-        else:
-            click.echo(document, nl=False)
     raise SystemExit(report.exit_code)
