@@ -287,3 +287,18 @@ def test_supervisor_killed_hard_leaves_no_worker_behind(
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(5)
     server.assert_nothing_left(timeout=5)
+
+
+def test_poll_mode_reloads(project: Path, serve: Callable[..., Server]) -> None:
+    """--poll (Docker, VMs, WSL): no OS events, the files are polled."""
+    server = serve(project, "--poll")
+    write(project / "app.py", APP.replace('"v1"', '"v2"'))
+    server.wait_for_body("/", lambda b: b.startswith("v2"))
+
+
+def test_new_folder_is_watched_too(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project)
+    (project / "blog").mkdir()
+    time.sleep(0.3)  # the watcher picks the folder up
+    (project / "blog" / "posts.py").write_text("TITLE = 'x'\n", encoding="utf-8")
+    server.wait_for_output("blog/posts.py changed · reloaded")

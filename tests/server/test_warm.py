@@ -10,7 +10,12 @@ import pytest
 
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from webkit_cli.server._warm import imported_names, own_top_level_names, third_party_imports
+from webkit_cli.server._warm import (
+    imported_names,
+    is_project_path,
+    own_top_level_names,
+    third_party_imports,
+)
 
 APP = """\
 import os
@@ -45,14 +50,24 @@ def test_only_third_party_imports_are_warmed(tmp_path: Path) -> None:
     sources = [root / "src", root]
     assert own_top_level_names(sources) >= {"mysite", "app"}
     names = imported_names([root / "app.py", root / "src/mysite/__init__.py"])
-    assert names == {"click", "mysite", "not_installed_zz", "rich"}
+    # Submodules count: ``import sqlalchemy`` alone would leave ``sqlalchemy.orm`` to each worker.
+    assert names == {"click", "mysite", "mysite.views", "not_installed_zz", "rich.table"}
     warmed = third_party_imports(root, sources)
-    assert "mysite" not in warmed and "app" not in warmed  # the project's own: never
-    assert "not_installed_zz" not in warmed
-    assert "pytest" not in warmed  # tests are not scanned
-    assert "should_not_be_scanned" not in warmed
-    for name in warmed:
-        assert name in {"click", "rich", "markupsafe", "dotenv"}
+    tops = {name.split(".")[0] for name in warmed}
+    assert "mysite" not in tops and "app" not in tops  # the project's own: never
+    assert "not_installed_zz" not in tops
+    assert "pytest" not in tops  # tests are not scanned
+    assert "should_not_be_scanned" not in tops
+    assert tops <= {"click", "rich", "markupsafe", "dotenv"}
+    assert "dotenv.load_dotenv" in warmed  # a name that may be a submodule is tried
+
+
+def test_a_virtual_environment_inside_the_project_is_third_party(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    assert is_project_path(str(root / "src" / "pkg" / "__init__.py"), root)
+    venv_file = root / ".venv" / "lib" / "python3.11" / "site-packages" / "flask" / "app.py"
+    assert not is_project_path(str(venv_file), root)
+    assert not is_project_path("/usr/lib/python3/json/__init__.py", root)
 
 
 def _fd_targets(pid: int) -> set[str]:

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import build_file_tree
 from webkit_cli.server.watch import (
     ProjectFilter,
+    ProjectWatcher,
     classify,
     classify_batch,
     watch_error_message,
@@ -120,3 +121,42 @@ def test_inotify_limit_is_reported_with_the_fix() -> None:
     message = watch_error_message(OSError(28, "OS file watch limit reached"))
     assert "fs.inotify.max_user_watches" in message
     assert "--poll" in message
+
+
+def test_polling_can_be_forced_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def watcher() -> ProjectWatcher:
+        return ProjectWatcher(tmp_path, on_batch=lambda b: None, on_error=lambda m: None)
+
+    assert not watcher().poll
+    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
+    assert watcher().poll
+
+
+def test_every_project_folder_is_watched_but_no_venv(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": "",
+            "src/pkg/templates/a.html": "",
+            "src/pkg/__pycache__/x.pyc": "",
+            "env/pyvenv.cfg": "",
+            "env/lib/x.py": "",
+            "src/pkg/inner-venv/pyvenv.cfg": "",
+        },
+    )
+    extra = build_file_tree(tmp_path / "shared", {"lib.cfg": ""})
+    watcher = ProjectWatcher(
+        root, extra=[extra / "lib.cfg"], on_batch=lambda b: None, on_error=lambda m: None
+    )
+    assert watcher.directories() == [
+        root,
+        root / "src",
+        root / "src" / "pkg",
+        root / "src" / "pkg" / "templates",
+        extra / "lib.cfg",
+    ]
+    # A change to an explicitly watched file always matters.
+    batch = classify_batch([extra / "lib.cfg"], root, [extra / "lib.cfg"])
+    assert batch is not None and batch.action == "worker"

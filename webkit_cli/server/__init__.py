@@ -88,6 +88,13 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
             on_batch=lambda batch: None,
             on_error=lambda message: None,
         )
+    import shutil
+    import tempfile
+    from dataclasses import replace
+
+    # Private to this run: the workers share compiled templates through it.
+    cache_dir = tempfile.mkdtemp(prefix="webkit-run-")
+    config = replace(config, cache_dir=cache_dir)
     supervisor = Supervisor(config, sock, console, root=root, watcher=watcher)
     from webkit_cli.server._warm import fork_supported
 
@@ -100,4 +107,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         watched=watcher.described_roots if watcher else (),
     )
     console.print(build_banner(config, info))
-    return supervisor.run()
+    try:
+        return supervisor.run()
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)

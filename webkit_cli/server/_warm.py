@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
@@ -74,6 +75,8 @@ BASE_MODULES = (
     "webkit_cli.server.errorpage",
 )
 
+#: Largest control message (a list of a few thousand module names fits).
+MAX_MESSAGE = 1 << 20
 SCAN_LIMIT = 400  # project files parsed for imports; a bigger project still gets BASE_MODULES
 
 
@@ -118,7 +121,12 @@ def own_top_level_names(source_dirs: Iterable[Path]) -> set[str]:
 
 
 def imported_names(files: Iterable[Path]) -> set[str]:
-    """Top-level names of absolute imports in ``files`` (parsed, never executed)."""
+    """Dotted names of the absolute imports in ``files`` (parsed, never executed).
+
+    ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule; when it
+    is not, importing it fails harmlessly): ``import sqlalchemy`` alone leaves
+    ``sqlalchemy.orm`` - most of the import time - to every worker.
+    """
     names: set[str] = set()
     for path in files:
         try:
@@ -127,11 +135,13 @@ def imported_names(files: Iterable[Path]) -> set[str]:
             continue  # a broken file is the worker's business
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
+                names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    names.discard("__future__")
-    return names
+                names.add(node.module)
+                names.update(
+                    f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"
+                )
+    return {name for name in names if not name.startswith("__future__")}
 
 
 def project_python_files(root: Path) -> list[Path]:
@@ -155,30 +165,50 @@ def third_party_imports(root: Path, source_dirs: Iterable[Path]) -> list[str]:
     """The project's imports that resolve outside the project: safe to warm."""
     source_dirs = list(source_dirs)
     own = own_top_level_names(source_dirs)
-    result = []
-    for name in sorted(imported_names(project_python_files(root)) - own):
-        if name in sys.modules:
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is None:
-            continue
-        origin = spec.origin or ""
-        locations = list(spec.submodule_search_locations or [])
-        if any(str(root) in loc for loc in [origin, *locations]):
-            continue
-        result.append(name)
+    names = imported_names(project_python_files(root))
+    allowed: dict[str, bool] = {}
+    for top in sorted({name.split(".")[0] for name in names} - own):
+        allowed[top] = _is_third_party(top, root)
+    result = [
+        name
+        for name in sorted(names)
+        if allowed.get(name.split(".")[0]) and name not in sys.modules
+    ]
     return result
+
+
+def _is_third_party(name: str, root: Path) -> bool:
+    if name in sys.modules:
+        return True
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    locations = [spec.origin or "", *(spec.submodule_search_locations or [])]
+    return not any(is_project_path(location, root) for location in locations)
+
+
+def is_project_path(location: str, root: Path) -> bool:
+    """True for a file of the project itself; a virtual environment inside it does not count."""
+    try:
+        rel = Path(location).relative_to(root)
+    except ValueError:
+        return False
+    return not ({"site-packages", "dist-packages"} & set(rel.parts))
 
 
 def warm_imports(names: Iterable[str]) -> tuple[list[str], list[str]]:
     """Import ``names``; returns (imported, failed). A failure is never fatal."""
     done, failed = [], []
     for name in names:
+        if name in sys.modules:
+            continue
         try:
             importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue  # ``from pkg import name`` where name is no module: expected
         except BaseException:  # noqa: BLE001 - a module that fails here fails in the worker too
             failed.append(name)
         else:
@@ -203,6 +233,8 @@ class Zygote:
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
         self.can_fork = True
+        self.root = Path.cwd()
+        self.own: set[str] = set()
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -219,9 +251,15 @@ class Zygote:
         for directory in reversed(project.source_dirs):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
+        self.root = project.root
+        self.own = own_top_level_names(project.source_dirs)
         base_done, _ = warm_imports(BASE_MODULES)
         extra = third_party_imports(project.root, project.source_dirs)
         extra_done, extra_failed = warm_imports(extra)
+        from webkit_cli.server.worker import werkzeug_version
+
+        werkzeug_version()
+        self._freeze()
         threads = threading.active_count()
         self.can_fork = threads == 1
         self.send(
@@ -232,6 +270,28 @@ class Zygote:
             threads=threads,
             ok=self.can_fork,
         )
+
+    def _freeze(self) -> None:
+        # Everything imported so far is permanent: the workers' garbage collector skips it
+        # and does not touch (and so copy) the shared pages.
+        gc.collect()
+        gc.freeze()
+
+    def learn(self, names: list[str]) -> None:
+        """Import what a worker imported lazily (third-party only) for the next workers."""
+        wanted = []
+        for name in names:
+            top = name.split(".")[0]
+            if name in sys.modules or top in self.own or name.startswith("__main__"):
+                continue
+            if _is_third_party(top, self.root):
+                wanted.append(name)
+        done, failed = warm_imports(wanted)
+        self._freeze()
+        threads = threading.active_count()
+        if threads > 1:
+            self.can_fork = False
+        self.send(event="learned", modules=done, failed=failed, threads=threads)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if signum == signal.SIGTERM:
@@ -262,7 +322,7 @@ class Zygote:
 
     def _handle_control(self) -> None:
         try:
-            data, fds, _, _ = socket.recv_fds(self.control, 65536, 4)
+            data, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, 4)
         except OSError:
             data, fds = b"", []
         if not data:
@@ -271,6 +331,11 @@ class Zygote:
                 os.close(fd)
             return
         message = json.loads(data)
+        if message.get("cmd") == "learn":
+            for fd in fds:
+                os.close(fd)
+            self.learn([str(name) for name in message.get("modules", [])])
+            return
         if message.get("cmd") == "fork" and fds:
             if not self.can_fork:
                 for fd in fds:
@@ -362,6 +427,7 @@ class WarmProcess:
         self.ok = True
         self.info: dict[str, Any] = {}
         self.exit_codes: dict[int, int] = {}
+        self.sent_modules: set[str] = set()
         self._cond = threading.Condition()
         try:
             self.proc = subprocess.Popen(
@@ -389,7 +455,7 @@ class WarmProcess:
     def _read(self) -> None:
         while True:
             try:
-                data = self.sock.recv(65536)
+                data = self.sock.recv(MAX_MESSAGE)
             except OSError:
                 data = b""
             if not data:
@@ -411,6 +477,17 @@ class WarmProcess:
         with self._cond:
             self._cond.wait_for(lambda: pid in self.exit_codes, timeout)
             return self.exit_codes.get(pid)
+
+    def learn(self, modules: list[str]) -> None:
+        """Pass on what a worker imported lazily; each name is sent once."""
+        new = [name for name in modules if name not in self.sent_modules]
+        if not new:
+            return
+        self.sent_modules.update(new)
+        data = json.dumps({"cmd": "learn", "modules": new}).encode()
+        if len(data) < MAX_MESSAGE:
+            with contextlib.suppress(OSError):
+                self.sock.send(data)
 
     def fork(self, generation: str, worker_fd: int) -> bool:
         """Ask for a worker; ``False`` when the zygote is gone."""

@@ -10,9 +10,8 @@ import ipaddress
 import json
 import socket
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 LOG_FORMATS = ("rich", "plain", "json")
 DEFAULT_PORT = 8000
@@ -70,7 +69,8 @@ class ServerConfig:
     reload_grace: float = 3.0
     #: seconds a worker may take to stop on Ctrl-C / SIGTERM (the whole stop must take < 1 s)
     shutdown_grace: float = 0.4
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: a folder private to this run, shared by its workers (compiled templates)
+    cache_dir: str | None = None
 
     @classmethod
     def from_options(

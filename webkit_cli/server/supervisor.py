@@ -424,6 +424,9 @@ class Supervisor:
         worker.state = "ready"
         worker.status = status
         worker.send(cmd="resume")
+        learned = message.get("learned")
+        if worker.warm is not None and worker.warm is self.warm and isinstance(learned, list):
+            worker.warm.learn([str(name) for name in learned])
         old, self.current = self.current, worker
         if old is not None and old.state != "dead":
             old.state = "stopping"

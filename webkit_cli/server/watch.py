@@ -130,12 +130,19 @@ def classify(path: Path, root: Path) -> str | None:
     return None
 
 
-def classify_batch(paths: Iterable[Path], root: Path) -> ChangeBatch | None:
-    """The batch's strongest action, or ``None`` when nothing in it matters."""
+def classify_batch(
+    paths: Iterable[Path], root: Path, extra: Sequence[Path] = ()
+) -> ChangeBatch | None:
+    """The batch's strongest action, or ``None`` when nothing in it matters.
+
+    A file under an ``extra`` path (``--watch``) always matters: at least a new worker.
+    """
     acted: list[Path] = []
     strongest = -1
     for path in sorted(set(paths)):
         action = classify(path, root)
+        if action is None and any(path == e or e in path.parents for e in extra):
+            action = "worker"
         if action is None:
             continue
         acted.append(path)
@@ -224,7 +231,7 @@ class ProjectWatcher:
 
     #: ms to wait for more events after one arrives: an editor's save is a burst of events
     #: within a few ms (write temp, rename, chmod); 15 ms groups them without adding lag.
-    STEP_MS = 15
+    STEP_MS = 5
     DEBOUNCE_MS = 300
 
     def __init__(
@@ -239,6 +246,7 @@ class ProjectWatcher:
     ) -> None:
         self.root = root
         self.filter = ProjectFilter(root, exclude)
+        self.extra = tuple(extra)
         self.recursive, self.flat = self.filter.watch_roots(extra)
         self.poll = poll or os.environ.get("WATCHFILES_FORCE_POLLING", "") not in ("", "0", "false")
         self.on_batch = on_batch
@@ -257,30 +265,50 @@ class ProjectWatcher:
                 names.append(str(path))
         return names
 
-    def start(self) -> None:
-        groups = [(self.recursive, True), (self.flat, False)]
-        for paths, recursive in groups:
-            if not paths:
+    def directories(self) -> list[Path]:
+        """Every folder of the project that is not excluded, each to be watched on its own.
+
+        One non-recursive watch per folder, all in one watcher: the venv is never
+        entered (a recursive watch of the root would add a watch for each of its
+        thousands of folders) and one thread serves them all, which keeps idle CPU low.
+        """
+        found: list[Path] = [self.root]
+        # Listed again each time: a folder created at the top level is watched too.
+        self.recursive, _ = self.filter.watch_roots(self.extra)
+        for top in self.recursive:
+            if top.is_file():
+                found.append(top)  # a single file given with --watch
                 continue
-            thread = threading.Thread(
-                target=self._run, args=(paths, recursive), name="webkit-watch", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            for current, subdirs, _ in os.walk(top):
+                here = Path(current)
+                found.append(here)
+                subdirs[:] = sorted(
+                    d
+                    for d in subdirs
+                    if not self.filter.is_ignored(here / d / "x") and not is_venv_dir(here / d)
+                )
+        return found
+
+    def start(self) -> None:
+        thread = threading.Thread(target=self._run, name="webkit-watch", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self) -> None:
         self.stop_event.set()
 
-    def _batches(self, paths: list[Path], recursive: bool, poll: bool) -> Iterator[set[Path]]:
+    def _batches(self, paths: list[Path], poll: bool) -> Iterator[tuple[set[Path], bool]]:
+        """(changed paths, whether the set of folders changed) for each batch."""
         import watchfiles
 
+        watched = set(paths)
         for changes in watchfiles.watch(
             *paths,
             watch_filter=self.filter,
             debounce=self.DEBOUNCE_MS,
             step=self.STEP_MS,
             stop_event=self.stop_event,
-            recursive=recursive,
+            recursive=False,
             force_polling=poll,
             poll_delay_ms=200,
             raise_interrupt=False,
@@ -288,17 +316,24 @@ class ProjectWatcher:
         ):
             added = {p for change, p in changes if change == watchfiles.Change.added}
             # An editor's temporary file (created and removed within the batch) is no change.
-            yield {Path(p) for _, p in changes if not (p in added and not Path(p).exists())}
+            changed = {Path(p) for _, p in changes if not (p in added and not Path(p).exists())}
+            folders_changed = any(Path(p).is_dir() for p in added) or any(
+                Path(p) in watched for change, p in changes if change == watchfiles.Change.deleted
+            )
+            yield changed, folders_changed
 
-    def _run(self, paths: list[Path], recursive: bool) -> None:
+    def _run(self) -> None:
         poll = self.poll
         while not self.stop_event.is_set():
             try:
-                for changed in self._batches(paths, recursive, poll):
-                    batch = classify_batch(changed, self.root)
+                for changed, folders_changed in self._batches(self.directories(), poll):
+                    batch = classify_batch(changed, self.root, self.extra)
                     if batch is not None:
                         self.on_batch(batch)
-                return
+                    if folders_changed:
+                        break  # watch the new folder (or stop watching a removed one)
+                else:
+                    return  # stopped
             except OSError as exc:  # inotify limits, vanished folders
                 if poll:
                     self.on_error(f"Cannot watch the project files: {exc}.")
