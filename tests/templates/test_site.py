@@ -100,7 +100,7 @@ MUTATIONS = [
         f"{PACKAGE_DIR}/config.py",
         '"SESSION_COOKIE_SAMESITE": "Lax"',
         '"SESSION_COOKIE_SAMESITE": None',
-        "test_session_cookie_is_httponly_and_samesite",
+        "test_session_cookie_is_httponly_samesite_and_secure",
         id="no-samesite",
     ),
     pytest.param(

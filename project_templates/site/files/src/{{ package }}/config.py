@@ -37,8 +37,9 @@ def finalize_settings(config: MutableMapping[str, Any], overrides: Mapping[str, 
     """Derive the settings that depend on others, once ``overrides`` are applied."""
     production = config["APP_ENV"] == "production"
     if "SESSION_COOKIE_SECURE" not in overrides:
-        # Browsers send a Secure cookie over HTTPS only, so it is off in development.
-        config["SESSION_COOKIE_SECURE"] = production
+        # Browsers send a Secure cookie over HTTPS only: off for the local development
+        # server, on everywhere else (production, staging, tests).
+        config["SESSION_COOKIE_SECURE"] = config["APP_ENV"] != "development"
     if not config.get("SECRET_KEY"):
         if production:
             raise RuntimeError(MISSING_SECRET_KEY)
