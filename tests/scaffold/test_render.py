@@ -170,6 +170,7 @@ SIMPLE_CONTEXT: dict[str, Any] = {
     "flag": True,
     "nothing": None,
     "text": 'say "hi" <b>&\'</b> \\ é',
+    "empty": "",
 }
 
 
@@ -183,6 +184,12 @@ SIMPLE_CONTEXT: dict[str, Any] = {
         "{{ text }}|{{ text | toml }}|{{ text|tojson }}|{{ n | toml }}|{{ flag | tojson }}",
         "line1\r\nline2\n\n",
         "trailing newline kept\n",
+        "{% if flag %}x{% endif %}",
+        "a\n{%- if flag %}\nyes {{ n }}\n{%- endif %}\nb\n",
+        "a\n  {%- if not flag -%}  \n no\n{%- else -%}\n  yes  \n{% endif -%}\n\nb",
+        "{% if nothing %}1{% else %}2{% endif %}"
+        "{% if n %}{% if not flag %}x{% else %}y{% endif %}{% endif %}",
+        "{%if flag%}tight{%endif%} {{-  name  -}} \n end",
     ],
 )
 def test_simple_substitution_matches_jinja(source: str) -> None:
@@ -200,9 +207,15 @@ def test_simple_substitution_matches_jinja(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "{% if flag %}x{% endif %}",
         "{# comment #}",
-        "{{- name }}",
+        "{% for x in y %}{% endfor %}",
+        "{% if flag %}unclosed",
+        "{% else %}",
+        "{% endif %}",
+        "{% if flag %}a{% else %}b{% else %}c{% endif %}",
+        "{% if n == 3 %}x{% endif %}",
+        "{% if true %}x{% endif %}",
+        "{% if empty %}{{ missing }}{% endif %}",  # Jinja would not evaluate it: it decides
         "{{ name.upper() }}",
         "{{ name | upper }}",
         "{{ missing }}",
@@ -215,11 +228,39 @@ def test_anything_else_goes_through_jinja(source: str) -> None:
     assert render_simple(source, SIMPLE_CONTEXT) is None
 
 
+def _builtin_jinja_files() -> list[Path]:
+    from webkit_cli.scaffold.template import builtin_templates_dir
+
+    base = builtin_templates_dir()
+    return sorted(base.rglob("*.jinja")) if base else []
+
+
+@pytest.mark.parametrize("path", _builtin_jinja_files(), ids=lambda p: "/".join(p.parts[-4:]))
+@pytest.mark.parametrize("author", ["", 'Ada "Countess" Lovelace'])
+def test_fast_path_matches_jinja_on_every_builtin_file(path: Path, author: str) -> None:
+    from webkit_cli.scaffold.render import make_environment, render_simple
+    from webkit_cli.scaffold.template import load_template
+
+    root = next(p for p in path.parents if (p / "template.toml").is_file())
+    template = load_template(root)
+    context: dict[str, Any] = {**CONTEXT, "author": author, "template_name": "t"}
+    context.update({"webkit_version": "0", "template_version": "1"})
+    for q in template.questions:
+        context[q.name] = q.default
+    text = path.read_text(encoding="utf-8")
+    fast = render_simple(text, context)
+    if fast is not None:
+        assert fast == make_environment().from_string(text).render(context)
+
+
 def test_jinja_is_not_imported_for_simple_templates(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    root = make_template(tmp_path / "t", files={"{{ package }}/a.txt.jinja": "{{ name }}\n"})
+    files = {
+        "{{ package }}/a.txt.jinja": "{{ name }}\n{%- if author %} by {{ author }}{% endif %}\n"
+    }
+    root = make_template(tmp_path / "t", files=files)
     code = (
         "import sys, pathlib\n"
         "from webkit_cli.scaffold import create_project\n"
@@ -229,4 +270,4 @@ def test_jinja_is_not_imported_for_simple_templates(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-    assert (tmp_path / "p" / "p" / "a.txt").read_text() == "p\n"
+    assert (tmp_path / "p" / "p" / "a.txt").read_text() == "p by a\n"
