@@ -234,6 +234,7 @@ def test_force_and_overwrite(runner: CliRunner, tiny: Path, out: Path) -> None:
     result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--force", "--dry-run")
     assert result.exit_code == 0
     assert "differs" in result.output and "new" in result.output
+    assert "without --overwrite the real run stops" in result.output
     assert tree(project) == before
 
     result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--force")

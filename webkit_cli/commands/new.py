@@ -212,10 +212,6 @@ def new_command(
                 "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
             )
         tpl = resolve_template(template or "site")
-    if "/" in name or "\\" in name:
-        from webkit_cli.scaffold.names import validate_project_name
-
-        validate_project_name(name)
     with _terminate_as_exit():
         result = create_project(
             template=tpl,
@@ -238,6 +234,11 @@ def new_command(
         console.print(
             f"Dry run: {files} files from template {tpl.name} {tpl.version}; nothing written."
         )
+        if result.plan is not None and result.plan.replace and not overwrite:
+            console.print(
+                f"{len(result.plan.replace)} existing files differ: without --overwrite the "
+                "real run stops before writing anything."
+            )
         return
     target = result.target
     if result.plan is not None:
