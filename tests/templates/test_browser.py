@@ -43,17 +43,28 @@ def expect_text(page: Any, selector: str, pattern: str) -> None:
 # --- site -----------------------------------------------------------------------
 
 
-def test_site_pages_load_cleanly(site: Server, page: Any) -> None:
-    for path in ("/", "/about", "/contact", "/messages"):
-        response = page.goto(site.url + path)
+PAGES = {
+    "site": ["/", "/about", "/contact", "/messages"],
+    "ajax": ["/"],
+}
+
+
+@pytest.mark.parametrize("served_project", sorted(PAGES), indirect=True)
+def test_every_page_loads_without_console_errors_or_csp_violations(
+    served_project: Server, page: Any, request: pytest.FixtureRequest
+) -> None:
+    template = request.node.callspec.params["served_project"]
+    for path in PAGES[template]:
+        response = page.goto(served_project.url + path)
         assert response.status == 200
+        page.wait_for_load_state("networkidle")  # the ajax page loads its list with fetch
         # The stylesheet applied: the CSP let it load and the layout uses it.
         assert page.evaluate("getComputedStyle(document.body).display") == "flex"
-        nav = page.locator("nav[aria-label=Main] a[aria-current=page]")
-        assert nav.count() == 1
-    response = page.goto(site.url + "/no/such/page")
+        if template == "site":
+            assert page.locator("nav[aria-label=Main] a[aria-current=page]").count() == 1
+    response = page.goto(served_project.url + "/no/such/page")
     assert response.status == 404
-    expect_text(page, "h1", "Page not found")
+    expect_text(page, "h1", "not found|Not Found")
     assert page.problems.unexpected("status of 404") == []
 
 
@@ -226,9 +237,11 @@ def test_ajax_inserts_titles_as_text(ajax: Server, page: Any) -> None:
     assert page.problems.unexpected() == []
 
 
-def test_csp_violations_are_detected(site: Server, page: Any) -> None:
-    """The listener works: an inline event handler injected into a page is reported."""
+def test_the_problem_listeners_work(site: Server, page: Any) -> None:
+    """Console errors and CSP violations (an injected inline handler) are reported."""
     page.goto(site.url + "/about")
+    page.evaluate("console.error('a console error')")
+    assert page.problems.unexpected() == ["a console error"]
     page.evaluate(
         """document.body.insertAdjacentHTML(
             "beforeend", '<img src="data:," onerror="window.__ran = true">')"""
