@@ -59,7 +59,7 @@ def test_site_has_the_pages_and_error_pages(scaffolded: Callable[[str], Path]) -
     assert (templates.parent / "static" / "style.css").is_file()
 
 
-def test_package_option_names_the_package(tmp_path: Path) -> None:
+def test_project_name_becomes_the_package(tmp_path: Path) -> None:
     project = generate(TEMPLATE, tmp_path, name="corner-shop")
     assert (project / "src" / "corner_shop" / "__init__.py").is_file()
     assert 'app = "corner_shop:create_app"' in (project / "pyproject.toml").read_text()
