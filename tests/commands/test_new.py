@@ -149,6 +149,16 @@ def test_bad_names_give_one_error_line(
     assert not (out.parent / "up").exists()
 
 
+def test_empty_name_does_not_mean_here(
+    runner: CliRunner, tiny: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(out)
+    result = new(runner, "", "-t", str(tiny), "--no-git")
+    assert result.exit_code == 1
+    assert "The project name is empty" in error_lines(result)[0]
+    assert list(out.iterdir()) == []
+
+
 def test_unknown_template(runner: CliRunner, out: Path) -> None:
     result = new(runner, "p", "-t", "nosuchtemplate", "--dir", str(out))
     assert result.exit_code == 1

@@ -111,10 +111,52 @@ def test_missing_parents_are_created(tiny: Path, tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b" / "proj" / "README.md").is_file()
 
 
-def test_an_empty_existing_folder_is_used(tiny: Path, tmp_path: Path) -> None:
-    (tmp_path / "proj").mkdir()
-    create(tiny, tmp_path / "proj")
+def test_an_empty_existing_folder_is_used_and_kept(tiny: Path, tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir(mode=0o750)
+    inode = (tmp_path / "proj").stat().st_ino
+    result = create(tiny, tmp_path / "proj")
     assert (tmp_path / "proj" / "README.md").is_file()
+    assert not result.updated
+    # Written into the folder, not renamed over it: same folder, same permissions.
+    assert (tmp_path / "proj").stat().st_ino == inode
+    assert stat.S_IMODE((tmp_path / "proj").stat().st_mode) == 0o750
+
+
+def test_the_current_folder_can_be_the_target(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "shop"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    create(tiny, Path())
+    assert Path.cwd() == here and (here / "src" / "shop" / "__init__.py").is_file()
+
+
+def test_interrupted_render_into_an_empty_folder_leaves_it_empty(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "proj").mkdir()
+    _fail_after(monkeypatch, "_atomic_write", 4, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        create(tiny, tmp_path / "proj")
+    assert _names(tmp_path / "proj") == []
+
+
+def test_a_target_appearing_while_rendering_is_not_replaced(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "proj"
+    real = write._write_bytes
+
+    def racing(path: Path, data: bytes, mode: int) -> None:
+        target.mkdir(exist_ok=True)  # another program creates the folder meanwhile
+        real(path, data, mode)
+
+    monkeypatch.setattr(write, "_write_bytes", racing)
+    with pytest.raises(ScaffoldError, match="appeared while rendering"):
+        create(tiny, target)
+    assert _names(target) == []
+    assert _names(tmp_path) == ["proj", "tpl"]
 
 
 def test_an_empty_symlinked_folder_keeps_its_link(tiny: Path, tmp_path: Path) -> None:

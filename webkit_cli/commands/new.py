@@ -187,9 +187,12 @@ def new_command(
 
     from webkit_cli.scaffold import create_project
     from webkit_cli.scaffold.answers import parse_data
+    from webkit_cli.scaffold.names import validate_project_name
     from webkit_cli.scaffold.post import git_available, init_git, install_project, next_steps_panel
     from webkit_cli.scaffold.template import resolve_template
 
+    if name is not None:
+        validate_project_name(name)  # before anything else: "" must not mean "here"
     interactive = _is_interactive(no_input)
     given = parse_data(data)
     ask = None
@@ -241,7 +244,7 @@ def new_command(
             )
         return
     target = result.target
-    if result.plan is not None:
+    if result.updated and result.plan is not None:
         plan = result.plan
         console.print(
             f"Updated {target} from template {tpl.name} {tpl.version}: "
@@ -255,7 +258,7 @@ def new_command(
             f"({result.files_written} files)."
         )
     if git is None:
-        git = result.plan is None and git_available()
+        git = not result.updated and git_available()
     if git:
         reason = init_git(
             target,

@@ -39,6 +39,7 @@ class ScaffoldResult:
         self.entries: list[Entry] = []  # filled for dry runs and --force
         self.files_written = 0
         self.plan: ForcePlan | None = None  # set when rendering into an existing folder
+        self.updated = False  # the folder existed and had files in it (--force)
 
 
 def git_user_name() -> str:
@@ -144,18 +145,17 @@ def build_context(
     }
 
 
-def check_target(target: Path, *, force: bool) -> bool:
+def check_target(target: Path, *, force: bool) -> str:
     """Refuse a target that is a file, or a non-empty folder without ``force``.
 
-    Returns True when the target is an existing non-empty folder (the ``--force`` path).
+    Returns "new" (nothing there: render beside it and rename into place), "empty" or
+    "existing" (an existing folder: written file by file with rollback, so the folder
+    itself -- its permissions, a symlink to it, a shell sitting in it -- is kept).
     """
     if target.is_symlink() and not target.exists():
         raise ScaffoldError(f"{target} is a broken symlink: remove it or choose another name.")
     if not target.exists():
-        return False
-    # A symlink to a folder is written through file by file (the --force path, which works on
-    # an empty folder too): renaming the staging folder onto it would replace the link itself.
-    symlinked = target.is_symlink()
+        return "new"
     if not target.is_dir():
         raise ScaffoldError(f"{target} exists and is a file: choose another name or --dir.")
     try:
@@ -165,13 +165,13 @@ def check_target(target: Path, *, force: bool) -> bool:
             f"Cannot read {target} (permission denied): choose another --dir."
         ) from None
     if empty:
-        return symlinked
+        return "empty"
     if not force:
         raise ScaffoldError(
             f"{target} already exists and is not empty: choose another name, or add --force "
             "to add the missing files (existing ones are kept)."
         )
-    return True
+    return "existing"
 
 
 def create_project(
@@ -195,8 +195,8 @@ def create_project(
     """
     tpl = resolve_template(template) if isinstance(template, str) else template
     target = Path(target).absolute()
-    name, package = resolve_names(name or target.name, package)
-    existing = check_target(target, force=force)
+    name, package = resolve_names(target.name if name is None else name, package)
+    state = check_target(target, force=force)
     renderer = Renderer()
     context = build_context(
         template=tpl, name=name, package=package, description=description, author=author
@@ -212,9 +212,10 @@ def create_project(
     }
     entries = _with_provenance(iter_render(tpl, context, renderer), tpl, recorded)
     result = ScaffoldResult(target=target, template=tpl, answers=recorded, dry_run=dry_run)
-    if dry_run or existing:
+    result.updated = state == "existing"
+    if dry_run or state != "new":
         result.entries = list(entries)
-        if existing:
+        if state != "new":
             result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
             if not dry_run:
                 apply_force(result.plan, target, overwrite=overwrite)

@@ -82,7 +82,8 @@ def check_writable_parent(parent: Path) -> None:
 def write_new(entries: Iterable[Entry], target: Path) -> int:
     """Render ``entries`` into a staging folder beside ``target`` and rename it into place.
 
-    ``target`` must not exist or be an empty folder. Returns the number of files written.
+    ``target`` must not exist (an existing folder goes through :func:`apply_force`, which
+    keeps the folder itself). Returns the number of files written.
     """
     parent = target.parent
     check_writable_parent(parent)
@@ -103,24 +104,22 @@ def write_new(entries: Iterable[Entry], target: Path) -> int:
             assert entry.data is not None
             _write_bytes(dest, entry.data, entry.mode)
             count += 1
+        # rename(2) would silently replace an empty folder created meanwhile (and fail on a
+        # non-empty one): refuse both rather than touch something that is not ours.
+        if target.exists() or target.is_symlink():
+            raise ScaffoldError(
+                f"{target} appeared while rendering (another program?): nothing was written; "
+                "run again."
+            )
         try:
-            # POSIX rename replaces an empty folder atomically and fails on a non-empty one,
-            # so a folder someone filled in the meantime is never clobbered.
             staging.rename(target)
         except OSError as exc:
-            if (
-                exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
-                and target.is_dir()
-                and any(target.iterdir())
-            ):
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 raise ScaffoldError(
-                    f"{target} was filled by something else while rendering: nothing was written."
+                    f"{target} appeared while rendering (another program?): nothing was written; "
+                    "run again."
                 ) from None
-            if target.is_dir() and not any(target.iterdir()):  # Windows: no rename over a folder
-                target.rmdir()
-                staging.rename(target)
-            else:
-                raise
+            raise
         staging = None
         return count
     except PermissionError as exc:
