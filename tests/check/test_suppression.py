@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.check.helpers import PYPROJECT, check, locations, make_project
 
@@ -95,4 +99,25 @@ def test_secret_literal_in_tests_is_allowed(tmp_path: Path) -> None:
         '    return create_app({"TESTING": True, "SECRET_KEY": "test"})\n'
     )
     root = make_project(tmp_path / "p", {"tests/conftest.py": conftest, "tests/test_x.py": SECRET})
+    assert check(root).findings == []
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
+def test_gitignored_files_are_not_linted(tmp_path: Path) -> None:
+    """Flask's docs put the real SECRET_KEY in a git-ignored instance/config.py."""
+    root = make_project(
+        tmp_path / "p",
+        {
+            ".gitignore": "local_settings.py\n*.orig\n",
+            "local_settings.py": SECRET,
+            "notes.py.orig": "x\n",
+            "src/demo/settings.py": SECRET,  # not ignored, not yet committed: still linted
+        },
+    )
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    assert locations(check(root)) == [("S001", "src/demo/settings.py", 1)]
+
+
+def test_instance_folder_is_never_linted(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"instance/config.py": SECRET})
     assert check(root).findings == []

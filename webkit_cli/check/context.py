@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +36,7 @@ SKIP_DIRS = frozenset(
         "htmlcov",
         "venv",
         ".venv",
+        "instance",  # Flask's instance folder: local config and databases, never committed
     }
 )
 #: Hidden directories are skipped except these (CI workflows can hold conflict markers too).
@@ -168,8 +171,46 @@ def _is_excluded(rel: str, config: CheckConfig) -> bool:
     return any(path_matches(pattern, rel) for pattern in config.exclude)
 
 
+def _git_visible(root: Path) -> set[str] | None:
+    """Files git does not ignore under ``root`` (tracked or new), or ``None`` outside git.
+
+    Honouring ``.gitignore`` keeps local files out of the lint: Flask's own docs put the
+    production ``SECRET_KEY`` in a git-ignored ``instance/config.py``.
+    """
+    if shutil.which("git") is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    names = {name.decode("utf-8", "surrogateescape") for name in proc.stdout.split(b"\0") if name}
+    return names or None  # a project folder git ignores entirely: lint it all the same
+
+
 def walk_project(root: Path, config: CheckConfig) -> dict[str, Path]:
-    """Every file of the project worth linting, by relative POSIX path."""
+    """Every file of the project worth linting, by relative POSIX path.
+
+    Skips virtual environments, caches, build output, hidden folders (but ``.github``),
+    Flask's ``instance/`` folder, the ``exclude`` globs and, in a git work tree, whatever
+    ``.gitignore`` ignores.
+    """
+    visible = _git_visible(root)
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
@@ -189,6 +230,8 @@ def walk_project(root: Path, config: CheckConfig) -> dict[str, Path]:
         dirnames[:] = keep
         for name in sorted(filenames):
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if visible is not None and rel not in visible:
+                continue
             if not _is_excluded(rel, config):
                 files[rel] = here / name
     return files
