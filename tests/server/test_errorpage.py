@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from werkzeug.test import Client
 
+from tests.server._server import Server
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.errorpage import describe, error_app
 from webkit_cli.server.livereload import LiveReloadHub
@@ -269,3 +271,44 @@ def test_debug_mode_serves_werkzeugs_interactive_debugger() -> None:
 def test_without_debug_there_is_no_debugger() -> None:
     app = Flask("nodbg")
     assert debugger_pin(build_app(app, config=config(), hub=None, error=None)) is None
+
+
+# --- end to end: the real `webkit run` -----------------------------------------------------
+
+BROKEN_APP = """\
+import pytest
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index(:
+    return "<html><body>fixed</body></html>"
+"""
+
+
+@pytest.mark.slow
+def test_webkit_run_serves_the_error_page_until_the_fix_is_saved(tmp_path: Path) -> None:
+    project = tmp_path / "broken"
+    project.mkdir()
+    (project / "app.py").write_text(BROKEN_APP, encoding="utf-8")
+    server = Server(project, ["--reload"])
+    try:
+        status, headers, body = server.get("/", headers={"Accept": BROWSER_ACCEPT})
+        assert status == 500
+        assert headers["content-type"].startswith("text/html")
+        assert "SyntaxError" in body
+        assert "def index(:" in body
+        assert '<script src="/__webkit/livereload.js?g=' in body
+        status, headers, body = server.get("/api/x", headers={"Accept": "application/json"})
+        assert status == 500
+        assert json.loads(body)["error"]["type"] == "SyntaxError"
+
+        fixed = BROKEN_APP.replace("def index(:", "def index():")
+        tmp = project / "app.py.tmp-save"
+        tmp.write_text(fixed, encoding="utf-8")
+        tmp.replace(project / "app.py")
+        assert "fixed" in server.wait_for_body("/", lambda text: "fixed" in text)
+    finally:
+        server.close()
