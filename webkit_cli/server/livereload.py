@@ -25,6 +25,7 @@ shows "unable to connect".
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -53,15 +54,10 @@ _KINDS: Final = ("reload", "css")
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
 
 
+@functools.cache
 def script_source() -> bytes:
-    """The client script, read from the package data (cached after the first call)."""
-    global _SCRIPT
-    if _SCRIPT is None:
-        _SCRIPT = resources.files("webkit_cli.server").joinpath("static/livereload.js").read_bytes()
-    return _SCRIPT
-
-
-_SCRIPT: bytes | None = None
+    """The client script, read once from the package data (it ships inside the wheel)."""
+    return resources.files("webkit_cli.server").joinpath("static/livereload.js").read_bytes()
 
 
 def sse_message(event: str, data: Any) -> bytes:
