@@ -86,6 +86,7 @@ class Server:
         self.port = 0
         if wait:
             self.port = self.wait_for_url()
+            self.wait_until_serving()
 
     # -- output -------------------------------------------------------------------------
 
@@ -107,6 +108,21 @@ class Server:
                 raise AssertionError(f"webkit run exited early:\n{self.stderr}")
             time.sleep(0.02)
         raise AssertionError(f"no URL printed:\n{self.stderr}")
+
+    def wait_until_serving(self, timeout: float = 20.0) -> None:
+        """The URL is printed before the first worker has imported the app: wait for it.
+
+        (A file written before then would be imported as is, with no reload to see.)
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                http_get(self.port, "/", timeout=timeout)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def wait_for_output(self, text: str, timeout: float = 15.0, *, count: int = 1) -> str:
         deadline = time.monotonic() + timeout

@@ -302,3 +302,38 @@ def test_new_folder_is_watched_too(project: Path, serve: Callable[..., Server]) 
     time.sleep(0.3)  # the watcher picks the folder up
     (project / "blog" / "posts.py").write_text("TITLE = 'x'\n", encoding="utf-8")
     server.wait_for_output("blog/posts.py changed · reloaded")
+
+
+def test_installing_a_package_rebuilds_the_warm_process(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """The warm process holds imported packages: a (un)install must replace it."""
+    import site
+
+    server = serve(project)
+    assert server.get("/")[2].startswith("v1")
+    warm_before = server.warm_pids()
+    assert len(warm_before) == 1
+    packages = Path(site.getsitepackages()[0])
+    stat = packages.stat()
+    # What pip does to site-packages when it adds or removes a distribution.
+    os.utime(packages, (stat.st_atime, stat.st_mtime + 5))
+    try:
+        write(project / "app.py", APP.replace('"v1"', '"v2"'))
+        server.wait_for_body("/", lambda b: b.startswith("v2"))
+    finally:
+        os.utime(packages, (stat.st_atime, stat.st_mtime))
+    deadline = time.monotonic() + 5
+    while server.warm_pids() == warm_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(server.warm_pids()) == 1 and server.warm_pids() != warm_before
+
+
+def test_debugger_pin_is_shown_once(project: Path, serve: Callable[..., Server]) -> None:
+    server = serve(project, "--debug")
+    server.wait_for_output("Debugger PIN:")
+    assert "Debugger     on" in server.stderr
+    write(project / "app.py", APP.replace('"v1"', '"v2"'))
+    server.wait_for_body("/", lambda b: b.startswith("v2"))
+    server.wait_for_output("reloaded in")
+    assert server.stderr.count("Debugger PIN:") == 1

@@ -68,7 +68,7 @@ class ServerConfig:
     #: seconds an old worker may take to finish in-flight requests after a reload
     reload_grace: float = 3.0
     #: seconds a worker may take to stop on Ctrl-C / SIGTERM (the whole stop must take < 1 s)
-    shutdown_grace: float = 0.4
+    shutdown_grace: float = 0.3
     #: a folder private to this run, shared by its workers (compiled templates)
     cache_dir: str | None = None
 
