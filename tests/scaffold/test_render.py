@@ -73,6 +73,28 @@ def test_empty_segments_drop_files_and_folders(tmp_path: Path) -> None:
     assert out["db/schema.sql"].data == b"create table t (id int);\n"
 
 
+def test_caches_and_vcs_folders_are_not_copied(tmp_path: Path) -> None:
+    files = {
+        "a.py": "x = 1\n",
+        "__pycache__/a.cpython-311.pyc": b"\x00",
+        "pkg/__pycache__/b.pyc": b"\x00",
+        "stale.pyc": b"\x00",
+        ".DS_Store": b"\x00",
+        ".git/HEAD": "ref: refs/heads/main\n",
+        ".github/workflows/ci.yml": "on: push\n",
+        ".gitignore": "*.pyc\n",
+    }
+    out = render(make_template(tmp_path / "t", files=files))
+    assert set(out) == {
+        "a.py",
+        "pkg",
+        ".github",
+        ".github/workflows",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+    }
+
+
 def test_executable_bit_is_kept(tmp_path: Path) -> None:
     root = make_template(tmp_path / "t", files={"run.sh": "#!/bin/sh\n"})
     (root / "files" / "run.sh").chmod(0o755)

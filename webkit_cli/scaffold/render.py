@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from webkit_cli.scaffold.template import Template
 
 JINJA_SUFFIX = ".jinja"
+#: Never part of a template's output: caches and VCS/OS debris in the template folder.
+IGNORED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", "Thumbs.db"})
+IGNORED_SUFFIXES = (".pyc", ".pyo")
 
 
 class Entry(NamedTuple):
@@ -292,7 +295,14 @@ def iter_render(
     while stack:
         src_dir, out_dir = stack.pop()
         with os.scandir(src_dir) as it:
-            children = sorted(it, key=lambda e: e.name)
+            children = sorted(
+                (
+                    e
+                    for e in it
+                    if e.name not in IGNORED_NAMES and not e.name.endswith(IGNORED_SUFFIXES)
+                ),
+                key=lambda e: e.name,
+            )
         subdirs: list[tuple[Path, PurePosixPath]] = []
         for child in children:
             source = Path(child.path)
