@@ -414,6 +414,8 @@ class Supervisor:
     def _on_ready(self, worker: WorkerHandle, message: dict[str, Any]) -> bool:
         status = str(message.get("status", "ok"))
         elapsed = time.perf_counter() - worker.started
+        if worker.trigger is not None:
+            elapsed = max(elapsed, _since_saved(worker.trigger.paths))
         if status == "noapp" and self.current is None and worker.number == 1:
             from webkit_cli._console import print_error
 
@@ -574,6 +576,18 @@ class Supervisor:
             if warm is not None:
                 with contextlib.suppress(ProcessLookupError):
                     warm.proc.kill()
+
+
+def _since_saved(paths: tuple[Path, ...]) -> float:
+    """Seconds since the newest of ``paths`` was written: the reload time the user sees."""
+    mtimes = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            mtimes.append(path.stat().st_mtime)
+    if not mtimes:
+        return 0.0
+    since = time.time() - max(mtimes)
+    return since if 0 <= since < 60 else 0.0
 
 
 def max_action(a: ChangeBatch, b: ChangeBatch) -> str:
