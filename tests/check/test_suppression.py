@@ -121,3 +121,15 @@ def test_gitignored_files_are_not_linted(tmp_path: Path) -> None:
 def test_instance_folder_is_never_linted(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", {"instance/config.py": SECRET})
     assert check(root).findings == []
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
+def test_committed_env_file(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "p",
+        {".env": "SECRET_KEY=abc\n", ".env.example": "SECRET_KEY=\n", ".flaskenv": "X=1\n"},
+    )
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    assert check(root).findings == []  # present but not committed: where it belongs
+    subprocess.run(["git", "-C", str(root), "add", ".env", ".env.example"], check=True)
+    assert locations(check(root)) == [("S010", ".env", None)]

@@ -106,6 +106,8 @@ class CheckContext:
     all_files: dict[str, Path] = field(default_factory=dict)
     template_dirs: list[Path] = field(default_factory=list)
     jinja_env: Environment | None = None
+    #: files in git's index (relative POSIX paths); ``None`` when not in a git work tree
+    git_tracked: set[str] | None = None
     #: files with merge-conflict markers -> marker lines (filled by the hygiene rules)
     conflicts: dict[str, list[int]] | None = None
 
@@ -171,46 +173,47 @@ def _is_excluded(rel: str, config: CheckConfig) -> bool:
     return any(path_matches(pattern, rel) for pattern in config.exclude)
 
 
-def _git_visible(root: Path) -> set[str] | None:
-    """Files git does not ignore under ``root`` (tracked or new), or ``None`` outside git.
+def git_files(root: Path) -> tuple[set[str], set[str]] | None:
+    """(files git does not ignore, files git tracks) under ``root``; ``None`` outside git.
 
     Honouring ``.gitignore`` keeps local files out of the lint: Flask's own docs put the
     production ``SECRET_KEY`` in a git-ignored ``instance/config.py``.
     """
     if shutil.which("git") is None:
         return None
+    argv = ["git", "-C", str(root), "ls-files", "-z", "-t", "--cached", "--others"]
     try:
         proc = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(root),
-                "ls-files",
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-            ],
-            capture_output=True,
-            timeout=30,
-            check=False,
+            [*argv, "--exclude-standard"], capture_output=True, timeout=30, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None
     if proc.returncode != 0:
         return None
-    names = {name.decode("utf-8", "surrogateescape") for name in proc.stdout.split(b"\0") if name}
-    return names or None  # a project folder git ignores entirely: lint it all the same
+    visible: set[str] = set()
+    tracked: set[str] = set()
+    for entry in proc.stdout.split(b"\0"):
+        if len(entry) < 3:
+            continue
+        # "-t" prefixes a status letter: "?" for untracked, anything else is in the index
+        tag, name = entry[:1], entry[2:].decode("utf-8", "surrogateescape")
+        visible.add(name)
+        if tag != b"?":
+            tracked.add(name)
+    if not visible:
+        return None  # a project folder git ignores entirely: lint it all the same
+    return visible, tracked
 
 
-def walk_project(root: Path, config: CheckConfig) -> dict[str, Path]:
+def walk_project(
+    root: Path, config: CheckConfig, visible: set[str] | None = None
+) -> dict[str, Path]:
     """Every file of the project worth linting, by relative POSIX path.
 
     Skips virtual environments, caches, build output, hidden folders (but ``.github``),
     Flask's ``instance/`` folder, the ``exclude`` globs and, in a git work tree, whatever
     ``.gitignore`` ignores.
     """
-    visible = _git_visible(root)
     files: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)

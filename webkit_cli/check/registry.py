@@ -139,6 +139,9 @@ _RULES = [
     Rule("S009", "bind-all-interfaces", E,
          "app.run(host='0.0.0.0') exposes the development server to the network.",
          "Remove the host argument; serve production traffic with gunicorn."),
+    Rule("S010", "env-file-committed", E, "A .env file with local secrets is committed to git.",
+         "git rm --cached the file, add it to .gitignore, rotate its secrets; "
+         "commit a .env.example without values instead."),
     # Hygiene
     Rule("H001", "conflict-marker", E, "A merge-conflict marker was left in a file.",
          "Resolve the conflict and delete the <<<<<<< / ======= / >>>>>>> lines."),

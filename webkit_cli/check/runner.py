@@ -18,6 +18,7 @@ from webkit_cli.check.config import CheckConfig, parse_check_config
 from webkit_cli.check.context import (
     AppState,
     CheckContext,
+    git_files,
     load_python_files,
     load_templates,
     walk_project,
@@ -122,7 +123,9 @@ def run_check(
     codes = _selected_codes(config, select, ignore)
     level = fail_level or config.fail_level or Severity.ERROR
     ctx = CheckContext(project=project, config=config)
-    ctx.all_files = walk_project(project.root, config)
+    git = git_files(project.root)
+    ctx.git_tracked = git[1] if git is not None else None
+    ctx.all_files = walk_project(project.root, config, git[0] if git is not None else None)
     load_python_files(ctx)
 
     findings = [*early, *project_rules.config_findings(project, problems)]

@@ -653,3 +653,23 @@ def template_security(ctx: CheckContext) -> Iterator[Finding]:
                     "S008", file.rel, line, "This POST form is not protected against CSRF: "
                     "the project has no CSRF protection."
                 )  # fmt: skip
+
+
+#: ``.env`` variants meant to be committed (no values, or documented defaults)
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults", "default"})
+
+
+@check("S010")
+def committed_env_files(ctx: CheckContext) -> Iterator[Finding]:
+    """``.env`` / ``.env.production`` in git's index (only knowable in a git work tree)."""
+    if ctx.git_tracked is None:
+        return
+    for rel in sorted(ctx.git_tracked):
+        name = rel.rsplit("/", 1)[-1]
+        if name != ".env" and not name.startswith(".env."):
+            continue
+        if name.removeprefix(".env.").lower() in _ENV_TEMPLATES:
+            continue
+        yield finding(
+            "S010", rel, None, f"{rel} is committed: everyone with the repository has its secrets."
+        )
