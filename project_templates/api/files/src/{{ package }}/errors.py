@@ -1,7 +1,7 @@
 """Every error is JSON: RFC 9457 problem details plus a machine-readable ``code``.
 
 ```json
-{"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+{"type": "about:blank", "title": "Unprocessable Entity", "status": 422,
  "code": "validation_failed", "detail": "1 field is invalid.",
  "errors": [{"field": "title", "code": "missing", "message": "This field is required."}]}
 ```
