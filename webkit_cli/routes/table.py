@@ -10,7 +10,7 @@ pipe never needs it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,11 +56,12 @@ def _rule_cell(rule: str) -> Cell:
     return tuple(fragments)
 
 
-def _methods_cell(methods: Sequence[str]) -> Cell:
-    if not methods:
+def _methods_cell(text: str) -> Cell:
+    """``"GET, POST"`` with each method in its colour."""
+    if text == "ANY":
         return (("ANY", "bold", None),)
     fragments: list[Fragment] = []
-    for i, method in enumerate(methods):
+    for i, method in enumerate(text.split(", ")):
         if i:
             fragments.append((", ", None, None))
         fragments.append((method, METHOD_STYLES.get(method, "bold"), None))
@@ -117,23 +118,40 @@ def _chop(text: str, width: int, *, keep_end: bool) -> str:
 
 
 class _Column:
-    """One column: each cell's fragments, plain text and width, computed once."""
+    """One column: each cell's plain text and width, computed once; its styled fragments
+    only when a colour terminal asks (plain output, the common case for 5000 routes in a
+    pipe, never builds them)."""
 
-    __slots__ = ("header", "cells", "texts", "sizes", "min_width", "keep_end")
+    __slots__ = ("header", "texts", "sizes", "styles", "links", "fragment", "min_width", "keep_end")
 
-    def __init__(self, header: str, min_width: int, keep_end: bool) -> None:
+    def __init__(
+        self,
+        header: str,
+        min_width: int,
+        *,
+        keep_end: bool,
+        fragment: Callable[[str], Cell] | None = None,
+    ) -> None:
         self.header = header
-        self.cells: list[Cell] = []
         self.texts: list[str] = []
         self.sizes: list[int] = []
+        self.styles: list[str | None] = []
+        self.links: list[str | None] = []
+        self.fragment = fragment  # text -> fragments, for columns styled piece by piece
         self.min_width = min_width  # shrinking stops here
         self.keep_end = keep_end  # truncate on the left (paths, dotted names), else right
 
-    def add(self, cell: Cell) -> None:
-        text = cell[0][0] if len(cell) == 1 else "".join(f[0] for f in cell)
-        self.cells.append(cell)
+    def add(self, text: str, style: str | None = None, link: str | None = None) -> None:
         self.texts.append(text)
-        self.sizes.append(_cell_len(text))
+        self.sizes.append(len(text) if text.isascii() else _cell_len(text))
+        self.styles.append(style)
+        self.links.append(link)
+
+    def cell(self, row: int) -> Cell:
+        text = self.texts[row]
+        if self.fragment is not None:
+            return self.fragment(text)
+        return ((text, self.styles[row], self.links[row]),)
 
     @property
     def natural_width(self) -> int:
@@ -155,7 +173,7 @@ class RouteTable:
 
     @property
     def row_count(self) -> int:
-        return len(self.columns[0].cells) if self.columns else 0
+        return len(self.columns[0].texts) if self.columns else 0
 
     def widths(self, max_width: int | None) -> list[int]:
         """Column widths, shrunk in priority order when ``max_width`` is too small."""
@@ -189,7 +207,7 @@ class RouteTable:
         for row in range(self.row_count):
             line = []
             for column, width in zip(self.columns, widths, strict=True):
-                cell, size = column.cells[row], column.sizes[row]
+                cell, size = column.cell(row), column.sizes[row]
                 if size > width:
                     cell = _truncate(cell, width, keep_end=column.keep_end)
                     size = _width(cell)
@@ -209,7 +227,7 @@ class RouteTable:
             for texts, sizes, column, width in columns:
                 text, size = texts[row], sizes[row]
                 if size > width:
-                    cell = _truncate(column.cells[row], width, keep_end=column.keep_end)
+                    cell = _truncate(column.cell(row), width, keep_end=column.keep_end)
                     text = "".join(f[0] for f in cell)
                     size = _width(cell)
                 parts.append(text + " " * (width - size) if size < width else text)
@@ -289,30 +307,30 @@ def build_table(
         domain_header = "Host"
     elif any(r.subdomain for r in routes):
         domain_header = "Subdomain"
-    methods = _Column("Methods", 3, keep_end=False)
-    domains = _Column(domain_header or "", 12, keep_end=False)
-    rules = _Column("Rule", 16, keep_end=False)
+    methods = _Column("Methods", 3, keep_end=False, fragment=_methods_cell)
+    domains = _Column(domain_header or "", 12, keep_end=False, fragment=_rule_cell)
+    rules = _Column("Rule", 16, keep_end=False, fragment=_rule_cell)
     endpoints = _Column("Endpoint", 12, keep_end=False)
     views = _Column("View", 12, keep_end=True)
     sources = _Column("Source", 20, keep_end=True)
     for r in routes:
-        methods.add(_methods_cell(r.visible_methods(all_methods)))
+        shown_methods = r.methods if all_methods else r.visible_methods()
+        methods.add(", ".join(shown_methods) if shown_methods else "ANY")
         if domain_header:
-            domain = r.host or r.subdomain
-            domains.add(_rule_cell(domain) if domain else (("", None, None),))
-        rules.add(_rule_cell(r.rule))
-        endpoints.add(((r.endpoint, None, None),))
+            domains.add(r.host or r.subdomain or "")
+        rules.add(r.rule)
+        endpoints.add(r.endpoint)
         if r.redirect_to is not None:
-            views.add((("→ " + r.redirect_to, "yellow", None),))
+            views.add("→ " + r.redirect_to, "yellow")
         elif r.view is None:
-            views.add((("(no view)", "red", None),))
+            views.add("(no view)", "red")
         else:
-            views.add(((r.view_dotted or "", None, None),))
+            views.add(r.view.replace(":", ".", 1))
         if r.source_file:
-            where = f"{paths.relative(r.source_file)}:{r.source_line}"
-            sources.add(((where, "blue", paths.uri(r.source_file)),))
+            file = r.source_file
+            sources.add(f"{paths.relative(file)}:{r.source_line}", "blue", paths.uri(file))
         else:
-            sources.add((("", None, None),))
+            sources.add("")
     columns = [methods, *([domains] if domain_header else []), rules, endpoints, views, sources]
     summary = summary_line(routes, len(routes) if total is None else total)
     return RouteTable(columns=columns, summary=summary, fit=fit)
