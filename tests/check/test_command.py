@@ -79,6 +79,22 @@ def test_list_rules(runner: CliRunner) -> None:
     assert "S003" in out and "sql-string-formatting" in out and "H002" in out
 
 
+def test_list_rules_as_json(runner: CliRunner) -> None:
+    code, out, _ = invoke(runner, "--list-rules", "--format", "json")
+    rules = json.loads(out)
+    assert code == 0
+    assert rules[0] == {
+        "code": "P001",
+        "name": "invalid-pyproject",
+        "severity": "error",
+        "area": "project",
+        "needs_app": False,
+        "description": "pyproject.toml is not valid TOML.",
+        "hint": "Fix the TOML syntax at the reported line.",
+    }
+    assert len({r["code"] for r in rules}) == len(rules) > 25
+
+
 def test_app_that_cannot_be_imported(runner: CliRunner, tmp_path: Path) -> None:
     views = VIEWS_PY.replace("bp = Blueprint", "import demo.missing_module\nbp = Blueprint")
     root = make_project(tmp_path / "demo", {"src/demo/views.py": views, **TEMPLATE_ERROR})

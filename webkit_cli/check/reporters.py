@@ -239,6 +239,23 @@ def render_rules(console: Console) -> None:
     console.print(table)
 
 
+def rules_json() -> str:
+    """``--list-rules --format json``: the rule table for tools and documentation."""
+    rules = [
+        {
+            "code": rule.code,
+            "name": rule.name,
+            "severity": rule.severity.label,
+            "area": rule.area,
+            "needs_app": rule.needs_import,
+            "description": rule.summary,
+            "hint": rule.hint,
+        }
+        for rule in RULES.values()
+    ]
+    return json.dumps(rules, indent=2) + "\n"
+
+
 def finding_line(item: Finding) -> str:
     """``file:line:col: CODE message`` (used in error messages and tests)."""
     where = ":".join(str(p) for p in (item.file or "(project)", item.line, item.column) if p)

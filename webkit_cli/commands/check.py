@@ -87,7 +87,9 @@ def _write_report(path: Path, text: str) -> None:
     default=None,
     help="Exit 1 when a finding at or above this severity exists.  [default: error]",
 )
-@click.option("--list-rules", is_flag=True, help="Print every rule and exit.")
+@click.option(
+    "--list-rules", is_flag=True, help="Print every rule and exit (as JSON with --format json)."
+)
 @click.option("--no-import", is_flag=True, help="Run only the rules that need no app import.")
 @click.option(
     "-o",
@@ -120,7 +122,10 @@ def check_command(
     from webkit_cli.check.runner import run_check
 
     if list_rules:
-        reporters.render_rules(make_console())
+        if output_format.lower() == "text":
+            reporters.render_rules(make_console())
+        else:  # json, github and sarif readers all get the machine-readable table
+            click.echo(reporters.rules_json(), nl=False)
         return
     report = run_check(
         path,
