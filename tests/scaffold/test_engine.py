@@ -349,6 +349,36 @@ def test_ctrl_c_part_way_through_force_rolls_back(
     assert tree(existing) == before
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_force_with_an_unreadable_file_is_refused(tiny: Path, existing: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file; the non-root path is what this checks")
+    (existing / "README.md").chmod(0)
+    try:
+        with pytest.raises(ScaffoldError, match="Cannot read .*README.md"):
+            create(tiny, existing, force=True, overwrite=True)
+    finally:
+        (existing / "README.md").chmod(0o644)
+
+
+def test_force_keeps_a_replaced_symlink_restorable(
+    tiny: Path, existing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (existing / "notes.txt").write_text("shared readme\n")
+    (existing / "README.md").unlink()
+    (existing / "README.md").symlink_to("notes.txt")
+    (existing / "src" / "proj" / "static" / "logo.png").write_bytes(b"old logo")
+    # One add, the README replaced, then the logo fails: the rollback must bring back the
+    # symlink itself (not a copy of the file it pointed to).
+    _fail_after(monkeypatch, "_atomic_write", 2, OSError(28, "No space left on device"))
+    with pytest.raises(OSError):
+        create(tiny, existing, force=True, overwrite=True)
+    assert (existing / "README.md").is_symlink()
+    assert (existing / "README.md").readlink() == Path("notes.txt")
+    assert (existing / "notes.txt").read_text() == "shared readme\n"
+    assert (existing / "src" / "proj" / "static" / "logo.png").read_bytes() == b"old logo"
+
+
 def test_force_refuses_a_file_where_the_template_has_a_folder(tiny: Path, existing: Path) -> None:
     (existing / "src" / "proj" / "templates" / "base.html").unlink()
     (existing / "src" / "proj" / "templates").rmdir()

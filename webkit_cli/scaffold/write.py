@@ -4,7 +4,8 @@ Two modes:
 
 * a new project is rendered into a hidden staging folder beside the target and renamed
   into place at the end (one ``rename(2)``), so any failure or Ctrl-C leaves nothing;
-* ``--force`` into an existing folder first plans every file (add / unchanged / conflict),
+* an existing folder (empty, or any with ``--force``) is kept as it is, and filled in: every
+  file is planned first (add / unchanged / conflict),
   refuses conflicts unless ``--overwrite``, then writes each file atomically (temp file +
   ``os.replace``) while keeping a journal, and undoes the journal if anything fails.
 """
@@ -186,7 +187,14 @@ def plan_force(entries: Iterable[Entry], target: Path, skip_if_exists: Sequence[
                 f"{dest} is a folder but the template has a file there: move it away and retry. "
                 "Nothing was written."
             )
-        if dest.read_bytes() == entry.data:
+        try:
+            same = dest.read_bytes() == entry.data
+        except OSError as exc:
+            raise ScaffoldError(
+                f"Cannot read {dest} ({exc.strerror}): fix its permissions or move it away. "
+                "Nothing was written."
+            ) from None
+        if same:
             plan.unchanged.append(entry.path)
         elif _skipped(entry.path, skip_if_exists):
             plan.kept.append(entry.path)
@@ -229,11 +237,12 @@ def apply_force(plan: ForcePlan, target: Path, *, overwrite: bool) -> None:
                 dest = target / entry.path
                 backup = backup_dir / str(i)
                 try:
-                    os.link(dest, backup)  # the old inode survives the replace below
+                    # The old inode survives the replace below; a symlink is kept as a symlink.
+                    os.link(dest, backup, follow_symlinks=False)
                 except OSError:
                     import shutil
 
-                    shutil.copy2(dest, backup)
+                    shutil.copy2(dest, backup, follow_symlinks=False)
                 replaced.append((dest, backup))
                 assert entry.data is not None
                 _atomic_write(dest, entry.data, entry.mode)
