@@ -212,3 +212,27 @@ def test_text_report_to_a_file(runner: CliRunner, tmp_path: Path) -> None:
     text = target.read_text(encoding="utf-8")
     assert text.startswith("src/demo/templates/item.html\n") and "S004" in text
     assert list(tmp_path.glob(".report.txt.*")) == []
+
+
+def test_a_crashing_rule_is_reported_and_the_others_still_run(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webkit_cli.check import registry
+
+    def explode(ctx: object) -> list[object]:
+        raise RuntimeError("rule bug")
+
+    broken = registry.Check(frozenset({"H002"}), explode, needs_import=False)
+    monkeypatch.setattr(registry, "CHECKS", [broken, *registry.CHECKS])
+    import webkit_cli.check.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "CHECKS", registry.CHECKS)
+    root = make_project(tmp_path / "demo", {"src/demo/config.py": 'SECRET_KEY = "x"\n'})
+    code, out, _ = invoke(runner, str(root), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [f["code"] for f in doc["findings"]] == ["S001"]
+    assert doc["notes"] == [
+        "webkit check could not run H002 on this project (RuntimeError: rule bug); "
+        "please report it."
+    ]

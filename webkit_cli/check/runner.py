@@ -150,7 +150,14 @@ def run_check(
                 continue
             if chk.needs_import and ctx.app is None:
                 continue
-            findings.extend(chk.func(ctx))
+            try:
+                findings.extend(chk.func(ctx))
+            except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
+                codes_text = ", ".join(sorted(chk.codes))
+                notes.append(
+                    f"webkit check could not run {codes_text} on this project "
+                    f"({type(exc).__name__}: {exc}); please report it."
+                )
     finally:
         _forget_project_modules(ctx, before_modules, before_path)
 
