@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from .auth import require_scope
 from .db import get_session
@@ -39,7 +39,7 @@ def list_notes() -> Response:
     max_size = current_app.config["MAX_PAGE_SIZE"]
     limit = query_int("limit", current_app.config["PAGE_SIZE"], minimum=1, maximum=max_size)
     offset = query_int("offset", 0, minimum=0)
-    query = _filtered(select(Note))
+    query = select(Note).where(*_filters())
 
     session = get_session()
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -48,8 +48,8 @@ def list_notes() -> Response:
     next_url = None
     if offset + limit < total:
         # Relative, so it stays right behind a proxy; the filters are carried over.
-        filters = {k: v for k, v in request.args.items() if k not in {"limit", "offset"}}
-        next_url = url_for(".list_notes", limit=limit, offset=offset + limit, **filters)
+        params: dict[str, Any] = {**request.args, "limit": limit, "offset": offset + limit}
+        next_url = url_for(".list_notes", **params)
     response = jsonify(
         data=[note.to_dict() for note in notes],
         total=total,
@@ -103,11 +103,12 @@ def delete_note(note_id: int) -> tuple[str, int]:
     return "", 204
 
 
-def _filtered(query: Select[tuple[Note]]) -> Select[tuple[Note]]:
-    """Apply the list filters. Values are bound parameters; LIKE wildcards in ``q`` are escaped."""
+def _filters() -> list[ColumnElement[bool]]:
+    """The list filters. Values are bound parameters; LIKE wildcards in ``q`` are escaped."""
+    conditions: list[ColumnElement[bool]] = []
     text = query_str("q", max_length=TITLE_MAX)
     if text:
-        query = query.where(
+        conditions.append(
             or_(
                 Note.title.icontains(text, autoescape=True),
                 Note.body.icontains(text, autoescape=True),
@@ -115,8 +116,8 @@ def _filtered(query: Select[tuple[Note]]) -> Select[tuple[Note]]:
         )
     pinned = query_bool("pinned")
     if pinned is not None:
-        query = query.where(Note.pinned == pinned)
-    return query
+        conditions.append(Note.pinned == pinned)
+    return conditions
 
 
 def _get_or_404(note_id: int) -> Note:
