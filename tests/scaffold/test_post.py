@@ -38,6 +38,36 @@ def test_plan_tree_nests_folders(tmp_path: Path) -> None:
     assert logo.index("logo.png") > src.index("src/") + 4
 
 
+@pytest.mark.parametrize(
+    ("install", "git", "interactive", "updated", "has_git", "expected"),
+    [
+        (None, None, True, False, True, (True, True)),  # a terminal: install and commit
+        (None, None, False, False, True, (False, True)),  # CI: no install, still a repo
+        (None, None, False, False, False, (False, False)),  # no git installed
+        (None, None, True, True, True, (True, False)),  # --force into an existing folder
+        (False, False, True, False, True, (False, False)),  # explicit flags win
+        (True, True, False, True, False, (True, True)),
+    ],
+)
+def test_default_steps(
+    monkeypatch: pytest.MonkeyPatch,
+    install: bool | None,
+    git: bool | None,
+    interactive: bool,
+    updated: bool,
+    has_git: bool,
+    expected: tuple[bool, bool],
+) -> None:
+    import shutil
+
+    from webkit_cli.scaffold.post import decide_steps
+
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/git" if has_git else None)
+    assert decide_steps(install=install, git=git, interactive=interactive, updated=updated) == (
+        expected
+    )
+
+
 def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     text = render(next_steps_panel(tmp_path / "shop", installed=False))

@@ -188,7 +188,12 @@ def new_command(
     from webkit_cli.scaffold import create_project
     from webkit_cli.scaffold.answers import parse_data
     from webkit_cli.scaffold.names import validate_project_name
-    from webkit_cli.scaffold.post import git_available, init_git, install_project, next_steps_panel
+    from webkit_cli.scaffold.post import (
+        decide_steps,
+        init_git,
+        install_project,
+        next_steps_panel,
+    )
     from webkit_cli.scaffold.template import resolve_template
 
     if name is not None:
@@ -257,8 +262,9 @@ def new_command(
             f"Created {target} from template {tpl.name} {tpl.version} "
             f"({result.files_written} files)."
         )
-    if git is None:
-        git = not result.updated and git_available()
+    install, git = decide_steps(
+        install=install, git=git, interactive=interactive, updated=result.updated
+    )
     if git:
         reason = init_git(
             target,
@@ -271,9 +277,7 @@ def new_command(
             from webkit_cli._console import print_warning
 
             print_warning(f"No git commit: {reason}.")
-    if install is None:
-        install = interactive
     if install:
         install_project(target, console)
         console.print(f"Installed {name} with its dev extras into {sys.prefix}.")
-    console.print(next_steps_panel(target, installed=bool(install)))
+    console.print(next_steps_panel(target, installed=install))

@@ -53,6 +53,20 @@ def install_project(target: Path, console: Console, *, python: str | None = None
         )
 
 
+def decide_steps(
+    *, install: bool | None, git: bool | None, interactive: bool, updated: bool
+) -> tuple[bool, bool]:
+    """Resolve ``--install/--no-install`` and ``--git/--no-git`` left unset to their defaults.
+
+    install: on when interactive (someone at a terminal wants a ready project; CI does not).
+    git: on when git is installed, unless the folder already had files (--force into an
+    existing project must not start a repository or commit the user's files).
+    """
+    do_install = interactive if install is None else install
+    do_git = (not updated and git_available()) if git is None else git
+    return do_install, do_git
+
+
 def git_available() -> bool:
     import shutil
 
