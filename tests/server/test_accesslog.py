@@ -545,3 +545,51 @@ def test_webkit_run_no_access_log(project: Path, serve: Callable[..., Server]) -
     lines = stdout_lines(server, 2, skip=skip)
     assert lines[0] == "Traceback (most recent call last):"
     assert not [line for line in lines if " 200 " in line]
+
+
+# --- smaller paths ---------------------------------------------------------------------
+
+
+def test_json_without_lines_still_writes_a_readable_traceback() -> None:
+    stream = io.StringIO()
+    handler = AccessLogHandler(JsonFormatter(), stream, lines=False)
+    handler.emit(logging.makeLogRecord({"msg": entry(status=502, exc=raised(OSError("gone")))}))
+    text = stream.getvalue()
+    assert text.startswith("Traceback (most recent call last):")
+    assert text.rstrip().endswith("OSError: gone")
+
+
+def test_other_records_on_the_access_logger_are_written_too() -> None:
+    stream = io.StringIO()
+    logger = configure_access_logger("plain", stream=stream)
+    logger.warning("access log rotated")
+    assert stream.getvalue() == "access log rotated\n"
+
+
+def test_blueprint_static_files_count_as_static(tmp_path: Path) -> None:
+    from flask import Blueprint
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "app.js").write_text("// js\n", encoding="utf-8")
+    app = make_app()
+    shop = Blueprint(
+        "shop",
+        __name__,
+        url_prefix="/shop",
+        static_folder=str(tmp_path / "assets"),
+        static_url_path="/assets",
+    )
+
+    @shop.get("/")
+    def shop_index() -> str:
+        return "shop"
+
+    app.register_blueprint(shop)
+    with serving(app, log_format="json") as (port, stream):
+        assert get(port, "/shop/assets/app.js")[0] == 200
+        get(port, "/shop/")
+        records = [json.loads(line) for line in lines_when(stream, 2)]
+    assert [(r["path"], r["static"]) for r in records] == [
+        ("/shop/assets/app.js", True),
+        ("/shop/", False),
+    ]
