@@ -133,3 +133,36 @@ def test_committed_env_file(tmp_path: Path) -> None:
     assert check(root).findings == []  # present but not committed: where it belongs
     subprocess.run(["git", "-C", str(root), "add", ".env", ".env.example"], check=True)
     assert locations(check(root)) == [("S010", ".env", None)]
+
+
+def test_every_bad_check_setting_is_a_p002_and_the_run_goes_on(tmp_path: Path) -> None:
+    pyproject = PYPROJECT + (
+        "\n[tool.webkit.check]\n"
+        'select = "S001"\n'
+        "fail-level = 3\n"
+        'exclude = ["ok/*"]\n'
+        'per-file-ignores = "tests/*"\n'
+        'colour = "always"\n'
+    )
+    root = make_project(tmp_path / "p", {"pyproject.toml": pyproject, "src/demo/config.py": SECRET})
+    report = check(root)
+    messages = [f.message for f in report.findings if f.code == "P002"]
+    assert messages == [
+        "[tool.webkit.check] has an unknown key 'colour' (known: exclude, fail-level, ignore, "
+        "jinja-extensions, per-file-ignores, select)",
+        "[tool.webkit.check] select must be a list of strings",
+        "[tool.webkit.check] fail-level: must be 'error' or 'warning'",
+        "[tool.webkit.check] per-file-ignores must be a table of pattern = [codes]",
+    ]
+    header = pyproject.splitlines().index("[tool.webkit.check]") + 1
+    assert {f.line for f in report.findings if f.code == "P002"} == {header}
+    # the defaults still apply: the secret is found
+    assert ("S001", "src/demo/config.py", 1) in locations(report)
+
+
+def test_per_file_ignore_entry_must_be_a_list(tmp_path: Path) -> None:
+    pyproject = PYPROJECT + '\n[tool.webkit.check.per-file-ignores]\n"tests/*" = "S001"\n'
+    root = make_project(tmp_path / "p", {"pyproject.toml": pyproject})
+    assert [f.message for f in check(root).findings] == [
+        "[tool.webkit.check.per-file-ignores] 'tests/*' must be a list"
+    ]

@@ -21,7 +21,7 @@ class Finding:
     line: int | None
     column: int | None
     code: str
-    message: str = field(compare=False)
+    message: str
     hint: str | None = field(default=None, compare=False)
 
     @property

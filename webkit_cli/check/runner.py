@@ -170,7 +170,8 @@ def run_check(
                 tfile.rel, template_suppressions(ctx.jinja_env, tfile.source, tfile.names[0])
             )
     kept = [f for f in suppressor.filter(findings) if f.code in codes]
-    kept = sorted(set(kept), key=Finding.sort_key)
+    # dict.fromkeys drops duplicates keeping emission order, so ties sort deterministically
+    kept = sorted(dict.fromkeys(kept), key=Finding.sort_key)
     return CheckReport(
         root=project.root,
         findings=kept,
