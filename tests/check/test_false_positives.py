@@ -257,3 +257,53 @@ def test_blueprint_template_folder_found_without_the_app(tmp_path: Path) -> None
     files = {"src/demo/admin.py": admin, "src/demo/tpl/dash.html": "{% include 'x.html' %}\n"}
     root = make_project(tmp_path / "demo", files)
     assert locations(check(root, no_import=True)) == [("T002", "src/demo/tpl/dash.html", 1)]
+
+
+CSRF_MACROS = """\
+{% macro hidden_fields() %}
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+{% endmacro %}
+{% macro field(f) %}<label>{{ f() }}</label>{% endmacro %}
+"""
+
+
+@pytest.mark.parametrize(
+    ("page", "expected_form_line"),
+    [
+        # an imported macro whose name says nothing, but which renders the token
+        ('{% from "m.html" import hidden_fields %}\n<form method="post">{{ hidden_fields() }}'
+         "</form>\n", None),
+        ('{% import "m.html" as m %}\n<form method="post">\n{{ m.hidden_fields() }}\n</form>\n',
+         None),
+        # a macro of the same template
+        ("{% macro tok() %}{{ csrf_token() }}{% endmacro %}\n<form method=post>{{ tok() }}"
+         "</form>\n", None),
+        # macros that render no token do not count
+        ('{% from "m.html" import field %}\n<form method="post">{{ field(form.x) }}</form>\n', 2),
+        ('{% import "m.html" as m %}\n\n<form method="post">{{ m.field(form.x) }}</form>\n', 3),
+        # line numbers survive multi-line tags and expressions before the form
+        ("{% set opts = {\n  'a': 1,\n  'b': 2,\n} %}\n{{ opts\n  | length }}\n"
+         "{% if opts %}<p>x</p>{% endif %}\n<form method='post'>\n</form>\n", 8),
+    ],
+)  # fmt: skip
+def test_csrf_token_through_macros(
+    tmp_path: Path, page: str, expected_form_line: int | None
+) -> None:
+    files = {"src/demo/templates/m.html": CSRF_MACROS, "src/demo/templates/page.html": page}
+    report = check(make_project(tmp_path / "demo", files), select=["S007"])
+    expected = [] if expected_form_line is None else [
+        ("S007", "src/demo/templates/page.html", expected_form_line)
+    ]  # fmt: skip
+    assert locations(report) == expected
+
+
+def test_factory_with_a_config_class_default_is_called_bare(tmp_path: Path) -> None:
+    init = INIT_PY.replace(
+        "def create_app(config=None):\n    app = Flask(__name__)\n",
+        "class Config:\n    TESTING = True\n\n\n"
+        "def create_app(config_class=Config):\n    app = Flask(__name__)\n"
+        "    app.config.from_object(config_class)\n    config = None\n",
+    )
+    root = make_project(tmp_path / "demo", {"src/demo/__init__.py": init})
+    report = check(root)
+    assert report.findings == [] and report.notes == []
