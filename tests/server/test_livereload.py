@@ -528,3 +528,22 @@ def test_webkit_run_py_change_moves_the_page_to_a_new_generation(
     body = server.get("/")[2]
     assert "first v2" in body
     assert f"livereload.js?g={second}" in body
+
+
+def test_html_file_sent_as_is_is_not_touched(tmp_path: Path) -> None:
+    from flask import Flask, send_file
+
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    app = Flask("files")
+
+    @app.get("/page")
+    def serve_page() -> Any:
+        return send_file(page)
+
+    response = client_for(app).get("/page")
+    try:
+        assert response.data == PAGE
+        assert response.headers["Content-Length"] == str(len(PAGE))
+    finally:
+        response.close()

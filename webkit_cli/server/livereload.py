@@ -36,6 +36,8 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from werkzeug.wsgi import FileWrapper
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -300,6 +302,11 @@ class LiveReloadMiddleware:
             started = True
             return result
         if not held:
+            return result
+        if isinstance(result, FileWrapper) and not held[0].chunks:
+            # A file sent as is (Flask's send_file, direct_passthrough): served untouched, like
+            # any stream, so a static .html file keeps its exact bytes, length and ETag.
+            start_response(held[0].status, held[0].headers)
             return result
         try:
             for chunk in result:
