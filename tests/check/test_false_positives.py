@@ -307,3 +307,14 @@ def test_factory_with_a_config_class_default_is_called_bare(tmp_path: Path) -> N
     root = make_project(tmp_path / "demo", {"src/demo/__init__.py": init})
     report = check(root)
     assert report.findings == [] and report.notes == []
+
+
+def test_common_jinja_extensions_parse_without_the_app(tmp_path: Path) -> None:
+    page = (
+        "{% for x in items %}{% if x %}{% break %}{% endif %}{% endfor %}\n"
+        "{% do items.append(1) %}{% trans %}Hello{% endtrans %}\n"
+    )
+    root = make_project(tmp_path / "demo", {"src/demo/templates/page.html": page})
+    assert check(root, no_import=True).findings == []
+    # The app's own environment decides when it is imported: it has none of these.
+    assert [f.code for f in check(root).findings] == ["T001"]

@@ -327,15 +327,25 @@ def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
                             yield path
 
 
+#: Without the app, templates are parsed with Jinja's bundled extensions that Flask projects
+#: commonly enable (Flask-Babel's ``{% trans %}``, ``{% do %}``, ``{% break %}``): a tag the
+#: real app lacks is then missed in that degraded mode, rather than a valid one reported.
+FALLBACK_EXTENSIONS = ("jinja2.ext.i18n", "jinja2.ext.do", "jinja2.ext.loopcontrols")
+
+
 def make_jinja_env(ctx: CheckContext) -> Environment:
-    """The app's own environment (its extensions parse its templates), else a plain one."""
+    """The app's own environment (its extensions parse its templates), else a tolerant one."""
     app = ctx.app
     if app is not None and getattr(app, "jinja_env", None) is not None:
         env: Environment = app.jinja_env
         return env
     from jinja2 import Environment
 
-    return Environment(extensions=list(ctx.config.jinja_extensions))
+    extensions = dict.fromkeys([*FALLBACK_EXTENSIONS, *ctx.config.jinja_extensions])
+    try:
+        return Environment(extensions=list(extensions))
+    except (ImportError, AttributeError):  # a misspelt jinja-extensions entry
+        return Environment(extensions=list(FALLBACK_EXTENSIONS))
 
 
 def load_templates(ctx: CheckContext) -> None:
