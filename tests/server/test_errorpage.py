@@ -261,10 +261,12 @@ def test_debug_mode_serves_werkzeugs_interactive_debugger() -> None:
     def boom() -> str:
         raise ValueError("kaput")
 
-    wsgi_app = build_app(app, config=config(debug=True), hub=None, error=None)
+    wsgi_app = build_app(app, config=config(debug=True), hub=LiveReloadHub("g"), error=None)
     response = Client(wsgi_app).get("/boom")
     assert response.status_code == 500
     assert b"Werkzeug Debugger" in response.data
+    # The debugger page recovers by itself too once the fix is saved.
+    assert b'<script src="/__webkit/livereload.js?g=g" defer></script></body>' in response.data
     assert debugger_pin(wsgi_app) is not None
 
 

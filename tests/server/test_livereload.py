@@ -192,12 +192,36 @@ def test_legacy_write_callable_is_buffered_and_injected() -> None:
     assert response.headers["Content-Length"] == str(len(response.data))
 
 
-def test_lazy_generator_app_streams_through() -> None:
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", "5")])
-        yield b"<p>x>"
+def test_lazy_generator_app_is_injected_like_any_other() -> None:
+    """werkzeug's debugger is such an app: start_response comes with the first chunk."""
 
-    assert client_for(app).get("/").data == b"<p>x>"
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response(
+            "200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(PAGE)))]
+        )
+        yield PAGE[:30]
+        yield PAGE[30:]
+
+    response = client_for(app).get("/")
+    assert response.data == PAGE.replace(b"</body>", TAG + b"</body>")
+    assert response.headers["Content-Length"] == str(len(response.data))
+
+
+def test_lazy_generator_stream_passes_through_and_is_closed() -> None:
+    closed: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        try:
+            yield b"<p>one</p>"
+            yield b"<p>two</p>"
+        finally:
+            closed.append(True)
+
+    response = client_for(app).get("/")
+    assert response.data == b"<p>one</p><p>two</p>"
+    response.close()
+    assert closed == [True]
 
 
 def test_inner_iterable_is_closed() -> None:

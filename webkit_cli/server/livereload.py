@@ -217,6 +217,31 @@ def inject(body: bytes, tag: bytes) -> bytes:
     return body[:index] + tag + body[index:]
 
 
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+class _Resumed:
+    """A body whose first chunk was already taken, passed on with the rest (and close())."""
+
+    __slots__ = ("_first", "_rest", "_result")
+
+    def __init__(self, first: bytes | None, rest: Iterator[bytes], result: Iterable[bytes]):
+        self._first = first
+        self._rest = rest
+        self._result = result
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._first is not None:
+            yield self._first
+        yield from self._rest
+
+    def close(self) -> None:
+        _close(self._result)
+
+
 class _Buffered:
     """Status and headers held back while an HTML body is collected."""
 
@@ -296,11 +321,20 @@ class LiveReloadMiddleware:
             return start_response(status, headers, exc_info)
 
         result = self.app(environ, capture)
+        rest: Iterator[bytes] | None = None
         if not started:
-            # start_response not called yet: the app is a generator that starts lazily.
-            # Its body streams through untouched (``started`` makes capture pass through).
-            started = True
-            return result
+            # A generator app (werkzeug's debugger is one) calls start_response on its first
+            # step. The server takes that step before sending anything; take it here instead.
+            rest = iter(result)
+            try:
+                first = next(rest, None)
+            except BaseException:
+                _close(result)
+                raise
+            if not held:
+                return _Resumed(first, rest, result)
+            if first is not None:
+                held[0].chunks.append(first)
         if not held:
             return result
         if isinstance(result, FileWrapper) and not held[0].chunks:
@@ -309,12 +343,10 @@ class LiveReloadMiddleware:
             start_response(held[0].status, held[0].headers)
             return result
         try:
-            for chunk in result:
+            for chunk in result if rest is None else rest:
                 held[0].chunks.append(chunk)
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            _close(result)
         buffered = held[0]
         body = b"".join(buffered.chunks)
         if buffered.inject:
