@@ -107,6 +107,8 @@ PAGE = """\
 <a href="{{ url_for('main.item', **params) }}">dynamic</a>
 <a href="{{ url_for(endpoint_name) }}">dynamic endpoint</a>
 <p>{{ '<br>'|safe }}</p>
+<script type="application/json" id="data">{{ payload|tojson|safe }}</script>
+<p>{{ user_text|e|safe }}</p>
 <form method="get" action="/search"><input name="q"></form>
 <form method="post">{{ form.csrf_token }}{{ field(form.name) }}</form>
 <form method="post">{{ csrf() }}</form>

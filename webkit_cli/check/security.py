@@ -411,6 +411,10 @@ def _mentions_csrf(node: Any) -> bool:
     return False
 
 
+#: Jinja filters whose output is already escaped, so a ``|safe`` after them is harmless
+_ESCAPING_FILTERS = frozenset({"tojson", "escape", "e", "forceescape", "urlencode"})
+
+
 class _CsrfResolver:
     """Whether an include or a macro call renders a CSRF token (memoised, cycle-safe)."""
 
@@ -624,8 +628,11 @@ def template_security(ctx: CheckContext) -> Iterator[Finding]:
     resolver = _CsrfResolver(ctx)
     for file, tree in ctx.parsed_templates():
         for flt in tree.find_all(nodes.Filter):
-            literal = isinstance(flt.node, nodes.Const | nodes.TemplateData)
-            if flt.name == "safe" and flt.node is not None and not literal:
+            inner = flt.node
+            literal = isinstance(inner, nodes.Const | nodes.TemplateData)
+            # `x|tojson|safe`, `x|e|safe`: the value was escaped by the filter before it
+            escaped = isinstance(inner, nodes.Filter) and inner.name in _ESCAPING_FILTERS
+            if flt.name == "safe" and inner is not None and not literal and not escaped:
                 yield finding(
                     "S004", file.rel, flt.lineno, "|safe turns off escaping of a variable."
                 )
