@@ -1,5 +1,9 @@
 """Production serving: each generated project under gunicorn with two workers.
 
+The last test follows the README's "past one machine" path: two gunicorn masters
+(two app servers behind a load balancer) sharing one PostgreSQL database and one
+``SECRET_KEY``.
+
 The README of every template says ``gunicorn -w 4 '<package>:create_app()'``; here
 a real gunicorn master with two workers serves the project on 127.0.0.1, in
 production settings (``APP_ENV=production``, ``SECRET_KEY`` from the environment,
@@ -21,6 +25,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.templates._postgres import require_pg_bin, start_postgres
 from tests.templates.conftest import (
     REPO_ROOT,
     Server,
@@ -55,18 +60,24 @@ def gunicorn_command(project: Path) -> list[str]:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
-    """``gunicorn(template)``: that template generated and served by gunicorn -w 2."""
+def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """``gunicorn(template, **env)``: that template generated and served by gunicorn -w 2.
+
+    Calling it twice for one template serves the same project folder twice.
+    """
     servers: list[Server] = []
 
-    def start(template: str) -> Server:
-        project = generate(template, tmp_path)
-        (project / ".env").unlink()  # gunicorn never reads it; prove production needs none
+    def start(template: str, **settings: str) -> Server:
+        project = tmp_path / f"my-{template}"
+        if not project.is_dir():
+            generate(template, tmp_path)
+            (project / ".env").unlink()  # gunicorn never reads it: production needs none
         env = child_env(
             {
                 "APP_ENV": "production",
                 "SECRET_KEY": secrets.token_hex(32),
                 "INSTANCE_PATH": str(tmp_path / "instance"),
+                **settings,
             }
         )
         command = gunicorn_command(project)
@@ -116,7 +127,7 @@ def wait_for_workers(server: Server, count: int) -> None:
 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_gunicorn_with_two_workers_serves_the_project(
-    template: str, gunicorn: Callable[[str], Server]
+    template: str, gunicorn: Callable[..., Server]
 ) -> None:
     server = gunicorn(template)
     wait_for_workers(server, 2)
@@ -129,7 +140,7 @@ def test_gunicorn_with_two_workers_serves_the_project(
 
 
 def test_gunicorn_site_form_round_trip_across_workers(
-    gunicorn: Callable[[str], Server],
+    gunicorn: Callable[..., Server],
 ) -> None:
     server = gunicorn("site")
     wait_for_workers(server, 2)
@@ -160,7 +171,7 @@ def test_gunicorn_site_form_round_trip_across_workers(
         assert b"Served by one of two workers." in body
 
 
-def test_gunicorn_ajax_json_post_across_workers(gunicorn: Callable[[str], Server]) -> None:
+def test_gunicorn_ajax_json_post_across_workers(gunicorn: Callable[..., Server]) -> None:
     server = gunicorn("ajax")
     wait_for_workers(server, 2)
     status, headers, body = request(server, "GET", "/")
@@ -203,3 +214,45 @@ def test_gunicorn_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.postgres
+def test_two_app_servers_share_postgresql_and_sessions(
+    gunicorn: Callable[..., Server],
+) -> None:
+    """A form fetched from one server is accepted by the other, and data is shared."""
+    with start_postgres(require_pg_bin()) as postgres:
+        shared = {
+            "DATABASE_URL": postgres.create_database("site_shared"),
+            "SECRET_KEY": secrets.token_hex(32),
+        }
+        first, second = gunicorn("site", **shared), gunicorn("site", **shared)
+        wait_for_workers(first, 2)
+        wait_for_workers(second, 2)
+
+        status, headers, body = request(first, "GET", "/contact")
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+        assert status == 200 and token
+        form = urlencode(
+            {
+                "csrf_token": token.group(1).decode(),
+                "name": "Load balancer",
+                "email": "lb@example.com",
+                "message": "Posted to the second server.",
+            }
+        ).encode()
+        status, _, _ = request(
+            second,
+            "POST",
+            "/contact",
+            body=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": session_cookie(headers),
+            },
+        )
+        assert status == 302
+        _, _, body = request(first, "GET", "/messages")
+        assert b"Posted to the second server." in body
+        first.stop()
+        second.stop()
