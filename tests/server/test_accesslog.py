@@ -593,3 +593,17 @@ def test_blueprint_static_files_count_as_static(tmp_path: Path) -> None:
         ("/shop/assets/app.js", True),
         ("/shop/", False),
     ]
+
+
+def test_json_lines_escape_every_character_correctly() -> None:
+    tricky = '/a"b\\c\nd\x1be\u00e9\u2028f'
+    line = JsonFormatter().line(
+        entry(path=tricky, query="q=\"'", method="PATCH", size=None, duration_ms=1 / 3)
+    )
+    assert line.isascii()
+    assert "\n" not in line
+    data = json.loads(line)
+    assert data["path"] == tricky
+    assert data["query"] == "q=\"'"
+    assert data["size"] is None
+    assert data["duration_ms"] == 0.333

@@ -32,6 +32,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -254,31 +255,47 @@ def _framework_modules() -> list[Any]:
 
 
 class JsonFormatter:
-    """One JSON object per line (keys documented in the module docstring)."""
+    """One JSON object per line (keys documented in the module docstring).
+
+    The common line is assembled from pieces, strings escaped by the json module's C
+    encoder: ``json.dumps`` of a dict costs about twice as much, on every request.
+    Every line is 7-bit ASCII whatever the terminal's encoding.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._stamp = ""
+
+    def _time(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._stamp}.{int(now * 1000) % 1000:03d}Z"
 
     def line(self, entry: AccessEntry) -> str:
-        millis = int(entry.time * 1000) % 1000
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(entry.time))
-        data: dict[str, Any] = {
-            "time": f"{stamp}.{millis:03d}Z",
-            "method": entry.method,
-            "path": entry.path,
-            "query": entry.query,
-            "status": entry.status,
-            "duration_ms": round(entry.duration_ms, 3),
-            "size": entry.size,
-            "static": entry.static,
-            "remote_addr": entry.remote_addr,
+        quote = _quote
+        size = "null" if entry.size is None else str(int(entry.size))
+        text = (
+            f'{{"time": "{self._time(entry.time)}", "method": {quote(entry.method)}, '
+            f'"path": {quote(entry.path)}, "query": {quote(entry.query)}, '
+            f'"status": {int(entry.status)}, "duration_ms": {round(entry.duration_ms, 3)!r}, '
+            f'"size": {size}, "static": {"true" if entry.static else "false"}, '
+            f'"remote_addr": {quote(entry.remote_addr)}'
+        )
+        if entry.exc is None or entry.status < 500:
+            return text + "}"
+        exc_type = type(entry.exc)
+        exception = {
+            "type": f"{exc_type.__module__}.{exc_type.__qualname__}",
+            "message": str(entry.exc),
+            "traceback": "".join(traceback.format_exception(entry.exc)),
         }
-        if entry.exc is not None and entry.status >= 500:
-            exc_type = type(entry.exc)
-            data["exception"] = {
-                "type": f"{exc_type.__module__}.{exc_type.__qualname__}",
-                "message": str(entry.exc),
-                "traceback": "".join(traceback.format_exception(entry.exc)),
-            }
-        # ensure_ascii keeps every line 7-bit clean whatever the terminal's encoding.
-        return json.dumps(data, separators=(", ", ": "))
+        return f'{text}, "exception": {json.dumps(exception)}}}'
+
+
+#: A JSON string literal, ASCII only: the json module's C escaper.
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 Formatter = PlainFormatter | JsonFormatter
