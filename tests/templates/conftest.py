@@ -68,6 +68,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 30.0
+BROWSER_TIMEOUT_MS = 15_000
 URL_PATTERN = re.compile(r"http://127\.0\.0\.1:(\d+)")
 
 
@@ -368,8 +369,11 @@ def browser() -> Iterator[Any]:
     """A headless system Chromium driven by Playwright's sync API."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Generous waits: CI runners with two busy cores are slow, and every wait
+    # below ends as soon as its condition holds.
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -384,7 +388,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     """A fresh page (own cookies); console errors and CSP violations in ``page.problems``."""
     context = browser.new_context()
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     problems = PageProblems()
 
     def report_csp_violation(text: str) -> None:
