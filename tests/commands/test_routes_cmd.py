@@ -346,6 +346,15 @@ def test_broken_app_shows_the_users_traceback(runner: CliRunner, tmp_path: Path)
     assert "Traceback" not in result.stderr
 
 
+def test_no_app_found(runner: CliRunner, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke(runner, empty)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Could not locate a Flask app. Use --app")
+    assert result.stdout == ""
+
+
 def test_missing_project_dir(runner: CliRunner, tmp_path: Path) -> None:
     result = invoke(runner, tmp_path / "nope")
     assert result.exit_code == 1
@@ -408,6 +417,20 @@ def test_pipe_output_is_plain_and_forced_colour_is_not(shop: Path) -> None:
     assert "\x1b[32mGET" in coloured.stdout
     assert "\x1b]8;id=" in coloured.stdout  # Source is a terminal hyperlink
     assert (shop / "src/shop/__init__.py").resolve().as_uri() in coloured.stdout
+
+
+def test_no_color_terminal_is_plain_and_fits_its_width(shop: Path) -> None:
+    # FORCE_COLOR makes rich treat the pipe as a terminal; NO_COLOR then removes colour.
+    result = run(
+        [str(VENV_BIN / "webkit"), "routes"], shop, FORCE_COLOR="1", NO_COLOR="1", COLUMNS="90"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 90 for line in lines[:-1])
+    assert "…" in result.stdout  # columns were shortened to fit, not wrapped
+    rule_at = lines[0].index("Rule")
+    assert all(line[rule_at] == "/" for line in table_rows(result.stdout))
 
 
 # Everything Flask's route listing can show: blueprints nested twice, every builtin

@@ -183,17 +183,22 @@ class RouteTable:
         excess = sum(widths) + len(_GAP) * (len(widths) - 1) - max_width
         order = ["View", "Source", "Endpoint", "Host", "Subdomain", "Rule"]
         by_header = {c.header: i for i, c in enumerate(self.columns)}
-        for header in order:
-            if excess <= 0:
-                break
-            i = by_header.get(header)
-            if i is None:
-                continue
-            spare = widths[i] - max(self.columns[i].min_width, len(header))
-            cut = min(spare, excess)
-            if cut > 0:
-                widths[i] -= cut
-                excess -= cut
+        # First down to each column's comfortable minimum, then, on a very narrow
+        # terminal, down to its header's width.
+        for floor in ("comfortable", "header"):
+            for header in order:
+                if excess <= 0:
+                    return widths
+                i = by_header.get(header)
+                if i is None:
+                    continue
+                minimum = len(header)
+                if floor == "comfortable":
+                    minimum = max(self.columns[i].min_width, minimum)
+                cut = min(widths[i] - minimum, excess)
+                if cut > 0:
+                    widths[i] -= cut
+                    excess -= cut
         return widths
 
     def lines(self, max_width: int | None) -> Iterator[list[tuple[Cell, int, int]]]:
