@@ -150,6 +150,7 @@ def test_api_errors_are_json(client: FlaskClient) -> None:
     wrong_method = client.put("/api/time")
     assert wrong_method.status_code == 405
     assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
+    assert set(wrong_method.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_a_crash_in_the_api_is_a_json_500(make_app: AppFactory) -> None:

@@ -45,12 +45,19 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", title="Request refused", reason=error.description), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response | tuple[str, int]:
+    def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if _wants_json():
-            code = (error.name or "error").lower().replace(" ", "_")
-            return json_error(status, code, error.description or error.name)
-        return render_template("error.html", title=error.name, reason=error.description), status
+            code = error.name.lower().replace(" ", "_")
+            response = json_error(status, code, error.description or error.name)
+        else:
+            html = render_template("error.html", title=error.name, reason=error.description)
+            response = app.make_response((html, status))
+        # Keep the headers the error defines, such as Allow on a 405.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> Response | tuple[str, int]:
