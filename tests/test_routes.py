@@ -174,6 +174,8 @@ def test_collect_routes_model() -> None:
     static = found["static"]
     assert static.rule == "/static/<path:filename>"
     assert static.arguments == ("filename",)
+    # Flask serves it with a lambda; the table names what the lambda calls.
+    assert static.view == "flask.app:Flask.send_static_file"
     assert static.source_file is not None and static.source_file.endswith("app.py")
 
 

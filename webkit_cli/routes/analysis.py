@@ -33,7 +33,8 @@ _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 
 
 def find_problems(app: Any, routes: Sequence[RouteInfo] | None = None) -> list[RouteProblem]:
-    """Everything certainly wrong with the app's routes, sorted by code then rule.
+    """Everything certainly wrong with the app's routes: by code (PROBLEM_CODES order),
+    then in registration order.
 
     ``routes`` may be passed when :func:`collect_routes` was already called for ``app``
     (it must then be that list, in registration order).

@@ -115,6 +115,10 @@ def collect_routes(app: Any) -> list[RouteInfo]:
             # werkzeug allows any object as endpoint; a callable is then the view itself.
             view = raw_endpoint if callable(raw_endpoint) else None
             endpoint = callable_name(raw_endpoint) if view is not None else str(raw_endpoint)
+        if endpoint == "static" and _is_flask_static_lambda(view):
+            # Flask serves its static folder through a lambda in Flask.__init__; name what
+            # it calls instead, like blueprints' static routes already show.
+            view = getattr(type(app), "send_static_file", view)
         name, source_file, source_line = locate(view) if view is not None else (None, None, None)
         blueprint = None
         if has_blueprints and "." in endpoint:
@@ -153,6 +157,14 @@ def _make_route(values: dict[str, Any]) -> RouteInfo:
     route: RouteInfo = object.__new__(RouteInfo)
     route.__dict__.update(values)
     return route
+
+
+def _is_flask_static_lambda(view: Any) -> bool:
+    return (
+        getattr(view, "__name__", None) == "<lambda>"
+        and getattr(view, "__module__", "").startswith("flask.")
+        and getattr(view, "__qualname__", "").endswith("__init__.<locals>.<lambda>")
+    )
 
 
 def _ordered_arguments(rule: Any) -> tuple[str, ...]:
