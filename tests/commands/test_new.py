@@ -21,6 +21,12 @@ from webkit_cli.scaffold.template import builtin_template_names, load_template, 
 requires_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Jinja bytecode cache of these runs (subprocesses too) is not the user's."""
+    monkeypatch.setenv("WEBKIT_CACHE_DIR", str(tmp_path / "webkit-cache"))
+
+
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return make_template(tmp_path / "tpl")

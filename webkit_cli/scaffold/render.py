@@ -8,8 +8,8 @@ simply collect the entries into a list first.
 from __future__ import annotations
 
 import os
-import re
 import stat
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -94,95 +94,62 @@ def toml_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _tojson(value: object) -> str:
-    """Jinja's built-in ``tojson`` filter, byte for byte (sorted keys, HTML-safe escapes)."""
-    import json
-
-    text = json.dumps(value, sort_keys=True)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("'", "\\u0027")
-    )
+CACHE_ENV = "WEBKIT_CACHE_DIR"
 
 
-_SIMPLE_FILTERS = {"toml": toml_value, "tojson": _tojson}
-# The subset of Jinja that render_simple handles: {{ var }}, {{ var | toml/tojson }},
-# {% if [not] var %} / {% else %} / {% endif %}, each with optional "-" whitespace control.
-_SIMPLE_TOKEN = re.compile(
-    r"\{\{(-?) *([A-Za-z_][A-Za-z0-9_]*) *(?:\| *(toml|tojson) *)?(-?)\}\}"
-    r"|\{%(-?) *(?:if +(not +)?([A-Za-z_][A-Za-z0-9_]*)|(else)|(endif)) *(-?)%\}"
-)
-_JINJA_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "not", "if"})
+def cache_root() -> Path:
+    """webkit's cache folder: ``$WEBKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/webkit``, else
+    ``~/.cache/webkit`` (the XDG default)."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "webkit"
 
 
-def render_simple(source: str, context: Mapping[str, Any]) -> str | None:
-    """Render ``source`` without Jinja when it uses only a small subset, else None.
+def _bytecode_cache_dir() -> Path | None:
+    """The folder for Jinja's compiled templates, created if needed; None if that fails.
 
-    Most template files only say ``{{ package }}`` (and a pyproject.toml an
-    ``{% if author %}``); compiling each through Jinja costs ~3 ms and importing Jinja
-    ~10 ms, a fifth of ``webkit new``'s run time on the site template. Anything else --
-    a comment, a loop, an expression, a filter other than toml/tojson, an undefined
-    variable, an unbalanced if -- returns None and goes through Jinja, which also produces
-    the error messages. Output is identical to Jinja's, whitespace control included
-    (``{%-`` strips all whitespace before the tag, ``-%}`` all whitespace after it, as
-    Jinja's lexer does); a test compares both on every built-in template file.
+    A folder that exists but is read-only (say a cache baked into an image) is still read;
+    writing to it fails softly (see :func:`make_bytecode_cache`).
+
+    One folder per Jinja version and Python bytecode format (``cpython-311``): marshalled
+    code only loads in the interpreter that wrote it, and another Jinja may compile
+    differently, so neither ever reads the other's files.
     """
-    if "{#" in source:
+    import jinja2
+
+    try:
+        folder = cache_root() / f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}"
+        # 0o700 as Jinja's own default cache: code loaded from here is executed.
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
         return None
-    if "{{" not in source and "{%" not in source:
-        return source
-    tokens = list(_SIMPLE_TOKEN.finditer(source))
-    if len(tokens) != source.count("{{") + source.count("{%"):
-        return None
-    # Lexing: the data between tags, with "-" whitespace control applied.
-    data: list[str] = []
-    pos = 0
-    strip_next = False
-    for m in tokens:
-        text = source[pos : m.start()]
-        if strip_next:
-            text = text.lstrip()
-        if m.group(1) == "-" or m.group(5) == "-":
-            text = text.rstrip()
-        data.append(text)
-        strip_next = m.group(4) == "-" or m.group(10) == "-"
-        pos = m.end()
-    tail = source[pos:]
-    data.append(tail.lstrip() if strip_next else tail)
-    # Evaluation: a stack of (outer branch active, condition, in the else part) per if.
-    out: list[str] = [data[0]]
-    stack: list[tuple[bool, bool, bool]] = []
-    active = True
-    for m, text in zip(tokens, data[1:], strict=True):
-        var = m.group(2) or m.group(7)
-        if var is not None and (var not in context or var in _JINJA_NAMES):
-            return None  # undefined (Jinja raises with a line number) or a literal
-        if m.group(2) is not None:
-            if active:
-                value = context[var]
-                filter_name = m.group(3)
-                out.append(_SIMPLE_FILTERS[filter_name](value) if filter_name else str(value))
-        elif m.group(7) is not None:
-            condition = bool(context[var]) != bool(m.group(6))
-            stack.append((active, condition, False))
-            active = active and condition
-        elif m.group(8) is not None:
-            if not stack or stack[-1][2]:
-                return None  # an else outside an if, or a second else: Jinja's error
-            outer, condition, _ = stack[-1]
-            stack[-1] = (outer, condition, True)
-            active = outer and not condition
-        else:
-            if not stack:
-                return None
-            active = stack.pop()[0]
-        if active:
-            out.append(text)
-    if stack:
-        return None
-    return "".join(out)
+    return folder
+
+
+def make_bytecode_cache(folder: Path) -> jinja2.BytecodeCache:
+    """Jinja's file-system bytecode cache in ``folder``, failing soft: a cache file that
+    cannot be read is a miss and one that cannot be written is skipped, never an error."""
+    import contextlib
+
+    import jinja2
+
+    class SoftFileSystemBytecodeCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except OSError:
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            # Read-only or full disk: the next run compiles again.
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    return SoftFileSystemBytecodeCache(str(folder), "%s.jinja-cache")
 
 
 class RenderError(Exception):
@@ -190,35 +157,58 @@ class RenderError(Exception):
 
 
 class Renderer:
-    """Renders template strings; Jinja is imported only for the first non-trivial one."""
+    """One Jinja environment per run, imported and created for the first template.
+
+    Template files are compiled once per machine: the compiled code is kept in Jinja's
+    bytecode cache (see :func:`cache_root`), keyed by the file's path and checked against
+    a checksum of its source, so an edited template is compiled again. Short strings
+    (path segments, question defaults) are compiled once per run.
+    """
 
     def __init__(self) -> None:
         self._env: jinja2.Environment | None = None
+        self._strings: dict[str, jinja2.Template] = {}
 
     @property
     def env(self) -> jinja2.Environment:
         if self._env is None:
-            self._env = make_environment()
+            env = make_environment()
+            folder = _bytecode_cache_dir()
+            if folder is not None:  # else compile every time, as without a cache
+                env.bytecode_cache = make_bytecode_cache(folder)
+            self._env = env
         return self._env
+
+    def _template(self, source: str, filename: str | None) -> jinja2.Template:
+        env = self.env
+        cache = env.bytecode_cache
+        if filename is None:
+            template = self._strings.get(source)
+            if template is None:
+                template = self._strings[source] = env.from_string(source)
+            return template
+        if cache is None:
+            code = env.compile(source, name=filename, filename=filename)
+        else:
+            # What Jinja's loaders do: the bucket is keyed by name and file, and holds no
+            # code when the source's checksum changed.
+            bucket = cache.get_bucket(env, filename, filename, source)
+            if bucket.code is None:
+                bucket.code = env.compile(source, name=filename, filename=filename)
+                cache.set_bucket(bucket)
+            code = bucket.code
+        return env.template_class.from_code(env, code, env.make_globals(None))
 
     def render(
         self, source: str, context: Mapping[str, Any], *, filename: str | None = None
     ) -> str:
-        """Render ``source``; Jinja's exceptions propagate (callers add the file name)."""
-        fast = render_simple(source, context)
-        if fast is not None:
-            return fast
-        env = self.env
-        code = env.compile(source, name=filename, filename=filename)
-        template = env.template_class.from_code(env, code, env.make_globals(None))
-        return template.render(context)
+        """Render ``source`` (the text of ``filename``, when given, which makes it cached);
+        Jinja's exceptions propagate (callers add the file name)."""
+        return self._template(source, filename).render(context)
 
     def render_text(self, source: str, context: Mapping[str, Any]) -> str:
         """Like :meth:`render`, but a Jinja error becomes RenderError (no Jinja import needed
         by the caller to catch it)."""
-        fast = render_simple(source, context)
-        if fast is not None:
-            return fast
         import jinja2
 
         try:
@@ -268,9 +258,6 @@ def render_file(renderer: Renderer, source: Path, context: Mapping[str, Any]) ->
             f"{source} is not UTF-8 text: drop its .jinja suffix to copy it as is."
         ) from None
     filename = str(source)
-    fast = render_simple(text, context)
-    if fast is not None:
-        return fast.encode("utf-8")
     import jinja2
 
     try:
