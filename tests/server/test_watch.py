@@ -160,3 +160,23 @@ def test_every_project_folder_is_watched_but_no_venv(tmp_path: Path) -> None:
     # A change to an explicitly watched file always matters.
     batch = classify_batch([extra / "lib.cfg"], root, [extra / "lib.cfg"])
     assert batch is not None and batch.action == "worker"
+
+
+def test_polling_sees_two_saves_within_the_same_second(tmp_path: Path) -> None:
+    """Same size, same second: a poller that compares whole-second mtimes misses the second."""
+    import queue
+    import time
+
+    root = build_file_tree(tmp_path / "p", {"app.py": "X = 1\n"})
+    batches: queue.Queue[object] = queue.Queue()
+    watcher = ProjectWatcher(root, poll=True, on_batch=batches.put, on_error=batches.put)
+    watcher.POLL_INTERVAL = 0.05
+    watcher.start()
+    try:
+        time.sleep(0.1)
+        for value in (2, 3):
+            (root / "app.py").write_text(f"X = {value}\n")
+            batch = batches.get(timeout=5)
+            assert getattr(batch, "action", None) == "worker"
+    finally:
+        watcher.stop()

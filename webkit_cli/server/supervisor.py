@@ -203,7 +203,8 @@ class Supervisor:
         self.console = console
         self.root = root
         self.watcher = watcher
-        self.events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        # SimpleQueue: its put() is reentrant, so the signal handler may call it any time.
+        self.events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self.workers: list[WorkerHandle] = []
         self.current: WorkerHandle | None = None
         self.pending: WorkerHandle | None = None
@@ -496,6 +497,11 @@ class Supervisor:
                 print_warning("The warm process exited; new workers will be spawned instead.")
                 self.warm = None
                 self.use_warm = False
+                pending = self.pending
+                if pending is not None and pending.warm is warm and pending.pid is None:
+                    # Its fork request died with the warm process: spawn it instead.
+                    self._discard(pending)
+                    self.pending = self.launch(pending.trigger, crash=pending.crash)
             return
         if message.get("event") == "refused" and warm is self.warm:
             # Threads appeared at import: forking is unsafe. Spawn from now on.
@@ -509,10 +515,9 @@ class Supervisor:
             self.warm.terminate(0.5)
             self.warm = None
             if self.pending is not None and self.pending.warm is warm:
-                trigger = self.pending.trigger
-                self.pending.sock.close()
-                self.workers.remove(self.pending)
-                self.pending = self.launch(trigger)
+                pending = self.pending
+                self._discard(pending)
+                self.pending = self.launch(pending.trigger, crash=pending.crash)
 
     # -- output -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ usual cause of "inotify watch limit reached") and never carries a change that ma
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -297,7 +298,7 @@ class ProjectWatcher:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def _batches(self, paths: list[Path], poll: bool) -> Iterator[tuple[set[Path], bool]]:
+    def _batches(self, paths: list[Path]) -> Iterator[tuple[set[Path], bool]]:
         """(changed paths, whether the set of folders changed) for each batch."""
         import watchfiles
 
@@ -309,8 +310,7 @@ class ProjectWatcher:
             step=self.STEP_MS,
             stop_event=self.stop_event,
             recursive=False,
-            force_polling=poll,
-            poll_delay_ms=200,
+            force_polling=False,
             raise_interrupt=False,
             ignore_permission_denied=True,
         ):
@@ -325,8 +325,11 @@ class ProjectWatcher:
     def _run(self) -> None:
         poll = self.poll
         while not self.stop_event.is_set():
+            if poll:
+                self._poll()
+                return
             try:
-                for changed, folders_changed in self._batches(self.directories(), poll):
+                for changed, folders_changed in self._batches(self.directories()):
                     batch = classify_batch(changed, self.root, self.extra)
                     if batch is not None:
                         self.on_batch(batch)
@@ -335,8 +338,54 @@ class ProjectWatcher:
                 else:
                     return  # stopped
             except OSError as exc:  # inotify limits, vanished folders
-                if poll:
-                    self.on_error(f"Cannot watch the project files: {exc}.")
-                    return
                 self.on_error(watch_error_message(exc))
                 poll = True
+
+    # -- polling ------------------------------------------------------------------------
+
+    #: seconds between two scans when polling; a scan of a few hundred files takes ~1 ms
+    POLL_INTERVAL = 0.25
+
+    def snapshot(self) -> dict[Path, tuple[int, int, int]]:
+        """(mtime in ns, size, inode) of every file in the watched folders."""
+        files: dict[Path, tuple[int, int, int]] = {}
+        for directory in self.directories():
+            if directory.is_file():
+                with contextlib.suppress(OSError):
+                    st = directory.stat()
+                    files[directory] = (st.st_mtime_ns, st.st_size, st.st_ino)
+                continue
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                try:
+                    if not entry.is_file() or self.filter.is_ignored(path):
+                        continue
+                    st = entry.stat()
+                except OSError:
+                    continue
+                files[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return files
+
+    def _poll(self) -> None:
+        """Scan the files with ``stat``: for file systems that send no events.
+
+        Ours rather than watchfiles' poller, which compares modification times to the
+        second and so misses a second save within the same second.
+        """
+        before = self.snapshot()
+        while not self.stop_event.wait(self.POLL_INTERVAL):
+            now = self.snapshot()
+            if now == before:
+                continue
+            # An editor's save is a burst (temp file, rename): let it settle, then compare.
+            self.stop_event.wait(0.02)
+            now = self.snapshot()
+            changed = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
+            before = now
+            batch = classify_batch(changed, self.root, self.extra)
+            if batch is not None:
+                self.on_batch(batch)

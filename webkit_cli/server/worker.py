@@ -68,6 +68,9 @@ class ControlChannel:
 class ConnectionTracker:
     """Which connections are mid-request and which are idle keep-alive, for a clean drain."""
 
+    #: seconds a just-accepted connection gets to send its request line during a drain
+    IDLE_WINDOW = 0.25
+
     def __init__(self) -> None:
         self.lock = threading.Condition()
         self.idle: set[socket.socket] = set()
@@ -85,6 +88,7 @@ class ConnectionTracker:
                 return False
             self.idle.discard(conn)
             self.busy += 1
+            self.lock.notify_all()
             return True
 
     def end_request(self, conn: socket.socket) -> None:
@@ -97,11 +101,22 @@ class ConnectionTracker:
     def closed(self, conn: socket.socket) -> None:
         with self.lock:
             self.idle.discard(conn)
+            self.lock.notify_all()
 
     def drain(self, deadline: float) -> bool:
         """Close idle keep-alive connections, wait for busy ones; ``True`` when all finished."""
         with self.lock:
             self.draining = True
+            # A connection accepted just before the drain may not have sent its request line
+            # yet (it connected before the change was seen): give it a moment to do so rather
+            # than cutting it, which the client would see as a failed request.
+            now = time.monotonic()
+            window = now + min(self.IDLE_WINDOW, max(0.0, deadline - now) / 2)
+            while self.idle:
+                remaining = window - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.lock.wait(remaining)
             for conn in self.idle:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
