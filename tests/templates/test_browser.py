@@ -274,3 +274,26 @@ def test_live_reload_works_under_the_strict_csp(
     assert page.evaluate("window.__beforeReload") is None
     assert page.locator("h1").first.text_content() == title
     assert page.problems.unexpected() == []
+
+
+def test_ajax_without_the_csrf_header_is_refused_visibly(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    """Break app.js so it forgets the token: the server refuses, the page says why."""
+    project = generate("ajax", tmp_path)
+    script = next((project / "src").glob("*/static/app.js"))
+    source = script.read_text()
+    assert 'headers["X-CSRFToken"] = csrfToken;' in source
+    script.write_text(source.replace('headers["X-CSRFToken"] = csrfToken;', ""))
+    server = serve(project)
+
+    page.goto(server.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    page.fill("#todo-input", "Forged")
+    with page.expect_response(server.url + "/api/todos") as answer:
+        page.click("text=Add")
+    assert answer.value.status == 400
+    expect_text(page, "#todo-error", "security token is missing or expired")
+    page.reload()
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    assert page.problems.unexpected("status of 400") == []
