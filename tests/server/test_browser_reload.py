@@ -172,6 +172,15 @@ def test_css_edit_is_swapped_in_place_without_a_reload(
         timeout=TIMEOUT_MS,
     )
     assert not reloaded(page)
+    # Two saves in a row: still one copy of the sheet once the swaps are done.
+    css.write_text(css.read_text(encoding="utf-8") + "\nh1 { color: rgb(4, 5, 6); }\n")
+    css.write_text(css.read_text(encoding="utf-8") + "\nh1 { color: rgb(7, 8, 9); }\n")
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('h1')).color === 'rgb(7, 8, 9)'"
+        " && document.querySelectorAll('link[href*=\"style.css\"]').length === 1",
+        timeout=TIMEOUT_MS,
+    )
+    assert not reloaded(page)
     hrefs = page.evaluate(
         "[...document.querySelectorAll('link[rel~=stylesheet]')].map(l => l.href)"
     )

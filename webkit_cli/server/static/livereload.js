@@ -54,7 +54,9 @@
       return; // a CDN sheet did not change with the project
     }
     url.searchParams.set("webkit-reload", String(Date.now()));
+    link.setAttribute("data-webkit-stale", ""); // being replaced: not refreshed again
     var fresh = link.cloneNode();
+    fresh.removeAttribute("data-webkit-stale");
     fresh.removeAttribute("integrity"); // the hash names the old content
     fresh.href = url.href;
     // Swap once the new sheet has loaded, so the page never shows unstyled.
@@ -63,6 +65,7 @@
     });
     fresh.addEventListener("error", function () {
       fresh.remove();
+      link.removeAttribute("data-webkit-stale");
     });
     link.after(fresh);
   }
@@ -72,7 +75,7 @@
       return path.split(/[\\/]/).pop();
     });
     var links = Array.prototype.slice.call(
-      document.querySelectorAll('link[rel~="stylesheet"][href]')
+      document.querySelectorAll('link[rel~="stylesheet"][href]:not([data-webkit-stale])')
     );
     var matching = links.filter(function (link) {
       var name = new URL(link.href, location.href).pathname.split("/").pop();
