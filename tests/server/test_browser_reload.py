@@ -200,3 +200,19 @@ def test_syntax_error_page_recovers_by_itself(served: Server, site: Path, page: 
     assert views.read_text(encoding="utf-8") == good
     # The error page is a 500: Chromium reports that response as a console error.
     assert [p for p in page.problems if "500" not in p] == []
+
+
+def test_reconnecting_to_the_same_worker_does_not_reload(served: Server, page: Any) -> None:
+    """Only real changes reload: a stream that failed and came back leaves the page alone."""
+    pattern = "**/__webkit/events"
+    page.route(pattern, lambda route: route.abort())
+    page.goto(f"http://127.0.0.1:{served.port}/")
+    page.evaluate("window.__beforeChange = true")
+    page.wait_for_function(
+        "() => window.__webkitLiveReload.state === 'retrying'", timeout=TIMEOUT_MS
+    )
+    page.unroute(pattern)
+    page.wait_for_function("() => window.__webkitLiveReload.state === 'open'", timeout=TIMEOUT_MS)
+    assert not reloaded(page)
+    # Only the refused stream itself may have been reported.
+    assert [p for p in page.problems if "net::ERR_FAILED" not in p] == []
