@@ -325,6 +325,37 @@ def test_app_discovery_options(
     assert runner.invoke(cli, ["routes", "--app", "wsgi:app", "-g", "ping"]).exit_code == 0
 
 
+def test_plain_werkzeug_app(runner: CliRunner, tmp_path: Path) -> None:
+    project = build_file_tree(
+        tmp_path / "wz",
+        {
+            "wzapp.py": (
+                "from werkzeug.routing import Map, Rule\n"
+                "from werkzeug.wrappers import Response\n\n\n"
+                "def hello(request, name):\n"
+                "    return Response(name)\n\n\n"
+                "class App:\n"
+                "    url_map = Map([\n"
+                "        Rule('/hello/<name>', endpoint=hello, methods=['GET']),\n"
+                "        Rule('/hi/<name>', endpoint='alias', redirect_to='/hello/<name>'),\n"
+                "    ])\n\n"
+                "    def __call__(self, environ, start_response):\n"
+                "        raise NotImplementedError\n\n\n"
+                "application = App()\n"
+            )
+        },
+    )
+    result = invoke(runner, project, "--app", "wzapp:application", "--json", "--strict")
+    assert result.exit_code == 0, result.output
+    routes = json.loads(result.stdout)["routes"]
+    assert [(r["rule"], r["endpoint"], r["view"]) for r in routes] == [
+        ("/hello/<name>", "wzapp:hello", "wzapp:hello"),
+        ("/hi/<name>", "alias", None),
+    ]
+    assert routes[0]["source"] == {"file": "wzapp.py", "line": 5}
+    assert routes[1]["redirect_to"] == "/hello/<name>"
+
+
 def test_broken_app_shows_the_users_traceback(runner: CliRunner, tmp_path: Path) -> None:
     project = build_file_tree(
         tmp_path / "broken",
