@@ -152,6 +152,23 @@ def test_a_read_only_cache_is_read_but_not_written(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in cache_files()} == before
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_cache_folder_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    """Its code would be executed: a planted cache file must not be loaded."""
+    folder = Path(os.environ["WEBKIT_CACHE_DIR"]) / (
+        f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}"
+    )
+    folder.mkdir(parents=True)
+    root = make_template(tmp_path / "t", files=FILES)
+    folder.chmod(0o777)  # after mkdir: the umask would drop the write bits
+    assert render(root)["README.md"] == b"# my-site\n"
+    assert cache_files() == []
+    # The same folder, private again: now it is used.
+    folder.chmod(0o700)
+    render(root)
+    assert len(cache_files()) == 2
+
+
 def test_cache_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBKIT_CACHE_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

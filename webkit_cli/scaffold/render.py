@@ -125,7 +125,14 @@ def _bytecode_cache_dir() -> Path | None:
         folder = cache_root() / f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}"
         # 0o700 as Jinja's own default cache: code loaded from here is executed.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
     except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
+        return None
+    # The cached code is executed: never trust a folder that someone else could write to
+    # (a WEBKIT_CACHE_DIR under /tmp, say), as Jinja's own default cache folder does.
+    if hasattr(os, "geteuid") and (
+        info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
         return None
     return folder
 
