@@ -221,6 +221,8 @@ def _through_forwarders(func: Any) -> tuple[Any, bool]:
     arguments (webargs' ``use_kwargs`` adds some), so then only "cannot take" is certain.
     A wrapper with explicit parameters is itself what receives the URL variables.
     """
+    if type(func) is FunctionType and "__wrapped__" not in func.__dict__:
+        return func, False  # the common case, without getattr's failed lookups
     forwarded = False
     for _ in range(100):
         inner = getattr(func, "__wrapped__", None)
@@ -236,7 +238,10 @@ def _handlers(view: Any, methods: Iterable[str]) -> list[tuple[Any, bool, bool]]
     Each item is ``(callable, skip_first, certain)``; see :func:`_through_forwarders`
     for ``certain``.
     """
-    view_class = getattr(view, "view_class", None)
+    if type(view) is FunctionType:
+        view_class = view.__dict__.get("view_class")
+    else:
+        view_class = getattr(view, "view_class", None)
     if isinstance(view_class, type):
         own = [
             getattr(view_class, m.lower())
@@ -307,7 +312,9 @@ def _signature_problems(
             continue
         if preprocessed and _affected_by_preprocessor(route, preprocessed):
             continue  # a url_value_preprocessor may pop or add values: nothing is certain
-        key = (id(view), route.methods)
+        # Class-based views dispatch by method, so their handlers depend on the rule's.
+        plain = type(view) is FunctionType and "view_class" not in view.__dict__
+        key = (id(view), () if plain else route.methods)
         checked = cache.get(key)
         if checked is None:
             checked = []
