@@ -105,7 +105,7 @@ def bench_hang() -> str:
 
 
 def run(quick: bool = False) -> list[Result]:
-    seconds = 5.0 if quick else 10.0
+    seconds = 5.0 if quick else 20.0
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="webkit-bench-idle-") as tmp:
         root = Path(tmp)

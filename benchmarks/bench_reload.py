@@ -148,7 +148,7 @@ def poll(port: int, stats: Stats) -> str | None:
     except ConnectionRefusedError:
         stats.refused += 1
         return None
-    except OSError:
+    except (OSError, http.client.HTTPException):  # reset, timeout, truncated response
         stats.failed += 1
         return None
     if status != 200:
