@@ -344,3 +344,19 @@ def test_debugger_pin_is_shown_once(project: Path, serve: Callable[..., Server])
     server.wait_for_body("/", lambda b: b.startswith("v2"))
     server.wait_for_output("reloaded in")
     assert server.stderr.count("Debugger PIN:") == 1
+
+
+def test_a_worker_killed_by_the_import_leaves_an_error_page_until_a_fix(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """os._exit() (or a segfault) at import time: no worker can serve the app, yet
+    requests still get an answer that says why, and a save recovers."""
+    (project / "app.py").write_text("import os\nos._exit(9)\n", encoding="utf-8")
+    server = serve(project, wait=False)
+    server.port = server.wait_for_url()
+    server.wait_for_output("exited with code 9 while importing the app")
+    status, _, body = server.get("/", headers={"Accept": "application/json"})
+    assert status == 500 and "exited with code 9" in body
+    write(project / "app.py", APP)
+    server.wait_for_body("/", lambda b: b.startswith("v1"))
+    assert server.stderr.count("exited with code 9") == 1  # no crash loop

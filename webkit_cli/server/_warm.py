@@ -342,11 +342,12 @@ class Zygote:
                     os.close(fd)
                 self.send(event="refused", generation=message.get("generation"))
                 return
-            self._fork(str(message["generation"]), fds[0])
+            report = message.get("report")
+            self._fork(str(message["generation"]), fds[0], report if report else None)
             for fd in fds[1:]:
                 os.close(fd)
 
-    def _fork(self, generation: str, control_fd: int) -> None:
+    def _fork(self, generation: str, control_fd: int, report: str | None = None) -> None:
         pid = os.fork()
         if pid == 0:  # the worker
             code = 70
@@ -354,7 +355,7 @@ class Zygote:
                 self._become_worker()
                 from webkit_cli.server.worker import run_worker
 
-                code = run_worker(self.config, self.listen_fd, control_fd, generation)
+                code = run_worker(self.config, self.listen_fd, control_fd, generation, report)
             except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
                 traceback.print_exc()
             finally:
@@ -489,9 +490,9 @@ class WarmProcess:
             with contextlib.suppress(OSError):
                 self.sock.send(data)
 
-    def fork(self, generation: str, worker_fd: int) -> bool:
+    def fork(self, generation: str, worker_fd: int, report: str | None = None) -> bool:
         """Ask for a worker; ``False`` when the zygote is gone."""
-        data = json.dumps({"cmd": "fork", "generation": generation}).encode()
+        data = json.dumps({"cmd": "fork", "generation": generation, "report": report}).encode()
         try:
             socket.send_fds(self.sock, [data], [worker_fd])
         except OSError:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,7 @@ class WorkerHandle:
     status: str = ""
     kill_at: float | None = None
     crash: bool = False
-    paths: list[str] = field(default_factory=list)
+    report: str | None = None
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -235,8 +235,14 @@ class Supervisor:
     def _on_warm(self, warm: WarmProcess, message: dict[str, Any] | None) -> None:
         self.events.put(("warm", warm, message))
 
-    def launch(self, trigger: ChangeBatch | None, *, crash: bool = False) -> WorkerHandle:
-        """Start a worker (forked when possible); it accepts only when told to."""
+    def launch(
+        self, trigger: ChangeBatch | None, *, crash: bool = False, report: str | None = None
+    ) -> WorkerHandle:
+        """Start a worker (forked when possible); it accepts only when told to.
+
+        With ``report`` the worker does not import the app: it answers every request with
+        that explanation (the previous worker died while importing it).
+        """
         self.counter += 1
         generation = f"{os.getpid()}-{self.counter}"
         ours, theirs = socket.socketpair()
@@ -247,13 +253,14 @@ class Supervisor:
             started=time.perf_counter(),
             trigger=trigger,
             crash=crash,
+            report=report,
         )
         try:
             if self.use_warm and self.warm is not None and self.warm.ok:
                 if self.warm.stale:
                     self._rebuild_warm()
                 assert self.warm is not None
-                if self.warm.fork(generation, theirs.fileno()):
+                if self.warm.fork(generation, theirs.fileno(), report):
                     handle.warm = self.warm
             if handle.warm is None:
                 handle.proc = subprocess.Popen(
@@ -265,6 +272,7 @@ class Supervisor:
                         str(self.sock.fileno()),
                         str(theirs.fileno()),
                         generation,
+                        *([report] if report else []),
                     ],
                     pass_fds=(self.sock.fileno(), theirs.fileno()),
                 )
@@ -473,6 +481,15 @@ class Supervisor:
                     "version. Save a fix to try again."
                 )
                 self.current.send(cmd="resume")
+                return
+            if worker.report is None:
+                # Nothing serves, and importing again would die again: serve the reason.
+                reason = (
+                    f"The worker process {how} while importing the app (os._exit(), a crash "
+                    "in a C extension or a signal). Save a fix and the server reloads."
+                )
+                print_warning(reason)
+                self.pending = self.launch(worker.trigger, report=reason)
                 return
         elif worker is self.current:
             self.current = None

@@ -226,9 +226,16 @@ class Worker:
     """One generation of the app served on the inherited socket."""
 
     def __init__(
-        self, config: ServerConfig, listen_fd: int, control: socket.socket, generation: str
+        self,
+        config: ServerConfig,
+        listen_fd: int,
+        control: socket.socket,
+        generation: str,
+        report: str | None = None,
     ) -> None:
         self.config = config
+        #: set for a worker that only reports why the previous one died while importing
+        self.report = report
         self.listen_fd = listen_fd
         self.control = ControlChannel(control)
         self.generation = generation
@@ -302,7 +309,14 @@ class Worker:
 
         self.control.send(event="started", pid=os.getpid())
         inherited = set(sys.modules)
-        app, error, status, message = self.load()
+        app: Any
+        error: BaseException | None
+        if self.report is not None:
+            # The app's import killed the previous worker: do not import it again until a
+            # save; serve the explanation instead, so requests get an answer.
+            app, error, status, message = None, WorkerExited(self.report), "error", self.report
+        else:
+            app, error, status, message = self.load()
         if status == "noapp" and self.generation.endswith("-1"):
             # A wrong import string at start: the supervisor prints the one-line error and exits.
             self.control.send(event="ready", status=status, message=message)
@@ -445,11 +459,21 @@ def reset_signals() -> None:
     signal.set_wakeup_fd(-1)
 
 
-def run_worker(config: ServerConfig, listen_fd: int, control_fd: int, generation: str) -> int:
+class WorkerExited(RuntimeError):
+    """Shown on the error page when importing the app killed the worker process."""
+
+
+def run_worker(
+    config: ServerConfig,
+    listen_fd: int,
+    control_fd: int,
+    generation: str,
+    report: str | None = None,
+) -> int:
     """Serve one generation; the caller exits the process with the returned code."""
     reset_signals()
     control = socket.socket(fileno=control_fd)
-    worker = Worker(config, listen_fd, control, generation)
+    worker = Worker(config, listen_fd, control, generation, report)
     try:
         return worker.serve()
     finally:
@@ -462,7 +486,8 @@ def main(argv: list[str] | None = None) -> None:
     """Spawn-mode entry point (platforms without fork, or when the warm process is off)."""
     args = sys.argv[1:] if argv is None else argv
     config = ServerConfig.from_json(args[0])
-    code = run_worker(config, int(args[1]), int(args[2]), args[3])
+    report = args[4] if len(args) > 4 else None
+    code = run_worker(config, int(args[1]), int(args[2]), args[3], report)
     # Daemon threads (a hung request, an event stream) must not hold the exit.
     os._exit(code)
 
