@@ -189,14 +189,23 @@ def run(quick: bool = False, keep: Path | None = None) -> list[Result]:
         flask = [tool("flask"), "--app", target, "routes"]
         webkit = [tool("webkit"), "routes", "--app", target]
         results = []
-        for label, extra in (("", []), (" --all-methods", ["--all-methods"])):
+        # FORCE_COLOR: webkit renders for a colour terminal (rich, styles, hyperlinks)
+        # although its stdout is a pipe; flask routes has no colour mode to compare.
+        colour = {**env, "FORCE_COLOR": "1", "COLUMNS": "200"}
+        colour.pop("NO_COLOR")
+        variants = (
+            ("", [], env),
+            (" --all-methods", ["--all-methods"], env),
+            (" (webkit in colour)", [], colour),
+        )
+        for label, extra, webkit_env in variants:
             _measure(flask + extra, root, env)  # warm-up: bytecode caches, page cache
-            _measure(webkit + extra, root, env)
+            _measure(webkit + extra, root, webkit_env)
             samples: dict[str, list[tuple[float, float, float]]] = {"flask": [], "webkit": []}
             # Alternate the two commands so that load from elsewhere hits both alike.
             for _ in range(repeat):
                 samples["flask"].append(_measure(flask + extra, root, env))
-                samples["webkit"].append(_measure(webkit + extra, root, env))
+                samples["webkit"].append(_measure(webkit + extra, root, webkit_env))
             kinds = ((1, "CPU time"), (0, "wall time"), (2, "CPU time after the app is built"))
             for index, kind in kinds:
                 results.append(
