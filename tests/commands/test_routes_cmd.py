@@ -356,6 +356,20 @@ def test_plain_werkzeug_app(runner: CliRunner, tmp_path: Path) -> None:
     assert routes[1]["redirect_to"] == "/hello/<name>"
 
 
+def test_json_stdout_stays_parseable_when_the_app_prints(runner: CliRunner, tmp_path: Path) -> None:
+    project = build_file_tree(
+        tmp_path / "chatty",
+        {
+            "app.py": "from flask import Flask\nprint('connecting to the database...')\n"
+            "app = Flask(__name__)\n"
+        },
+    )
+    result = invoke(runner, project, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["routes"][0]["endpoint"] == "static"
+    assert result.stderr == "connecting to the database...\n"
+
+
 def test_broken_app_shows_the_users_traceback(runner: CliRunner, tmp_path: Path) -> None:
     project = build_file_tree(
         tmp_path / "broken",

@@ -128,7 +128,10 @@ def routes_command(
     )
 
     context = ProjectContext.from_options(project_dir=project_dir, app=app_target)
-    app = context.load_app()
+    # Whatever the app prints while it is imported goes to stderr under --json, so that
+    # stdout stays one parseable document for jq.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        app = context.load_app()
     with _gc_frozen():
         every_route = collect_routes(app)
         problems = find_problems(app, every_route)
