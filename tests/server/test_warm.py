@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,7 +148,42 @@ def test_threads_started_by_an_import_make_the_server_spawn_instead(tmp_path: Pa
     server = Server(project, env={"PYTHONPATH": str(site)})
     try:
         server.wait_for_output("forking is unsafe; spawning workers instead")
-        assert server.get("/")[0] == 200
+        status, _, body = server.get("/", headers={"Accept": "text/plain"})
+        assert status == 200, (body, server.stderr)
         assert server.warm_pids() == []
+    finally:
+        server.close()
+
+
+@pytest.mark.slow
+def test_threads_started_by_a_learned_import_switch_to_spawn_at_the_next_reload(
+    tmp_path: Path,
+) -> None:
+    """A module only the running app imports (dynamically) is learned by the warm process
+    after the first worker; if it starts a thread there, the next reload spawns instead."""
+    site = build_file_tree(
+        tmp_path / "site-extra",
+        {
+            "lazythreads_for_test.py": (
+                "import threading, time\n"
+                "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+            )
+        },
+    )
+    app = (
+        "import importlib, os\nfrom flask import Flask\n"
+        "importlib.import_module('lazythreads_for_test')\n"
+        "app = Flask(__name__)\nVERSION = 'v1'\n\n"
+        "@app.route('/')\ndef index():\n    return f'{VERSION} pid={os.getpid()}'\n"
+    )
+    project = build_file_tree(tmp_path / "p", {"app.py": app})
+    server = Server(project, env={"PYTHONPATH": str(site)})
+    try:
+        assert server.get("/")[2].startswith("v1")
+        time.sleep(0.3)  # the warm process learns (imports) the module meanwhile
+        (project / "app.py").write_text(app.replace("'v1'", "'v2'"), encoding="utf-8")
+        server.wait_for_body("/", lambda b: b.startswith("v2"))
+        assert "forking is unsafe; spawning workers instead" in server.stderr
+        assert "exited" not in server.stderr  # no worker was lost on the way
     finally:
         server.close()

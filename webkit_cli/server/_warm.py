@@ -338,9 +338,13 @@ class Zygote:
             return
         if message.get("cmd") == "fork" and fds:
             if not self.can_fork:
+                # Said on the worker's own channel, so the supervisor reads it before the
+                # end of file that closing the channel causes.
+                refusal = {"event": "refused", "threads": threading.active_count()}
+                with contextlib.suppress(OSError):
+                    os.write(fds[0], (json.dumps(refusal) + "\n").encode())
                 for fd in fds:
                     os.close(fd)
-                self.send(event="refused", generation=message.get("generation"))
                 return
             report = message.get("report")
             self._fork(str(message["generation"]), fds[0], report if report else None)

@@ -416,6 +416,12 @@ class Supervisor:
         event = message.get("event")
         if event == "started":
             worker.pid = int(message["pid"])
+        elif event == "refused" and worker is self.pending:
+            # An import in the warm process started threads: a fork could deadlock.
+            self._give_up_warm(
+                f"A module imported by the warm process started {message.get('threads', '?')} "
+                "threads, so forking is unsafe; spawning workers instead (slower reloads)."
+            )
         elif event == "ready" and worker is self.pending:
             return self._on_ready(worker, message)
         return True
@@ -469,6 +475,10 @@ class Supervisor:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(1.0)
             return
+        if worker is self.pending and worker.warm is not None and worker.pid is None:
+            # The warm process never forked it (it died under the request).
+            self._give_up_warm("The warm process could not start a worker; spawning instead.")
+            return
         code = worker.exit_code()
         how = _describe_exit(code)
         from webkit_cli._console import print_warning
@@ -509,32 +519,26 @@ class Supervisor:
                 warm.proc.wait(1.0)
             warm.sock.close()
             if warm is self.warm and not self._stopping:
-                from webkit_cli._console import print_warning
-
-                print_warning("The warm process exited; new workers will be spawned instead.")
                 self.warm = None
-                self.use_warm = False
-                pending = self.pending
-                if pending is not None and pending.warm is warm and pending.pid is None:
-                    # Its fork request died with the warm process: spawn it instead.
-                    self._discard(pending)
-                    self.pending = self.launch(pending.trigger, crash=pending.crash)
+                self._give_up_warm("The warm process exited; new workers will be spawned instead.")
             return
-        if message.get("event") == "refused" and warm is self.warm:
-            # Threads appeared at import: forking is unsafe. Spawn from now on.
-            from webkit_cli._console import print_warning
 
-            print_warning(
-                f"A module imported by the warm process started {message.get('threads', '?')} "
-                "threads, so forking is unsafe; spawning workers instead (slower reloads)."
-            )
-            self.use_warm = False
-            self.warm.terminate(0.5)
-            self.warm = None
-            if self.pending is not None and self.pending.warm is warm:
-                pending = self.pending
-                self._discard(pending)
-                self.pending = self.launch(pending.trigger, crash=pending.crash)
+    def _give_up_warm(self, warning: str) -> None:
+        """Spawn workers from now on; a worker the warm process did not fork is spawned."""
+        from webkit_cli._console import print_warning
+
+        print_warning(warning)
+        warm, self.warm, self.use_warm = self.warm, None, False
+        if warm is not None:
+            # Not killed: the worker serving now may be its child. It exits after it.
+            warm.retire()
+            self.old_warm.append(warm)
+        pending = self.pending
+        if pending is not None and pending.warm is not None and pending.pid is None:
+            pending.state = "stopping"  # never forked: its end of file is expected
+            with contextlib.suppress(OSError):
+                pending.sock.shutdown(socket.SHUT_RDWR)
+            self.pending = self.launch(pending.trigger, crash=pending.crash, report=pending.report)
 
     # -- output -------------------------------------------------------------------------
 
