@@ -360,3 +360,16 @@ def test_a_worker_killed_by_the_import_leaves_an_error_page_until_a_fix(
     write(project / "app.py", APP)
     server.wait_for_body("/", lambda b: b.startswith("v1"))
     assert server.stderr.count("exited with code 9") == 1  # no crash loop
+
+
+def test_a_hanging_import_is_reported_and_the_old_version_keeps_answering(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project)
+    assert server.get("/")[2].startswith("v1")
+    hang = "import time\ntime.sleep(60)\n"
+    write(project / "app.py", hang + APP.replace('"v1"', '"v2"'))
+    server.wait_for_output("The app has been importing for", timeout=20)
+    assert server.get("/", timeout=5)[2].startswith("v1")  # answered, not stuck in the backlog
+    write(project / "app.py", APP.replace('"v1"', '"v3"'))
+    server.wait_for_body("/", lambda b: b.startswith("v3"))

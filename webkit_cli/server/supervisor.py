@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 PORT_ATTEMPTS = 10
 #: A worker that crashes this soon after the previous crash waits before being restarted.
 CRASH_BACKOFF = 1.0
+#: Seconds of importing after which a new worker is reported as slow.
+SLOW_IMPORT = 5.0
 
 
 # -- the socket -----------------------------------------------------------------------
@@ -160,6 +162,11 @@ class WorkerHandle:
     kill_at: float | None = None
     crash: bool = False
     report: str | None = None
+    slow_at: float = 0.0  # when a still-importing worker gets a warning (monotonic)
+    slow_warned: bool = False
+
+    def __post_init__(self) -> None:
+        self.slow_at = time.monotonic() + SLOW_IMPORT
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -210,7 +217,8 @@ class Supervisor:
         self.pending: WorkerHandle | None = None
         self.warm: WarmProcess | None = None
         self.old_warm: list[WarmProcess] = []
-        self.use_warm = config.warm
+        # Without reloads there is one worker (and one after a crash): no warm process needed.
+        self.use_warm = config.warm and config.reload
         self.counter = 0
         self.last_crash = 0.0
         self.respawn_at: float | None = None
@@ -334,6 +342,7 @@ class Supervisor:
                     continue
                 if event[0] == "signal" or not self._dispatch(event):
                     break
+                self._on_timer()  # a busy queue must not postpone the deadlines
         finally:
             self.shutdown()
             for sig, handler in previous.items():
@@ -342,6 +351,8 @@ class Supervisor:
 
     def _next_timeout(self) -> float | None:
         deadlines = [w.kill_at for w in self.workers if w.kill_at is not None and w.state != "dead"]
+        if self.pending is not None and not self.pending.slow_warned:
+            deadlines.append(self.pending.slow_at)
         if self.respawn_at is not None:
             deadlines.append(self.respawn_at)
         if not deadlines:
@@ -354,6 +365,10 @@ class Supervisor:
             if worker.kill_at is not None and worker.kill_at <= now and worker.state != "dead":
                 worker.kill_at = None
                 worker.kill()
+        pending = self.pending
+        if pending is not None and not pending.slow_warned and pending.slow_at <= now:
+            pending.slow_warned = True
+            self._slow_import(pending)
         if self.respawn_at is not None and self.respawn_at <= now:
             self.respawn_at = None
             if self.pending is None:
@@ -404,6 +419,24 @@ class Supervisor:
             # Stop serving the old code now; connections wait in the backlog meanwhile.
             self.current.send(cmd="pause")
         self.pending = self.launch(batch, crash=crash)
+
+    def _slow_import(self, worker: WorkerHandle) -> None:
+        """A new worker still importing after a while: say so, and keep answering meanwhile."""
+        from webkit_cli._console import print_warning
+
+        serving = self.current is not None and self.current.state == "ready"
+        print_warning(
+            f"The app has been importing for {SLOW_IMPORT:.0f} s (a loop or a blocking call at "
+            "import time?). "
+            + (
+                "The previous version answers meanwhile. "
+                if serving
+                else "Requests wait until it is done. "
+            )
+            + "Save a fix to start over."
+        )
+        if serving and self.current is not None:
+            self.current.send(cmd="resume")
 
     def _discard(self, worker: WorkerHandle) -> None:
         worker.state = "stopping"
