@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -476,6 +477,47 @@ def test_no_color_terminal_is_plain_and_fits_its_width(shop: Path) -> None:
     assert "…" in result.stdout  # columns were shortened to fit, not wrapped
     rule_at = lines[0].index("Rule")
     assert all(line[rule_at] == "/" for line in table_rows(result.stdout))
+
+
+def run_in_terminal(argv: list[str], cwd: Path, columns: int) -> str:
+    """Run ``argv`` with its stdout on a pseudo-terminal ``columns`` wide; its output."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = child_env(TERM="xterm-256color")
+    env.pop("COLUMNS", None)  # the window size must come from the terminal itself
+    env.pop("LINES", None)
+    with subprocess.Popen(argv, cwd=cwd, env=env, stdout=slave, stderr=subprocess.PIPE) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+        assert proc.stderr is not None
+        assert proc.returncode == 0, proc.stderr.read()
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_terminal_output_is_coloured_and_fits_the_window(shop: Path) -> None:
+    output = run_in_terminal([str(VENV_BIN / "webkit"), "routes"], shop, columns=88)
+    assert "\x1b[32mGET" in output  # a TTY without NO_COLOR: colours
+    assert "\x1b]8;id=" in output  # and hyperlinks on Source
+    visible = re.sub(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m", "", output).replace("\r", "")
+    lines = visible.splitlines()
+    assert lines[0].split() == ["Methods", "Rule", "Endpoint", "View", "Source"]
+    assert all(len(line) <= 88 for line in lines[:-1])  # the width follows the terminal
+    assert "…" in visible
 
 
 # Everything Flask's route listing can show: blueprints nested twice, every builtin
