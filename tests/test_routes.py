@@ -24,12 +24,14 @@ from webkit_cli.routes import (
     SORT_KEYS,
     PathDisplay,
     RouteInfo,
+    UnknownBlueprintError,
     blueprint_names,
     build_table,
     collect_routes,
     filter_routes,
     find_problems,
     problems_for,
+    select_routes,
     sort_routes,
     summary_line,
     to_json,
@@ -581,6 +583,19 @@ def test_filters() -> None:
     assert endpoints(blueprints=["blo"]) == set()  # a name, not a prefix
     assert endpoints(grep="stats", blueprints=["blog"], methods=["GET"]) == {"blog.admin.stats"}
     assert blueprint_names(routes) == ["blog", "blog.admin"]
+
+
+def test_select_routes_rejects_unknown_blueprints() -> None:
+    routes = collect_routes(make_blog_app())
+    shown = select_routes(routes, sort="endpoint", blueprints=["blog"], methods=["GET"])
+    assert [r.endpoint for r in shown] == sorted(r.endpoint for r in shown)
+    assert {r.blueprint for r in shown} == {"blog", "blog.admin"}
+    with pytest.raises(UnknownBlueprintError) as info:
+        select_routes(routes, blueprints=["blog", "admin"])
+    assert info.value.unknown == ["admin"]
+    assert str(info.value) == (
+        "the app has no blueprint named 'admin'. Blueprints with routes: blog, blog.admin."
+    )
 
 
 def test_sorting() -> None:
