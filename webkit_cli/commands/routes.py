@@ -168,8 +168,8 @@ def _gc_frozen() -> Iterator[None]:
     is garbage yet, so freezing skips that; unfreezing keeps in-process callers (tests)
     from leaking.
 
-    The interpreter's final collection at exit walks the whole app again (~300 ms on the
-    same benchmark, which ``flask routes`` pays) although the process is ending: an
+    The interpreter's final collection at exit walks the whole app again (150-300 ms on
+    the same benchmark, which ``flask routes`` pays) although the process is ending: an
     ``atexit`` hook freezes everything first so the exit skips it. Objects are still
     freed by reference counting; only finalizers of cyclic garbage are not run, which
     Python never promises at exit anyway.
@@ -195,7 +195,8 @@ def _print_table(
 
     if not shown:
         if total:
-            click.echo(f"No routes match the filters ({total} routes in total).")
+            noun = "route" if total == 1 else "routes"
+            click.echo(f"No routes match the filters ({total} {noun} in total).")
         else:
             click.echo("No routes were registered.")
         return
