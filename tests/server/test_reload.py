@@ -373,3 +373,22 @@ def test_a_hanging_import_is_reported_and_the_old_version_keeps_answering(
     assert server.get("/", timeout=5)[2].startswith("v1")  # answered, not stuck in the backlog
     write(project / "app.py", APP.replace('"v1"', '"v3"'))
     server.wait_for_body("/", lambda b: b.startswith("v3"))
+
+
+def test_app_renamed_later_is_one_error_line_and_an_error_page(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    server = serve(project, "--app", "app:app")
+    assert server.get("/")[2].startswith("v1")
+    write(
+        project / "app.py",
+        APP.replace("app = Flask(__name__)", "application = Flask(__name__)").replace(
+            "@app.route", "@application.route"
+        ),
+    )
+    server.wait_for_output("Error: Module 'app' has no attribute 'app'")
+    status, _, body = server.get("/", headers={"Accept": "application/json"})
+    assert status == 500 and "has no attribute 'app'" in body
+    assert server.proc.poll() is None  # still serving
+    write(project / "app.py", APP)
+    server.wait_for_body("/", lambda b: b.startswith("v1"))

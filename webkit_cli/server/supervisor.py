@@ -225,12 +225,9 @@ class Supervisor:
         self.exit_code = 0
         self._stopping = False
         self.pin_shown = False
+        self.ever_ready = False
 
     # -- start-up ---------------------------------------------------------------------
-
-    @property
-    def mode(self) -> str:
-        return "warm fork" if self.use_warm else "spawn"
 
     def start_warm(self) -> None:
         from webkit_cli.server._warm import WarmProcess, fork_supported
@@ -464,12 +461,15 @@ class Supervisor:
         elapsed = time.perf_counter() - worker.started
         if worker.trigger is not None:
             elapsed = max(elapsed, _since_saved(worker.trigger.paths))
-        if status == "noapp" and self.current is None and worker.number == 1:
+        if status == "noapp":
             from webkit_cli._console import print_error
 
             print_error(str(message.get("message", "No Flask app found.")))
-            self.exit_code = 1
-            return False
+            if not self.ever_ready:
+                # A wrong --app at start is a usage mistake, not a bug to live-reload away.
+                self.exit_code = 1
+                return False
+        self.ever_ready = True
         self.pending = None
         worker.state = "ready"
         worker.status = status

@@ -262,9 +262,8 @@ class Worker:
             print_error(exc.format_message() + " Save a fix and the server reloads.")
             return None, exc.original, "error", exc.format_message()
         except WebkitError as exc:
-            if self.generation.endswith("-1"):
-                return None, exc, "noapp", exc.format_message()
-            print_error(exc.format_message())
+            # Not the user's code (a wrong import string, no app found): one line, which the
+            # supervisor prints - and exits on, when no worker has served yet.
             return None, exc, "noapp", exc.format_message()
         self._configure_flask(app)
         return app, None, "ok", ""
@@ -317,10 +316,6 @@ class Worker:
             app, error, status, message = None, WorkerExited(self.report), "error", self.report
         else:
             app, error, status, message = self.load()
-        if status == "noapp" and self.generation.endswith("-1"):
-            # A wrong import string at start: the supervisor prints the one-line error and exits.
-            self.control.send(event="ready", status=status, message=message)
-            return 3
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
             server = make_server(
