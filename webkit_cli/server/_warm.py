@@ -352,6 +352,10 @@ class Zygote:
                 os.close(fd)
 
     def _fork(self, generation: str, control_fd: int, report: str | None = None) -> None:
+        # Unflushed output would be written twice: once by us, once by the child.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 70
