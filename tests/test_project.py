@@ -209,4 +209,5 @@ def test_user_traceback_shows_their_file_not_webkit(tmp_path: Path) -> None:
     assert "mod_tb.py" in text
     assert "ValueError" in text and "their bug" in text
     assert "webkit_cli" not in text.split("Error:")[0]
+    assert "importlib" not in text
     assert text.rstrip().splitlines()[-1].startswith("Error: Importing 'mod_tb' failed")

@@ -43,6 +43,8 @@ def print_warning(message: str, *, file: IO[Any] | None = None) -> None:
 
 def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> None:
     """Print the user's exception with a rich traceback that hides webkit's and click's frames."""
+    import importlib
+
     import click
     from rich.traceback import Traceback
 
@@ -59,8 +61,13 @@ def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> 
         suppress=[click, webkit_cli],
         max_frames=20,
     )
-    # Hide the frames of webkit itself: the user wants *their* code.
-    own_dir = str(Path(webkit_cli.__file__).parent)
+    # Hide webkit's own frames and the import machinery around the user's module
+    # (a SyntaxError in views.py would otherwise show ten frames of importlib).
+    hidden = (str(Path(webkit_cli.__file__).parent), str(Path(importlib.__file__).parent))
     for stack in tb.trace.stacks:
-        stack.frames = [f for f in stack.frames if own_dir not in f.filename] or stack.frames[-1:]
+        stack.frames = [
+            f
+            for f in stack.frames
+            if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen importlib")
+        ] or stack.frames[-1:]
     console.print(tb)
