@@ -324,12 +324,17 @@ class ProjectWatcher:
 
     def _run(self) -> None:
         poll = self.poll
+        known: set[Path] | None = None
         while not self.stop_event.is_set():
             if poll:
                 self._poll()
                 return
             try:
-                for changed, folders_changed in self._batches(self.directories()):
+                directories = self.directories()
+                if known is not None:
+                    self._report_new_folders(set(directories) - known)
+                known = set(directories)
+                for changed, folders_changed in self._batches(directories):
                     batch = classify_batch(changed, self.root, self.extra)
                     if batch is not None:
                         self.on_batch(batch)
@@ -340,6 +345,20 @@ class ProjectWatcher:
             except OSError as exc:  # inotify limits, vanished folders
                 self.on_error(watch_error_message(exc))
                 poll = True
+
+    def _report_new_folders(self, folders: set[Path]) -> None:
+        """Files that appeared in a new folder before its watch was set up are changes too."""
+        files: set[Path] = set()
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                files.update(
+                    Path(entry.path)
+                    for entry in os.scandir(folder)
+                    if entry.is_file() and not self.filter.is_ignored(Path(entry.path))
+                )
+        batch = classify_batch(files, self.root, self.extra) if files else None
+        if batch is not None:
+            self.on_batch(batch)
 
     # -- polling ------------------------------------------------------------------------
 
