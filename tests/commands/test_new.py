@@ -444,3 +444,55 @@ def _read_until_eof(fd: int, timeout: float = 30) -> bytes:
                 break
             data += chunk
     return data
+
+
+def test_template_questions_as_options(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(
+        runner,
+        "p",
+        "-t",
+        str(tiny),
+        "--dir",
+        str(out),
+        "--database",
+        "postgresql",
+        "--db-name=shop_db",
+        "--docker",
+        "--no-git",
+    )
+    assert result.exit_code == 0, result.output
+    project = out / "p"
+    assert "Database: postgresql." in (project / "README.md").read_text()
+    assert "DB_NAME=shop_db" in (project / ".env").read_text()
+    assert (project / "Dockerfile").is_file()  # a bare bool option means yes
+    assert (project / "db" / "schema.sql").is_file()
+    answers = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["webkit"]
+    assert answers["template"]["answers"]["database"] == "postgresql"
+
+
+def test_question_options_are_validated_like_data(runner: CliRunner, tiny: Path, out: Path) -> None:
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--database", "mysql")
+    assert result.exit_code == 1
+    assert "mysql" in error_lines(result)[0]
+    assert list(out.iterdir()) == []
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--colour", "red")
+    assert result.exit_code == 2
+    assert "No such option: --colour" in result.output
+    assert "--database, --docker, --db-name" in result.output
+    result = new(runner, "p", "-t", str(tiny), "--dir", str(out), "--database")
+    assert result.exit_code == 2
+    assert "--database requires a value" in result.output
+    result = new(runner, "p", "extra", "-t", str(tiny), "--dir", str(out))
+    assert result.exit_code == 2
+    assert "unexpected extra argument (extra)" in result.output
+    assert list(out.iterdir()) == []
+
+
+def test_api_template_database_option(runner: CliRunner, out: Path) -> None:
+    result = new(
+        runner, "shop", "-t", "api", "--dir", str(out), "--database", "postgresql", "--no-git"
+    )
+    assert result.exit_code == 0, result.output
+    pyproject = tomllib.loads((out / "shop" / "pyproject.toml").read_text())
+    assert pyproject["tool"]["webkit"]["template"]["answers"]["database"] == "postgresql"
+    assert any("psycopg" in dep for dep in pyproject["project"]["dependencies"])

@@ -98,7 +98,48 @@ def _ask_builtins(
     return name, tpl, package, description, author
 
 
-@click.command("new", short_help="Create a project from a template.")
+def _question_options(args: list[str], tpl: Template) -> dict[str, str]:
+    """Template questions given as options: ``--database postgresql`` or ``--docker=yes``.
+
+    click cannot declare them (they depend on the template chosen at run time), so the
+    command accepts unknown options and this turns them into answers. Anything that is not
+    one of the template's questions is still a usage error, with the valid choices.
+    """
+    names = {q.name: q for q in tpl.questions}
+    answers: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or token == "--":
+            raise click.UsageError(f"Got unexpected extra argument ({token}).")
+        option, eq, value = token[2:].partition("=")
+        key = option.replace("-", "_")
+        question = names.get(key)
+        if question is None:
+            known = ", ".join(f"--{n.replace('_', '-')}" for n in names) or "none"
+            raise click.UsageError(
+                f"No such option: --{option}. Template {tpl.name!r} questions: {known} "
+                "(see webkit new --help for the others)."
+            )
+        if not eq:
+            following = args[i + 1] if i + 1 < len(args) else None
+            if following is not None and not following.startswith("--"):
+                value = following
+                i += 1
+            elif question.type == "bool":
+                value = "true"
+            else:
+                raise click.UsageError(f"Option --{option} requires a value.")
+        answers[key] = value
+        i += 1
+    return answers
+
+
+@click.command(
+    "new",
+    short_help="Create a project from a template.",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
 @click.argument("name", required=False)
 @click.option(
     "-t",
@@ -148,7 +189,9 @@ def _ask_builtins(
     help="git init and make an initial commit.  [default: on when git is installed]",
 )
 @click.option("--list", "list_", is_flag=True, help="List the built-in templates and exit.")
+@click.pass_context
 def new_command(
+    ctx: click.Context,
     name: str | None,
     template: str | None,
     parent: Path,
@@ -169,8 +212,12 @@ def new_command(
     \b
       webkit new mysite                       HTML site (the default template)
       webkit new myapi -t api --no-input      JSON API, no questions asked
-      webkit new demo -t ./my-template -d database=postgresql
+      webkit new myapi -t api --database postgresql
+      webkit new demo -t ./my-template -d docker=yes
       webkit new mysite --force --dry-run     show what would be added/replaced
+
+    A template's own questions are answered with --QUESTION VALUE or -d QUESTION=VALUE
+    (webkit new --list shows the templates; each README lists its questions).
 
     Files are rendered into a hidden folder beside the target and renamed into
     place, so a failure or Ctrl-C leaves nothing behind. An existing non-empty
@@ -220,6 +267,7 @@ def new_command(
                 "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
             )
         tpl = resolve_template(template or "site")
+    given.update(_question_options(list(ctx.args), tpl))
     with _terminate_as_exit():
         result = create_project(
             template=tpl,
