@@ -27,7 +27,6 @@ import pytest
 
 from tests.templates._postgres import require_pg_bin, start_postgres
 from tests.templates.conftest import (
-    REPO_ROOT,
     Server,
     child_env,
     generate,
@@ -39,16 +38,7 @@ pytestmark = pytest.mark.slow
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-TEMPLATES = [
-    "site",
-    "ajax",
-    pytest.param(
-        "api",
-        marks=pytest.mark.skipif(
-            not (REPO_ROOT / "project_templates" / "api").is_dir(), reason="no api template"
-        ),
-    ),
-]
+TEMPLATES = ["site", "ajax", "api"]
 # A page each template serves without credentials.
 HOME = {"site": "/", "ajax": "/", "api": "/openapi.json"}
 
