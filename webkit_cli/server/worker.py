@@ -1,15 +1,18 @@
 """A worker: import the app and serve it on the socket the supervisor bound.
 
 A worker is either forked from the warm process (``_warm.py``) or spawned as
-``python -m webkit_cli.server.worker CONFIG_JSON LISTEN_FD CONTROL_FD GENERATION``.
+``python -m webkit_cli.server.worker CONFIG_JSON LISTEN_FD CONTROL_FD GENERATION [REPORT]``
+(``REPORT``: serve this explanation instead of importing the app, see ``WorkerExited``).
 It never binds: it accepts on the inherited listening socket, so while no worker
 accepts (a reload) connections wait in the kernel's backlog instead of being refused.
 
 The control channel is a Unix socket pair with the supervisor carrying one JSON object
 per line. Worker -> supervisor: ``started`` (pid), ``ready`` (status ``ok`` / ``error`` /
-``noapp``). Supervisor -> worker: ``pause`` (stop accepting; a new worker is coming),
-``resume``, ``notify`` (live-reload event), ``stop`` (drain and exit). End of file on
-the channel means the supervisor is gone: the worker stops too, so nothing outlives it.
+``noapp``, the debugger PIN, the modules it imported), ``stopped``; the warm process may
+write ``refused`` on it instead of forking. Supervisor -> worker: ``pause`` (stop
+accepting; a new worker is coming), ``resume``, ``notify`` (live-reload event), ``stop``
+(drain and exit). End of file on the channel means the supervisor is gone: the worker
+stops too, so nothing outlives it.
 """
 
 from __future__ import annotations
