@@ -180,3 +180,31 @@ def test_polling_sees_two_saves_within_the_same_second(tmp_path: Path) -> None:
             assert getattr(batch, "action", None) == "worker"
     finally:
         watcher.stop()
+
+
+def test_a_watch_that_cannot_be_set_up_is_reported_and_polling_takes_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import queue
+    import time
+
+    root = build_file_tree(tmp_path / "p", {"app.py": "X = 1\n"})
+    events: queue.Queue[object] = queue.Queue()
+    watcher = ProjectWatcher(root, on_batch=events.put, on_error=events.put)
+
+    def no_inotify(paths: object) -> object:
+        raise OSError(28, "OS file watch limit reached")
+
+    monkeypatch.setattr(watcher, "_batches", no_inotify)
+    watcher.POLL_INTERVAL = 0.05
+    watcher.start()
+    try:
+        message = events.get(timeout=5)
+        assert isinstance(message, str)
+        assert "fs.inotify.max_user_watches" in message and "polling" in message
+        time.sleep(0.1)
+        (root / "app.py").write_text("X = 2\n")
+        batch = events.get(timeout=5)
+        assert getattr(batch, "action", None) == "worker"
+    finally:
+        watcher.stop()
