@@ -53,20 +53,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import launch_chromium
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_TIMEOUT = 30.0
 BROWSER_TIMEOUT_MS = 15_000
 URL_PATTERN = re.compile(r"http://127\.0\.0\.1:(\d+)")
@@ -367,21 +358,13 @@ document.addEventListener("securitypolicyviolation", (event) => {
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless system Chromium driven by Playwright's sync API."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     # Generous waits: CI runners with two busy cores are slow, and every wait
     # below ends as soon as its condition holds.
     expect.set_options(timeout=BROWSER_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
