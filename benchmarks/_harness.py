@@ -46,6 +46,17 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
+def bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for measured processes: as installed, so bytecode caching is on.
+
+    A shell with PYTHONDONTWRITEBYTECODE set would make every run of an editable install
+    recompile its modules, which measures the compiler rather than the tool.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra or {})
+    return env
+
+
 def time_command(
     argv: Sequence[str],
     *,
@@ -56,7 +67,7 @@ def time_command(
     before: Callable[[], None] | None = None,
 ) -> float:
     """Median wall time in milliseconds of running ``argv`` to completion."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = bench_env(env)
     samples = []
     for i in range(warmup + repeat):
         if before is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args()
+    # Measure webkit as installed: with bytecode caching (see _harness.bench_env).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     here = Path(__file__).resolve().parent
     names = args.names or sorted(p.stem[len("bench_") :] for p in here.glob("bench_*.py"))
     results = []
