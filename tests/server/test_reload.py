@@ -392,3 +392,31 @@ def test_app_renamed_later_is_one_error_line_and_an_error_page(
     assert server.proc.poll() is None  # still serving
     write(project / "app.py", APP)
     server.wait_for_body("/", lambda b: b.startswith("v1"))
+
+
+def test_a_request_in_flight_on_the_old_worker_finishes(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    slow_app = APP + (
+        "\n\n@app.route('/slow')\ndef slow():\n"
+        "    import time\n    time.sleep(1)\n    return f'{VERSION} slow'\n"
+    )
+    (project / "app.py").write_text(slow_app, encoding="utf-8")
+    server = serve(project)
+    result: dict[str, object] = {}
+
+    def slow_request() -> None:
+        try:
+            result["response"] = server.get("/slow", timeout=10)
+        except OSError as exc:  # pragma: no cover - the failure this test is about
+            result["error"] = exc
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    time.sleep(0.2)  # the request is inside the view of the old worker
+    write(project / "app.py", slow_app.replace('"v1"', '"v2"'))
+    server.wait_for_body("/", lambda b: b.startswith("v2"))  # the new worker answers meanwhile
+    thread.join()
+    assert "error" not in result
+    status, _, body = result["response"]  # type: ignore[misc]
+    assert status == 200 and body.startswith("v1 slow")
