@@ -104,3 +104,12 @@ def test_help_lists_the_options_and_variables(runner: CliRunner) -> None:
         assert option in result.output
     assert "WEBKIT_PORT" in result.output and "PORT" in result.output
     assert "--warm" not in result.output  # an internal switch
+
+
+def test_windows_gets_one_error_line_not_a_traceback(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", "win32")
+    result = runner.invoke(cli, ["run", "--port", "0"])
+    assert result.exit_code == 1
+    assert "does not run on Windows yet" in result.output and "WSL" in result.output

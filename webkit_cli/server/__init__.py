@@ -52,12 +52,21 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     Raises :class:`~webkit_cli.errors.WebkitError` for what the user must fix before
     anything can be served (busy explicit port, bad host, no project directory).
     """
+    import sys
+
     from webkit_cli._console import make_console, print_warning
+    from webkit_cli.errors import WebkitError
     from webkit_cli.project import find_project
     from webkit_cli.server.banner import BannerInfo, build_banner
     from webkit_cli.server.supervisor import Supervisor, bind_socket
     from webkit_cli.server.watch import ProjectWatcher
 
+    if sys.platform == "win32":
+        # Workers inherit the listening socket by file descriptor, which Windows lacks.
+        raise WebkitError(
+            "webkit run does not run on Windows yet (its workers inherit the listening socket "
+            "by file descriptor). Use WSL, or 'flask run' meanwhile."
+        )
     console = console or make_console(stderr=True)
     project = find_project(config.project_dir)
     root = project.root
