@@ -122,9 +122,12 @@ def test_template_change_refreshes_without_a_new_worker(
     server.wait_for_output("templates/page.html changed · browser refreshed")
     assert pid_of(server.get("/")[2]) == pid
 
+    # Saved again without edits: no refresh ("only on real changes").
+    write(project / "templates" / "page.html", "<html><body><p>second</p></body></html>")
     write(project / "static" / "site.css", "body { color: red }")
     server.wait_for_output("static/site.css changed · stylesheet swapped")
     assert pid_of(server.get("/")[2]) == pid
+    assert server.stderr.count("page.html") == 1
 
 
 def test_syntax_error_at_start_and_later_keeps_serving_and_recovers(

@@ -208,3 +208,23 @@ def test_a_watch_that_cannot_be_set_up_is_reported_and_polling_takes_over(
         assert getattr(batch, "action", None) == "worker"
     finally:
         watcher.stop()
+
+
+def test_pages_saved_without_edits_are_not_changes(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {"templates/a.html": "<p>a</p>", "static/s.css": "p{}", "app.py": "X = 1\n"},
+    )
+    watcher = ProjectWatcher(root, on_batch=lambda b: None, on_error=lambda m: None)
+    watcher._remember_pages()
+    page, css, code = root / "templates/a.html", root / "static/s.css", root / "app.py"
+    # Saved as is (or touched): nothing to refresh. Python files always count.
+    assert watcher.real_changes([page, css, code]) == {code}
+    page.write_text("<p>b</p>")
+    assert watcher.real_changes([page, css]) == {page}
+    assert watcher.real_changes([page]) == set()  # the same content again
+    new = root / "templates" / "new.html"
+    new.write_text("x")
+    assert watcher.real_changes([new]) == {new}  # never seen: a change
+    new.unlink()
+    assert watcher.real_changes([new]) == {new}  # deleted: a change

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import os
 import re
 import threading
@@ -77,6 +78,10 @@ IGNORED_FILE_PATTERNS = (
 TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt"})
 #: Data read at import time: a change needs a new worker, like a ``.py`` change.
 CODE_DATA_SUFFIXES = frozenset({".py", ".toml", ".json", ".yaml", ".yml", ".ini", ".cfg"})
+#: Pages and text assets hashed at start (images are not: reading them all would be slow).
+TEXT_ASSET_SUFFIXES = frozenset(
+    {".html", ".htm", ".jinja", ".jinja2", ".j2", ".txt", ".xml", ".css", ".js", ".mjs", ".svg"}
+)
 #: Files whose change rebuilds everything, warm process included (environment, dependencies).
 FULL_RESTART_NAMES = frozenset({".env", ".flaskenv", "pyproject.toml"})
 
@@ -253,6 +258,7 @@ class ProjectWatcher:
         self.on_batch = on_batch
         self.on_error = on_error
         self.stop_event = threading.Event()
+        self._digests: dict[Path, bytes | None] = {}
         self._threads: list[threading.Thread] = []
 
     @property
@@ -290,6 +296,49 @@ class ProjectWatcher:
                 )
         return found
 
+    #: Pages and assets larger than this are not hashed: any save of them counts.
+    DIGEST_LIMIT = 2 * 1024 * 1024
+
+    def _digest(self, path: Path) -> bytes | None:
+        try:
+            if path.stat().st_size > self.DIGEST_LIMIT:
+                return None
+            return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+        except OSError:
+            return None
+
+    def _remember_pages(self) -> None:
+        """Hash the templates and static files once, to tell a real change from a touch."""
+        for directory in self.directories():
+            if directory.is_file():
+                continue
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(directory):
+                    path = Path(entry.path)
+                    if (
+                        path.suffix.lower() in TEXT_ASSET_SUFFIXES
+                        and entry.is_file()
+                        and classify(path, self.root) in ("reload", "css")
+                    ):
+                        self._digests[path] = self._digest(path)
+
+    def real_changes(self, paths: Iterable[Path]) -> set[Path]:
+        """``paths`` without the pages and assets whose content did not change.
+
+        A browser refresh only for a real change (a save without edits, a ``touch``, a
+        formatter that left the file as it was: no refresh). Python files are not
+        filtered: touching one is a common way to ask for a reload.
+        """
+        real = set()
+        for path in paths:
+            if classify(path, self.root) in ("reload", "css"):
+                digest = self._digest(path)
+                if digest is not None and self._digests.get(path) == digest:
+                    continue
+                self._digests[path] = digest
+            real.add(path)
+        return real
+
     def start(self) -> None:
         thread = threading.Thread(target=self._run, name="webkit-watch", daemon=True)
         thread.start()
@@ -323,6 +372,7 @@ class ProjectWatcher:
             yield changed, folders_changed
 
     def _run(self) -> None:
+        self._remember_pages()
         poll = self.poll
         known: set[Path] | None = None
         while not self.stop_event.is_set():
@@ -335,7 +385,7 @@ class ProjectWatcher:
                     self._report_new_folders(set(directories) - known)
                 known = set(directories)
                 for changed, folders_changed in self._batches(directories):
-                    batch = classify_batch(changed, self.root, self.extra)
+                    batch = classify_batch(self.real_changes(changed), self.root, self.extra)
                     if batch is not None:
                         self.on_batch(batch)
                     if folders_changed:
@@ -405,6 +455,6 @@ class ProjectWatcher:
             now = self.snapshot()
             changed = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
             before = now
-            batch = classify_batch(changed, self.root, self.extra)
+            batch = classify_batch(self.real_changes(changed), self.root, self.extra)
             if batch is not None:
                 self.on_batch(batch)
