@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Result, print_table, tool  # noqa: E402
+from _harness import Result, bench_env, print_table, tool  # noqa: E402
 
 PACKAGE = "benchsite"
 BENCH_VIEW = """
@@ -184,7 +184,8 @@ class Running:
     """One server process in its own process group, stopped with SIGINT then SIGKILL."""
 
     def __init__(self, argv: list[str], project: Project, log: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": project.pythonpath, "NO_COLOR": "1"}
+        # As installed: bytecode caching on (see _harness.bench_env).
+        env = bench_env({"PYTHONPATH": project.pythonpath, "NO_COLOR": "1"})
         env.pop("FLASK_DEBUG", None)
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
