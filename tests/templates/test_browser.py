@@ -1,4 +1,4 @@
-"""The generated site and ajax projects in a real Chromium, served by a real server.
+"""The generated site, ajax and api projects in a real Chromium, served by a real server.
 
 Each test scaffolds a project with ``webkit new``, serves it (``serve`` fixture),
 and drives it through Playwright. Every page must load without console errors
@@ -297,3 +297,51 @@ def test_ajax_without_the_csrf_header_is_refused_visibly(
     page.reload()
     expect_text(page, "#todo-status", "Nothing to do yet.")
     assert page.problems.unexpected("status of 400") == []
+
+
+# --- api --------------------------------------------------------------------------
+
+
+def test_api_in_the_browser_with_a_key(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    """The JSON API opened in Chromium: documents and errors render under its strict CSP,
+    and a key made with the project's own command authorises the browser's requests."""
+    import json
+
+    from tests.templates.conftest import app_env
+    from tests.templates.test_api import flask_keys
+
+    project = generate("api", tmp_path)
+    env = app_env(project)
+    created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    server = serve(project, env=env)
+
+    response = page.goto(server.url + "/openapi.json")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert json.loads(page.locator("body").inner_text())["openapi"] == "3.1.0"
+
+    response = page.goto(server.url + "/notes")
+    assert response.status == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    problem = json.loads(page.locator("body").inner_text())
+    assert problem["status"] == 401 and problem["code"]
+
+    auth = {"Authorization": f"Bearer {key}"}
+    for title in ("<script>alert(1)</script>", "Second"):
+        created_note = page.request.post(server.url + "/notes", data={"title": title}, headers=auth)
+        assert created_note.status == 201
+    page.set_extra_http_headers(auth)
+    response = page.goto(server.url + "/notes?limit=1")
+    assert response.status == 200
+    listing = json.loads(page.locator("body").inner_text())
+    assert listing["total"] == 2 and len(listing["data"]) == 1
+    assert listing["next"] == "/notes?limit=1&offset=1"
+    # The markup is data in a JSON document: shown as text, never run.
+    assert listing["data"][0]["title"] == "<script>alert(1)</script>"
+    assert page.locator("script").count() == 0
+    assert page.problems.unexpected("status of 401") == []
