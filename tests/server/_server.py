@@ -69,6 +69,8 @@ class Server:
         self.out_path = cwd.parent / f"webkit-{os.getpid()}-{id(self)}.out"
         self.err_path = cwd.parent / f"webkit-{os.getpid()}-{id(self)}.err"
         full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
+        # An empty value unsets (e.g. PYTHONDONTWRITEBYTECODE, which any value turns on).
+        full_env = {k: v for k, v in full_env.items() if v != "" or k not in (env or {})}
         args = list(args)
         if any_port and not any(a.startswith("--port") for a in args):
             args += ["--port", "0"]

@@ -423,3 +423,15 @@ def test_a_request_in_flight_on_the_old_worker_finishes(
     assert "error" not in result
     status, _, body = result["response"]  # type: ignore[misc]
     assert status == 200 and body.startswith("v1 slow")
+
+
+def test_two_saves_within_a_second_keeping_the_size_both_count(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """Python trusts a cached .pyc whose source has the same size and mtime in whole
+    seconds: the second save (v2 -> v3) must not be served from the first one's bytecode."""
+    server = serve(project, env={"PYTHONDONTWRITEBYTECODE": ""})
+    server.wait_for_body("/", lambda b: b.startswith("v1"))
+    for n in (2, 3, 4):
+        write(project / "app.py", APP.replace('"v1"', f'"v{n}"'))
+        server.wait_for_body("/", lambda b, n=n: b.startswith(f"v{n} "))

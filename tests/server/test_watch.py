@@ -78,6 +78,8 @@ def test_describe_names_files_relative_to_the_root() -> None:
         "#views.py#",
         "4913",
         "src/pkg.egg-info/PKG-INFO",
+        "src/pkg/__pycache__",  # the folder itself: creating it is no reason to re-watch
+        "node_modules",
     ],
 )
 def test_default_excludes(rel: str) -> None:
@@ -228,3 +230,22 @@ def test_pages_saved_without_edits_are_not_changes(tmp_path: Path) -> None:
     assert watcher.real_changes([new]) == {new}  # never seen: a change
     new.unlink()
     assert watcher.real_changes([new]) == {new}  # deleted: a change
+
+
+def test_saves_made_while_the_watch_is_rebuilt_are_caught_up(tmp_path: Path) -> None:
+    import queue
+    import time
+
+    root = build_file_tree(tmp_path / "p", {"a.py": "A = 1\n", "b.py": "B = 1\n"})
+    batches: queue.Queue[object] = queue.Queue()
+    watcher = ProjectWatcher(root, on_batch=batches.put, on_error=batches.put)
+    watcher.CATCH_UP_DELAY = 0.05
+    before = watcher.snapshot()
+    (root / "a.py").write_text("A = 2\n")  # during the rebuild: nobody watches
+    time.sleep(0.02)
+    watcher._watch_started_ns = time.time_ns()  # the new watch is up
+    time.sleep(0.02)
+    (root / "b.py").write_text("B = 2\n")  # after: the new watch reports it, not the catch-up
+    watcher._catch_up_later(before)
+    batch = batches.get(timeout=5)
+    assert getattr(batch, "paths", None) == (root / "a.py",)

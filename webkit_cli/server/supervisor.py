@@ -326,11 +326,14 @@ class Supervisor:
         }
         try:
             self.start_warm()
-            self.pending = self.launch(None)
             if self.watcher is not None:
                 self.watcher.on_batch = lambda batch: self.events.put(("batch", batch))
                 self.watcher.on_error = lambda message: self.events.put(("watch-error", message))
                 self.watcher.start()
+                # A save made once the first page answers must not fall before the watch.
+                # (The warm process imports meanwhile: this costs the start-up nothing.)
+                self.watcher.ready.wait(5)
+            self.pending = self.launch(None)
             while True:
                 try:
                     event = self.events.get(timeout=self._next_timeout())
@@ -415,6 +418,8 @@ class Supervisor:
         if self.current is not None and self.current.state == "ready":
             # Stop serving the old code now; connections wait in the backlog meanwhile.
             self.current.send(cmd="pause")
+        if batch is not None:
+            drop_stale_bytecode(batch.paths)
         self.pending = self.launch(batch, crash=crash)
 
     def _slow_import(self, worker: WorkerHandle) -> None:
@@ -635,6 +640,22 @@ class Supervisor:
             if warm is not None:
                 with contextlib.suppress(ProcessLookupError):
                     warm.proc.kill()
+
+
+def drop_stale_bytecode(paths: tuple[Path, ...]) -> None:
+    """Delete the cached bytecode of changed ``.py`` files before a worker imports them.
+
+    A ``.pyc`` is trusted when the source's mtime *in whole seconds* and size match: two
+    saves within one second that keep the size (``v1`` -> ``v2``) would load the first
+    save's bytecode. Reloads are fast enough for that to happen, so the cache goes.
+    """
+    import importlib.util
+
+    for path in paths:
+        if path.suffix != ".py":
+            continue
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def _since_saved(paths: tuple[Path, ...]) -> float:

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,9 @@ class ProjectFilter:
         parts = rel.parts
         if not parts:
             return False
-        if any(part in IGNORED_DIRS or part.endswith(".egg-info") for part in parts[:-1]):
+        # The last part too: creating ``__pycache__`` is no new folder to watch (it would
+        # restart the watch for nothing).
+        if any(part in IGNORED_DIRS or part.endswith(".egg-info") for part in parts):
             return True
         if self._file_re.match(parts[-1]) or self._file_re.match(rel.as_posix()):
             return True
@@ -258,6 +261,9 @@ class ProjectWatcher:
         self.on_batch = on_batch
         self.on_error = on_error
         self.stop_event = threading.Event()
+        #: set once the files are watched (or polled)
+        self.ready = threading.Event()
+        self._watch_started_ns = 0
         self._digests: dict[Path, bytes | None] = {}
         self._threads: list[threading.Thread] = []
 
@@ -352,6 +358,10 @@ class ProjectWatcher:
         import watchfiles
 
         watched = set(paths)
+        # The watch is set up as the generator starts, right after this: a worker takes
+        # far longer to import the app, so no save made once it answers can be missed.
+        self._watch_started_ns = time.time_ns()
+        self.ready.set()
         for changes in watchfiles.watch(
             *paths,
             watch_filter=self.filter,
@@ -375,6 +385,7 @@ class ProjectWatcher:
         self._remember_pages()
         poll = self.poll
         known: set[Path] | None = None
+        gap: dict[Path, tuple[int, int, int]] | None = None
         while not self.stop_event.is_set():
             if poll:
                 self._poll()
@@ -384,17 +395,49 @@ class ProjectWatcher:
                 if known is not None:
                     self._report_new_folders(set(directories) - known)
                 known = set(directories)
+                if gap is not None:
+                    self._catch_up_later(gap)
+                    gap = None
                 for changed, folders_changed in self._batches(directories):
                     batch = classify_batch(self.real_changes(changed), self.root, self.extra)
                     if batch is not None:
                         self.on_batch(batch)
                     if folders_changed:
-                        break  # watch the new folder (or stop watching a removed one)
+                        # Watch the new folder (or stop watching a removed one). Saves made
+                        # while the watch is rebuilt are found by comparing with this.
+                        gap = self.snapshot()
+                        break
                 else:
                     return  # stopped
             except OSError as exc:  # inotify limits, vanished folders
                 self.on_error(watch_error_message(exc))
                 poll = True
+
+    #: seconds after a watch restart at which saves made during the restart are looked for
+    CATCH_UP_DELAY = 0.1
+
+    def _catch_up_later(self, before: dict[Path, tuple[int, int, int]]) -> None:
+        """Report files changed while the watch was being rebuilt (once it is up again).
+
+        Only changes older than the new watch count: later ones are the watch's to report.
+        """
+
+        def catch_up() -> None:
+            restarted = self._watch_started_ns
+            now = self.snapshot()
+            missed = {
+                path
+                for path in before.keys() | now.keys()
+                if before.get(path) != now.get(path)
+                and (path not in now or now[path][0] <= restarted)
+            }
+            batch = classify_batch(self.real_changes(missed), self.root, self.extra)
+            if batch is not None and not self.stop_event.is_set():
+                self.on_batch(batch)
+
+        timer = threading.Timer(self.CATCH_UP_DELAY, catch_up)
+        timer.daemon = True
+        timer.start()
 
     def _report_new_folders(self, folders: set[Path]) -> None:
         """Files that appeared in a new folder before its watch was set up are changes too."""
@@ -446,6 +489,7 @@ class ProjectWatcher:
         second and so misses a second save within the same second.
         """
         before = self.snapshot()
+        self.ready.set()
         while not self.stop_event.wait(self.POLL_INTERVAL):
             now = self.snapshot()
             if now == before:

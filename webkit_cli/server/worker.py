@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 import os
 import selectors
@@ -310,6 +311,8 @@ class Worker:
         from werkzeug.serving import make_server
 
         self.control.send(event="started", pid=os.getpid())
+        # The warm process's finders may have listed the project's folders before a save.
+        importlib.invalidate_caches()
         inherited = set(sys.modules)
         app: Any
         error: BaseException | None
