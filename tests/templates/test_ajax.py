@@ -1,54 +1,27 @@
 """The ``ajax`` template, scaffolded by the real ``webkit new``.
 
-The generated project must pass its own tests with >= 90 % coverage, be lint
-clean, follow the shared conventions, and its tests must fail when a feature is
+Its own tests, coverage, lint, webkit check and the shared conventions are checked in
+``test_generated.py``; here: what is particular to it, and its tests must fail when a feature is
 broken (each mutation below removes one protection). The page's JavaScript is
 exercised in a real browser by ``test_browser.py``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.templates.conftest import (
-    assert_lint_clean,
-    assert_shared_conventions,
     assert_tests_catch,
-    assert_webkit_check_clean,
     generate,
-    run_project_pytest,
 )
 
 pytestmark = pytest.mark.slow
 
 TEMPLATE = "ajax"
 PACKAGE_DIR = "src/{package}"
-
-
-def test_generated_ajax_passes_its_own_tests_with_coverage(
-    scaffolded: Callable[[str], Path],
-) -> None:
-    result, percent = run_project_pytest(scaffolded(TEMPLATE))
-    assert result.returncode == 0, result.stdout + result.stderr
-    passed = re.search(r"(\d+) passed", result.stdout)
-    assert passed and int(passed.group(1)) >= 30, result.stdout
-    assert percent >= 90, f"coverage of src/ is {percent:.1f} %"
-
-
-def test_generated_ajax_is_lint_clean(scaffolded: Callable[[str], Path]) -> None:
-    assert_lint_clean(scaffolded(TEMPLATE))
-
-
-def test_generated_ajax_passes_webkit_check(scaffolded: Callable[[str], Path]) -> None:
-    assert_webkit_check_clean(scaffolded(TEMPLATE))
-
-
-def test_generated_ajax_follows_the_shared_conventions(scaffolded: Callable[[str], Path]) -> None:
-    assert_shared_conventions(scaffolded(TEMPLATE), TEMPLATE)
 
 
 def test_javascript_is_plain_and_sends_the_csrf_header(scaffolded: Callable[[str], Path]) -> None:
