@@ -450,20 +450,6 @@ def project(tmp_path: Path) -> Path:
     )
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
-
-    def start(cwd: Path, *args: str) -> Server:
-        server = Server(cwd, args)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 def stdout_lines(server: Server, count: int, *, skip: int = 0, timeout: float = 10.0) -> list[str]:
     """Lines of the server's stdout after the first ``skip``, once there are ``count``."""
     deadline = time.monotonic() + timeout

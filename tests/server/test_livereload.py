@@ -462,20 +462,6 @@ def project(tmp_path: Path) -> Path:
     )
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., Server]]:
-    servers: list[Server] = []
-
-    def start(cwd: Path, *args: str) -> Server:
-        server = Server(cwd, args)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
-
-
 def save(path: Path, text: str) -> None:
     """Write like an editor: the new content appears at once."""
     tmp = path.with_name(path.name + ".tmp-save")
