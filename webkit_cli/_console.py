@@ -7,7 +7,6 @@ rich is imported inside the functions: importing it costs ~40 ms, and
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,8 +41,11 @@ def print_warning(message: str, *, file: IO[Any] | None = None) -> None:
 
 
 def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> None:
-    """Print the user's exception with a rich traceback that hides webkit's and click's frames."""
-    import importlib
+    """Print the user's exception with a rich traceback.
+
+    :class:`~webkit_cli.errors.AppImportError` has already dropped the frames of webkit and
+    of the import machinery (:func:`~webkit_cli.errors.trim_traceback`).
+    """
 
     import click
     from rich.traceback import Traceback
@@ -61,13 +63,4 @@ def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> 
         suppress=[click, webkit_cli],
         max_frames=20,
     )
-    # Hide webkit's own frames and the import machinery around the user's module
-    # (a SyntaxError in views.py would otherwise show ten frames of importlib).
-    hidden = (str(Path(webkit_cli.__file__).parent), str(Path(importlib.__file__).parent))
-    for stack in tb.trace.stacks:
-        stack.frames = [
-            f
-            for f in stack.frames
-            if not f.filename.startswith(hidden) and not f.filename.startswith("<frozen importlib")
-        ] or stack.frames[-1:]
     console.print(tb)

@@ -35,6 +35,7 @@ class AppImportError(WebkitError):
 
     def __init__(self, message: str, original: BaseException) -> None:
         super().__init__(message)
+        trim_traceback(original)
         self.original = original
 
     def show(self, file: IO[Any] | None = None) -> None:
@@ -50,3 +51,42 @@ class TemplateError(WebkitError):
 
 class ScaffoldError(WebkitError):
     """``webkit new`` refused to write (existing files, bad name, escaping path)."""
+
+
+def _is_machinery(filename: str, package: str) -> bool:
+    """Frames of the import system and of webkit: never the user's business."""
+    import os
+
+    return (
+        filename.startswith("<frozen ")
+        or f"{os.sep}importlib{os.sep}" in filename
+        or filename.startswith(package + os.sep)
+    )
+
+
+def trim_traceback(exc: BaseException) -> None:
+    """Drop the import machinery's and webkit's frames from ``exc``'s traceback, in place.
+
+    A syntax error in ``views.py`` then shows ``views.py`` alone, not ten frames of
+    ``importlib`` around it; the terminal, ``webkit run``'s error page and ``webkit
+    check``'s finding all get the user's frames only. Chained exceptions are trimmed too.
+    """
+    from pathlib import Path
+
+    package = str(Path(__file__).parent)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kept = []
+        tb = current.__traceback__
+        while tb is not None:
+            if not _is_machinery(tb.tb_frame.f_code.co_filename, package):
+                kept.append(tb)
+            tb = tb.tb_next
+        for a, b in zip(kept, kept[1:], strict=False):
+            a.tb_next = b
+        if kept:
+            kept[-1].tb_next = None
+        current.__traceback__ = kept[0] if kept else None
+        current = current.__cause__ or current.__context__

@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webkit_cli.server.config import ServerConfig
@@ -174,42 +173,6 @@ def tracking_handler(
     return TrackingHandler
 
 
-def _is_machinery(filename: str) -> bool:
-    """Frames of the import system and of webkit: never the user's business."""
-    import webkit_cli
-
-    package = str(Path(webkit_cli.__file__).parent)
-    return (
-        filename.startswith("<frozen ")
-        or f"{os.sep}importlib{os.sep}" in filename
-        or filename.startswith(package + os.sep)
-    )
-
-
-def trim_traceback(exc: BaseException) -> None:
-    """Drop the import machinery's and webkit's frames from ``exc``'s traceback, in place.
-
-    A syntax error in ``views.py`` then shows ``views.py`` alone, not ten frames of
-    ``importlib`` around it; the terminal and the error page both benefit.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        kept = []
-        tb = current.__traceback__
-        while tb is not None:
-            if not _is_machinery(tb.tb_frame.f_code.co_filename):
-                kept.append(tb)
-            tb = tb.tb_next
-        for a, b in zip(kept, kept[1:], strict=False):
-            a.tb_next = b
-        if kept:
-            kept[-1].tb_next = None
-        current.__traceback__ = kept[0] if kept else None
-        current = current.__cause__ or current.__context__
-
-
 def _fallback_error_app(error: BaseException) -> WSGIApp:
     """A plain 500 answer, used only when server-web's error page is not available."""
     import traceback
@@ -261,7 +224,6 @@ class Worker:
             )
             app = ctx.load_app()
         except AppImportError as exc:
-            trim_traceback(exc.original)
             print_user_traceback(exc.original)
             print_error(exc.format_message() + " Save a fix and the server reloads.")
             return None, exc.original, "error", exc.format_message()
