@@ -1,0 +1,59 @@
+"""Facts about a project's files that the watcher, the linter and the renderer share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Version control, tool caches and editor settings: never part of a project's source, so
+#: never watched, linted or copied out of a template.
+VCS_AND_CACHE_DIRS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".direnv",
+        ".idea",
+        ".vscode",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".eggs",
+    }
+)
+
+#: Installed environments and build output inside a project: not its source either, but a
+#: template may legitimately ship a folder of such a name, so the renderer keeps them.
+ENVIRONMENT_AND_BUILD_DIRS = frozenset(
+    {"venv", ".venv", "site-packages", "node_modules", "build", "dist", "htmlcov"}
+)
+
+#: Folders that hold no source of the project: the watcher and the linter skip them.
+IGNORED_DIRS = VCS_AND_CACHE_DIRS | ENVIRONMENT_AND_BUILD_DIRS
+
+#: Files that are never a template's content (operating-system litter, bytecode).
+IGNORED_FILE_NAMES = frozenset({".DS_Store", "Thumbs.db"})
+IGNORED_FILE_SUFFIXES = (".pyc", ".pyo")
+
+#: Suffixes of Jinja templates as Flask projects name them (``.txt``/``.xml`` for mail and
+#: feeds); ``.svg`` is a template only when a loader serves it, which the linter checks.
+TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt"})
+
+
+def is_ignored_dir(name: str) -> bool:
+    """True for a folder name that holds no project source (``*.egg-info`` included)."""
+    return name in IGNORED_DIRS or name.endswith(".egg-info")
+
+
+def display_path(path: Path | str, root: Path | str | None) -> str:
+    """``path`` as POSIX relative to ``root`` when it lies inside, else as given (absolute)."""
+    p = Path(path)
+    if root is not None:
+        try:
+            return p.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return p.as_posix()
