@@ -35,6 +35,13 @@ def git(cwd: Path, *args: str) -> str:
     return out.stdout
 
 
+README = "# {{ name }}\n\nA small project.\n\nRun it with webkit run.\n"
+CSS = "body {\n  margin: 0;\n}\n\nh1 {\n  color: black;\n}\n"
+HELPERS = (
+    "def helper() -> int:\n    return 1\n\n\ndef test_helper() -> None:\n    assert helper() == 1\n"
+)
+TEST_TWO = "\n\ndef test_two() -> None:\n    assert helper() + 1 == 2\n"
+
 V1 = {
     "template.toml": """\
 [template]
@@ -66,7 +73,7 @@ app = "{{ package }}:create_app"
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 """,
-    "files/README.md.jinja": "# {{ name }}\n\nA small project.\n\nRun it with webkit run.\n",
+    "files/README.md.jinja": README,
     "files/src/{{ package }}/__init__.py": (
         "from flask import Flask\n\n\n"
         "def create_app() -> Flask:\n"
@@ -76,7 +83,7 @@ testpaths = ["tests"]
         '        return "hello"\n\n'
         "    return app\n"
     ),
-    "files/src/{{ package }}/static/style.css": "body {\n  margin: 0;\n}\n\nh1 {\n  color: black;\n}\n",
+    "files/src/{{ package }}/static/style.css": CSS,
     "files/src/{{ package }}/static/logo.bin": b"\x89PNG\0version-one",
     "files/tests/test_app.py": (
         "from importlib import import_module\n\n\n"
@@ -87,9 +94,11 @@ testpaths = ["tests"]
         '    module = import_module(data["tool"]["webkit"]["app"].split(":")[0])\n'
         '    assert module.create_app().test_client().get("/").status_code == 200\n'
     ),
-    "files/tests/test_helpers.py": "def helper() -> int:\n    return 1\n\n\ndef test_helper() -> None:\n    assert helper() == 1\n",
+    "files/tests/test_helpers.py": HELPERS,
     "files/{% if docs %}docs{% endif %}/index.md": "# Docs\n\nWrite them here.\n",
-    "files/{% if database == 'postgresql' %}postgres.txt{% endif %}.jinja": "DATABASE={{ database }}\n",
+    "files/{% if database == 'postgresql' %}postgres.txt{% endif %}.jinja": (
+        "DATABASE={{ database }}\n"
+    ),
     "files/legacy.txt": "kept for old readers\n",
 }
 
@@ -103,14 +112,14 @@ changes = ["Headings are blue.", "A security fix in the app factory."]
 security = true
 """,
     # The template edits a line the user also edits (conflict) and one they don't.
-    "files/README.md.jinja": "# {{ name }}\n\nA small project.\n\nRun it with webkit run --reload.\n",
-    "files/src/{{ package }}/static/style.css": "body {\n  margin: 0;\n}\n\nh1 {\n  color: blue;\n}\n",
+    "files/README.md.jinja": README.replace("webkit run.", "webkit run --reload."),
+    "files/src/{{ package }}/static/style.css": CSS.replace("black", "blue"),
     "files/src/{{ package }}/static/logo.bin": b"\x89PNG\0version-two",
     "files/src/{{ package }}/health.py": "def ok() -> bool:\n    return True\n",
     "files/legacy.txt": None,  # removed by the template
     # renamed by the template (same content plus a line)
     "files/tests/test_helpers.py": None,
-    "files/tests/test_utils.py": "def helper() -> int:\n    return 1\n\n\ndef test_helper() -> None:\n    assert helper() == 1\n\n\ndef test_two() -> None:\n    assert helper() + 1 == 2\n",
+    "files/tests/test_utils.py": HELPERS + TEST_TWO,
 }
 
 

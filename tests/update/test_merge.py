@@ -119,7 +119,7 @@ def test_removed_locally_and_changed_by_the_template_is_a_conflict(merger: LineM
 def test_added_on_both_sides_differently_is_a_conflict(merger: LineMerger) -> None:
     change = merge_file(P, None, b"mine\n", b"theirs\n", merger)
     assert change.outcome is Outcome.CONFLICT
-    assert b"<<<<<<< project\nmine\n=======\ntheirs\n>>>>>>> template 2.0.0\n" == change.data
+    assert change.data == b"<<<<<<< project\nmine\n=======\ntheirs\n>>>>>>> template 2.0.0\n"
 
 
 def test_binary_changed_on_both_sides_keeps_the_projects(merger: LineMerger) -> None:

@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from tests.update.conftest import commit_all, git, release_v2, snapshot
 from webkit_cli.cli import cli
-from webkit_cli.errors import UpdateError
 from webkit_cli.update import plan_update, update_project
 from webkit_cli.update.apply import JOURNAL, PROGRESS, recover
 from webkit_cli.update.merge import Outcome
