@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("webkit_cli.commands.run:run_command", "Serve the project with a reloading server."),
     "routes": ("webkit_cli.commands.routes:routes_command", "Show the routes of the app."),
     "check": ("webkit_cli.commands.check:check_command", "Lint the project for CI."),
+    "update": (
+        "webkit_cli.commands.update:update_command",
+        "Update the project to a newer template version.",
+    ),
 }
 
 

@@ -53,6 +53,10 @@ class ScaffoldError(WebkitError):
     """``webkit new`` refused to write (existing files, bad name, escaping path)."""
 
 
+class UpdateError(WebkitError):
+    """``webkit update`` cannot go on (no provenance, unknown version, dirty tree)."""
+
+
 def _is_machinery(filename: str, package: str) -> bool:
     """Frames of the import system and of webkit: never the user's business."""
     import os

@@ -67,7 +67,20 @@ def _toml_key(key: str) -> str:
     return key if _BARE_KEY.match(key) else toml_string(key)
 
 
-def provenance_table(template: Template, answers: Mapping[str, Answer]) -> str:
+def template_source(template: Template) -> str | None:
+    """Where ``webkit update`` finds a user's template again: its folder (None: built in)."""
+    from webkit_cli.scaffold.template import builtin_templates_dir
+
+    builtin = builtin_templates_dir()
+    root = template.root.resolve()
+    if builtin is not None and root.is_relative_to(builtin.resolve()):
+        return None
+    return str(root)
+
+
+def provenance_table(
+    template: Template, answers: Mapping[str, Answer], source: str | None = None
+) -> str:
     """The ``[tool.webkit.template]`` TOML appended to the generated pyproject.toml."""
     lines = [
         "",
@@ -75,6 +88,7 @@ def provenance_table(template: Template, answers: Mapping[str, Answer]) -> str:
         "# Where this project came from (written by webkit new; used by later webkit commands).",
         f"name = {toml_value(template.name)}",
         f"version = {toml_value(template.version)}",
+        *([f"source = {toml_value(source)}"] if source is not None else []),
         f"webkit_version = {toml_value(__version__)}",
         "",
         "[tool.webkit.template.answers]",
@@ -102,7 +116,7 @@ def add_provenance(pyproject: bytes, template: Template, answers: Mapping[str, A
         )
     if text and not text.endswith("\n"):
         text += "\n"
-    result = text + provenance_table(template, answers)
+    result = text + provenance_table(template, answers, template_source(template))
     try:
         tomllib.loads(result)
     except tomllib.TOMLDecodeError as exc:  # e.g. tool.webkit written as an inline table
