@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from webkit_cli.server._warm import (
+from webkit_cli.server._imports import (
     imported_names,
     is_project_path,
     own_top_level_names,

@@ -450,7 +450,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config = ServerConfig.from_json(args[0])
     report = args[4] if len(args) > 4 else None
-    code = run_worker(config, int(args[1]), int(args[2]), args[3], report)
+    try:
+        code = run_worker(config, int(args[1]), int(args[2]), args[3], report)
+    except BaseException:  # noqa: BLE001 - the app's own errors are caught inside: this is ours
+        from webkit_cli.server._process import INTERNAL_ERROR_EXIT, print_internal_error
+
+        print_internal_error()
+        code = INTERNAL_ERROR_EXIT
     # Daemon threads (a hung request, an event stream) must not hold the exit.
     os._exit(code)
 
