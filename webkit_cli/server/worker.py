@@ -340,7 +340,7 @@ class Worker:
                     if key.data == "control":
                         messages = self.control.read()
                         if messages is None:
-                            return self._stop(self.config.shutdown_grace, None)
+                            return self._stop(self.config.shutdown_grace)
                         for msg in messages:
                             cmd = msg.get("cmd")
                             if cmd == "pause":
@@ -351,7 +351,7 @@ class Worker:
                                 self._notify(msg.get("kind", "reload"), msg.get("paths", []))
                             elif cmd == "stop":
                                 set_accepting(False)
-                                return self._stop(float(msg.get("grace", 1.0)), msg.get("reload"))
+                                return self._stop(float(msg.get("grace", 1.0)))
                     elif accepting:
                         server._handle_request_noblock()  # type: ignore[attr-defined]
         finally:
@@ -361,11 +361,9 @@ class Worker:
         if self.hub is not None:
             self.hub.notify(kind, paths)
 
-    def _stop(self, grace: float, reload_paths: list[str] | None) -> int:
+    def _stop(self, grace: float) -> int:
         deadline = time.monotonic() + grace
         if self.hub is not None:
-            if reload_paths is not None:
-                self.hub.notify("reload", reload_paths)
             self.hub.close_all()
         finished = self.tracker.drain(deadline)
         self.control.send(event="stopped", clean=finished)
