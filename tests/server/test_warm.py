@@ -187,3 +187,98 @@ def test_threads_started_by_a_learned_import_switch_to_spawn_at_the_next_reload(
         assert "exited" not in server.stderr  # no worker was lost on the way
     finally:
         server.close()
+
+
+SHOP_INIT = """\
+import importlib
+
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+    from shop import views
+
+    app.register_blueprint(views.bp)
+    if LOAD_PLUGINS:
+        importlib.import_module("shop_plugin")  # as entry points load plugins: unseen by a parser
+    return app
+
+
+LOAD_PLUGINS = False
+"""
+
+SHOP_VIEWS = """\
+import os
+
+from flask import Blueprint
+
+bp = Blueprint("views", __name__)
+VERSION = "v1"
+
+
+@bp.route("/")
+def index():
+    return f"{VERSION} pid={os.getpid()}"
+"""
+
+#: An installed (not editable) plugin that imports the project's views when imported,
+#: like FlaskBB's plugins.
+PLUGIN = "from shop import views\n\nSEEN_VERSION = views.VERSION\n"
+
+
+def _install_plugin(tmp_path: Path) -> Path:
+    """The plugin in a site-packages folder outside the project, with its dist-info."""
+    site = tmp_path / "env" / "lib" / "python3" / "site-packages"
+    build_file_tree(
+        site,
+        {
+            "shop_plugin/__init__.py": PLUGIN,
+            "shop_plugin-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: shop-plugin\n"
+            "Version: 1.0\n",
+            "shop_plugin-1.0.dist-info/RECORD": "",
+            "shop_plugin-1.0.dist-info/INSTALLER": "pip\n",
+        },
+    )
+    return site
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["imported at top level", "loaded by the app factory"])
+def test_a_plugin_that_imports_the_project_never_makes_a_reload_stale(
+    tmp_path: Path, how: str
+) -> None:
+    """The warm process imports third-party modules; one that imports the project's own
+    views would fork them, unchanged, into every worker: "reloaded", yet the old code."""
+    top_level = how == "imported at top level"
+    project = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": ("import shop_plugin\n" if top_level else "")
+            + "from shop import create_app\n\napp = create_app()\n",
+            "shop/__init__.py": SHOP_INIT.replace(
+                "LOAD_PLUGINS = False", f"LOAD_PLUGINS = {not top_level}"
+            ),
+            "shop/views.py": SHOP_VIEWS,
+        },
+    )
+    site = _install_plugin(tmp_path)
+    server = Server(project, env={"PYTHONPATH": str(site)})
+    warning = "Importing shop_plugin imports the project's own modules"
+    try:
+        assert server.get("/")[2].startswith("v1")
+        # Top level: found at warm-up. Factory: learned from the first worker, then found.
+        server.wait_for_output(warning)
+        for n in (2, 3):
+            (project / "shop" / "views.py").write_text(
+                SHOP_VIEWS.replace('"v1"', f'"v{n}"'), encoding="utf-8"
+            )
+            server.wait_for_output("shop/views.py changed · reloaded in", count=n - 1)
+            # Said "reloaded": the very next request is served by the new code.
+            status, _, body = server.get("/")
+            assert status == 200 and body.startswith(f"v{n} "), (body, server.stderr)
+        assert server.stderr.count(warning) == 1
+        assert "spawn" not in server.stderr  # still forked from a (clean) warm process
+        assert len(server.warm_pids()) >= 1
+    finally:
+        server.close()
