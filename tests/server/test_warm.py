@@ -282,3 +282,60 @@ def test_a_plugin_that_imports_the_project_never_makes_a_reload_stale(
         assert len(server.warm_pids()) >= 1
     finally:
         server.close()
+
+
+def test_only_imports_made_at_import_time_are_warmed(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": (
+                "from __future__ import annotations\n"
+                "from typing import TYPE_CHECKING\n"
+                "import top_a\n"
+                "try:\n    import top_b\nexcept ImportError:\n    top_b = None\n"
+                "if TYPE_CHECKING:\n    import typing_only\nelse:\n    import top_c\n"
+                "class Config:\n    import top_d\n"
+                "    def method(self):\n        import in_method\n"
+                "def view():\n    import in_function\n"
+                "async def handler():\n    from in_async import x\n"
+                "with open(__file__):\n    import top_e\n"
+            )
+        },
+    )
+    names = imported_names([root / "app.py"])
+    assert names == {"typing", "typing.TYPE_CHECKING", "top_a", "top_b", "top_c", "top_d", "top_e"}
+
+
+@pytest.mark.slow
+def test_a_module_imported_inside_a_function_is_not_imported_by_the_warm_process(
+    tmp_path: Path,
+) -> None:
+    """Deferring an import into a function is how a slow import is kept off start-up."""
+    marker = tmp_path / "imported"
+    site = build_file_tree(
+        tmp_path / "site-extra",
+        {
+            "deferred_for_test.py": (
+                "import os\nfrom pathlib import Path\n\n"
+                "Path(os.environ['DEFERRED_MARKER']).write_text(str(os.getpid()))\n"
+            )
+        },
+    )
+    app = (
+        "import os\nfrom flask import Flask\n\napp = Flask(__name__)\nVERSION = 'v1'\n\n\n"
+        "@app.route('/')\ndef index():\n    return f'{VERSION} pid={os.getpid()}'\n\n\n"
+        "@app.route('/later')\ndef later():\n    import deferred_for_test\n\n"
+        "    return 'imported'\n"
+    )
+    project = build_file_tree(tmp_path / "p", {"app.py": app})
+    server = Server(project, env={"PYTHONPATH": str(site), "DEFERRED_MARKER": str(marker)})
+    try:
+        assert server.get("/")[2].startswith("v1")  # the warm process has warmed (it forked)
+        # A reload: what the first worker imported has been learned by then.
+        (project / "app.py").write_text(app.replace("'v1'", "'v2'"), encoding="utf-8")
+        server.wait_for_body("/", lambda b: b.startswith("v2"))
+        assert not marker.exists()
+        assert server.get("/later")[2].startswith("imported")  # when called, it is imported
+        assert marker.exists()
+    finally:
+        server.close()
