@@ -339,3 +339,67 @@ def test_a_module_imported_inside_a_function_is_not_imported_by_the_warm_process
         assert marker.exists()
     finally:
         server.close()
+
+
+def test_packages_installed_in_editable_mode_are_the_projects_code(tmp_path: Path) -> None:
+    import json
+
+    from webkit_cli.server._imports import ProjectCode, editable_dirs
+
+    shared = tmp_path / "shared-lib"
+    site = build_file_tree(
+        tmp_path / "site-packages",
+        {
+            "shared_lib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: shared-lib\n",
+            "shared_lib-1.0.dist-info/direct_url.json": json.dumps(
+                {"url": shared.as_uri(), "dir_info": {"editable": True}}
+            ),
+            "wheel_lib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: wheel-lib\n",
+            "wheel_lib-1.0.dist-info/direct_url.json": json.dumps(
+                {"url": (tmp_path / "wheels").as_uri(), "archive_info": {}}
+            ),
+        },
+    )
+    assert editable_dirs([str(site)]) == [shared.resolve()]
+    code = ProjectCode(tmp_path / "p", [tmp_path / "p"], editable=[shared])
+    assert code.owns_location(str(shared / "src" / "shared_lib" / "__init__.py"))
+    assert code.owns_location(str(tmp_path / "p" / "app.py"))
+    assert not code.owns_location(str(site / "wheel_lib" / "__init__.py"))
+    # webkit's own editable checkout (this one) never counts: it is what the warm process
+    # is for.
+    import webkit_cli
+
+    here = Path(webkit_cli.__file__).resolve().parent.parent
+    assert here not in editable_dirs()
+
+
+def test_an_import_that_brings_in_the_project_is_found_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webkit_cli.server._imports import ProjectCode
+    from webkit_cli.server._warm import warm_imports
+
+    project = build_file_tree(
+        tmp_path / "p", {"taintproj_zz/__init__.py": "", "taintproj_zz/views.py": "X = 1\n"}
+    )
+    site = build_file_tree(
+        tmp_path / "site",
+        {
+            "taintplug_zz.py": "import taintproj_zz.views\n",
+            "cleanplug_zz.py": "import json\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(project))
+    for name in ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    code = ProjectCode(project, [project], editable=[])
+    try:
+        assert code.is_third_party("taintplug_zz") and not code.is_third_party("taintproj_zz")
+        warmed = warm_imports(["cleanplug_zz", "taintplug_zz"], code)
+        assert warmed.done == ["cleanplug_zz", "taintplug_zz"]
+        assert warmed.tainting == {"taintplug_zz": ["taintproj_zz", "taintproj_zz.views"]}
+        assert code.loaded() == ["taintproj_zz", "taintproj_zz.views"]
+    finally:
+        for name in ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz"):
+            sys.modules.pop(name, None)

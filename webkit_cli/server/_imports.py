@@ -134,8 +134,9 @@ def is_skipped(name: str, skip: Iterable[str]) -> bool:
 # -- ownership --------------------------------------------------------------------------
 
 
-def editable_dirs() -> list[Path]:
-    """Source folders of the packages installed in editable mode (``pip install -e``).
+def editable_dirs(path: list[str] | None = None) -> list[Path]:
+    """Source folders of the packages installed in editable mode (``pip install -e``),
+    as their ``direct_url.json`` records them (PEP 610), in ``path`` (``sys.path``).
 
     Their code is the user's to edit, wherever it lies. webkit's own folder is left out:
     its serving code is what the warm process is for, and it never reloads.
@@ -145,7 +146,7 @@ def editable_dirs() -> list[Path]:
 
     own = Path(__file__).resolve().parent.parent
     found: list[Path] = []
-    for dist in distributions():
+    for dist in distributions(path=sys.path if path is None else path):
         try:
             text = dist.read_text("direct_url.json")
             data = json.loads(text) if text else None
