@@ -403,3 +403,14 @@ def test_an_import_that_brings_in_the_project_is_found_out(
     finally:
         for name in ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz"):
             sys.modules.pop(name, None)
+
+
+def test_a_project_folder_named_like_a_stdlib_module_does_not_claim_it(tmp_path: Path) -> None:
+    import email.message  # noqa: F401 - loaded, as Werkzeug loads it
+
+    from webkit_cli.server._imports import ProjectCode
+
+    root = build_file_tree(tmp_path / "p", {"email/welcome.txt": "hi", "app.py": ""})
+    code = ProjectCode(root, [root], editable=[])
+    assert "email" in code.own
+    assert "email" not in code.loaded() and "email.message" not in code.loaded()

@@ -204,12 +204,17 @@ class ProjectCode:
         return any(folder in path.parents for folder in self.editable)
 
     def owns_module(self, name: str, module: ModuleType | None) -> bool:
-        """True when the loaded module ``name`` is the project's own code."""
-        if name.split(".")[0] in self.own:
-            return True
-        if module is None:
-            return False
-        return any(self.owns_location(location) for location in module_locations(module))
+        """True when the loaded module ``name`` is the project's own code.
+
+        Where it was loaded from decides; a module with no file (made by an import hook)
+        is the project's when its name is one of the project's. (A name alone does not
+        decide: a project's ``email/`` templates folder must not claim the standard
+        library's ``email``.)
+        """
+        locations = module_locations(module) if module is not None else []
+        if locations:
+            return any(self.owns_location(location) for location in locations)
+        return name.split(".")[0] in self.own
 
     def is_third_party(self, name: str) -> bool:
         """True when top-level module ``name`` resolves outside the project's own code."""
