@@ -19,7 +19,8 @@ from rich.console import Console
 
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.events import FilesChanged, Stop, WarmSaid, WorkerGone, WorkerSaid
-from webkit_cli.server.supervisor import CRASH_BACKOFF, Supervisor, WorkerHandle, WorkerState
+from webkit_cli.server.handles import WorkerHandle, WorkerState
+from webkit_cli.server.supervisor import CRASH_BACKOFF, Supervisor
 from webkit_cli.server.watch import Action, ChangeBatch
 
 

@@ -2,11 +2,12 @@
 
 ``run(config)`` is the whole public API; the click command only builds the config.
 Modules: ``config`` (settings), ``sockets`` (binding the listening socket),
-``supervisor`` (the reload loop, shutdown) fed by ``events``, ``worker`` (serves the
-app), ``_warm`` (forks workers from a warm process) and ``_imports`` (what it may
-import, what it must never hold), ``_process`` (starting webkit's own processes),
-``watch`` (file watching and change classification), ``banner`` (terminal output); the
-in-worker WSGI pieces are ``wsgi``, ``accesslog``, ``livereload`` and ``errorpage``.
+``supervisor`` (the reload loop, shutdown) fed by ``events``, with one ``handles`` entry
+per worker process; ``worker`` (serves the app); ``_warm`` (forks workers from a warm
+process) and ``_imports`` (what it may import, what it must never hold); ``_process``
+(starting webkit's own processes); ``watch`` (file watching and change classification);
+``banner`` (terminal output). The in-worker WSGI pieces are ``wsgi``, ``accesslog``,
+``livereload``, ``errorpage`` and ``tracebacks`` (the user's frames first).
 """
 
 from __future__ import annotations

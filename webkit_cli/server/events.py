@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from webkit_cli.server._warm import WarmProcess
-    from webkit_cli.server.supervisor import WorkerHandle
+    from webkit_cli.server.handles import WorkerHandle
     from webkit_cli.server.watch import ChangeBatch
 
 

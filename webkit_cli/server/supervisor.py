@@ -25,8 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from webkit_cli.server.events import (
     WorkerGone,
     WorkerSaid,
 )
+from webkit_cli.server.handles import SLOW_IMPORT, WorkerHandle, WorkerState, describe_exit
 from webkit_cli.server.watch import PAGE_ACTIONS, Action, ChangeBatch, ProjectWatcher
 
 if TYPE_CHECKING:
@@ -52,91 +52,12 @@ if TYPE_CHECKING:
 
 #: A worker that crashes this soon after the previous crash waits before being restarted.
 CRASH_BACKOFF = 1.0
-#: Seconds of importing after which a new worker is reported as slow.
-SLOW_IMPORT = 5.0
 #: Signals that stop the server: Ctrl-C, kill, a closed terminal, Ctrl-\\.
 STOP_SIGNALS = tuple(
     getattr(signal, name)
     for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
     if hasattr(signal, name)
 )
-#: send() flag: a worker that does not read its channel must never block the supervisor.
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
-
-
-# -- workers --------------------------------------------------------------------------
-
-
-class WorkerState(Enum):
-    """Where a worker is in its life, as the supervisor sees it."""
-
-    STARTING = "starting"  # importing the app; accepts nothing until told to
-    READY = "ready"  # serving (or was paused for a reload)
-    STOPPING = "stopping"  # told to drain and exit, or discarded: its exit is expected
-    DEAD = "dead"  # its channel closed
-
-
-@dataclass(eq=False)
-class WorkerHandle:
-    """The supervisor's view of one worker process."""
-
-    number: int
-    generation: str
-    sock: socket.socket
-    started: float
-    trigger: ChangeBatch | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    warm: WarmProcess | None = None
-    pid: int | None = None
-    state: WorkerState = WorkerState.STARTING
-    status: str = ""
-    kill_at: float | None = None
-    crash: bool = False
-    report: str | None = None
-    slow_at: float = 0.0  # when a still-importing worker gets a warning (monotonic)
-    slow_warned: bool = False
-
-    def __post_init__(self) -> None:
-        self.slow_at = time.monotonic() + SLOW_IMPORT
-
-    def send(self, **message: Any) -> bool:
-        """One message, never waiting: ``False`` when it could not be sent whole.
-
-        A worker stuck in a loop does not read its channel; once the channel's buffer is
-        full a blocking send would freeze the supervisor, and with it every reload.
-        """
-        data = (json.dumps(message) + "\n").encode()
-        try:
-            sent = self.sock.send(data, _DONTWAIT)
-        except OSError:
-            sent = 0
-        if sent == len(data):
-            return True
-        if self.state is not WorkerState.DEAD:
-            # Half a line would garble the channel, and a worker that left a whole buffer
-            # unread is stuck: it is of no more use.
-            self.kill()
-        return False
-
-    def kill(self) -> None:
-        if self.state is WorkerState.DEAD:
-            return
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-        elif self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def exit_code(self) -> int | None:
-        if self.proc is not None:
-            try:
-                return self.proc.wait(1.0)
-            except subprocess.TimeoutExpired:
-                return None
-        if self.warm is not None and self.pid is not None:
-            return self.warm.exit_code(self.pid, 0.2)
-        return None
 
 
 class Supervisor:
@@ -485,7 +406,7 @@ class Supervisor:
             self._give_up_warm("The warm process could not start a worker; spawning instead.")
             return
         code = worker.exit_code()
-        how = _describe_exit(code)
+        how = describe_exit(code)
         from webkit_cli._console import print_warning
 
         if worker is self.pending:
@@ -688,17 +609,3 @@ def _since_saved(paths: tuple[Path, ...]) -> float:
         return 0.0
     since = time.time() - max(mtimes)
     return since if 0 <= since < 60 else 0.0
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exited"
-    if code == INTERNAL_ERROR_EXIT:
-        return "stopped on an error in webkit's own code (a bug in webkit: its traceback is above)"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name}"
-    return f"exited with code {code}"
