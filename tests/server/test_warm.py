@@ -387,21 +387,26 @@ def test_an_import_that_brings_in_the_project_is_found_out(
         {
             "taintplug_zz.py": "import taintproj_zz.views\n",
             "cleanplug_zz.py": "import json\n",
+            # Fails after bringing the project in: still found out.
+            "halfplug_zz.py": "import taintproj_zz\nimport no_such_dependency_zz\n",
         },
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(project))
-    for name in ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz"):
+    names = ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz", "halfplug_zz")
+    for name in names:
         monkeypatch.delitem(sys.modules, name, raising=False)
     code = ProjectCode(project, [project], editable=[])
     try:
         assert code.is_third_party("taintplug_zz") and not code.is_third_party("taintproj_zz")
+        warmed = warm_imports(["halfplug_zz"], code)
+        assert warmed.tainting == {"halfplug_zz": ["taintproj_zz"]}
         warmed = warm_imports(["cleanplug_zz", "taintplug_zz"], code)
         assert warmed.done == ["cleanplug_zz", "taintplug_zz"]
-        assert warmed.tainting == {"taintplug_zz": ["taintproj_zz", "taintproj_zz.views"]}
+        assert warmed.tainting == {"taintplug_zz": ["taintproj_zz.views"]}
         assert code.loaded() == ["taintproj_zz", "taintproj_zz.views"]
     finally:
-        for name in ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz"):
+        for name in names:
             sys.modules.pop(name, None)
 
 

@@ -135,7 +135,7 @@ def warm_imports(names: Iterable[str], project: ProjectCode | None = None) -> Wa
         try:
             importlib.import_module(name)
         except ModuleNotFoundError:
-            continue  # ``from pkg import name`` where name is no module: expected
+            pass  # ``from pkg import name`` where name is no module: expected
         except BaseException:  # noqa: BLE001 - a module that fails here fails in the worker too
             result.failed.append(name)
         else:
