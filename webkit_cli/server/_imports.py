@@ -211,7 +211,9 @@ class ProjectCode:
         decide: a project's ``email/`` templates folder must not claim the standard
         library's ``email``.)
         """
-        locations = module_locations(module) if module is not None else []
+        if module is None:
+            return False  # a ``sys.modules[name] = None`` import blocker: no code at all
+        locations = module_locations(module)
         if locations:
             return any(self.owns_location(location) for location in locations)
         return name.split(".")[0] in self.own
