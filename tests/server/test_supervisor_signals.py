@@ -133,3 +133,27 @@ def test_a_stuck_worker_does_not_outlive_a_supervisor_killed_hard(
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(5)
     server.assert_nothing_left(timeout=10)
+
+
+def test_the_folder_of_a_run_killed_hard_is_removed_by_the_next_run(
+    tmp_path: Path, tmpdir_for_server: Path, started: list[Server]
+) -> None:
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()  # its pid names no live process now
+    abandoned = tmpdir_for_server / f"webkit-run-{gone.pid}-abc123"
+    alive = tmpdir_for_server / f"webkit-run-{os.getpid()}-def456"  # a run still going
+    unrelated = tmpdir_for_server / "webkit-run-notapid"
+    for folder in (abandoned, alive, unrelated):
+        (folder / "cache").mkdir(parents=True)
+
+    project = build_file_tree(tmp_path / "p", {"app.py": APP})
+    server = Server(project, env={"TMPDIR": str(tmpdir_for_server)})
+    started.append(server)
+    assert server.get("/")[2].startswith("ok")
+    assert not abandoned.exists()
+    assert alive.exists() and unrelated.exists()
+    server.stop()
+    assert sorted(run_folders(tmpdir_for_server)) == sorted([alive.name, unrelated.name])

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 #: A worker that crashes this soon after the previous crash waits before being restarted.
 CRASH_BACKOFF = 1.0
+#: The run's private folder, in the temporary directory: ``webkit-run-<pid>-<random>``.
+CACHE_PREFIX = "webkit-run-"
 #: Signals that stop the server: Ctrl-C, kill, a closed terminal, Ctrl-\\.
 STOP_SIGNALS = tuple(
     getattr(signal, name)
@@ -193,7 +195,9 @@ class Supervisor:
         try:
             # Private to this run: the workers share compiled templates through it. Made
             # once the signals are ours, so no way of stopping can leave it behind.
-            self.config = replace(self.config, cache_dir=tempfile.mkdtemp(prefix="webkit-run-"))
+            remove_abandoned_caches()
+            cache_dir = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
+            self.config = replace(self.config, cache_dir=cache_dir)
             self.start_warm()
             if self.watcher is not None:
                 self.watcher.start()
@@ -581,6 +585,37 @@ class Supervisor:
     def _remove_cache(self) -> None:
         if self.config.cache_dir:
             shutil.rmtree(self.config.cache_dir, ignore_errors=True)
+
+
+def remove_abandoned_caches(tmpdir: str | None = None) -> list[str]:
+    """Remove the folders of runs whose supervisor is gone (killed with SIGKILL, which
+    leaves no chance to clean up); returns their names.
+
+    Only this user's, and only when the pid in the name is no live process: a live one
+    (even another program that reuses the pid) keeps its folder.
+    """
+    removed: list[str] = []
+    directory = tmpdir or tempfile.gettempdir()
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(CACHE_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        pid_text = entry.name[len(CACHE_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or int(pid_text) <= 0:
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+        except OSError:  # alive (another user's: EPERM), or unreadable: keep it
+            continue
+    return removed
 
 
 def drop_stale_bytecode(paths: tuple[Path, ...]) -> None:
