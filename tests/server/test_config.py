@@ -11,7 +11,7 @@ def test_defaults_are_local_and_reloading() -> None:
     config = ServerConfig.from_options()
     assert config.host == "127.0.0.1"
     assert config.port == 8000
-    assert config.should_reload and config.live_reload
+    assert config.reload and config.live_reload
     assert config.is_loopback
     assert config.url(5001) == "http://127.0.0.1:5001/"
 
@@ -58,3 +58,20 @@ def test_is_loopback_host() -> None:
     assert is_loopback_host("localhost")
     assert not is_loopback_host("0.0.0.0")
     assert not is_loopback_host("no-such-host.invalid")
+
+
+@pytest.mark.parametrize(
+    ("value", "polls"), [(None, False), ("", False), ("0", False), ("false", False), ("1", True)]
+)
+def test_polling_can_be_forced_from_the_environment(value: str | None, polls: bool) -> None:
+    """WATCHFILES_FORCE_POLLING (Docker images, network file systems) is read here, once."""
+    environ = {} if value is None else {"WATCHFILES_FORCE_POLLING": value}
+    assert ServerConfig.from_options(environ=environ).poll is polls
+    assert ServerConfig.from_options(poll=True, environ=environ).poll
+
+
+def test_the_environment_read_by_default_is_the_process_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "true")
+    assert ServerConfig.from_options().poll

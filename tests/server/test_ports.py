@@ -15,7 +15,7 @@ from tests.conftest import build_file_tree
 from tests.server._server import WEBKIT, Server
 from webkit_cli.errors import WebkitError
 from webkit_cli.server.config import ServerConfig
-from webkit_cli.server.supervisor import bind_socket, find_port_holder
+from webkit_cli.server.sockets import bind_socket, find_port_holder
 
 APP = (
     "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/')\ndef i():\n    return 'ok'\n"

@@ -198,10 +198,23 @@ def test_spawn_mode_reloads_too(project: Path, serve: Callable[..., Server]) -> 
 
 
 def test_no_reload_ignores_changes(project: Path, serve: Callable[..., Server]) -> None:
+    import queue
+
+    from webkit_cli.server.watch import ProjectWatcher
+
     server = serve(project, "--no-reload")
     assert server.get("/")[2].startswith("v1")
-    write(project / "app.py", APP.replace('"v1"', '"v2"'))
-    time.sleep(0.5)  # give a (wrong) reload every chance to happen
+    assert server.warm_pids() == []  # nothing to fork a new worker from, either
+    # The event a (wrong) reload would follow: a watcher like the server's sees the save.
+    batches: queue.Queue[object] = queue.Queue()
+    watcher = ProjectWatcher(project, on_batch=batches.put, on_error=batches.put)
+    watcher.start()
+    try:
+        assert watcher.ready.wait(5)
+        write(project / "app.py", APP.replace('"v1"', '"v2"'))
+        assert getattr(batches.get(timeout=10), "paths", None) == (project / "app.py",)
+    finally:
+        watcher.stop()
     assert server.get("/")[2].startswith("v1")
     assert "changed" not in server.stderr
 
@@ -435,3 +448,63 @@ def test_two_saves_within_a_second_keeping_the_size_both_count(
     for n in (2, 3, 4):
         write(project / "app.py", APP.replace('"v1"', f'"v{n}"'))
         server.wait_for_body("/", lambda b, n=n: b.startswith(f"v{n} "))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("how", ["frozen", "holding the GIL"])
+def test_a_save_brings_a_fresh_worker_even_when_the_old_one_is_stuck(
+    project: Path, serve: Callable[..., Server], how: str
+) -> None:
+    """A stuck worker never reads the supervisor's "pause" and "stop": the reload must not
+    wait for it, and it must not outlive its grace."""
+    import signal
+
+    stuck_app = APP + (
+        "\n\n@app.route('/stuck')\ndef stuck():\n"
+        "    import re\n"
+        "    # Catastrophic backtracking: minutes inside the regex engine, which never\n"
+        "    # releases the GIL, so no other thread of this worker runs meanwhile.\n"
+        "    re.match(r'(a+)+$', 'a' * 40 + 'b')\n"
+        "    return 'done'\n"
+    )
+    (project / "app.py").write_text(stuck_app, encoding="utf-8")
+    server = serve(project)
+    old_pid = pid_of(server.wait_for_body("/", lambda b: b.startswith("v1")))
+    if how == "frozen":
+        os.kill(old_pid, signal.SIGSTOP)
+    else:
+        threading.Thread(
+            target=lambda: _ignore_errors(lambda: server.get("/stuck", timeout=30)), daemon=True
+        ).start()
+        # Stuck once it stops answering: a request on a new connection times out.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                server.get("/", timeout=0.5)
+            except OSError:
+                break
+            assert time.monotonic() < deadline, "the worker never got stuck"
+
+    write(project / "app.py", stuck_app.replace('"v1"', '"v2"'))
+    server.wait_for_output("app.py changed · reloaded in")
+    body = server.get("/", timeout=10)[2]
+    assert body.startswith("v2") and pid_of(body) != old_pid
+    # Killed after the reload grace (3 s, and half a second more): never left running.
+    deadline = time.monotonic() + 15
+    while _process_exists(old_pid):
+        assert time.monotonic() < deadline, f"the stuck worker {old_pid} was never killed"
+        time.sleep(0.05)
+
+
+def _ignore_errors(call: Callable[[], object]) -> None:
+    import contextlib
+
+    with contextlib.suppress(OSError):  # the worker is killed under the request
+        call()

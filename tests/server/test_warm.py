@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from webkit_cli.server._warm import (
+from webkit_cli.server._imports import (
     imported_names,
     is_project_path,
     own_top_level_names,
@@ -187,3 +187,235 @@ def test_threads_started_by_a_learned_import_switch_to_spawn_at_the_next_reload(
         assert "exited" not in server.stderr  # no worker was lost on the way
     finally:
         server.close()
+
+
+SHOP_INIT = """\
+import importlib
+
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+    from shop import views
+
+    app.register_blueprint(views.bp)
+    if LOAD_PLUGINS:
+        importlib.import_module("shop_plugin")  # as entry points load plugins: unseen by a parser
+    return app
+
+
+LOAD_PLUGINS = False
+"""
+
+SHOP_VIEWS = """\
+import os
+
+from flask import Blueprint
+
+bp = Blueprint("views", __name__)
+VERSION = "v1"
+
+
+@bp.route("/")
+def index():
+    return f"{VERSION} pid={os.getpid()}"
+"""
+
+#: An installed (not editable) plugin that imports the project's views when imported,
+#: like FlaskBB's plugins.
+PLUGIN = "from shop import views\n\nSEEN_VERSION = views.VERSION\n"
+
+
+def _install_plugin(tmp_path: Path) -> Path:
+    """The plugin in a site-packages folder outside the project, with its dist-info."""
+    site = tmp_path / "env" / "lib" / "python3" / "site-packages"
+    build_file_tree(
+        site,
+        {
+            "shop_plugin/__init__.py": PLUGIN,
+            "shop_plugin-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: shop-plugin\n"
+            "Version: 1.0\n",
+            "shop_plugin-1.0.dist-info/RECORD": "",
+            "shop_plugin-1.0.dist-info/INSTALLER": "pip\n",
+        },
+    )
+    return site
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["imported at top level", "loaded by the app factory"])
+def test_a_plugin_that_imports_the_project_never_makes_a_reload_stale(
+    tmp_path: Path, how: str
+) -> None:
+    """The warm process imports third-party modules; one that imports the project's own
+    views would fork them, unchanged, into every worker: "reloaded", yet the old code."""
+    top_level = how == "imported at top level"
+    project = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": ("import shop_plugin\n" if top_level else "")
+            + "from shop import create_app\n\napp = create_app()\n",
+            "shop/__init__.py": SHOP_INIT.replace(
+                "LOAD_PLUGINS = False", f"LOAD_PLUGINS = {not top_level}"
+            ),
+            "shop/views.py": SHOP_VIEWS,
+        },
+    )
+    site = _install_plugin(tmp_path)
+    server = Server(project, env={"PYTHONPATH": str(site)})
+    warning = "Importing shop_plugin imports the project's own modules"
+    try:
+        assert server.get("/")[2].startswith("v1")
+        # Top level: found at warm-up. Factory: learned from the first worker, then found.
+        server.wait_for_output(warning)
+        for n in (2, 3):
+            (project / "shop" / "views.py").write_text(
+                SHOP_VIEWS.replace('"v1"', f'"v{n}"'), encoding="utf-8"
+            )
+            server.wait_for_output("shop/views.py changed · reloaded in", count=n - 1)
+            # Said "reloaded": the very next request is served by the new code.
+            status, _, body = server.get("/")
+            assert status == 200 and body.startswith(f"v{n} "), (body, server.stderr)
+        assert server.stderr.count(warning) == 1
+        assert "spawn" not in server.stderr  # still forked from a (clean) warm process
+        assert len(server.warm_pids()) >= 1
+    finally:
+        server.close()
+
+
+def test_only_imports_made_at_import_time_are_warmed(tmp_path: Path) -> None:
+    root = build_file_tree(
+        tmp_path / "p",
+        {
+            "app.py": (
+                "from __future__ import annotations\n"
+                "from typing import TYPE_CHECKING\n"
+                "import top_a\n"
+                "try:\n    import top_b\nexcept ImportError:\n    top_b = None\n"
+                "if TYPE_CHECKING:\n    import typing_only\nelse:\n    import top_c\n"
+                "class Config:\n    import top_d\n"
+                "    def method(self):\n        import in_method\n"
+                "def view():\n    import in_function\n"
+                "async def handler():\n    from in_async import x\n"
+                "with open(__file__):\n    import top_e\n"
+            )
+        },
+    )
+    names = imported_names([root / "app.py"])
+    assert names == {"typing", "typing.TYPE_CHECKING", "top_a", "top_b", "top_c", "top_d", "top_e"}
+
+
+@pytest.mark.slow
+def test_a_module_imported_inside_a_function_is_not_imported_by_the_warm_process(
+    tmp_path: Path,
+) -> None:
+    """Deferring an import into a function is how a slow import is kept off start-up."""
+    marker = tmp_path / "imported"
+    site = build_file_tree(
+        tmp_path / "site-extra",
+        {
+            "deferred_for_test.py": (
+                "import os\nfrom pathlib import Path\n\n"
+                "Path(os.environ['DEFERRED_MARKER']).write_text(str(os.getpid()))\n"
+            )
+        },
+    )
+    app = (
+        "import os\nfrom flask import Flask\n\napp = Flask(__name__)\nVERSION = 'v1'\n\n\n"
+        "@app.route('/')\ndef index():\n    return f'{VERSION} pid={os.getpid()}'\n\n\n"
+        "@app.route('/later')\ndef later():\n    import deferred_for_test\n\n"
+        "    return 'imported'\n"
+    )
+    project = build_file_tree(tmp_path / "p", {"app.py": app})
+    server = Server(project, env={"PYTHONPATH": str(site), "DEFERRED_MARKER": str(marker)})
+    try:
+        assert server.get("/")[2].startswith("v1")  # the warm process has warmed (it forked)
+        # A reload: what the first worker imported has been learned by then.
+        (project / "app.py").write_text(app.replace("'v1'", "'v2'"), encoding="utf-8")
+        server.wait_for_body("/", lambda b: b.startswith("v2"))
+        assert not marker.exists()
+        assert server.get("/later")[2].startswith("imported")  # when called, it is imported
+        assert marker.exists()
+    finally:
+        server.close()
+
+
+def test_packages_installed_in_editable_mode_are_the_projects_code(tmp_path: Path) -> None:
+    import json
+
+    from webkit_cli.server._imports import ProjectCode, editable_dirs
+
+    shared = tmp_path / "shared-lib"
+    site = build_file_tree(
+        tmp_path / "site-packages",
+        {
+            "shared_lib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: shared-lib\n",
+            "shared_lib-1.0.dist-info/direct_url.json": json.dumps(
+                {"url": shared.as_uri(), "dir_info": {"editable": True}}
+            ),
+            "wheel_lib-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: wheel-lib\n",
+            "wheel_lib-1.0.dist-info/direct_url.json": json.dumps(
+                {"url": (tmp_path / "wheels").as_uri(), "archive_info": {}}
+            ),
+        },
+    )
+    assert editable_dirs([str(site)]) == [shared.resolve()]
+    code = ProjectCode(tmp_path / "p", [tmp_path / "p"], editable=[shared])
+    assert code.owns_location(str(shared / "src" / "shared_lib" / "__init__.py"))
+    assert code.owns_location(str(tmp_path / "p" / "app.py"))
+    assert not code.owns_location(str(site / "wheel_lib" / "__init__.py"))
+    # webkit's own editable checkout (this one) never counts: it is what the warm process
+    # is for.
+    import webkit_cli
+
+    here = Path(webkit_cli.__file__).resolve().parent.parent
+    assert here not in editable_dirs()
+
+
+def test_an_import_that_brings_in_the_project_is_found_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webkit_cli.server._imports import ProjectCode
+    from webkit_cli.server._warm import warm_imports
+
+    project = build_file_tree(
+        tmp_path / "p", {"taintproj_zz/__init__.py": "", "taintproj_zz/views.py": "X = 1\n"}
+    )
+    site = build_file_tree(
+        tmp_path / "site",
+        {
+            "taintplug_zz.py": "import taintproj_zz.views\n",
+            "cleanplug_zz.py": "import json\n",
+            # Fails after bringing the project in: still found out.
+            "halfplug_zz.py": "import taintproj_zz\nimport no_such_dependency_zz\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(project))
+    names = ("taintproj_zz", "taintproj_zz.views", "taintplug_zz", "cleanplug_zz", "halfplug_zz")
+    for name in names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    code = ProjectCode(project, [project], editable=[])
+    try:
+        assert code.is_third_party("taintplug_zz") and not code.is_third_party("taintproj_zz")
+        warmed = warm_imports(["halfplug_zz"], code)
+        assert warmed.tainting == {"halfplug_zz": ["taintproj_zz"]}
+        warmed = warm_imports(["cleanplug_zz", "taintplug_zz"], code)
+        assert warmed.done == ["cleanplug_zz", "taintplug_zz"]
+        assert warmed.tainting == {"taintplug_zz": ["taintproj_zz.views"]}
+        assert code.loaded() == ["taintproj_zz", "taintproj_zz.views"]
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+
+
+def test_a_project_folder_named_like_a_stdlib_module_does_not_claim_it(tmp_path: Path) -> None:
+    import email.message  # noqa: F401 - loaded, as Werkzeug loads it
+
+    from webkit_cli.server._imports import ProjectCode
+
+    root = build_file_tree(tmp_path / "p", {"email/welcome.txt": "hi", "app.py": ""})
+    code = ProjectCode(root, [root], editable=[])
+    assert "email" in code.own
+    assert "email" not in code.loaded() and "email.message" not in code.loaded()

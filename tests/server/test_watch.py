@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import build_file_tree
 from webkit_cli.server.watch import (
+    Action,
     ProjectFilter,
     ProjectWatcher,
     classify,
@@ -39,16 +40,27 @@ ROOT = Path("/proj")
     ],
 )
 def test_classify(rel: str, action: str | None) -> None:
-    assert classify(ROOT / rel, ROOT) == action
+    result = classify(ROOT / rel, ROOT)
+    assert (None if result is None else result.label) == action
+
+
+def test_a_batch_merge_is_the_max_of_the_actions() -> None:
+    assert max(Action.CSS, Action.FULL, Action.RELOAD) is Action.FULL
+    a = classify_batch([ROOT / "a.py", ROOT / "static/s.css"], ROOT)
+    b = classify_batch([ROOT / ".env", ROOT / "a.py"], ROOT)
+    assert a is not None and b is not None
+    merged = a.merged(b)
+    assert merged.action is Action.FULL
+    assert merged.paths == (ROOT / "a.py", ROOT / "static/s.css", ROOT / ".env")
 
 
 def test_batch_takes_the_strongest_action_and_drops_irrelevant_files() -> None:
     batch = classify_batch([ROOT / "static/a.css", ROOT / "templates/x.html", ROOT / "x.md"], ROOT)
     assert batch is not None
-    assert batch.action == "reload"
+    assert batch.action is Action.RELOAD
     assert batch.paths == (ROOT / "static/a.css", ROOT / "templates/x.html")
-    assert classify_batch([ROOT / "static/a.css"], ROOT).action == "css"  # type: ignore[union-attr]
-    assert classify_batch([ROOT / "a.py", ROOT / ".env"], ROOT).action == "full"  # type: ignore[union-attr]
+    assert classify_batch([ROOT / "static/a.css"], ROOT).action is Action.CSS  # type: ignore[union-attr]
+    assert classify_batch([ROOT / "a.py", ROOT / ".env"], ROOT).action is Action.FULL  # type: ignore[union-attr]
     assert classify_batch([ROOT / "README.md"], ROOT) is None
 
 
@@ -125,17 +137,6 @@ def test_inotify_limit_is_reported_with_the_fix() -> None:
     assert "--poll" in message
 
 
-def test_polling_can_be_forced_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def watcher() -> ProjectWatcher:
-        return ProjectWatcher(tmp_path, on_batch=lambda b: None, on_error=lambda m: None)
-
-    assert not watcher().poll
-    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
-    assert watcher().poll
-
-
 def test_every_project_folder_is_watched_but_no_venv(tmp_path: Path) -> None:
     root = build_file_tree(
         tmp_path / "p",
@@ -161,13 +162,12 @@ def test_every_project_folder_is_watched_but_no_venv(tmp_path: Path) -> None:
     ]
     # A change to an explicitly watched file always matters.
     batch = classify_batch([extra / "lib.cfg"], root, [extra / "lib.cfg"])
-    assert batch is not None and batch.action == "worker"
+    assert batch is not None and batch.action is Action.WORKER
 
 
 def test_polling_sees_two_saves_within_the_same_second(tmp_path: Path) -> None:
     """Same size, same second: a poller that compares whole-second mtimes misses the second."""
     import queue
-    import time
 
     root = build_file_tree(tmp_path / "p", {"app.py": "X = 1\n"})
     batches: queue.Queue[object] = queue.Queue()
@@ -175,11 +175,11 @@ def test_polling_sees_two_saves_within_the_same_second(tmp_path: Path) -> None:
     watcher.POLL_INTERVAL = 0.05
     watcher.start()
     try:
-        time.sleep(0.1)
+        assert watcher.ready.wait(5)  # the first snapshot is taken: later saves count
         for value in (2, 3):
             (root / "app.py").write_text(f"X = {value}\n")
             batch = batches.get(timeout=5)
-            assert getattr(batch, "action", None) == "worker"
+            assert getattr(batch, "action", None) is Action.WORKER
     finally:
         watcher.stop()
 
@@ -188,7 +188,6 @@ def test_a_watch_that_cannot_be_set_up_is_reported_and_polling_takes_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import queue
-    import time
 
     root = build_file_tree(tmp_path / "p", {"app.py": "X = 1\n"})
     events: queue.Queue[object] = queue.Queue()
@@ -204,10 +203,10 @@ def test_a_watch_that_cannot_be_set_up_is_reported_and_polling_takes_over(
         message = events.get(timeout=5)
         assert isinstance(message, str)
         assert "fs.inotify.max_user_watches" in message and "polling" in message
-        time.sleep(0.1)
+        assert watcher.ready.wait(5)  # polling has its first snapshot
         (root / "app.py").write_text("X = 2\n")
         batch = events.get(timeout=5)
-        assert getattr(batch, "action", None) == "worker"
+        assert getattr(batch, "action", None) is Action.WORKER
     finally:
         watcher.stop()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-LOG_FORMATS = ("rich", "plain", "json")
+from webkit_cli.server.config import LOG_FORMATS
 
 
 @click.command(

@@ -1,10 +1,13 @@
 """``webkit run``: a supervisor that binds the socket once and workers that serve on it.
 
 ``run(config)`` is the whole public API; the click command only builds the config.
-Modules: ``config`` (settings), ``supervisor`` (socket, reload loop, shutdown),
-``worker`` (serves the app), ``_warm`` (forks workers from a warm process), ``watch``
-(file watching and change classification), ``banner`` (terminal output); the in-worker
-WSGI pieces are ``wsgi``, ``accesslog``, ``livereload`` and ``errorpage``.
+Modules: ``config`` (settings), ``sockets`` (binding the listening socket),
+``supervisor`` (the reload loop, shutdown) fed by ``events``, with one ``handles`` entry
+per worker process; ``worker`` (serves the app); ``_warm`` (forks workers from a warm
+process) and ``_imports`` (what it may import, what it must never hold); ``_process``
+(starting webkit's own processes); ``watch`` (file watching and change classification);
+``banner`` (terminal output). The in-worker WSGI pieces are ``wsgi``, ``accesslog``,
+``livereload``, ``errorpage`` and ``tracebacks`` (the user's frames first).
 """
 
 from __future__ import annotations
@@ -57,9 +60,10 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     from webkit_cli._console import make_console, print_warning
     from webkit_cli.errors import WebkitError
     from webkit_cli.project import find_project
+    from webkit_cli.server._warm import fork_supported
     from webkit_cli.server.banner import BannerInfo, build_banner
-    from webkit_cli.server.supervisor import Supervisor, bind_socket
-    from webkit_cli.server.watch import ProjectWatcher
+    from webkit_cli.server.sockets import bind_socket
+    from webkit_cli.server.supervisor import Supervisor
 
     if sys.platform == "win32":
         # Workers inherit the listening socket by file descriptor, which Windows lacks.
@@ -85,38 +89,14 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     port = sock.getsockname()[1]
     if note:
         print_warning(note)
-    watcher = None
-    if config.reload:
-        from pathlib import Path
-
-        watcher = ProjectWatcher(
-            root,
-            extra=[Path(p) for p in config.watch],
-            exclude=config.exclude,
-            poll=config.poll,
-            on_batch=lambda batch: None,
-            on_error=lambda message: None,
-        )
-    import shutil
-    import tempfile
-    from dataclasses import replace
-
-    # Private to this run: the workers share compiled templates through it.
-    cache_dir = tempfile.mkdtemp(prefix="webkit-run-")
-    config = replace(config, cache_dir=cache_dir)
-    supervisor = Supervisor(config, sock, console, root=root, watcher=watcher)
-    from webkit_cli.server._warm import fork_supported
-
+    supervisor = Supervisor(config, sock, console, root=root)
     mode = "workers forked from a warm process" if config.warm and fork_supported() else "spawn"
     info = BannerInfo(
         url=config.url(port),
         app=app,
         project=str(root),
         mode=mode,
-        watched=watcher.described_roots if watcher else (),
+        watched=supervisor.watcher.described_roots if supervisor.watcher else (),
     )
     console.print(build_banner(config, info))
-    try:
-        return supervisor.run()
-    finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
+    return supervisor.run()

@@ -16,6 +16,11 @@ Fork hazards, and how they are handled:
   wake-up pipe, keeping the listening socket and its own control socket;
 * signals: the child resets the zygote's handlers and wake-up fd (``worker.reset_signals``);
 * randomness: the child reseeds ``random`` (CPython also does it at fork);
+* the project's own code: a third-party import may import the project (a plugin that
+  registers itself on the app's views). Each import's new modules are checked
+  (``_imports.ProjectCode``); when one is the project's, the zygote forks no more and
+  says which import did it, and the supervisor replaces it with one that leaves that
+  import to the workers. A fork never carries the code as it was at warm-up;
 * platforms without ``os.fork``: :func:`fork_supported` is false and workers are spawned.
 
 The zygote is rebuilt when installed packages change (the mtime of the site-packages
@@ -23,19 +28,18 @@ folders, checked at each reload: no watch on site-packages) and on a full restar
 (``.env``, ``pyproject.toml``).
 
 Protocol: a ``SOCK_SEQPACKET`` pair (one message per packet). Supervisor -> zygote:
-``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd. Zygote ->
-supervisor: ``warm`` (ready, with what it imported) and ``exited`` (pid, code).
+``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd, ``learn``
+(modules a worker imported lazily). Zygote -> supervisor: ``warm`` (ready, with what it
+imported and what tainted it), ``learned`` and ``exited`` (pid, code).
 End of file from the supervisor retires the zygote: no more forks, exit once its
 workers have exited. SIGTERM kills its workers and exits at once.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import gc
 import importlib
-import importlib.util
 import json
 import os
 import random
@@ -46,11 +50,17 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webkit_cli.server._imports import ProjectCode, is_skipped, third_party_imports
+from webkit_cli.server._process import (
+    INTERNAL_ERROR_EXIT,
+    print_internal_error,
+    spawn_module,
+)
 from webkit_cli.server.config import ServerConfig
 
 #: Always warmed: what every worker imports before it reaches the project.
@@ -77,7 +87,6 @@ BASE_MODULES = (
 
 #: Largest control message (a list of a few thousand module names fits).
 MAX_MESSAGE = 1 << 20
-SCAN_LIMIT = 400  # project files parsed for imports; a bigger project still gets BASE_MODULES
 
 
 def fork_supported() -> bool:
@@ -99,121 +108,43 @@ def site_packages_stamp() -> tuple[tuple[str, float], ...]:
     return tuple(stamp)
 
 
-# -- which modules to warm ------------------------------------------------------------
+# -- warming ---------------------------------------------------------------------------
 
 
-def own_top_level_names(source_dirs: Iterable[Path]) -> set[str]:
-    """Module and package names the project itself provides (never warmed)."""
-    names: set[str] = set()
-    for directory in source_dirs:
-        try:
-            entries = list(directory.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.suffix == ".py":
-                names.add(entry.stem)
-            elif entry.is_dir() and (entry / "__init__.py").exists():
-                names.add(entry.name)
-            elif entry.is_dir() and entry.name.isidentifier():
-                names.add(entry.name)  # namespace packages
-    return names
+@dataclass
+class Warmed:
+    """What one round of imports did."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    #: import name -> the project's own modules that importing it brought in
+    tainting: dict[str, list[str]] = field(default_factory=dict)
 
 
-def imported_names(files: Iterable[Path]) -> set[str]:
-    """Dotted names of the absolute imports in ``files`` (parsed, never executed).
+def warm_imports(names: Iterable[str], project: ProjectCode | None = None) -> Warmed:
+    """Import ``names``; a failure is never fatal.
 
-    ``from a.b import c`` gives ``a.b`` and ``a.b.c`` (``c`` may be a submodule; when it
-    is not, importing it fails harmlessly): ``import sqlalchemy`` alone leaves
-    ``sqlalchemy.orm`` - most of the import time - to every worker.
+    With ``project``, each import that brings in the project's own modules is recorded
+    in ``tainting``: the process that ran it must not fork workers any more.
     """
-    names: set[str] = set()
-    for path in files:
-        try:
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (SyntaxError, ValueError, OSError):
-            continue  # a broken file is the worker's business
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module)
-                names.update(
-                    f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"
-                )
-    return {name for name in names if not name.startswith("__future__")}
-
-
-def project_python_files(root: Path) -> list[Path]:
-    from webkit_cli.server.watch import ProjectFilter
-
-    filt = ProjectFilter(root)
-    recursive, _ = filt.watch_roots()
-    files = [p for p in root.glob("*.py")]
-    for directory in recursive:
-        if directory.name in ("tests", "test", "docs"):
-            continue
-        for path in directory.rglob("*.py"):
-            if not filt.is_ignored(path):
-                files.append(path)
-            if len(files) >= SCAN_LIMIT:
-                return files
-    return files
-
-
-def third_party_imports(root: Path, source_dirs: Iterable[Path]) -> list[str]:
-    """The project's imports that resolve outside the project: safe to warm."""
-    source_dirs = list(source_dirs)
-    own = own_top_level_names(source_dirs)
-    names = imported_names(project_python_files(root))
-    allowed: dict[str, bool] = {}
-    for top in sorted({name.split(".")[0] for name in names} - own):
-        allowed[top] = _is_third_party(top, root)
-    result = [
-        name
-        for name in sorted(names)
-        if allowed.get(name.split(".")[0]) and name not in sys.modules
-    ]
-    return result
-
-
-def _is_third_party(name: str, root: Path) -> bool:
-    if name in sys.modules:
-        return True
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return False
-    if spec is None:
-        return False
-    locations = [spec.origin or "", *(spec.submodule_search_locations or [])]
-    return not any(is_project_path(location, root) for location in locations)
-
-
-def is_project_path(location: str, root: Path) -> bool:
-    """True for a file of the project itself; a virtual environment inside it does not count."""
-    try:
-        rel = Path(location).relative_to(root)
-    except ValueError:
-        return False
-    return not ({"site-packages", "dist-packages"} & set(rel.parts))
-
-
-def warm_imports(names: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Import ``names``; returns (imported, failed). A failure is never fatal."""
-    done, failed = [], []
+    result = Warmed()
     for name in names:
         if name in sys.modules:
             continue
+        before = set(sys.modules) if project is not None else set()
         try:
             importlib.import_module(name)
         except ModuleNotFoundError:
-            continue  # ``from pkg import name`` where name is no module: expected
+            pass  # ``from pkg import name`` where name is no module: expected
         except BaseException:  # noqa: BLE001 - a module that fails here fails in the worker too
-            failed.append(name)
+            result.failed.append(name)
         else:
-            done.append(name)
-    return done, failed
+            result.done.append(name)
+        if project is not None:
+            brought = project.loaded(sys.modules.keys() - before)
+            if brought:
+                result.tainting[name] = brought
+    return result
 
 
 # -- the zygote process ---------------------------------------------------------------
@@ -222,10 +153,21 @@ def warm_imports(names: Iterable[str]) -> tuple[list[str], list[str]]:
 class Zygote:
     """The warm process's loop: fork on request, reap, report exits."""
 
-    def __init__(self, config: ServerConfig, listen_fd: int, control: socket.socket) -> None:
+    #: seconds its workers get to stop once the supervisor is gone (killed hard)
+    ORPHAN_GRACE = 1.0
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        listen_fd: int,
+        control: socket.socket,
+        skip: Iterable[str] = (),
+    ) -> None:
         self.config = config
         self.listen_fd = listen_fd
         self.control = control
+        #: imports left to the workers: they bring in the project's own modules
+        self.skip = frozenset(skip)
         self.children: set[int] = set()
         self.retiring = False
         self.terminate = False
@@ -233,8 +175,11 @@ class Zygote:
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
         self.can_fork = True
-        self.root = Path.cwd()
-        self.own: set[str] = set()
+        #: import name -> project modules it brought in; any entry forbids forking
+        self.tainting: dict[str, list[str]] = {}
+        self.project: ProjectCode | None = None
+        self.parent = os.getppid()
+        self.orphaned_at: float | None = None
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -251,25 +196,42 @@ class Zygote:
         for directory in reversed(project.source_dirs):
             if str(directory) not in sys.path:
                 sys.path.insert(0, str(directory))
-        self.root = project.root
-        self.own = own_top_level_names(project.source_dirs)
-        base_done, _ = warm_imports(BASE_MODULES)
-        extra = third_party_imports(project.root, project.source_dirs)
-        extra_done, extra_failed = warm_imports(extra)
+        self.project = code = ProjectCode(project.root, project.source_dirs)
+        warm_imports(BASE_MODULES)
+        extra = [
+            name
+            for name in third_party_imports(project.root, project.source_dirs, code)
+            if not is_skipped(name, self.skip)
+        ]
+        warmed = warm_imports(extra, code)
         from webkit_cli.server.worker import werkzeug_version
 
         werkzeug_version()
+        self._check_clean(warmed)
         self._freeze()
         threads = threading.active_count()
         self.can_fork = threads == 1
         self.send(
             event="warm",
             ms=round((time.perf_counter() - started) * 1000, 1),
-            modules=extra_done,
-            failed=extra_failed,
+            modules=warmed.done,
+            failed=warmed.failed,
             threads=threads,
             ok=self.can_fork,
+            tainting=self.tainting,
         )
+
+    def _check_clean(self, warmed: Warmed) -> None:
+        """Record what brought the project's own modules in: no fork may carry them.
+
+        A module of the project in this process would be inherited by every worker, which
+        would then not import it again: it would serve the code as it was at warm-up.
+        """
+        self.tainting.update(warmed.tainting)
+        if self.project is not None and not self.tainting:
+            leftover = self.project.loaded()
+            if leftover:  # brought in by no import of ours (a .pth file, sitecustomize)
+                self.tainting[""] = leftover
 
     def _freeze(self) -> None:
         # Everything imported so far is permanent: the workers' garbage collector skips it
@@ -279,26 +241,40 @@ class Zygote:
 
     def learn(self, names: list[str]) -> None:
         """Import what a worker imported lazily (third-party only) for the next workers."""
+        code = self.project
+        if code is None or self.tainting:
+            return
         wanted = []
         for name in names:
             top = name.split(".")[0]
-            if name in sys.modules or top in self.own or name.startswith("__main__"):
+            if name in sys.modules or name.startswith("__main__") or is_skipped(name, self.skip):
                 continue
-            if _is_third_party(top, self.root):
+            if code.is_third_party(top):
                 wanted.append(name)
-        done, failed = warm_imports(wanted)
+        warmed = warm_imports(wanted, code)
+        self._check_clean(warmed)
         self._freeze()
         threads = threading.active_count()
         if threads > 1:
             self.can_fork = False
-        self.send(event="learned", modules=done, failed=failed, threads=threads)
+        self.send(
+            event="learned",
+            modules=warmed.done,
+            failed=warmed.failed,
+            threads=threads,
+            tainting=self.tainting,
+        )
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if signum == signal.SIGTERM:
             self.terminate = True
 
     def run(self) -> int:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Ctrl-C, a closed terminal and Ctrl-\ reach the whole process group: stopping is
+        # the supervisor's decision, which it sends as SIGTERM or end of file.
+        for name in ("SIGINT", "SIGHUP", "SIGQUIT"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGCHLD, self._on_signal)
         signal.set_wakeup_fd(self.wake_w)
@@ -306,7 +282,9 @@ class Zygote:
         while True:
             watched = [self.wake_r] if self.retiring else [self.wake_r, self.control]
             try:
-                readable, _, _ = select.select(watched, [], [])
+                # Retiring, it looks now and then whether the supervisor is still there.
+                timeout = 0.25 if self.retiring else None
+                readable, _, _ = select.select(watched, [], [], timeout)
             except InterruptedError:  # pragma: no cover - PEP 475 retries
                 continue
             if self.wake_r in readable:
@@ -319,6 +297,21 @@ class Zygote:
                 self._handle_control()
             if self.retiring and not self.children:
                 return 0
+            if self.retiring and self._orphan_grace_over():
+                return self._kill_children()
+
+    def _orphan_grace_over(self) -> bool:
+        """True once the supervisor has been gone for ``ORPHAN_GRACE``.
+
+        A worker stuck where it never reads its channel (an endless import) would never
+        see the supervisor's end of file; nothing may outlive the supervisor.
+        """
+        if os.getppid() == self.parent:
+            return False
+        now = time.monotonic()
+        if self.orphaned_at is None:
+            self.orphaned_at = now
+        return now - self.orphaned_at >= self.ORPHAN_GRACE
 
     def _handle_control(self) -> None:
         try:
@@ -337,10 +330,15 @@ class Zygote:
             self.learn([str(name) for name in message.get("modules", [])])
             return
         if message.get("cmd") == "fork" and fds:
-            if not self.can_fork:
+            if not self.can_fork or self.tainting:
                 # Said on the worker's own channel, so the supervisor reads it before the
                 # end of file that closing the channel causes.
-                refusal = {"event": "refused", "threads": threading.active_count()}
+                refusal = {
+                    "event": "refused",
+                    "reason": "tainted" if self.tainting else "threads",
+                    "threads": threading.active_count(),
+                    "tainting": self.tainting,
+                }
                 with contextlib.suppress(OSError):
                     os.write(fds[0], (json.dumps(refusal) + "\n").encode())
                 for fd in fds:
@@ -358,14 +356,16 @@ class Zygote:
                 stream.flush()
         pid = os.fork()
         if pid == 0:  # the worker
-            code = 70
+            code = INTERNAL_ERROR_EXIT
             try:
                 self._become_worker()
                 from webkit_cli.server.worker import run_worker
 
                 code = run_worker(self.config, self.listen_fd, control_fd, generation, report)
             except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
-                traceback.print_exc()
+                # The user's errors are caught and shown inside the worker: what escapes
+                # is webkit's own.
+                print_internal_error()
             finally:
                 os._exit(code)
         os.close(control_fd)
@@ -404,7 +404,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config = ServerConfig.from_json(args[0])
     control = socket.socket(fileno=int(args[2]))
-    zygote = Zygote(config, int(args[1]), control)
+    skip = json.loads(args[3]) if len(args) > 3 else []
+    zygote = Zygote(config, int(args[1]), control, skip)
     code = 1
     try:
         code = zygote.run()
@@ -425,30 +426,28 @@ class WarmProcess:
         config: ServerConfig,
         listen_fd: int,
         on_message: Callable[[WarmProcess, dict[str, Any] | None], None],
+        *,
+        skip: Iterable[str] = (),
     ) -> None:
-        import subprocess
-
         self.config = config
         self.stamp = site_packages_stamp()
+        #: imports it must leave to the workers (they bring in the project's modules)
+        self.skip = frozenset(skip)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = parent
-        self.ready = False
+        #: False when an import started threads: forking it would be unsafe
         self.ok = True
-        self.info: dict[str, Any] = {}
+        #: set once it reported project modules among its imports: it must be replaced
+        self.tainted = False
         self.exit_codes: dict[int, int] = {}
         self.sent_modules: set[str] = set()
         self._cond = threading.Condition()
         try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "webkit_cli.server._warm",
-                    config.to_json(),
-                    str(listen_fd),
-                    str(child.fileno()),
-                ],
-                pass_fds=(listen_fd, child.fileno()),
+            self.proc = spawn_module(
+                "webkit_cli.server._warm",
+                config,
+                (listen_fd, child.fileno()),
+                json.dumps(sorted(self.skip)),
             )
         finally:
             child.close()
@@ -473,9 +472,7 @@ class WarmProcess:
             message = json.loads(data)
             with self._cond:
                 if message.get("event") == "warm":
-                    self.ready = True
                     self.ok = bool(message.get("ok"))
-                    self.info = message
                 elif message.get("event") == "exited":
                     self.exit_codes[int(message["pid"])] = int(message["code"])
                 self._cond.notify_all()
@@ -489,7 +486,11 @@ class WarmProcess:
 
     def learn(self, modules: list[str]) -> None:
         """Pass on what a worker imported lazily; each name is sent once."""
-        new = [name for name in modules if name not in self.sent_modules]
+        new = [
+            name
+            for name in modules
+            if name not in self.sent_modules and not is_skipped(name, self.skip)
+        ]
         if not new:
             return
         self.sent_modules.update(new)

@@ -31,10 +31,11 @@ import json
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
+
+from webkit_cli.server.tracebacks import format_exception, rich_traceback
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -151,7 +152,7 @@ class PlainFormatter:
         return " ".join(self.fields(entry))
 
     def traceback(self, exc: BaseException) -> str:
-        return "".join(traceback.format_exception(exc)).rstrip("\n")
+        return format_exception(exc).rstrip("\n")
 
 
 class RichFormatter(PlainFormatter):
@@ -221,7 +222,6 @@ class RichFormatter(PlainFormatter):
 
     def traceback(self, exc: BaseException) -> str:
         from rich.console import Console
-        from rich.traceback import Traceback
 
         buffer = io.StringIO()
         # A 5xx is rare: building a rendering console here keeps the hot path free of it.
@@ -233,11 +233,7 @@ class RichFormatter(PlainFormatter):
             highlight=False,
         )
         with self._tb_lock:
-            console.print(
-                Traceback.from_exception(
-                    type(exc), exc, exc.__traceback__, suppress=_framework_modules()
-                )
-            )
+            console.print(rich_traceback(exc, suppress=_framework_modules()))
         return buffer.getvalue().rstrip("\n")
 
 
@@ -289,7 +285,7 @@ class JsonFormatter:
         exception = {
             "type": f"{exc_type.__module__}.{exc_type.__qualname__}",
             "message": str(entry.exc),
-            "traceback": "".join(traceback.format_exception(entry.exc)),
+            "traceback": format_exception(entry.exc),
         }
         return f'{text}, "exception": {json.dumps(exception)}}}'
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+#: The request log's formats (``--log-format``).
 LOG_FORMATS = ("rich", "plain", "json")
 DEFAULT_PORT = 8000
+
+
+def env_flag(value: str | None) -> bool:
+    """An environment switch as watchfiles reads one: unset, empty, ``0``, ``false`` are off."""
+    return (value or "").strip().lower() not in ("", "0", "false")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -90,8 +97,15 @@ class ServerConfig:
         log_format: str = "rich",
         poll: bool = False,
         warm: bool = True,
+        environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
-        """Normalise the options; raise ``ValueError`` with the fix for impossible combinations."""
+        """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
+
+        ``environ`` (``os.environ`` by default) is read here and nowhere deeper:
+        ``WATCHFILES_FORCE_POLLING`` (set in Docker images and on network file systems)
+        turns polling on as ``--poll`` does.
+        """
+        environ = os.environ if environ is None else environ
         host = (host or "127.0.0.1").strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -122,13 +136,9 @@ class ServerConfig:
             live_reload=reload if live_reload is None else (live_reload and reload),
             access_log=access_log,
             log_format=log_format,
-            poll=poll,
+            poll=poll or env_flag(environ.get("WATCHFILES_FORCE_POLLING")),
             warm=warm,
         )
-
-    @property
-    def should_reload(self) -> bool:
-        return self.reload
 
     @property
     def is_loopback(self) -> bool:

@@ -8,7 +8,9 @@ request whose view raised an exception that escaped the app.
 
 The response follows the ``Accept`` header: HTML for browsers, JSON for
 ``application/json`` (e.g. ``fetch`` from an API client), plain text when asked.
-Every piece of exception text is escaped: a message may hold user input.
+Every piece of exception text is escaped: a message may hold user input. The frames of
+webkit, Werkzeug and Flask's dispatch above the user's first frame are folded (see
+``tracebacks``): a collapsed list on the page, a count in the text and JSON.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ import linecache
 import secrets
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from webkit_cli.server.tracebacks import fold_note, format_exception, framework_prefix
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 #: Lines of source shown around the failing line of each frame.
 CONTEXT_LINES: Final = 3
-_OWN_DIR: Final = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -50,7 +52,10 @@ class ExceptionInfo:
 
     type: str
     message: str
+    #: from the user's first frame on
     frames: list[Frame]
+    #: the outermost frames, webkit's, Werkzeug's and Flask's dispatch: shown folded
+    folded: list[Frame] = field(default_factory=list)
     #: text placed before this exception, e.g. "The above exception was the direct cause..."
     link: str = ""
     syntax: dict[str, Any] | None = None
@@ -65,12 +70,13 @@ def _is_library(filename: str) -> bool:
     )
 
 
-def _frames(stack: traceback.StackSummary) -> list[Frame]:
+def _frames(stack: traceback.StackSummary) -> tuple[list[Frame], list[Frame]]:
+    """(folded framework frames, the rest) of ``stack``, outermost first."""
     frames = []
     for summary in stack:
         filename = summary.filename
-        # webkit's own frames and importlib's machinery say nothing about the user's bug.
-        if filename.startswith(_OWN_DIR) or filename.startswith("<frozen importlib"):
+        # importlib's machinery says nothing about the user's bug.
+        if filename.startswith("<frozen importlib"):
             continue
         lineno = summary.lineno or 0
         context = []
@@ -89,7 +95,8 @@ def _frames(stack: traceback.StackSummary) -> list[Frame]:
                 own=not _is_library(filename),
             )
         )
-    return frames
+    count = framework_prefix([frame.file for frame in frames])
+    return frames[:count], frames[count:]
 
 
 def describe(error: BaseException) -> list[ExceptionInfo]:
@@ -101,10 +108,12 @@ def describe(error: BaseException) -> list[ExceptionInfo]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         te = traceback.TracebackException.from_exception(current, capture_locals=False)
+        folded, frames = _frames(te.stack)
         info = ExceptionInfo(
             type=_type_name(type(current)),
             message=str(current),
-            frames=_frames(te.stack),
+            frames=frames,
+            folded=folded,
             link=link,
         )
         if isinstance(current, SyntaxError):
@@ -139,12 +148,13 @@ def _type_name(cls: type[BaseException]) -> str:
 
 
 def render_text(error: BaseException) -> str:
-    """The traceback as Python prints it."""
-    return "".join(traceback.format_exception(error))
+    """The traceback as Python prints it, the framework's outermost frames folded."""
+    return format_exception(error)
 
 
 def render_json(error: BaseException, *, title: str) -> dict[str, Any]:
-    """The JSON body: ``{"error": {"title", "type", "message", "traceback", "frames"}}``."""
+    """The JSON body: ``{"error": {"title", "type", "message", "traceback", "frames",
+    "framework_frames"}}`` (``frames`` from the user's first; how many were folded)."""
     chain = describe(error)
     last = chain[-1]
     return {
@@ -157,6 +167,7 @@ def render_json(error: BaseException, *, title: str) -> dict[str, Any]:
                 {"file": f.file, "line": f.line, "function": f.function, "code": f.code}
                 for f in last.frames
             ],
+            "framework_frames": len(last.folded),
         }
     }
 
@@ -187,6 +198,8 @@ pre span.hl { background: var(--hl); }
 pre span i { color: var(--muted); font-style: normal; user-select: none; }
 details { margin-top: 2rem; }
 summary { cursor: pointer; color: var(--muted); }
+details.fold { margin: .75rem 0; }
+details.fold .frame { opacity: .6; }
 """
 
 
@@ -227,6 +240,10 @@ def render_html(error: BaseException, *, title: str, hint: str, nonce: str) -> s
         if info.link:
             parts.append(f'<p class="link">{esc(info.link)}</p>')
         parts.append(f"<h2><code>{esc(info.type)}</code>: {esc(info.message)}</h2>")
+        if info.folded:
+            folded = "".join(_frame_html(frame) for frame in info.folded)
+            summary = esc(fold_note(len(info.folded)).strip("[]"))
+            parts.append(f'<details class="fold"><summary>{summary}</summary>{folded}</details>')
         parts.extend(_frame_html(frame) for frame in info.frames)
         if info.syntax is not None:
             parts.append(_frame_html(_syntax_frame(info.syntax), info.syntax))

@@ -15,208 +15,82 @@ none is refused, and none is served by the old code after the change was seen.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
-import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from webkit_cli.errors import WebkitError
+from webkit_cli._paths import display_path
+from webkit_cli.server._process import INTERNAL_ERROR_EXIT, spawn_module
 from webkit_cli.server.config import ServerConfig
+from webkit_cli.server.events import (
+    Event,
+    FilesChanged,
+    Stop,
+    WarmGone,
+    WarmSaid,
+    WatchFailed,
+    WorkerGone,
+    WorkerSaid,
+)
+from webkit_cli.server.handles import SLOW_IMPORT, WorkerHandle, WorkerState, describe_exit
+from webkit_cli.server.watch import PAGE_ACTIONS, Action, ChangeBatch, ProjectWatcher
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from webkit_cli.server._warm import WarmProcess
-    from webkit_cli.server.watch import ChangeBatch, ProjectWatcher
 
-#: How many following ports to try when the default port is taken.
-PORT_ATTEMPTS = 10
 #: A worker that crashes this soon after the previous crash waits before being restarted.
 CRASH_BACKOFF = 1.0
-#: Seconds of importing after which a new worker is reported as slow.
-SLOW_IMPORT = 5.0
-
-
-# -- the socket -----------------------------------------------------------------------
-
-
-def find_port_holder(port: int) -> str | None:
-    """``"python3 (pid 123)"`` for the process listening on ``port``, from /proc (Linux)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if (
-                len(fields) > 9
-                and fields[3] == "0A"
-                and int(fields[1].rsplit(":", 1)[1], 16) == port
-            ):
-                inodes.add(fields[9])
-    if not inodes:
-        return None
-    targets = {f"socket:[{inode}]" for inode in inodes}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                if str(fd.readlink()) in targets:
-                    cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-                    name = " ".join(p.decode(errors="replace") for p in cmdline if p)[:80]
-                    return f"{name or '?'} (pid {proc.name})"
-        except OSError:
-            continue
-    return None
-
-
-def _bind_one(host: str, port: int) -> socket.socket:
-    infos = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
-    )
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        # Rebinding right after a restart must not fail on connections in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(socket.SOMAXCONN)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def bind_socket(config: ServerConfig) -> tuple[socket.socket, str | None]:
-    """Bind the listening socket; returns it and a note when another port was chosen."""
-    explicit = config.port_explicit or config.port == 0
-    ports = [config.port] if explicit else list(range(config.port, config.port + PORT_ATTEMPTS))
-    for port in ports:
-        try:
-            sock = _bind_one(config.host, port)
-        except socket.gaierror as exc:
-            raise WebkitError(
-                f"Cannot resolve host {config.host!r} ({exc.strerror}). "
-                "Use an IP address such as 127.0.0.1 or 0.0.0.0."
-            ) from exc
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                if explicit:
-                    holder = find_port_holder(port)
-                    by = f" by {holder}" if holder else ""
-                    raise WebkitError(
-                        f"Port {port} is already in use{by}. Stop that process or choose "
-                        "another port with --port (--port 0 picks a free one)."
-                    ) from exc
-                continue
-            if exc.errno == errno.EACCES:
-                raise WebkitError(
-                    f"Permission denied to listen on port {port}: ports below 1024 need "
-                    "root. Use a port such as 8000."
-                ) from exc
-            if exc.errno == errno.EADDRNOTAVAIL:
-                raise WebkitError(
-                    f"Cannot listen on {config.host}: it is not an address of this machine. "
-                    "Use 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)."
-                ) from exc
-            raise WebkitError(f"Cannot listen on {config.host}:{port}: {exc.strerror}.") from exc
-        note = None
-        if port != config.port:
-            note = f"Port {config.port} is in use; serving on port {port} instead."
-        return sock, note
-    first, last = ports[0], ports[-1]
-    raise WebkitError(
-        f"Ports {first}-{last} are all in use. Choose a free port with --port (0 picks one)."
-    )
-
-
-# -- workers --------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class WorkerHandle:
-    """The supervisor's view of one worker process."""
-
-    number: int
-    generation: str
-    sock: socket.socket
-    started: float
-    trigger: ChangeBatch | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    warm: WarmProcess | None = None
-    pid: int | None = None
-    state: str = "starting"  # starting -> ready -> stopping -> dead
-    status: str = ""
-    kill_at: float | None = None
-    crash: bool = False
-    report: str | None = None
-    slow_at: float = 0.0  # when a still-importing worker gets a warning (monotonic)
-    slow_warned: bool = False
-
-    def __post_init__(self) -> None:
-        self.slow_at = time.monotonic() + SLOW_IMPORT
-
-    def send(self, **message: Any) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.sendall((json.dumps(message) + "\n").encode())
-
-    def kill(self) -> None:
-        if self.state == "dead":
-            return
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-        elif self.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def exit_code(self) -> int | None:
-        if self.proc is not None:
-            try:
-                return self.proc.wait(1.0)
-            except subprocess.TimeoutExpired:
-                return None
-        if self.warm is not None and self.pid is not None:
-            return self.warm.exit_code(self.pid, 0.2)
-        return None
+#: The run's private folder, in the temporary directory: ``webkit-run-<pid>-<random>``.
+CACHE_PREFIX = "webkit-run-"
+#: Signals that stop the server: Ctrl-C, kill, a closed terminal, Ctrl-\\.
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
 
 
 class Supervisor:
     """Owns the socket, the warm process, the workers and the watcher."""
 
     def __init__(
-        self,
-        config: ServerConfig,
-        sock: socket.socket,
-        console: Console,
-        *,
-        root: Path,
-        watcher: ProjectWatcher | None = None,
+        self, config: ServerConfig, sock: socket.socket, console: Console, *, root: Path
     ) -> None:
         self.config = config
         self.sock = sock
         self.console = console
         self.root = root
-        self.watcher = watcher
         # SimpleQueue: its put() is reentrant, so the signal handler may call it any time.
-        self.events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.watcher: ProjectWatcher | None = None
+        if config.reload:
+            self.watcher = ProjectWatcher(
+                root,
+                extra=[Path(p) for p in config.watch],
+                exclude=config.exclude,
+                poll=config.poll,
+                on_batch=lambda batch: self.events.put(FilesChanged(batch)),
+                on_error=lambda message: self.events.put(WatchFailed(message)),
+            )
         self.workers: list[WorkerHandle] = []
         self.current: WorkerHandle | None = None
         self.pending: WorkerHandle | None = None
         self.warm: WarmProcess | None = None
         self.old_warm: list[WarmProcess] = []
+        #: third-party imports that bring in the project's own modules: left to the workers
+        self.warm_skip: set[str] = set()
         # Without reloads there is one worker (and one after a crash): no warm process needed.
         self.use_warm = config.warm and config.reload
         self.counter = 0
@@ -235,10 +109,10 @@ class Supervisor:
         if not (self.use_warm and fork_supported()):
             self.use_warm = False
             return
-        self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm)
+        self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm, skip=self.warm_skip)
 
     def _on_warm(self, warm: WarmProcess, message: dict[str, Any] | None) -> None:
-        self.events.put(("warm", warm, message))
+        self.events.put(WarmGone(warm) if message is None else WarmSaid(warm, message))
 
     def launch(
         self, trigger: ChangeBatch | None, *, crash: bool = False, report: str | None = None
@@ -268,18 +142,12 @@ class Supervisor:
                 if self.warm.fork(generation, theirs.fileno(), report):
                     handle.warm = self.warm
             if handle.warm is None:
-                handle.proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "webkit_cli.server.worker",
-                        self.config.to_json(),
-                        str(self.sock.fileno()),
-                        str(theirs.fileno()),
-                        generation,
-                        *([report] if report else []),
-                    ],
-                    pass_fds=(self.sock.fileno(), theirs.fileno()),
+                handle.proc = spawn_module(
+                    "webkit_cli.server.worker",
+                    self.config,
+                    (self.sock.fileno(), theirs.fileno()),
+                    generation,
+                    *([report] if report else []),
                 )
                 handle.pid = handle.proc.pid
         finally:
@@ -296,18 +164,20 @@ class Supervisor:
         if self.warm is not None:
             self.warm.retire()
             self.old_warm.append(self.warm)
-        self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm)
+        self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm, skip=self.warm_skip)
 
     def _read_worker(self, handle: WorkerHandle) -> None:
         try:
             with handle.sock.makefile("rb") as stream:
                 for line in stream:
                     with contextlib.suppress(ValueError):
-                        self.events.put(("worker", handle, json.loads(line)))
+                        message = json.loads(line)
+                        if isinstance(message, dict):
+                            self.events.put(WorkerSaid(handle, message))
         except OSError:
             pass  # reset by a killed worker: the same as end of file
         finally:
-            self.events.put(("exit", handle))
+            self.events.put(WorkerGone(handle))
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -317,18 +187,19 @@ class Supervisor:
             self._kill_everything()
             os._exit(130)
         self._stopping = True
-        self.events.put(("signal", signum))
+        self.events.put(Stop(signum))
 
     def run(self) -> int:
-        """Serve until Ctrl-C / SIGTERM or a fatal start-up error; returns the exit code."""
-        previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        """Serve until a stop signal or a fatal start-up error; returns the exit code."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
         try:
+            # Private to this run: the workers share compiled templates through it. Made
+            # once the signals are ours, so no way of stopping can leave it behind.
+            remove_abandoned_caches()
+            cache_dir = tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}{os.getpid()}-")
+            self.config = replace(self.config, cache_dir=cache_dir)
             self.start_warm()
             if self.watcher is not None:
-                self.watcher.on_batch = lambda batch: self.events.put(("batch", batch))
-                self.watcher.on_error = lambda message: self.events.put(("watch-error", message))
                 self.watcher.start()
                 # A save made once the first page answers must not fall before the watch.
                 # (The warm process imports meanwhile: this costs the start-up nothing.)
@@ -340,7 +211,7 @@ class Supervisor:
                 except queue.Empty:
                     self._on_timer()
                     continue
-                if event[0] == "signal" or not self._dispatch(event):
+                if not self._dispatch(event):
                     break
                 self._on_timer()  # a busy queue must not postpone the deadlines
         finally:
@@ -350,7 +221,11 @@ class Supervisor:
         return self.exit_code
 
     def _next_timeout(self) -> float | None:
-        deadlines = [w.kill_at for w in self.workers if w.kill_at is not None and w.state != "dead"]
+        deadlines = [
+            w.kill_at
+            for w in self.workers
+            if w.kill_at is not None and w.state is not WorkerState.DEAD
+        ]
         if self.pending is not None and not self.pending.slow_warned:
             deadlines.append(self.pending.slow_at)
         if self.respawn_at is not None:
@@ -362,7 +237,11 @@ class Supervisor:
     def _on_timer(self) -> None:
         now = time.monotonic()
         for worker in self.workers:
-            if worker.kill_at is not None and worker.kill_at <= now and worker.state != "dead":
+            if (
+                worker.kill_at is not None
+                and worker.kill_at <= now
+                and worker.state is not WorkerState.DEAD
+            ):
                 worker.kill_at = None
                 worker.kill()
         pending = self.pending
@@ -374,36 +253,40 @@ class Supervisor:
             if self.pending is None:
                 self.pending = self.launch(None, crash=True)
 
-    def _dispatch(self, event: tuple[Any, ...]) -> bool:
+    def _dispatch(self, event: Event) -> bool:
         """Handle one event; ``False`` ends the loop."""
-        kind = event[0]
-        if kind == "batch":
-            self.on_changes(event[1])
-        elif kind == "worker":
-            return self.on_worker_message(event[1], event[2])
-        elif kind == "exit":
-            self.on_worker_exit(event[1])
-        elif kind == "warm":
-            self.on_warm_message(event[1], event[2])
-        elif kind == "watch-error":
-            from webkit_cli._console import print_warning
+        match event:
+            case FilesChanged(batch):
+                self.on_changes(batch)
+            case WorkerSaid(worker, message):
+                return self.on_worker_message(worker, message)
+            case WorkerGone(worker):
+                self.on_worker_exit(worker)
+            case WarmSaid(warm, message):
+                self.on_warm_message(warm, message)
+            case WarmGone(warm):
+                self.on_warm_exit(warm)
+            case WatchFailed(message):
+                from webkit_cli._console import print_warning
 
-            print_warning(event[1])
+                print_warning(message)
+            case Stop():
+                return False
         return True
 
     # -- reacting -----------------------------------------------------------------------
 
     def on_changes(self, batch: ChangeBatch) -> None:
-        if batch.action in ("css", "reload"):
+        if batch.action in PAGE_ACTIONS:
             target = self.current
             if target is not None:
-                paths = [self._rel(p) for p in batch.paths]
-                target.send(cmd="notify", kind=batch.action, paths=paths)
+                paths = [display_path(p, self.root) for p in batch.paths]
+                target.send(cmd="notify", kind=batch.action.label, paths=paths)
             if not self.config.live_reload:
                 return  # Jinja picks the template up on the next request; nothing to say
-            self._print_reload(batch, batch.action, None)
+            self._print_reload(batch, batch.action.label, None)
             return
-        if batch.action == "full" and self.use_warm and self.warm is not None:
+        if batch.action is Action.FULL and self.use_warm and self.warm is not None:
             self._rebuild_warm()
         self._replace_worker(batch)
 
@@ -411,12 +294,14 @@ class Supervisor:
         if self.pending is not None:
             # It may have read the files before this change: start over. It never accepted.
             if batch is not None and self.pending.trigger is not None:
-                merged = tuple(dict.fromkeys(self.pending.trigger.paths + batch.paths))
-                batch = type(batch)(paths=merged, action=max_action(batch, self.pending.trigger))
+                batch = self.pending.trigger.merged(batch)
             self._discard(self.pending)
             self.pending = None
-        if self.current is not None and self.current.state == "ready":
+        if self.current is not None and self.current.state is WorkerState.READY:
             # Stop serving the old code now; connections wait in the backlog meanwhile.
+            # Nothing below waits for the old worker: stuck, it is killed once the new
+            # one is ready (the send does not block, the new worker comes from the warm
+            # process or a spawn).
             self.current.send(cmd="pause")
         if batch is not None:
             drop_stale_bytecode(batch.paths)
@@ -426,7 +311,7 @@ class Supervisor:
         """A new worker still importing after a while: say so, and keep answering meanwhile."""
         from webkit_cli._console import print_warning
 
-        serving = self.current is not None and self.current.state == "ready"
+        serving = self.current is not None and self.current.state is WorkerState.READY
         print_warning(
             f"The app has been importing for {SLOW_IMPORT:.0f} s (a loop or a blocking call at "
             "import time?). "
@@ -441,7 +326,7 @@ class Supervisor:
             self.current.send(cmd="resume")
 
     def _discard(self, worker: WorkerHandle) -> None:
-        worker.state = "stopping"
+        worker.state = WorkerState.STOPPING
         worker.kill()
         # Before its pid is known (a fork in flight), end of file on its channel stops it.
         with contextlib.suppress(OSError):
@@ -451,6 +336,12 @@ class Supervisor:
         event = message.get("event")
         if event == "started":
             worker.pid = int(message["pid"])
+        elif event == "refused" and message.get("reason") == "tainted":
+            # The warm process holds project modules: a fresh one forks the worker.
+            tainting = message.get("tainting")
+            self._on_tainted(worker.warm, tainting if isinstance(tainting, dict) else {})
+            if worker is self.pending:
+                self._relaunch_unforked()
         elif event == "refused" and worker is self.pending:
             # An import in the warm process started threads: a fork could deadlock.
             self._give_up_warm(
@@ -476,15 +367,15 @@ class Supervisor:
                 return False
         self.ever_ready = True
         self.pending = None
-        worker.state = "ready"
+        worker.state = WorkerState.READY
         worker.status = status
         worker.send(cmd="resume")
         learned = message.get("learned")
         if worker.warm is not None and worker.warm is self.warm and isinstance(learned, list):
             worker.warm.learn([str(name) for name in learned])
         old, self.current = self.current, worker
-        if old is not None and old.state != "dead":
-            old.state = "stopping"
+        if old is not None and old.state is not WorkerState.DEAD:
+            old.state = WorkerState.STOPPING
             # No "reload" event from the old worker: closing its event streams makes each
             # page reconnect, meet the new worker's generation and reload from it.
             old.send(cmd="stop", grace=self.config.reload_grace)
@@ -494,7 +385,8 @@ class Supervisor:
             self.pin_shown = True
             self.console.print(f"Debugger PIN: [bold]{pin}[/] (unlocks the console on error pages)")
         if worker.trigger is not None:
-            self._print_reload(worker.trigger, worker.trigger.action, elapsed, status=status)
+            action = worker.trigger.action.label
+            self._print_reload(worker.trigger, action, elapsed, status=status)
         elif worker.crash:
             self.console.print(
                 f"[dim]{time.strftime('%H:%M:%S')}[/] [cyan]↻[/] worker restarted after a crash"
@@ -503,12 +395,12 @@ class Supervisor:
 
     def on_worker_exit(self, worker: WorkerHandle) -> None:
         was = worker.state
-        worker.state = "dead"
+        worker.state = WorkerState.DEAD
         worker.kill_at = None
         worker.sock.close()
         with contextlib.suppress(ValueError):
             self.workers.remove(worker)
-        if was == "stopping" or self._stopping:
+        if was is WorkerState.STOPPING or self._stopping:
             if worker.proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(1.0)
@@ -518,12 +410,12 @@ class Supervisor:
             self._give_up_warm("The warm process could not start a worker; spawning instead.")
             return
         code = worker.exit_code()
-        how = _describe_exit(code)
+        how = describe_exit(code)
         from webkit_cli._console import print_warning
 
         if worker is self.pending:
             self.pending = None
-            if self.current is not None and self.current.state == "ready":
+            if self.current is not None and self.current.state is WorkerState.READY:
                 print_warning(
                     f"The new worker {how} while importing the app; still serving the previous "
                     "version. Save a fix to try again."
@@ -532,10 +424,16 @@ class Supervisor:
                 return
             if worker.report is None:
                 # Nothing serves, and importing again would die again: serve the reason.
-                reason = (
-                    f"The worker process {how} while importing the app (os._exit(), a crash "
-                    "in a C extension or a signal). Save a fix and the server reloads."
-                )
+                if code == INTERNAL_ERROR_EXIT:
+                    reason = (
+                        f"The worker process {how} while loading the app. "
+                        "Save a change and the server tries again."
+                    )
+                else:
+                    reason = (
+                        f"The worker process {how} while importing the app (os._exit(), a "
+                        "crash in a C extension or a signal). Save a fix and the server reloads."
+                    )
                 print_warning(reason)
                 self.pending = self.launch(worker.trigger, report=reason)
                 return
@@ -549,17 +447,69 @@ class Supervisor:
             self.pending = self.launch(None, crash=True)
         self.last_crash = now
 
-    def on_warm_message(self, warm: WarmProcess, message: dict[str, Any] | None) -> None:
-        if message is None:  # the zygote exited
-            if warm in self.old_warm:
-                self.old_warm.remove(warm)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                warm.proc.wait(1.0)
-            warm.sock.close()
-            if warm is self.warm and not self._stopping:
-                self.warm = None
-                self._give_up_warm("The warm process exited; new workers will be spawned instead.")
+    def on_warm_message(self, warm: WarmProcess, message: dict[str, Any]) -> None:
+        tainting = message.get("tainting")
+        if message.get("event") in ("warm", "learned") and tainting and isinstance(tainting, dict):
+            self._on_tainted(warm, tainting)
+
+    def on_warm_exit(self, warm: WarmProcess) -> None:
+        if warm in self.old_warm:
+            self.old_warm.remove(warm)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            warm.proc.wait(1.0)
+        warm.sock.close()
+        if warm is self.warm and not self._stopping:
+            self.warm = None
+            self._give_up_warm("The warm process exited; new workers will be spawned instead.")
+
+    def _on_tainted(self, warm: WarmProcess | None, tainting: dict[str, Any]) -> None:
+        """A warm process imported the project's own modules: it must fork no more.
+
+        The imports that brought them in are left to the workers from now on (said once),
+        and a fresh warm process takes over; a worker it was asked for is asked again.
+        """
+        if warm is None or warm.tainted:
+            return  # already replaced (the refusal and the report both say it)
+        warm.tainted = True
+        culprits = sorted(name for name in tainting if name)
+        if not culprits:
+            # Project modules that no import of ours brought in: no warm process is clean.
+            if warm is self.warm:
+                self._give_up_warm(
+                    "The warm process found the project's own modules loaded before it "
+                    "imported anything (a .pth file or sitecustomize?); spawning workers "
+                    "instead, so each imports the project fresh."
+                )
             return
+        from webkit_cli._console import print_warning
+
+        modules = sorted({str(m) for name in culprits for m in tainting.get(name) or ()})
+        shown = ", ".join(modules[:3]) + (
+            f" (+{len(modules) - 3} more)" if len(modules) > 3 else ""
+        )
+        names = ", ".join(culprits)
+        print_warning(
+            f"Importing {names} imports the project's own modules ({shown}): the warm process "
+            "leaves it to each worker, so every reload imports it with fresh project code."
+        )
+        self.warm_skip.update(culprits)
+        if warm is self.warm:
+            self._rebuild_warm()
+            self._relaunch_unforked()
+
+    def _relaunch_unforked(self) -> None:
+        """Ask again for the pending worker that a retired warm process did not fork."""
+        pending = self.pending
+        if (
+            pending is not None
+            and pending.warm is not None
+            and pending.warm is not self.warm
+            and pending.pid is None
+        ):
+            pending.state = WorkerState.STOPPING  # never forked: its end of file is expected
+            with contextlib.suppress(OSError):
+                pending.sock.shutdown(socket.SHUT_RDWR)
+            self.pending = self.launch(pending.trigger, crash=pending.crash, report=pending.report)
 
     def _give_up_warm(self, warning: str) -> None:
         """Spawn workers from now on; a worker the warm process did not fork is spawned."""
@@ -571,20 +521,9 @@ class Supervisor:
             # Not killed: the worker serving now may be its child. It exits after it.
             warm.retire()
             self.old_warm.append(warm)
-        pending = self.pending
-        if pending is not None and pending.warm is not None and pending.pid is None:
-            pending.state = "stopping"  # never forked: its end of file is expected
-            with contextlib.suppress(OSError):
-                pending.sock.shutdown(socket.SHUT_RDWR)
-            self.pending = self.launch(pending.trigger, crash=pending.crash, report=pending.report)
+        self._relaunch_unforked()
 
     # -- output -------------------------------------------------------------------------
-
-    def _rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
 
     def _print_reload(
         self, batch: ChangeBatch, action: str, elapsed: float | None, *, status: str = "ok"
@@ -606,11 +545,11 @@ class Supervisor:
             self.watcher.stop()
         deadline = time.monotonic() + self.config.shutdown_grace + 0.2
         for worker in self.workers:
-            if worker.state in ("starting",):
+            if worker.state is WorkerState.STARTING:
                 self._discard(worker)
             else:
                 worker.send(cmd="stop", grace=self.config.shutdown_grace)
-        while any(w.state != "dead" for w in self.workers):
+        while any(w.state is not WorkerState.DEAD for w in self.workers):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -618,8 +557,8 @@ class Supervisor:
                 event = self.events.get(timeout=remaining)
             except queue.Empty:
                 break
-            if event[0] == "exit":
-                self.on_worker_exit(event[1])
+            if isinstance(event, WorkerGone):
+                self.on_worker_exit(event.worker)
         for worker in list(self.workers):
             worker.kill()
             if worker.proc is not None:
@@ -632,6 +571,7 @@ class Supervisor:
         self.warm = None
         self.old_warm = []
         self.sock.close()
+        self._remove_cache()
 
     def _kill_everything(self) -> None:
         for worker in self.workers:
@@ -640,6 +580,42 @@ class Supervisor:
             if warm is not None:
                 with contextlib.suppress(ProcessLookupError):
                     warm.proc.kill()
+        self._remove_cache()
+
+    def _remove_cache(self) -> None:
+        if self.config.cache_dir:
+            shutil.rmtree(self.config.cache_dir, ignore_errors=True)
+
+
+def remove_abandoned_caches(tmpdir: str | None = None) -> list[str]:
+    """Remove the folders of runs whose supervisor is gone (killed with SIGKILL, which
+    leaves no chance to clean up); returns their names.
+
+    Only this user's, and only when the pid in the name is no live process: a live one
+    (even another program that reuses the pid) keeps its folder.
+    """
+    removed: list[str] = []
+    directory = tmpdir or tempfile.gettempdir()
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(CACHE_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        pid_text = entry.name[len(CACHE_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or int(pid_text) <= 0:
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+        except OSError:  # alive (another user's: EPERM), or unreadable: keep it
+            continue
+    return removed
 
 
 def drop_stale_bytecode(paths: tuple[Path, ...]) -> None:
@@ -668,21 +644,3 @@ def _since_saved(paths: tuple[Path, ...]) -> float:
         return 0.0
     since = time.time() - max(mtimes)
     return since if 0 <= since < 60 else 0.0
-
-
-def max_action(a: ChangeBatch, b: ChangeBatch) -> str:
-    from webkit_cli.server.watch import ACTIONS
-
-    return ACTIONS[max(ACTIONS.index(a.action), ACTIONS.index(b.action))]
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exited"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name}"
-    return f"exited with code {code}"

@@ -20,34 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 
-#: Directory names never watched (on top of any folder that holds a ``pyvenv.cfg``).
-IGNORED_DIRS = frozenset(
-    {
-        "__pycache__",
-        ".git",
-        ".hg",
-        ".svn",
-        ".tox",
-        ".nox",
-        ".venv",
-        "venv",
-        ".direnv",
-        "site-packages",
-        "node_modules",
-        ".idea",
-        ".vscode",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".hypothesis",
-        "htmlcov",
-        ".eggs",
-        "build",
-        "dist",
-    }
-)
+from webkit_cli._paths import TEMPLATE_SUFFIXES, display_path, is_ignored_dir
 
 #: File-name patterns never acted on: databases and their journals, editor temp files.
 IGNORED_FILE_PATTERNS = (
@@ -76,18 +52,30 @@ IGNORED_FILE_PATTERNS = (
     ".coverage.*",
 )
 
-TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".jinja", ".jinja2", ".j2", ".xml", ".txt"})
 #: Data read at import time: a change needs a new worker, like a ``.py`` change.
 CODE_DATA_SUFFIXES = frozenset({".py", ".toml", ".json", ".yaml", ".yml", ".ini", ".cfg"})
 #: Pages and text assets hashed at start (images are not: reading them all would be slow).
-TEXT_ASSET_SUFFIXES = frozenset(
-    {".html", ".htm", ".jinja", ".jinja2", ".j2", ".txt", ".xml", ".css", ".js", ".mjs", ".svg"}
-)
+TEXT_ASSET_SUFFIXES = TEMPLATE_SUFFIXES | {".css", ".js", ".mjs", ".svg"}
 #: Files whose change rebuilds everything, warm process included (environment, dependencies).
 FULL_RESTART_NAMES = frozenset({".env", ".flaskenv", "pyproject.toml"})
 
-# Severity order of the actions: a batch takes the strongest one it contains.
-ACTIONS = ("css", "reload", "worker", "full")
+
+class Action(IntEnum):
+    """What a change needs, weakest first: a batch needs the ``max()`` of its changes'."""
+
+    CSS = 1  # swap the stylesheet in open pages
+    RELOAD = 2  # refresh open pages (a template or an asset)
+    WORKER = 3  # a new worker imports the project again
+    FULL = 4  # the warm process too (environment, dependencies)
+
+    @property
+    def label(self) -> str:
+        """``"css"``, ``"reload"``...: the name the live-reload protocol and the log use."""
+        return self.name.lower()
+
+
+#: What the open pages take care of, without a new worker.
+PAGE_ACTIONS = frozenset({Action.CSS, Action.RELOAD})
 
 
 @dataclass(frozen=True)
@@ -95,16 +83,16 @@ class ChangeBatch:
     """One debounced batch of changes and the single action it needs."""
 
     paths: tuple[Path, ...]
-    action: str  # one of ACTIONS
+    action: Action
+
+    def merged(self, other: ChangeBatch) -> ChangeBatch:
+        """Both batches' paths (in order, once each) with the stronger action."""
+        paths = tuple(dict.fromkeys(self.paths + other.paths))
+        return ChangeBatch(paths=paths, action=max(self.action, other.action))
 
     def describe(self, root: Path, limit: int = 3) -> str:
         """``app.py, templates/index.html (+2 more)`` relative to ``root``."""
-        names = []
-        for path in self.paths[:limit]:
-            try:
-                names.append(path.relative_to(root).as_posix())
-            except ValueError:
-                names.append(str(path))
+        names = [display_path(path, root) for path in self.paths[:limit]]
         more = len(self.paths) - limit
         return ", ".join(names) + (f" (+{more} more)" if more > 0 else "")
 
@@ -113,27 +101,27 @@ def is_venv_dir(path: Path) -> bool:
     return (path / "pyvenv.cfg").is_file()
 
 
-def classify(path: Path, root: Path) -> str | None:
-    """What a change to ``path`` needs: ``full``, ``worker``, ``reload``, ``css`` or nothing."""
+def classify(path: Path, root: Path) -> Action | None:
+    """What a change to ``path`` needs, or ``None`` when it needs nothing."""
     name = path.name
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         parts = path.parts
     if name in FULL_RESTART_NAMES and len(parts) == 1:
-        return "full"
+        return Action.FULL
     suffix = path.suffix.lower()
     if suffix == ".py":
-        return "worker"
+        return Action.WORKER
     dirs = parts[:-1]
     if "templates" in dirs:
-        return "reload"
+        return Action.RELOAD
     if "static" in dirs:
-        return "css" if suffix == ".css" else "reload"
+        return Action.CSS if suffix == ".css" else Action.RELOAD
     if suffix in TEMPLATE_SUFFIXES - {".txt", ".xml"}:
-        return "reload"
+        return Action.RELOAD
     if suffix in CODE_DATA_SUFFIXES:
-        return "worker"
+        return Action.WORKER
     return None
 
 
@@ -145,18 +133,18 @@ def classify_batch(
     A file under an ``extra`` path (``--watch``) always matters: at least a new worker.
     """
     acted: list[Path] = []
-    strongest = -1
+    actions: list[Action] = []
     for path in sorted(set(paths)):
         action = classify(path, root)
         if action is None and any(path == e or e in path.parents for e in extra):
-            action = "worker"
+            action = Action.WORKER
         if action is None:
             continue
         acted.append(path)
-        strongest = max(strongest, ACTIONS.index(action))
-    if strongest < 0:
+        actions.append(action)
+    if not actions:
         return None
-    return ChangeBatch(paths=tuple(acted), action=ACTIONS[strongest])
+    return ChangeBatch(paths=tuple(acted), action=max(actions))
 
 
 class ProjectFilter:
@@ -183,7 +171,7 @@ class ProjectFilter:
             return False
         # The last part too: creating ``__pycache__`` is no new folder to watch (it would
         # restart the watch for nothing).
-        if any(part in IGNORED_DIRS or part.endswith(".egg-info") for part in parts):
+        if any(is_ignored_dir(part) for part in parts):
             return True
         if self._file_re.match(parts[-1]) or self._file_re.match(rel.as_posix()):
             return True
@@ -238,8 +226,9 @@ def watch_error_message(exc: BaseException) -> str:
 class ProjectWatcher:
     """Watch the project; call ``on_batch`` from background threads for each relevant batch."""
 
-    #: ms to wait for more events after one arrives: an editor's save is a burst of events
-    #: within a few ms (write temp, rename, chmod); 15 ms groups them without adding lag.
+    #: ms between two looks for more events once one arrived: an editor's save is a burst
+    #: of events within a few ms (write temp, rename, chmod), grouped until a look finds
+    #: nothing new; 5 ms groups them without adding lag.
     STEP_MS = 5
     DEBOUNCE_MS = 300
 
@@ -257,7 +246,7 @@ class ProjectWatcher:
         self.filter = ProjectFilter(root, exclude)
         self.extra = tuple(extra)
         self.recursive, self.flat = self.filter.watch_roots(extra)
-        self.poll = poll or os.environ.get("WATCHFILES_FORCE_POLLING", "") not in ("", "0", "false")
+        self.poll = poll
         self.on_batch = on_batch
         self.on_error = on_error
         self.stop_event = threading.Event()
@@ -270,13 +259,7 @@ class ProjectWatcher:
     @property
     def described_roots(self) -> list[str]:
         """What is watched, relative to the project root, for the banner."""
-        names = ["./ (top level)"]
-        for path in self.recursive:
-            try:
-                names.append(path.relative_to(self.root).as_posix() + "/")
-            except ValueError:
-                names.append(str(path))
-        return names
+        return ["./ (top level)", *(display_path(p, self.root) + "/" for p in self.recursive)]
 
     def directories(self) -> list[Path]:
         """Every folder of the project that is not excluded, each to be watched on its own.
@@ -324,7 +307,7 @@ class ProjectWatcher:
                     if (
                         path.suffix.lower() in TEXT_ASSET_SUFFIXES
                         and entry.is_file()
-                        and classify(path, self.root) in ("reload", "css")
+                        and classify(path, self.root) in PAGE_ACTIONS
                     ):
                         self._digests[path] = self._digest(path)
 
@@ -337,7 +320,7 @@ class ProjectWatcher:
         """
         real = set()
         for path in paths:
-            if classify(path, self.root) in ("reload", "css"):
+            if classify(path, self.root) in PAGE_ACTIONS:
                 digest = self._digest(path)
                 if digest is not None and self._digests.get(path) == digest:
                     continue

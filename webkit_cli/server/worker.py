@@ -340,7 +340,7 @@ class Worker:
                     if key.data == "control":
                         messages = self.control.read()
                         if messages is None:
-                            return self._stop(self.config.shutdown_grace, None)
+                            return self._stop(self.config.shutdown_grace)
                         for msg in messages:
                             cmd = msg.get("cmd")
                             if cmd == "pause":
@@ -351,7 +351,7 @@ class Worker:
                                 self._notify(msg.get("kind", "reload"), msg.get("paths", []))
                             elif cmd == "stop":
                                 set_accepting(False)
-                                return self._stop(float(msg.get("grace", 1.0)), msg.get("reload"))
+                                return self._stop(float(msg.get("grace", 1.0)))
                     elif accepting:
                         server._handle_request_noblock()  # type: ignore[attr-defined]
         finally:
@@ -361,11 +361,9 @@ class Worker:
         if self.hub is not None:
             self.hub.notify(kind, paths)
 
-    def _stop(self, grace: float, reload_paths: list[str] | None) -> int:
+    def _stop(self, grace: float) -> int:
         deadline = time.monotonic() + grace
         if self.hub is not None:
-            if reload_paths is not None:
-                self.hub.notify("reload", reload_paths)
             self.hub.close_all()
         finished = self.tracker.drain(deadline)
         self.control.send(event="stopped", clean=finished)
@@ -450,7 +448,13 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     config = ServerConfig.from_json(args[0])
     report = args[4] if len(args) > 4 else None
-    code = run_worker(config, int(args[1]), int(args[2]), args[3], report)
+    try:
+        code = run_worker(config, int(args[1]), int(args[2]), args[3], report)
+    except BaseException:  # noqa: BLE001 - the app's own errors are caught inside: this is ours
+        from webkit_cli.server._process import INTERNAL_ERROR_EXIT, print_internal_error
+
+        print_internal_error()
+        code = INTERNAL_ERROR_EXIT
     # Daemon threads (a hung request, an event stream) must not hold the exit.
     os._exit(code)
 
