@@ -381,11 +381,11 @@ def _call_factory(
     kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """Call the user's factory; ``label`` is how to name it (``module:create_app``)."""
+    module, _, name = label.rpartition(":")
     try:
         return factory(*(args or []), **(kwargs or {}))
     except TypeError as exc:
         if _called_with_wrong_args(factory, exc):
-            module, _, name = label.rpartition(":")
             if args is None and kwargs is None:
                 raise NoAppError(
                     f"The factory '{label}' needs arguments. Give them in the import string, "
@@ -394,11 +394,11 @@ def _call_factory(
             raise NoAppError(
                 f"The factory '{label}' could not be called with the arguments given: {exc}."
             ) from exc
-        raise AppImportError(f"Calling '{label}' failed in your code (above).", exc) from exc
+        raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
-        raise AppImportError(f"Calling '{label}' failed in your code (above).", exc) from exc
+        raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
 
 
 def _parse_call(attr: str) -> tuple[str, list[Any] | None, dict[str, Any] | None]:

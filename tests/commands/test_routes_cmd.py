@@ -403,7 +403,7 @@ def test_no_app_found(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_missing_project_dir(runner: CliRunner, tmp_path: Path) -> None:
     result = invoke(runner, tmp_path / "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as for run and check
     assert "does not exist" in result.stderr
 
 
