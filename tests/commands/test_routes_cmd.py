@@ -593,8 +593,9 @@ def parse_flask_routes(output: str) -> set[tuple[str, tuple[str, ...], str, str]
 def test_parity_with_flask_routes(tmp_path: Path, all_methods: bool) -> None:
     project = build_file_tree(tmp_path / "parity", {"parity_app.py": PARITY_APP})
     flag = ["--all-methods"] if all_methods else []
+    # FLASK_APP rather than `flask --app`, which Flask 2.1 lacks.
     flask = run(
-        [str(VENV_BIN / "flask"), "--app", "parity_app:create_app", "routes", *flag], project
+        [str(VENV_BIN / "flask"), "routes", *flag], project, FLASK_APP="parity_app:create_app"
     )
     assert flask.returncode == 0, flask.stderr
     ours = run(
@@ -608,9 +609,12 @@ def test_parity_with_flask_routes(tmp_path: Path, all_methods: bool) -> None:
     }
     expected = parse_flask_routes(flask.stdout)
     assert len(expected) == 10  # the parser really read Flask's table...
-    assert ("/u/<int:user_id>/<path:rest>", "<tenant>.example.com") in {
-        (rule, host) for rule, _, _, host in expected
-    }  # ...including its Host column
+    if "Host" in flask.stdout.splitlines()[0]:  # Flask 2.2+ prints a Host column
+        assert ("/u/<int:user_id>/<path:rest>", "<tenant>.example.com") in {
+            (rule, host) for rule, _, _, host in expected
+        }  # ...including its Host column
+    else:
+        webkit = {(rule, methods, endpoint, "") for rule, methods, endpoint, _ in webkit}
     assert webkit == expected
     assert document["problems"] == []  # and a clean app raises no warning
 
