@@ -96,4 +96,14 @@ def cli() -> None:
 
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Console-script entry point."""
-    cli.main(args=args, prog_name=prog_name or "webkit")
+    try:
+        cli.main(args=args, prog_name=prog_name or "webkit")
+    except Exception as exc:
+        # click has shown its own errors, WebkitError included, and turned Ctrl-C into
+        # "Aborted!"; an exception still here escaped webkit's code: webkit's bug.
+        import sys
+
+        from webkit_cli.errors import BUG_EXIT_CODE, report_bug
+
+        report_bug(exc)
+        sys.exit(BUG_EXIT_CODE)
