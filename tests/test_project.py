@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -354,3 +356,24 @@ def test_user_traceback_shows_their_file_not_webkit(tmp_path: Path) -> None:
     assert "webkit_cli" not in text.split("Error:")[0]
     assert "importlib" not in text
     assert text.rstrip().splitlines()[-1].startswith("Error: Importing 'mod_tb' failed")
+
+
+def test_an_import_past_its_timeout_is_interrupted_where_it_hung(tmp_path: Path) -> None:
+    source = "import time\n\ndef wait():\n    time.sleep(60)\n\nwait()\n"
+    root = webkit_project(tmp_path, "mod_hang", {"mod_hang.py": source})
+    ctx = ProjectContext.from_options(project_dir=root)
+    with pytest.raises(AppImportError, match=r"did not finish in 0\.2 s") as info:
+        ctx.load_app(timeout=0.2)
+    frames = traceback.extract_tb(info.value.original.__traceback__)
+    assert any(f.filename.endswith("mod_hang.py") and f.name == "wait" for f in frames)
+
+
+def test_no_timeout_outside_the_main_thread(tmp_path: Path) -> None:
+    """SIGALRM only reaches the main thread: elsewhere the import simply runs."""
+    root = webkit_project(tmp_path, "mod_thread:app", {"mod_thread.py": FLASK_APP})
+    ctx = ProjectContext.from_options(project_dir=root)
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(ctx.load_app(timeout=0.01)))
+    thread.start()
+    thread.join(30)
+    assert [getattr(app, "import_name", None) for app in result] == ["mod_thread"]

@@ -15,14 +15,17 @@ Nothing here imports Flask at module level: the app is imported when
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import inspect
 import os
 import re
+import signal
 import sys
+import threading
 import tomllib
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -296,7 +299,7 @@ def _import_module(name: str) -> ModuleType:
         if _raised_at_import_site(exc) and getattr(exc, "name", None) in _prefixes(name):
             raise NoAppError(f"Could not import '{name}': no such module.") from exc
         raise AppImportError(f"Importing '{name}' failed in your code (above).", exc) from exc
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportTimeout):
         raise
     except BaseException as exc:
         # SystemExit included: an app that calls sys.exit() at import is a bug of the app.
@@ -321,6 +324,41 @@ def _raised_at_import_site(exc: BaseException) -> bool:
 
 
 _MISSING = object()
+
+
+class ImportTimeout(BaseException):
+    """Raised inside the user's import when it runs past the limit (a BaseException, so that
+    the user's ``except Exception`` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with :class:`ImportTimeout` after ``seconds`` (SIGALRM).
+
+    Only in the main thread of a platform with ``setitimer``; elsewhere there is no limit.
+    A signal interrupts ``time.sleep``, a blocking socket read and a Python loop alike,
+    and the traceback then shows the user's line that hung.
+    """
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _expired(signum: int, frame: object) -> None:
+        raise ImportTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _static_attr(obj: object, name: str) -> object:
@@ -395,7 +433,7 @@ def _call_factory(
                 f"The factory '{label}' could not be called with the arguments given: {exc}."
             ) from exc
         raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportTimeout):
         raise
     except BaseException as exc:
         raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
@@ -528,18 +566,31 @@ class ProjectContext:
         ctx._env_loaded = True
         return ctx
 
-    def load_app(self) -> Any:
-        """Import the app (and call its factory) once; later calls return the same object."""
+    def load_app(self, *, timeout: float | None = None) -> Any:
+        """Import the app (and call its factory) once; later calls return the same object.
+
+        ``timeout``: seconds the import may take before it is interrupted, which raises
+        :class:`~webkit_cli.errors.AppImportError` with the traceback of where it hung.
+        """
         if self._app is None:
             if self.dotenv and not self._env_loaded:
                 load_dotenv_files(self.project.root)
                 self._env_loaded = True
             prepare_sys_path(self.project)
             try:
-                if self.app_target:
-                    self._app = import_app(self.app_target, self.project)
-                else:
-                    self._app = locate_conventional_app(self.project)
+                with _time_limit(timeout):
+                    if self.app_target:
+                        self._app = import_app(self.app_target, self.project)
+                    else:
+                        self._app = locate_conventional_app(self.project)
+            except ImportTimeout as exc:
+                what = self.app_target or "the app (wsgi.py / app.py)"
+                raise AppImportError(
+                    f"Importing {what} did not finish in {timeout:g} s; the traceback above "
+                    "shows where it was. Make the import faster (no network or sleeps at import "
+                    "time), or raise --import-timeout.",
+                    exc,
+                ) from None
             except NoAppError as exc:
                 if self.app_source is None or self.app_source.target is None:
                     raise

@@ -655,3 +655,27 @@ def test_no_warning_on_generated_templates(tmp_path: Path, template: str) -> Non
         for r in document["routes"]
         if r["endpoint"] != "static"
     ), "every view of a generated project is located inside the project"
+
+
+@pytest.mark.parametrize(
+    "hang",
+    ["import time\ntime.sleep(120)\n", "while True:\n    pass\n"],
+    ids=["sleep", "busy-loop"],
+)
+def test_an_import_that_hangs_stops_at_the_import_timeout(tmp_path: Path, hang: str) -> None:
+    project = build_file_tree(tmp_path / "hang", {"app.py": f"x = 1\n{hang}"})
+    result = run(
+        [str(VENV_BIN / "webkit"), "routes", "--import-timeout", "0.5"], project
+    )  # run()'s own 60 s timeout fails the test if the limit is not honoured
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "app.py" in result.stderr  # where it hung: the user's frame
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("Error: Importing the app (wsgi.py / app.py) did not finish in 0.5 s")
+    assert "--import-timeout" in last and "bug in webkit" not in result.stderr
+
+
+def test_import_timeout_is_validated(runner: CliRunner, shop: Path) -> None:
+    result = invoke(runner, shop, "--import-timeout", "0")
+    assert result.exit_code == 2
+    assert "--import-timeout" in result.output

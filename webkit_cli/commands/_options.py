@@ -42,3 +42,16 @@ project_option = click.option(
 def project_options(f: F) -> F:
     """``-a/--app IMPORT`` and ``--project DIR``, the same for every command that has them."""
     return app_option(project_option(f))
+
+
+#: Seconds an app import may take before webkit gives up on it (issue: an import that hangs).
+DEFAULT_IMPORT_TIMEOUT = 20.0
+
+import_timeout_option = click.option(
+    "--import-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_IMPORT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up importing the app after this long, showing where it hung.",
+)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from webkit_cli.commands._options import project_options
+from webkit_cli.commands._options import import_timeout_option, project_options
 
 if TYPE_CHECKING:
     from webkit_cli.routes import PathDisplay, RouteInfo, RouteProblem
@@ -48,6 +48,7 @@ def _stdout_is_plain() -> bool:
 
 @click.command("routes")
 @project_options
+@import_timeout_option
 @click.option(
     "-s",
     "--sort",
@@ -85,6 +86,7 @@ def _stdout_is_plain() -> bool:
 def routes_command(
     app: str | None,
     project_dir: str | None,
+    import_timeout: float,
     sort: str,
     methods: tuple[str, ...],
     grep: str | None,
@@ -121,7 +123,7 @@ def routes_command(
     # Whatever the app prints while it is imported goes to stderr under --json, so that
     # stdout stays one parseable document for jq.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        app = context.load_app()
+        app = context.load_app(timeout=import_timeout)
     with _gc_frozen():
         every_route = collect_routes(app)
         problems = find_problems(app, every_route)
