@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -377,3 +378,17 @@ def test_no_timeout_outside_the_main_thread(tmp_path: Path) -> None:
     thread.start()
     thread.join(30)
     assert [getattr(app, "import_name", None) for app in result] == ["mod_thread"]
+
+
+def test_an_alarm_armed_before_the_import_is_put_back(tmp_path: Path) -> None:
+    root = webkit_project(tmp_path, "mod_alarm:app", {"mod_alarm.py": FLASK_APP})
+    ctx = ProjectContext.from_options(project_dir=root)
+    previous = signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    signal.setitimer(signal.ITIMER_REAL, 50)
+    try:
+        ctx.load_app(timeout=5)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 0 < left <= 50

@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import tomllib
 import traceback
 from collections.abc import Iterator, Mapping
@@ -353,12 +354,17 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         raise ImportTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)  # type: ignore[arg-type]
+    started = time.monotonic()
+    # An alarm already armed (pytest-timeout's, a caller's) is put back afterwards.
+    earlier, _ = signal.setitimer(signal.ITIMER_REAL, seconds)  # type: ignore[arg-type]
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if earlier:
+            left = earlier - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
 
 
 def _static_attr(obj: object, name: str) -> object:
