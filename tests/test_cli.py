@@ -151,3 +151,15 @@ def test_check_takes_path_or_project_but_not_two_different_ones(
     result = runner.invoke(cli, ["check", str(tmp_path / "a"), "--project", str(tmp_path / "b")])
     assert result.exit_code == 2
     assert "not both" in result.output
+
+
+@pytest.mark.parametrize("command", ["routes", "check"])
+def test_a_pyproject_that_is_not_utf8_is_reported_without_a_traceback(
+    command: str, runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.webkit]\n# caf\xe9\n")
+    result = runner.invoke(cli, [command, "--project", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "bug in webkit" not in result.output
+    assert "pyproject.toml" in result.output
+    assert ("is not UTF-8" if command == "routes" else "P001") in result.output

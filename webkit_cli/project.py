@@ -125,9 +125,22 @@ def load_dotenv_files(root: Path) -> list[Path]:
     from dotenv import load_dotenv
 
     for path in existing:
-        load_dotenv(path, override=False, encoding="utf-8")
+        with _readable_dotenv(path):
+            load_dotenv(path, override=False, encoding="utf-8")
         loaded.append(path)
     return loaded
+
+
+@contextlib.contextmanager
+def _readable_dotenv(path: Path) -> Iterator[None]:
+    """A ``.env`` that is not UTF-8 is one Error line, not a UnicodeDecodeError traceback."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            f"{path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}). "
+            "Save it as UTF-8 and try again."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,8 @@ def lookup_setting(
             continue
         from dotenv import dotenv_values
 
-        value = dotenv_values(path, encoding="utf-8").get(name)
+        with _readable_dotenv(path):
+            value = dotenv_values(path, encoding="utf-8").get(name)
         if value:
             return EnvSetting(name, value, filename)
     return None
@@ -582,7 +596,6 @@ class ProjectContext:
             if self.dotenv and not self._env_loaded:
                 load_dotenv_files(self.project.root)
                 self._env_loaded = True
-            prepare_sys_path(self.project)
             try:
                 with _time_limit(timeout):
                     if self.app_target:

@@ -104,12 +104,14 @@ def create_app():
 
 @pytest.fixture(autouse=True)
 def _isolated_imports() -> Iterator[None]:
-    """Each test imports its own throw-away app modules; forget them afterwards."""
-    path, modules = list(sys.path), set(sys.modules)
+    """Each test imports its own throw-away app modules (and loads .env files); undo both."""
+    path, modules, environ = list(sys.path), set(sys.modules), dict(os.environ)
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 @pytest.fixture
@@ -679,3 +681,35 @@ def test_import_timeout_is_validated(runner: CliRunner, shop: Path) -> None:
     result = invoke(runner, shop, "--import-timeout", "0")
     assert result.exit_code == 2
     assert "--import-timeout" in result.output
+
+
+def test_microblog_shape_flaskenv_app_and_request_proxy(runner: CliRunner, tmp_path: Path) -> None:
+    """FLASK_APP=microblog.py in .flaskenv, and `from flask import request` beside the app."""
+    project = build_file_tree(
+        tmp_path / "microblog",
+        {
+            ".flaskenv": "FLASK_APP=microblog.py\nFLASK_DEBUG=1\n",
+            "microblog.py": "from app import app, request\n",
+            "app/__init__.py": (
+                "from flask import Flask, current_app, request, session\n\n"
+                "app = Flask(__name__)\n\n"
+                "@app.route('/index')\ndef index():\n    return 'hi'\n"
+            ),
+        },
+    )
+    result = invoke(runner, project, "--json")
+    assert result.exit_code == 0, result.output
+    assert "/index" in {r["rule"] for r in json.loads(result.stdout)["routes"]}
+
+
+@pytest.mark.parametrize("name", ["pyproject.toml", ".env", ".flaskenv"])
+def test_a_file_that_is_not_utf8_is_one_error_line(
+    runner: CliRunner, tmp_path: Path, name: str
+) -> None:
+    files: dict[str, str | bytes] = {"app.py": "from flask import Flask\napp = Flask(__name__)\n"}
+    files[name] = b"[tool.webkit]\n# caf\xe9\n" if name == "pyproject.toml" else b"X=caf\xe9\n"
+    project = build_file_tree(tmp_path / "latin1", files)
+    result = invoke(runner, project)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert f"{name} is not UTF-8" in result.stderr and "Traceback" not in result.stderr

@@ -53,5 +53,6 @@ import_timeout_option = click.option(
     default=DEFAULT_IMPORT_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
-    help="Give up importing the app after this long, showing where it hung.",
+    envvar="WEBKIT_IMPORT_TIMEOUT",
+    help="Seconds the app import may take; a slower or hung import stops, showing where.",
 )
