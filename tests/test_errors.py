@@ -104,9 +104,3 @@ def test_the_users_error_is_not_called_a_webkit_bug(
     err = capsys.readouterr().err
     assert "their bug" in err and "bug in webkit" not in err
 
-
-def test_a_worker_stopped_by_a_webkit_bug_is_not_called_a_c_extension_crash() -> None:
-    from webkit_cli.server.supervisor import _describe_exit
-
-    assert "bug in webkit" in _describe_exit(BUG_EXIT_CODE)
-    assert _describe_exit(3) == "exited with code 3"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from webkit_cli.errors import BUG_EXIT_CODE, WebkitError
+from webkit_cli.errors import WebkitError
 from webkit_cli.server.config import ServerConfig
 
 if TYPE_CHECKING:
@@ -535,8 +535,6 @@ class Supervisor:
                 reason = (
                     f"The worker process {how} while importing the app (os._exit(), a crash "
                     "in a C extension or a signal). Save a fix and the server reloads."
-                    if code != BUG_EXIT_CODE
-                    else f"The worker process {how}. Save a change and the server reloads."
                 )
                 print_warning(reason)
                 self.pending = self.launch(worker.trigger, report=reason)
@@ -687,6 +685,4 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             name = f"signal {-code}"
         return f"was killed by {name}"
-    if code == BUG_EXIT_CODE:
-        return "stopped on a bug in webkit (traceback above)"
     return f"exited with code {code}"

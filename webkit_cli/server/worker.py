@@ -439,12 +439,6 @@ def run_worker(
     worker = Worker(config, listen_fd, control, generation, report)
     try:
         return worker.serve()
-    except Exception as exc:
-        # The user's errors are caught where their code runs; this one is webkit's.
-        from webkit_cli.errors import BUG_EXIT_CODE, report_bug
-
-        report_bug(exc)
-        return BUG_EXIT_CODE
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
