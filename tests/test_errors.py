@@ -103,4 +103,3 @@ def test_the_users_error_is_not_called_a_webkit_bug(
     assert info.value.code == 1
     err = capsys.readouterr().err
     assert "their bug" in err and "bug in webkit" not in err
-
