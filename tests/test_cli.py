@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,17 @@ def test_a_pyproject_that_is_not_utf8_is_reported_without_a_traceback(
     assert "Traceback" not in result.output and "bug in webkit" not in result.output
     assert "pyproject.toml" in result.output
     assert ("is not UTF-8" if command == "routes" else "P001") in result.output
+
+
+def test_check_project_option_is_the_same_as_its_path_argument(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
+    try:
+        by_path = runner.invoke(cli, ["check", str(tmp_path), "--format", "json"])
+        by_option = runner.invoke(cli, ["check", "--project", str(tmp_path), "--format", "json"])
+    finally:
+        sys.modules.pop("app", None)
+    assert by_path.exit_code == by_option.exit_code == 0, by_option.output
+    assert json.loads(by_path.output)["root"] == json.loads(by_option.output)["root"]
+    assert json.loads(by_option.output)["root"] == str(tmp_path.resolve())
