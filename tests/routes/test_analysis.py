@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, g, redirect
+from flask import Blueprint, Flask, g, redirect, url_for
 from flask.views import MethodView, View
 
 from tests.routes.helpers import (
@@ -214,6 +214,40 @@ def test_missing_view() -> None:
     problems = find_problems(app)
     assert [(p.code, p.endpoint) for p in problems] == [("missing-view", "ghost")]
     assert problems[0].source_file is None
+
+
+def test_an_endpoint_that_names_a_served_url_is_no_problem() -> None:
+    """Flask's tutorial: ``add_url_rule("/", endpoint="index")`` so url_for("index") works."""
+    app = Flask(__name__)
+    blog = Blueprint("blog", __name__)
+
+    @blog.route("/")
+    def index() -> str:
+        return "posts"
+
+    app.register_blueprint(blog)
+    app.add_url_rule("/", endpoint="index")
+    with app.test_request_context():
+        assert url_for("index") == "/"
+    assert client(app).get("/").data == b"posts"  # the blog's view answers "/"
+    assert find_problems(app) == []
+
+
+def test_an_alias_that_answers_more_methods_is_still_a_missing_view() -> None:
+    app = Flask(__name__)
+
+    @app.get("/")
+    def home() -> str:
+        return "home"
+
+    app.add_url_rule("/", endpoint="index", methods=["GET", "POST"])  # POST / reaches it
+    app.add_url_rule("/other", endpoint="other")  # nothing else serves /other
+    problems = [(p.code, p.endpoint) for p in find_problems(app)]
+    assert problems == [
+        ("duplicate-route", "index"),
+        ("missing-view", "index"),
+        ("missing-view", "other"),
+    ]
 
 
 def test_problems_sorted_by_code_order() -> None:
