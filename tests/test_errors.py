@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from webkit_cli.errors import AppImportError, trim_traceback
+from webkit_cli.errors import BUG_EXIT_CODE, AppImportError, trim_traceback
 
 
 def test_trim_traceback_keeps_only_the_users_frames(
@@ -65,3 +65,41 @@ def test_app_import_error_trims_the_original(
         sys.modules.pop("userpkg_wrapped", None)
     names = [Path(f.filename).name for f in traceback.extract_tb(error.original.__traceback__)]
     assert names == ["test_errors.py", "userpkg_wrapped.py"]
+
+
+def _boom(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("an invariant of webkit broke")
+
+
+def test_an_exception_in_webkits_code_is_reported_as_a_webkit_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from webkit_cli.cli import main
+    from webkit_cli.project import ProjectContext
+
+    monkeypatch.setattr(ProjectContext, "from_options", _boom)
+    with pytest.raises(SystemExit) as info:
+        main(["routes"])
+    assert info.value.code == BUG_EXIT_CODE
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "webkit_cli/commands/routes.py" in err  # webkit's own frames are the point here
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("Error: RuntimeError inside webkit")
+    assert "this is a bug in webkit, please report it" in last
+
+
+def test_the_users_error_is_not_called_a_webkit_bug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from webkit_cli.cli import main
+
+    (tmp_path / "app.py").write_text("raise ValueError('their bug')\n")
+    try:
+        with pytest.raises(SystemExit) as info:
+            main(["routes", "--project", str(tmp_path)])
+    finally:
+        sys.modules.pop("app", None)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "their bug" in err and "bug in webkit" not in err

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +16,12 @@ import pytest
 from tests.conftest import build_file_tree
 from webkit_cli.errors import AppImportError, NoAppError, ProjectError
 from webkit_cli.project import (
+    AppSource,
     ProjectContext,
     find_project,
+    flask_debug,
     import_app,
+    is_flask_debug_on,
     load_dotenv_files,
     resolve_app_target,
 )
@@ -31,16 +37,26 @@ FACTORY = (
     "    app.config['NAME'] = (config or {}).get('NAME', 'default')\n"
     "    return app\n"
 )
+#: microblog's shape: werkzeug proxies at module level beside the app. Reading any
+#: attribute of an unbound proxy raises "Working outside of request context".
+PROXIES_APP = (
+    "from flask import Flask, current_app, g, request, session\n"
+    "from werkzeug.local import LocalProxy\n\n"
+    "broken = LocalProxy(lambda: 1 / 0)\n"
+    "app = Flask(__name__)\n"
+)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_imports() -> Iterator[None]:
-    """Each test imports its own throw-away modules; forget them afterwards."""
-    path, modules = list(sys.path), set(sys.modules)
+    """Each test imports its own throw-away modules (and loads .env files); undo both."""
+    path, modules, environ = list(sys.path), set(sys.modules), dict(os.environ)
     yield
     sys.path[:] = path
     for name in set(sys.modules) - modules:
         del sys.modules[name]
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def webkit_project(root: Path, app: str | None, files: dict[str, str]) -> Path:
@@ -81,12 +97,90 @@ def test_missing_project_dir(tmp_path: Path) -> None:
 
 
 def test_app_target_order(tmp_path: Path) -> None:
-    project = find_project(webkit_project(tmp_path, "from_config:app", {}))
-    env = {"WEBKIT_APP": "from_env:app"}
-    assert resolve_app_target(project, "from_option:app", env) == "from_option:app"
-    assert resolve_app_target(project, None, env) == "from_env:app"
-    assert resolve_app_target(project, None, {}) == "from_config:app"
-    assert resolve_app_target(find_project(tmp_path / ".."), None, {}) in (None, "from_config:app")
+    """Flask's order with webkit's two places: --app, WEBKIT_APP, FLASK_APP, pyproject."""
+    project = find_project(webkit_project(tmp_path / "p", "from_config:app", {}))
+    both = {"WEBKIT_APP": "from_webkit_env:app", "FLASK_APP": "from_flask_env:app"}
+    option = resolve_app_target(project, "from_option:app", both)
+    assert (option.target, option.source) == ("from_option:app", AppSource.OPTION)
+    webkit_env = resolve_app_target(project, None, both)
+    assert (webkit_env.target, webkit_env.source) == ("from_webkit_env:app", AppSource.WEBKIT_APP)
+    flask_env = resolve_app_target(project, None, {"FLASK_APP": "from_flask_env:app"})
+    assert (flask_env.target, flask_env.source) == ("from_flask_env:app", AppSource.FLASK_APP)
+    config = resolve_app_target(project, None, {})
+    assert (config.target, config.source) == ("from_config:app", AppSource.PYPROJECT)
+    plain = resolve_app_target(
+        find_project(build_file_tree(tmp_path / "plain", {"README": ""})), None, {}
+    )
+    assert (plain.target, plain.source) == (None, AppSource.CONVENTION)
+
+
+@pytest.mark.parametrize(
+    ("files", "environ", "target", "origin"),
+    [
+        ({".flaskenv": "FLASK_APP=microblog.py\n"}, {}, "microblog.py", "FLASK_APP in .flaskenv"),
+        ({".env": "FLASK_APP=dotenv:app\n"}, {}, "dotenv:app", "FLASK_APP in .env"),
+        # Flask's precedence: .env over .flaskenv, the environment over both.
+        (
+            {".env": "FLASK_APP=a:app\n", ".flaskenv": "FLASK_APP=b:app\n"},
+            {},
+            "a:app",
+            "FLASK_APP in .env",
+        ),
+        ({".flaskenv": "FLASK_APP=b:app\n"}, {"FLASK_APP": "c:app"}, "c:app", "FLASK_APP"),
+        # WEBKIT_APP anywhere beats FLASK_APP anywhere.
+        (
+            {".flaskenv": "WEBKIT_APP=w:app\n", ".env": "FLASK_APP=f:app\n"},
+            {},
+            "w:app",
+            "WEBKIT_APP in .flaskenv",
+        ),
+    ],
+)
+def test_app_target_from_dotenv_files_names_the_file(
+    tmp_path: Path, files: dict[str, str], environ: dict[str, str], target: str, origin: str
+) -> None:
+    project = find_project(webkit_project(tmp_path, "from_config:app", files))
+    resolved = resolve_app_target(project, None, environ)
+    assert resolved.target == target
+    assert resolved.origin == origin
+    assert resolved.describe() == f"{target} (from {origin})"
+
+
+def test_no_dotenv_ignores_the_files(tmp_path: Path) -> None:
+    project = find_project(webkit_project(tmp_path, "cfg:app", {".flaskenv": "FLASK_APP=f:app\n"}))
+    assert resolve_app_target(project, None, {}, dotenv=False).target == "cfg:app"
+
+
+def test_flask_debug_from_flaskenv(tmp_path: Path) -> None:
+    project = find_project(
+        webkit_project(tmp_path / "with", None, {".flaskenv": "FLASK_DEBUG=1\n"})
+    )
+    setting = flask_debug(project, {})
+    assert setting is not None and (setting.value, setting.origin) == ("1", ".flaskenv")
+    assert is_flask_debug_on(setting)
+    off = flask_debug(project, {"FLASK_DEBUG": "0"})
+    assert off is not None and off.origin == "environment" and not is_flask_debug_on(off)
+    assert flask_debug(find_project(build_file_tree(tmp_path / "none", {"README": ""})), {}) is None
+
+
+def test_context_finds_the_app_from_flaskenv(tmp_path: Path) -> None:
+    """microblog: FLASK_APP=microblog.py in .flaskenv, and `from flask import request`."""
+    root = webkit_project(
+        tmp_path,
+        None,
+        {".flaskenv": "FLASK_APP=microblog.py\nFLASK_DEBUG=1\n", "microblog.py": PROXIES_APP},
+    )
+    ctx = ProjectContext.from_options(project_dir=root)
+    assert ctx.app_source is not None and ctx.app_source.origin == "FLASK_APP in .flaskenv"
+    assert ctx.load_app().import_name == "microblog"
+    assert os.environ["FLASK_DEBUG"] == "1"  # the app reads it as Flask does
+
+
+def test_wrong_target_error_names_where_it_came_from(tmp_path: Path) -> None:
+    root = webkit_project(tmp_path, None, {".flaskenv": "FLASK_APP=missing_mod_xyz:app\n"})
+    ctx = ProjectContext.from_options(project_dir=root)
+    with pytest.raises(NoAppError, match=r"no such module.*named by FLASK_APP in \.flaskenv"):
+        ctx.load_app()
 
 
 def test_dotenv_is_loaded_without_overriding(
@@ -115,6 +209,7 @@ def test_env_file_sets_app_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
     ctx = ProjectContext.from_options(project_dir=root)
     assert ctx.app_target == "envapp:app"
+    assert ctx.app_source is not None and ctx.app_source.origin == "WEBKIT_APP in .env"
     assert ctx.load_app().import_name == "envapp"
     monkeypatch.delenv("WEBKIT_APP")
 
@@ -128,6 +223,24 @@ def test_env_file_sets_app_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ({"mod_fbare.py": FACTORY}, "mod_fbare", "mod_fbare"),
         ({"sub/pathapp.py": FLASK_APP}, "sub/pathapp.py", "pathapp"),
         ({"sub/pathapp2.py": FLASK_APP}, "sub/pathapp2.py:app", "pathapp2"),
+        ({"mod_call.py": FACTORY}, "mod_call:create_app()", "mod_call"),
+        ({"sub/pathfact.py": FACTORY}, "sub/pathfact.py:create_app()", "pathfact"),
+        ({"pkg_dir/__init__.py": FLASK_APP}, "pkg_dir", "pkg_dir"),
+        ({"src/pkg_path/__init__.py": FLASK_APP}, "src/pkg_path", "pkg_path"),
+        ({"pkg_dot/__init__.py": "", "pkg_dot/web.py": FLASK_APP}, "pkg_dot.web", "pkg_dot.web"),
+        (
+            {"pkg_file/__init__.py": "", "pkg_file/web.py": FLASK_APP},
+            "pkg_file/web.py",
+            "pkg_file.web",
+        ),
+        ({"mod_make.py": FACTORY.replace("create_app", "make_app")}, "mod_make", "mod_make"),
+        ({"mod_proxies.py": PROXIES_APP}, "mod_proxies", "mod_proxies"),
+        ({"mod_proxies2.py": PROXIES_APP}, "mod_proxies2:app", "mod_proxies2"),
+        (
+            {"mod_proxfact.py": PROXIES_APP.replace("app = Flask(__name__)", FACTORY)},
+            "mod_proxfact",
+            "mod_proxfact",
+        ),
     ],
 )
 def test_import_forms(tmp_path: Path, files: dict[str, str], target: str, import_name: str) -> None:
@@ -139,6 +252,35 @@ def test_factory_call_with_literal_arguments(tmp_path: Path) -> None:
     project = find_project(webkit_project(tmp_path, None, {"mod_args.py": FACTORY}))
     app = import_app("mod_args:create_app({'NAME': 'given'})", project)
     assert app.config["NAME"] == "given"
+
+
+def test_factory_call_with_keyword_arguments(tmp_path: Path) -> None:
+    project = find_project(webkit_project(tmp_path, None, {"mod_kw.py": FACTORY}))
+    app = import_app("mod_kw:create_app(config={'NAME': 'kw'})", project)
+    assert app.config["NAME"] == "kw"
+
+
+def test_an_app_beside_only_proxies_is_the_only_app(tmp_path: Path) -> None:
+    """No conventional name: the one app among the module's values, proxies skipped unread."""
+    source = PROXIES_APP.replace("app = Flask(__name__)", "website = Flask(__name__)")
+    project = find_project(webkit_project(tmp_path, None, {"mod_only.py": source}))
+    assert import_app("mod_only", project).import_name == "mod_only"
+
+
+def test_a_proxy_named_app_is_not_an_app(tmp_path: Path) -> None:
+    source = "from flask import current_app as app\n"
+    project = find_project(webkit_project(tmp_path, None, {"mod_proxy_app.py": source}))
+    with pytest.raises(NoAppError, match="is not a Flask app"):
+        import_app("mod_proxy_app:app", project)
+    with pytest.raises(NoAppError, match="No Flask app or factory found"):
+        import_app("mod_proxy_app", project)
+
+
+def test_pyproject_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    build_file_tree(tmp_path, {"pyproject.toml": b"[tool.webkit]\napp = '\xff\xfe'\n"})
+    with pytest.raises(ProjectError, match=r"is not UTF-8 \(byte 0xff at offset 21\)") as info:
+        find_project(tmp_path)
+    assert "\n" not in info.value.format_message()
 
 
 def test_flask_conventions_find_wsgi_py(tmp_path: Path) -> None:
@@ -162,6 +304,10 @@ def test_no_app_anywhere(tmp_path: Path) -> None:
         ({"mod_notapp.py": "app = 42\n"}, "mod_notapp:app", "is not a Flask app"),
         ({"mod_empty.py": "x = 1\n"}, "mod_empty", "No Flask app or factory found"),
         ({"mod_bad.py": FLASK_APP}, "mod_bad:app(", "Failed to parse"),
+        ({"mod_bad2.py": FACTORY}, "mod_bad2:create_app(open('x'))", "literal values"),
+        ({"mod_bad3.py": FACTORY}, "mod_bad3:a.b()", "must be a simple name"),
+        ({"mod_bad4.py": FACTORY}, "mod_bad4:create_app(1, 2, 3)", "could not be called with"),
+        ({}, "no/such/file.py", "File no/such/file.py does not exist"),
         (
             {"mod_needs.py": "def create_app(name):\n    pass\n"},
             "mod_needs:create_app",
@@ -211,3 +357,38 @@ def test_user_traceback_shows_their_file_not_webkit(tmp_path: Path) -> None:
     assert "webkit_cli" not in text.split("Error:")[0]
     assert "importlib" not in text
     assert text.rstrip().splitlines()[-1].startswith("Error: Importing 'mod_tb' failed")
+
+
+def test_an_import_past_its_timeout_is_interrupted_where_it_hung(tmp_path: Path) -> None:
+    source = "import time\n\ndef wait():\n    time.sleep(60)\n\nwait()\n"
+    root = webkit_project(tmp_path, "mod_hang", {"mod_hang.py": source})
+    ctx = ProjectContext.from_options(project_dir=root)
+    with pytest.raises(AppImportError, match=r"did not finish in 0\.2 s") as info:
+        ctx.load_app(timeout=0.2)
+    frames = traceback.extract_tb(info.value.original.__traceback__)
+    assert any(f.filename.endswith("mod_hang.py") and f.name == "wait" for f in frames)
+
+
+def test_no_timeout_outside_the_main_thread(tmp_path: Path) -> None:
+    """SIGALRM only reaches the main thread: elsewhere the import simply runs."""
+    root = webkit_project(tmp_path, "mod_thread:app", {"mod_thread.py": FLASK_APP})
+    ctx = ProjectContext.from_options(project_dir=root)
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(ctx.load_app(timeout=0.01)))
+    thread.start()
+    thread.join(30)
+    assert [getattr(app, "import_name", None) for app in result] == ["mod_thread"]
+
+
+def test_an_alarm_armed_before_the_import_is_put_back(tmp_path: Path) -> None:
+    root = webkit_project(tmp_path, "mod_alarm:app", {"mod_alarm.py": FLASK_APP})
+    ctx = ProjectContext.from_options(project_dir=root)
+    previous = signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    signal.setitimer(signal.ITIMER_REAL, 50)
+    try:
+        ctx.load_app(timeout=5)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert 0 < left <= 50

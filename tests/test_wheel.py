@@ -1,10 +1,12 @@
-"""The built wheel ships the templates and scaffolds from a fresh virtual environment."""
+"""The release artefacts: ``python -m build`` makes an sdist and a wheel that ``twine check``
+accepts; the wheel ships the templates and scaffolds from a fresh virtual environment."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -27,11 +29,33 @@ def _run(
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--wheel", "--outdir", dist, REPO_ROOT])
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the release workflow uploads: ``python -m build`` (the wheel built from the sdist)."""
+    out = tmp_path_factory.mktemp("dist")
+    _run([sys.executable, "-m", "build", "--outdir", out, REPO_ROOT])
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
     (built,) = dist.glob("webkit_cli-*.whl")
     return built
+
+
+@pytest.mark.slow
+def test_sdist_and_wheel_pass_twine_check(dist: Path) -> None:
+    (sdist,) = dist.glob("webkit_cli-*.tar.gz")
+    (wheel,) = dist.glob("webkit_cli-*.whl")
+    out = _run([sys.executable, "-m", "twine", "check", "--strict", sdist, wheel]).stdout
+    assert out.count("PASSED") == 2, out
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    for needed in ("pyproject.toml", "README.md", "webkit_cli/cli.py", "project_templates"):
+        assert needed in names or any(n.startswith(needed + "/") for n in names), needed
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        text = zf.read(metadata).decode()
+    assert "Requires-Dist: flask<4,>=2.1.3" in text  # installs beside a project pinning Flask 2.1
 
 
 @pytest.mark.slow
@@ -103,3 +127,47 @@ def test_scaffold_from_a_fresh_virtualenv(wheel: Path, tmp_path: Path) -> None:
         env=env,
     )
     assert (work / "api-demo" / "src" / "api_demo" / "__init__.py").is_file()
+
+
+def test_release_workflow_builds_tests_and_publishes_with_trusted_publishing() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/release.yml").read_text())
+    trigger = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert trigger == {"push": {"tags": ["v*"]}}
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"build", "test", "publish"}
+    build = "\n".join(step.get("run", "") for step in jobs["build"]["steps"])
+    assert "python -m build" in build and "twine check --strict dist/*" in build
+    assert "bash .ci/run" in [step.get("run") for step in jobs["test"]["steps"]]
+    publish = jobs["publish"]
+    assert set(publish["needs"]) == {"build", "test"}
+    assert publish["permissions"] == {"id-token": "write"}  # OIDC, no stored token
+    assert publish["environment"]["name"] == "pypi"
+    uses = [step.get("uses", "") for step in publish["steps"]]
+    assert any(u.startswith("pypa/gh-action-pypi-publish@") for u in uses)
+    assert not any("password" in step.get("with", {}) for step in publish["steps"])
+    assert workflow["permissions"] == {"contents": "read"}  # nothing else may write
+
+
+def test_release_workflow_reads_the_version_webkit_reports() -> None:
+    """The tag check's one-liner finds the version in webkit_cli/__init__.py."""
+    import yaml
+
+    from webkit_cli import __version__
+
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/release.yml").read_text())
+    script = next(
+        s["run"]
+        for s in workflow["jobs"]["build"]["steps"]
+        if "GITHUB_REF_NAME" in s.get("run", "")
+    )
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python`
+    env = {**os.environ, "PATH": path, "GITHUB_REF_NAME": f"v{__version__}"}
+    ok = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, env=env, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    env["GITHUB_REF_NAME"] = "v0.0.0-not-this"
+    wrong = subprocess.run(
+        ["bash", "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert wrong.returncode == 1 and "does not match version" in wrong.stdout

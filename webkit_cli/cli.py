@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 from webkit_cli import __version__
 
-#: name -> (module:attribute of the click command, one-line help shown by ``webkit --help``)
+#: name -> (module:attribute of the click command, its one-line help): the one place the
+#: short help is written; ``webkit --help`` reads it without importing the commands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("webkit_cli.commands.new:new_command", "Create a project from a template."),
     "run": ("webkit_cli.commands.run:run_command", "Serve the project with a reloading server."),
@@ -51,6 +52,7 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):  # pragma: no cover - programming error
             raise TypeError(f"{import_path} is not a click command")
+        command.short_help = self.lazy_commands[cmd_name][1]
         return command
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
@@ -98,4 +100,14 @@ def cli() -> None:
 
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """Console-script entry point."""
-    cli.main(args=args, prog_name=prog_name or "webkit")
+    try:
+        cli.main(args=args, prog_name=prog_name or "webkit")
+    except Exception as exc:
+        # click has shown its own errors, WebkitError included, and turned Ctrl-C into
+        # "Aborted!"; an exception still here escaped webkit's code: webkit's bug.
+        import sys
+
+        from webkit_cli.errors import BUG_EXIT_CODE, report_bug
+
+        report_bug(exc)
+        sys.exit(BUG_EXIT_CODE)

@@ -6,6 +6,10 @@ from typing import IO, Any
 
 import click
 
+#: The exit status of a process stopped by a bug in webkit itself (sysexits' EX_SOFTWARE):
+#: the supervisor tells it apart from a crash of the user's code.
+BUG_EXIT_CODE = 70
+
 
 class WebkitError(click.ClickException):
     """An expected failure: one ``Error: ...`` line that says what to do, exit code 1."""
@@ -94,3 +98,24 @@ def trim_traceback(exc: BaseException) -> None:
             kept[-1].tb_next = None
         current.__traceback__ = kept[0] if kept else None
         current = current.__cause__ or current.__context__
+
+
+def report_bug(exc: BaseException, *, file: IO[Any] | None = None) -> None:
+    """An exception that escaped webkit's own code: its full traceback, then what to do.
+
+    Errors of the user's code are wrapped (:class:`AppImportError`) before they get here;
+    what is left is webkit's bug, so every frame is kept, webkit's included.
+    """
+    import sys
+    import traceback
+
+    from webkit_cli import __version__
+    from webkit_cli._console import print_error
+
+    stream = file if file is not None else sys.stderr
+    traceback.print_exception(exc, file=stream)
+    print_error(
+        f"{type(exc).__name__} inside webkit {__version__}: this is a bug in webkit, please "
+        "report it with the traceback above.",
+        file=file,
+    )

@@ -1,9 +1,12 @@
 """Find the project, read ``[tool.webkit]``, load ``.env`` and import the app lazily.
 
 Shared by ``webkit run``, ``webkit routes`` and ``webkit check``. The lookup order
-for the app is DESIGN.md's: ``--app``, then ``WEBKIT_APP``, then
+for the app is Flask's, with webkit's two places in it: ``--app``, ``WEBKIT_APP``,
+``FLASK_APP`` (each from the environment, ``.env`` or ``.flaskenv``),
 ``[tool.webkit].app``, then Flask's conventions (``wsgi.py`` / ``app.py`` in the
 project root, exposing ``app`` / ``application`` / ``create_app`` / ``make_app``).
+Every ``--app`` form Flask accepts works (see :func:`import_app`), and looking for the
+app never evaluates an attribute of the user's objects (a werkzeug proxy would raise).
 
 Nothing here imports Flask at module level: the app is imported when
 :meth:`ProjectContext.load_app` is first called.
@@ -12,20 +15,26 @@ Nothing here imports Flask at module level: the app is imported when
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import inspect
 import os
+import re
+import signal
 import sys
+import threading
+import time
 import tomllib
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from types import FunctionType, ModuleType
 from typing import Any
 
 from webkit_cli.errors import AppImportError, NoAppError, ProjectError
 
-APP_ENV_VAR = "WEBKIT_APP"
 CONVENTIONAL_MODULES = ("wsgi", "app")
 CONVENTIONAL_NAMES = ("app", "application")
 CONVENTIONAL_FACTORIES = ("create_app", "make_app")
@@ -66,6 +75,11 @@ def read_pyproject(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ProjectError(f"{path} is not valid TOML: {exc}. Fix the file and try again.") from exc
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            f"{path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "TOML files must be UTF-8. Save it as UTF-8 and try again."
+        ) from exc
     except OSError as exc:
         raise ProjectError(f"Cannot read {path}: {exc.strerror}.") from exc
 
@@ -98,30 +112,128 @@ def find_project(start: Path | str | None = None) -> Project:
     return Project(root=begin)
 
 
+#: The dotenv files Flask loads, in Flask's precedence: ``.env`` wins over ``.flaskenv``.
+DOTENV_FILES = (".env", ".flaskenv")
+
+
 def load_dotenv_files(root: Path) -> list[Path]:
-    """Load ``.env`` (and ``.flaskenv``) from ``root`` without overriding set variables."""
+    """Load ``.env`` and ``.flaskenv`` from ``root`` without overriding set variables."""
     loaded: list[Path] = []
-    candidates = [root / ".env", root / ".flaskenv"]
-    existing = [p for p in candidates if p.is_file()]
+    existing = [root / name for name in DOTENV_FILES if (root / name).is_file()]
     if not existing:
         return loaded
     from dotenv import load_dotenv
 
     for path in existing:
-        load_dotenv(path, override=False, encoding="utf-8")
+        with _readable_dotenv(path):
+            load_dotenv(path, override=False, encoding="utf-8")
         loaded.append(path)
     return loaded
 
 
-def resolve_app_target(
-    project: Project, app_option: str | None = None, environ: Mapping[str, str] | None = None
-) -> str | None:
-    """The app import string, or ``None`` to fall back to Flask's conventions."""
+@contextlib.contextmanager
+def _readable_dotenv(path: Path) -> Iterator[None]:
+    """A ``.env`` that is not UTF-8 is one Error line, not a UnicodeDecodeError traceback."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            f"{path} is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}). "
+            "Save it as UTF-8 and try again."
+        ) from exc
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """A variable's value and where it was set: ``"environment"``, ``".env"`` or ``".flaskenv"``."""
+
+    name: str
+    value: str
+    origin: str
+
+    def describe(self) -> str:
+        return self.name if self.origin == "environment" else f"{self.name} in {self.origin}"
+
+
+def lookup_setting(
+    project: Project,
+    name: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    dotenv: bool = True,
+) -> EnvSetting | None:
+    """``name`` from the environment, else from ``.env``, else from ``.flaskenv``.
+
+    The files are read, not loaded: this answers "where did the value come from" even
+    before (or without) :func:`load_dotenv_files`.
+    """
     env = os.environ if environ is None else environ
+    if env.get(name):
+        return EnvSetting(name, env[name], "environment")
+    if not dotenv:
+        return None
+    for filename in DOTENV_FILES:
+        path = project.root / filename
+        if not path.is_file():
+            continue
+        from dotenv import dotenv_values
+
+        with _readable_dotenv(path):
+            value = dotenv_values(path, encoding="utf-8").get(name)
+        if value:
+            return EnvSetting(name, value, filename)
+    return None
+
+
+class AppSource(Enum):
+    """Where the app's import string came from, in the order it is looked for."""
+
+    OPTION = "--app"
+    WEBKIT_APP = "WEBKIT_APP"
+    FLASK_APP = "FLASK_APP"
+    PYPROJECT = "[tool.webkit] in pyproject.toml"
+    CONVENTION = "Flask's conventions (wsgi.py / app.py)"
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """The app's import string (``None``: Flask's conventions) and where it came from."""
+
+    target: str | None
+    source: AppSource
+    #: for WEBKIT_APP / FLASK_APP: the environment, ``.env`` or ``.flaskenv``
+    setting: EnvSetting | None = None
+
+    @property
+    def origin(self) -> str:
+        """``--app``, ``FLASK_APP in .flaskenv``, ``[tool.webkit] in pyproject.toml``..."""
+        return self.setting.describe() if self.setting is not None else self.source.value
+
+    def describe(self) -> str:
+        """For the banner: ``microblog.py (from FLASK_APP in .flaskenv)``."""
+        if self.target is None:
+            return "found by Flask's conventions (wsgi.py / app.py)"
+        return f"{self.target} (from {self.origin})"
+
+
+def resolve_app_target(
+    project: Project,
+    app_option: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    dotenv: bool = True,
+) -> AppTarget:
+    """Which app to import, in Flask's order plus webkit's own two places.
+
+    ``--app``, ``WEBKIT_APP``, ``FLASK_APP`` (each variable from the environment, then
+    ``.env``, then ``.flaskenv``), ``[tool.webkit].app``, then Flask's conventions.
+    """
     if app_option:
-        return app_option
-    if env.get(APP_ENV_VAR):
-        return env[APP_ENV_VAR]
+        return AppTarget(app_option, AppSource.OPTION)
+    for name, source in (("WEBKIT_APP", AppSource.WEBKIT_APP), ("FLASK_APP", AppSource.FLASK_APP)):
+        setting = lookup_setting(project, name, environ, dotenv=dotenv)
+        if setting is not None:
+            return AppTarget(setting.value, source, setting)
     configured = project.config.get("app")
     if configured is not None:
         if not isinstance(configured, str) or not configured.strip():
@@ -129,11 +241,27 @@ def resolve_app_target(
                 f"[tool.webkit].app in {project.pyproject} must be a string "
                 'like "package:create_app".'
             )
-        return configured
-    return None
+        return AppTarget(configured, AppSource.PYPROJECT)
+    return AppTarget(None, AppSource.CONVENTION)
 
 
-def _prepare_sys_path(project: Project) -> None:
+def flask_debug(
+    project: Project, environ: Mapping[str, str] | None = None, *, dotenv: bool = True
+) -> EnvSetting | None:
+    """``FLASK_DEBUG`` as Flask will read it in the app (environment, ``.env``, ``.flaskenv``)."""
+    return lookup_setting(project, "FLASK_DEBUG", environ, dotenv=dotenv)
+
+
+def is_flask_debug_on(setting: EnvSetting | None) -> bool:
+    """Flask's own reading of ``FLASK_DEBUG`` (``flask.helpers.get_debug_flag``)."""
+    return setting is not None and setting.value.lower() not in ("0", "false", "no")
+
+
+def prepare_sys_path(project: Project) -> None:
+    """Put the project's source folders (``src/`` first) at the front of ``sys.path``.
+
+    The one place that does it: the app import here, the warm process and the workers.
+    """
     for directory in reversed(project.source_dirs):
         path = str(directory)
         if path not in sys.path:
@@ -141,24 +269,30 @@ def _prepare_sys_path(project: Project) -> None:
 
 
 def _split_target(target: str) -> tuple[str, str | None]:
-    # "C:\\path\\app.py:app" keeps its drive letter; split on the last colon only
-    # when what follows looks like an attribute or a call.
-    head, paren, call = target.partition("(")
-    module, sep, attr = head.rpartition(":")
-    if not sep or not module or os.sep in attr or "/" in attr:
+    """``module:name`` -> (module, name), as Flask splits it.
+
+    Flask splits on the first colon not followed by a slash or backslash, so
+    ``C:/path/app.py:app`` keeps its drive letter.
+    """
+    parts = re.split(r":(?![\\/])", target, maxsplit=1)
+    if len(parts) == 1:
         return target, None
-    return module, attr + paren + call
+    return parts[0], parts[1]
 
 
 def _module_name_from_path(project: Project, module: str) -> str:
-    """Turn ``path/to/app.py`` into an importable module name, adding its folder to sys.path."""
+    """Turn ``path/to/app.py`` into an importable module name, adding its folder to sys.path.
+
+    Flask's ``prepare_import``, relative to the project root instead of the working
+    directory (the two are the same unless ``--project`` is given).
+    """
     if not (module.endswith(".py") or os.sep in module or "/" in module):
         return module
     path = (project.root / module).resolve()
     if path.is_dir():
         path = path / "__init__.py"
     if not path.exists():
-        raise NoAppError(f"File {module} does not exist. Check --app.")
+        raise NoAppError(f"File {module} does not exist.")
     if path.name == "__init__.py":
         path = path.parent
     parts = [path.stem if path.suffix == ".py" else path.name]
@@ -171,21 +305,19 @@ def _module_name_from_path(project: Project, module: str) -> str:
     return ".".join(reversed(parts))
 
 
-def _import_module(name: str) -> Any:
+def _import_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         # Only a failure to find the named module itself is a "wrong target";
         # an ImportError raised inside the user's module is their bug.
         if _raised_at_import_site(exc) and getattr(exc, "name", None) in _prefixes(name):
-            raise NoAppError(
-                f"Could not import '{name}': no such module. Use --app 'module:name' "
-                "or set [tool.webkit].app in pyproject.toml."
-            ) from exc
+            raise NoAppError(f"Could not import '{name}': no such module.") from exc
         raise AppImportError(f"Importing '{name}' failed in your code (above).", exc) from exc
+    except (KeyboardInterrupt, ImportTimeout):
+        raise
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(exc, SystemExit):
-            raise
+        # SystemExit included: an app that calls sys.exit() at import is a bug of the app.
         raise AppImportError(f"Importing '{name}' failed in your code (above).", exc) from exc
 
 
@@ -206,57 +338,161 @@ def _raised_at_import_site(exc: BaseException) -> bool:
     return True
 
 
-def _looks_like_app(obj: Any) -> bool:
-    return hasattr(obj, "url_map") and (hasattr(obj, "wsgi_app") or callable(obj))
+_MISSING = object()
 
 
-def _call_factory(factory: Any, name: str, args: list[Any] | None = None) -> Any:
+class ImportTimeout(BaseException):
+    """Raised inside the user's import when it runs past the limit (a BaseException, so that
+    the user's ``except Exception`` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with :class:`ImportTimeout` after ``seconds`` (SIGALRM).
+
+    Only in the main thread of a platform with ``setitimer``; elsewhere there is no limit.
+    A signal interrupts ``time.sleep``, a blocking socket read and a Python loop alike,
+    and the traceback then shows the user's line that hung.
+    """
+    usable = (
+        seconds is not None
+        and seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def _expired(signum: int, frame: object) -> None:
+        raise ImportTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    started = time.monotonic()
+    # An alarm already armed (pytest-timeout's, a caller's) is put back afterwards.
+    earlier, _ = signal.setitimer(signal.ITIMER_REAL, seconds)  # type: ignore[arg-type]
     try:
-        return factory(*(args or []))
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if earlier:
+            left = earlier - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+
+
+def _static_attr(obj: object, name: str) -> object:
+    """``obj.name`` without running any code of ``obj``: no property, no ``__getattr__``.
+
+    A werkzeug ``LocalProxy`` (``flask.request``, ``current_app``) resolves every
+    attribute access, and raises "Working outside of request context" when there is
+    none; any module that imports one would otherwise crash the search for its app.
+    """
+    try:
+        return inspect.getattr_static(obj, name)
+    except AttributeError:
+        return _MISSING
+
+
+def _is_class(obj: object) -> bool:
+    # type(obj), not isinstance(obj, type): isinstance reads obj.__class__, which a proxy
+    # resolves (and a broken proxy raises).
+    return issubclass(type(obj), type)
+
+
+def _is_function(obj: object) -> bool:
+    return type(obj) is FunctionType
+
+
+def _looks_like_app(obj: object) -> bool:
+    """A Flask app (or anything shaped like one), judged without evaluating ``obj``."""
+    if _is_class(obj):
+        return False
+    flask = sys.modules.get("flask")
+    flask_class = getattr(flask, "Flask", None) if flask is not None else None
+    if isinstance(flask_class, type) and issubclass(type(obj), flask_class):
+        return True
+    return _static_attr(obj, "url_map") is not _MISSING and (
+        _static_attr(obj, "wsgi_app") is not _MISSING or callable(obj)
+    )
+
+
+def _called_with_wrong_args(factory: Any, exc: BaseException) -> bool:
+    """True when the ``TypeError`` came from the call itself, not from inside the factory.
+
+    Flask's ``_called_with_wrong_args``: the factory's own frame is in the traceback
+    only when the call got as far as running it.
+    """
+    code = getattr(factory, "__code__", None)
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return False
+        tb = tb.tb_next
+    return True
+
+
+def _call_factory(
+    factory: Any,
+    label: str,
+    args: list[Any] | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Call the user's factory; ``label`` is how to name it (``module:create_app``)."""
+    module, _, name = label.rpartition(":")
+    try:
+        return factory(*(args or []), **(kwargs or {}))
     except TypeError as exc:
-        if _raised_at_import_site(exc) and args is None:
-            try:
-                sig = inspect.signature(factory)
-            except (TypeError, ValueError):  # pragma: no cover - builtins
-                sig = None
-            if sig is not None and any(
-                p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                for p in sig.parameters.values()
-            ):
+        if _called_with_wrong_args(factory, exc):
+            if args is None and kwargs is None:
                 raise NoAppError(
-                    f"The factory '{name}' needs arguments. Give them in the import string, "
-                    f"e.g. --app 'module:{name}(\"dev\")'."
+                    f"The factory '{label}' needs arguments. Give them in the import string, "
+                    f"e.g. --app '{module}:{name}(\"dev\")'."
                 ) from exc
+            raise NoAppError(
+                f"The factory '{label}' could not be called with the arguments given: {exc}."
+            ) from exc
         raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
-    except Exception as exc:
+    except (KeyboardInterrupt, ImportTimeout):
+        raise
+    except BaseException as exc:
         raise AppImportError(f"Calling '{name}' failed in your code (above).", exc) from exc
 
 
-def _parse_call(attr: str) -> tuple[str, list[Any] | None]:
-    """``create_app`` -> (name, None); ``create_app("dev")`` -> (name, ["dev"])."""
+def _parse_call(attr: str) -> tuple[str, list[Any] | None, dict[str, Any] | None]:
+    """``create_app`` -> (name, None, None); ``create_app("dev", debug=True)`` -> its args.
+
+    Flask's ``find_app_by_string``: arguments must be Python literals.
+    """
     try:
         expr = ast.parse(attr.strip(), mode="eval").body
-    except SyntaxError as exc:
+    except SyntaxError:
         raise NoAppError(
             f"Failed to parse {attr!r} as an attribute name or function call."
-        ) from exc
+        ) from None
     if isinstance(expr, ast.Name):
-        return expr.id, None
-    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and not expr.keywords:
+        return expr.id, None, None
+    if isinstance(expr, ast.Call):
+        if not isinstance(expr.func, ast.Name):
+            raise NoAppError(f"Function reference must be a simple name: {attr!r}.")
         try:
             args = [ast.literal_eval(arg) for arg in expr.args]
-        except ValueError as exc:
-            raise NoAppError(f"Arguments of {attr!r} must be Python literals.") from exc
-        return expr.func.id, args
+            kwargs = {
+                kw.arg: ast.literal_eval(kw.value) for kw in expr.keywords if kw.arg is not None
+            }
+        except ValueError:
+            raise NoAppError(f"Failed to parse arguments as literal values: {attr!r}.") from None
+        return expr.func.id, args, kwargs
     raise NoAppError(f"Failed to parse {attr!r} as an attribute name or function call.")
 
 
-def _find_app_in_module(module: Any, module_name: str) -> Any:
+def _find_app_in_module(module: ModuleType, module_name: str) -> Any:
+    """Flask's ``find_best_app``: ``app``/``application``, the only app, then a factory."""
     for name in CONVENTIONAL_NAMES:
         obj = getattr(module, name, None)
         if obj is not None and _looks_like_app(obj):
             return obj
-    apps = [v for v in vars(module).values() if _looks_like_app(v) and not inspect.isclass(v)]
+    apps = [v for v in list(vars(module).values()) if _looks_like_app(v)]
     if len(apps) == 1:
         return apps[0]
     if len(apps) > 1:
@@ -265,8 +501,8 @@ def _find_app_in_module(module: Any, module_name: str) -> Any:
         )
     for name in CONVENTIONAL_FACTORIES:
         factory = getattr(module, name, None)
-        if inspect.isfunction(factory):
-            app = _call_factory(factory, name)
+        if _is_function(factory):
+            app = _call_factory(factory, f"{module_name}:{name}")
             if _looks_like_app(app):
                 return app
             raise NoAppError(f"'{module_name}:{name}' did not return a Flask app.")
@@ -277,23 +513,26 @@ def _find_app_in_module(module: Any, module_name: str) -> Any:
 
 
 def import_app(target: str, project: Project) -> Any:
-    """Import ``module[:name]``, ``module:factory(args)`` or ``path/app.py[:name]``."""
-    _prepare_sys_path(project)
+    """Import any form Flask's ``--app`` accepts.
+
+    ``module``, ``module:name``, ``module:factory()``, ``module:factory(args)`` (literal
+    arguments, keywords too), ``path/to/file.py`` and ``path/to/file.py:name``.
+    """
+    prepare_sys_path(project)
     module_part, attr = _split_target(target)
     module_name = _module_name_from_path(project, module_part)
     module = _import_module(module_name)
     if attr is None:
         return _find_app_in_module(module, module_name)
-    name, args = _parse_call(attr)
-    try:
-        obj = getattr(module, name)
-    except AttributeError as exc:
+    name, args, kwargs = _parse_call(attr)
+    obj = getattr(module, name, _MISSING)
+    if obj is _MISSING:
         raise NoAppError(
             f"Module '{module_name}' has no attribute '{name}'. "
             "Use --app 'module:name' to name the app or its factory."
-        ) from exc
-    if args is not None or (inspect.isfunction(obj) and not _looks_like_app(obj)):
-        obj = _call_factory(obj, name, args)
+        )
+    if args is not None or (_is_function(obj) and not _looks_like_app(obj)):
+        obj = _call_factory(obj, f"{module_name}:{name}", args, kwargs)
     if not _looks_like_app(obj):
         raise NoAppError(
             f"'{target}' is not a Flask app (it has no url_map). "
@@ -308,7 +547,7 @@ def locate_conventional_app(project: Project) -> Any:
         if (project.root / f"{module}.py").is_file():
             return import_app(module, project)
     raise NoAppError(
-        "Could not locate a Flask app. Use --app 'module:name', set WEBKIT_APP, "
+        "Could not locate a Flask app. Use --app 'module:name', set WEBKIT_APP or FLASK_APP, "
         'add [tool.webkit] app = "package:create_app" to pyproject.toml, '
         "or create wsgi.py / app.py in the project root."
     )
@@ -325,6 +564,8 @@ class ProjectContext:
     project: Project
     app_target: str | None = None
     dotenv: bool = True
+    #: where ``app_target`` came from (``None`` when the caller set ``app_target`` itself)
+    app_source: AppTarget | None = None
     _app: Any = field(default=None, init=False, repr=False)
     _env_loaded: bool = field(default=False, init=False, repr=False)
 
@@ -337,26 +578,42 @@ class ProjectContext:
         dotenv: bool = True,
     ) -> ProjectContext:
         project = find_project(project_dir)
+        # Resolved before .env is loaded, so that the origin of the value is still known.
+        resolved = resolve_app_target(project, app, dotenv=dotenv)
         if dotenv:
             load_dotenv_files(project.root)
-        target = resolve_app_target(project, app)
-        ctx = cls(project=project, app_target=target, dotenv=dotenv)
+        ctx = cls(project=project, app_target=resolved.target, dotenv=dotenv, app_source=resolved)
         ctx._env_loaded = True
         return ctx
 
-    @property
-    def app_description(self) -> str:
-        return self.app_target or "(Flask conventions: wsgi.py / app.py)"
+    def load_app(self, *, timeout: float | None = None) -> Any:
+        """Import the app (and call its factory) once; later calls return the same object.
 
-    def load_app(self) -> Any:
-        """Import the app (and call its factory) once; later calls return the same object."""
+        ``timeout``: seconds the import may take before it is interrupted, which raises
+        :class:`~webkit_cli.errors.AppImportError` with the traceback of where it hung.
+        """
         if self._app is None:
             if self.dotenv and not self._env_loaded:
                 load_dotenv_files(self.project.root)
                 self._env_loaded = True
-            if self.app_target:
-                self._app = import_app(self.app_target, self.project)
-            else:
-                _prepare_sys_path(self.project)
-                self._app = locate_conventional_app(self.project)
+            try:
+                with _time_limit(timeout):
+                    if self.app_target:
+                        self._app = import_app(self.app_target, self.project)
+                    else:
+                        self._app = locate_conventional_app(self.project)
+            except ImportTimeout as exc:
+                what = self.app_target or "the app (wsgi.py / app.py)"
+                raise AppImportError(
+                    f"Importing {what} did not finish in {timeout:g} s; the traceback above "
+                    "shows where it was. Make the import faster (no network or sleeps at import "
+                    "time), or raise --import-timeout.",
+                    exc,
+                ) from None
+            except NoAppError as exc:
+                if self.app_source is None or self.app_source.target is None:
+                    raise
+                raise NoAppError(
+                    f"{exc.format_message()} (The app was named by {self.app_source.origin}.)"
+                ) from exc.__cause__
         return self._app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from tests.conftest import build_file_tree
+from webkit_cli.project import EnvSetting
 from webkit_cli.server import describe_app
 from webkit_cli.server.banner import BannerInfo, build_banner, reload_line
 from webkit_cli.server.config import ServerConfig
@@ -45,6 +47,16 @@ def test_banner_without_reload_says_how_to_turn_it_on() -> None:
     assert "--reload to turn it on" in text
     assert "Watching" not in text and "Live reload" not in text
     assert re.search(r"Debugger\s+on", text)
+
+
+def test_banner_shows_flask_debug_and_where_it_was_set() -> None:
+    assert "Flask debug" not in render(build_banner(ServerConfig.from_options(), INFO))
+    on = replace(INFO, flask_debug=EnvSetting("FLASK_DEBUG", "1", ".flaskenv"))
+    text = render(build_banner(ServerConfig.from_options(), on))
+    assert re.search(r"Flask debug\s+on \(FLASK_DEBUG=1 from \.flaskenv\)", text)
+    off = replace(INFO, flask_debug=EnvSetting("FLASK_DEBUG", "0", "environment"))
+    text = render(build_banner(ServerConfig.from_options(), off))
+    assert re.search(r"Flask debug\s+off \(FLASK_DEBUG=0 from environment\)", text)
 
 
 def test_url_is_a_terminal_link() -> None:
@@ -91,7 +103,10 @@ def test_describe_app_names_where_the_app_came_from(
     config = ServerConfig.from_options(project_dir=root)
     assert describe_app(config) == "pkg:create_app (from [tool.webkit] in pyproject.toml)"
     (root / ".env").write_text("WEBKIT_APP=other:app\n")
-    assert describe_app(config) == "other:app (from WEBKIT_APP)"
+    assert describe_app(config) == "other:app (from WEBKIT_APP in .env)"
+    monkeypatch.setenv("WEBKIT_APP", "shell:app")
+    assert describe_app(config) == "shell:app (from WEBKIT_APP)"
+    monkeypatch.delenv("WEBKIT_APP")
     with_option = ServerConfig.from_options(project_dir=root, app="cli:app")
     assert describe_app(with_option) == "cli:app (from --app)"
     plain = build_file_tree(tmp_path / "plain", {"app.py": ""})

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from webkit_cli.cli import cli
 from webkit_cli.commands.run import run_command
+from webkit_cli.server import describe_app
+from webkit_cli.server.config import ServerConfig
 
 
 def parse(args: list[str]) -> dict[str, object]:
@@ -48,7 +50,11 @@ def test_every_option_has_a_webkit_variable(
     assert params["_port_source"] is ParameterSource.ENVIRONMENT
     assert params["reload"] is False
     assert params["debug"] is True
-    assert params["app"] == "pkg:create_app"
+    # WEBKIT_APP is read where the app is resolved, not by click: the banner then says
+    # "(from WEBKIT_APP)", not "(from --app)".
+    assert params["app"] is None
+    config = ServerConfig.from_options(app=params["app"], project_dir=str(params["project_dir"]))
+    assert describe_app(config) == "pkg:create_app (from WEBKIT_APP)"
     assert params["project_dir"] == str(tmp_path)
     assert params["exclude"] == ("data/*", "*.log")
     assert params["live_reload"] is False

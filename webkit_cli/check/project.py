@@ -188,7 +188,7 @@ def load_app(
     """Import the app for the import-based rules; failures become P003/P004 findings."""
     project = ctx.project
     try:
-        target = resolve_app_target(project, app_option)
+        target = resolve_app_target(project, app_option, dotenv=dotenv).target
     except ProjectError as exc:  # reported as P002 by config_findings
         return AppState(status="failed", reason=str(exc.format_message())), []
     where_file = project.pyproject.name if project.pyproject is not None else None

@@ -63,7 +63,7 @@ def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
             try:
                 with candidate.open("rb") as f:
                     tomllib.load(f)
-            except tomllib.TOMLDecodeError:
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
                 rel = "pyproject.toml"
                 return Project(root=directory), [
                     project_rules.pyproject_finding(candidate, rel, exc)

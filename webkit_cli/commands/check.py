@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from webkit_cli.commands._options import project_options
+
 if TYPE_CHECKING:
     from webkit_cli.check.runner import CheckReport
 
@@ -62,15 +64,13 @@ def _write_report(path: Path, text: str) -> None:
         ) from exc
 
 
-@click.command("check", short_help="Lint the project for CI.")
+@click.command("check")
 @click.argument(
     "path",
     required=False,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
-@click.option(
-    "--app", "app", envvar="WEBKIT_APP", help="The app: 'module:name' or 'module:factory'."
-)
+@project_options
 @click.option(
     "--format",
     "output_format",
@@ -101,6 +101,7 @@ def _write_report(path: Path, text: str) -> None:
 def check_command(
     path: Path | None,
     app: str | None,
+    project_dir: str | None,
     output_format: str,
     select: list[str],
     ignore: list[str],
@@ -127,8 +128,10 @@ def check_command(
         else:  # json, github and sarif readers all get the machine-readable table
             click.echo(reporters.rules_json(), nl=False)
         return
+    if path is not None and project_dir is not None and path.resolve() != Path(project_dir):
+        raise click.UsageError("Give the project as PATH or as --project DIR, not both.")
     report = run_check(
-        path,
+        path if path is not None else project_dir,
         app=app,
         select=select or None,
         ignore=ignore or None,

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from webkit_cli.commands._options import import_timeout_option, project_options
+
 if TYPE_CHECKING:
     from webkit_cli.routes import PathDisplay, RouteInfo, RouteProblem
 
@@ -44,20 +46,9 @@ def _stdout_is_plain() -> bool:
     return not sys.stdout.isatty()
 
 
-@click.command("routes", short_help="Show the routes of the app.")
-@click.option(
-    "--app",
-    "app_target",
-    metavar="IMPORT",
-    help="The app: 'module:app', 'module:create_app', 'module:create_app(\"dev\")' or "
-    "path/app.py. Default: WEBKIT_APP, [tool.webkit].app, then wsgi.py/app.py.",
-)
-@click.option(
-    "--project",
-    "project_dir",
-    metavar="DIR",
-    help="Project directory (default: found by walking up from the working directory).",
-)
+@click.command("routes")
+@project_options
+@import_timeout_option
 @click.option(
     "-s",
     "--sort",
@@ -93,8 +84,9 @@ def _stdout_is_plain() -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (routes and problems).")
 @click.option("--strict", is_flag=True, help="Exit 1 when a problem is found (for CI).")
 def routes_command(
-    app_target: str | None,
+    app: str | None,
     project_dir: str | None,
+    import_timeout: float,
     sort: str,
     methods: tuple[str, ...],
     grep: str | None,
@@ -127,11 +119,11 @@ def routes_command(
         to_json,
     )
 
-    context = ProjectContext.from_options(project_dir=project_dir, app=app_target)
+    context = ProjectContext.from_options(project_dir=project_dir, app=app)
     # Whatever the app prints while it is imported goes to stderr under --json, so that
     # stdout stays one parseable document for jq.
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        app = context.load_app()
+        app = context.load_app(timeout=import_timeout)
     with _gc_frozen():
         every_route = collect_routes(app)
         problems = find_problems(app, every_route)

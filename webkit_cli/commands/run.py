@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
+from webkit_cli.commands._options import project_options
 from webkit_cli.server.config import LOG_FORMATS
 
 
 @click.command(
     "run",
-    short_help="Serve the project with a reloading server.",
     epilog=(
         "Every option can also be set with an environment variable: WEBKIT_HOST, WEBKIT_PORT "
         "(or PORT), WEBKIT_RELOAD, WEBKIT_DEBUG, WEBKIT_APP, WEBKIT_PROJECT, WEBKIT_WATCH, "
@@ -46,20 +46,7 @@ from webkit_cli.server.config import LOG_FORMATS
     envvar="WEBKIT_DEBUG",
     help="Werkzeug's interactive debugger on errors (refused on a non-loopback host).",
 )
-@click.option(
-    "--app",
-    "-a",
-    metavar="IMPORT",
-    envvar="WEBKIT_APP",
-    help="The app: 'module:name', 'module:create_app()' or 'path/app.py'.",
-)
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(exists=True, file_okay=False, resolve_path=True),
-    envvar="WEBKIT_PROJECT",
-    help="Project directory (default: found from the working directory).",
-)
+@project_options
 @click.option(
     "--watch",
     multiple=True,

@@ -46,11 +46,12 @@ def find_problems(app: Any, routes: Sequence[RouteInfo] | None = None) -> list[R
     if len(rules) != len(routes):  # a foreign list: recompute, never mis-pair
         routes = collect_routes(app)
     keys = _match_keys(url_map, routes)
+    aliases = _url_aliases(app, routes, keys)
     problems: list[RouteProblem] = []
-    problems.extend(_duplicates(routes, keys))
+    problems.extend(_duplicates(routes, keys, aliases))
     problems.extend(_signature_problems(app, rules, routes))
     problems.extend(_slash_conflicts(routes, keys))
-    problems.extend(_missing_views(app, routes))
+    problems.extend(_missing_views(app, routes, aliases))
     order = {code: i for i, code in enumerate(PROBLEM_CODES)}
     problems.sort(key=lambda p: order.get(p.code, len(order)))
     return problems
@@ -114,10 +115,50 @@ def _overlap(a: RouteInfo, b: RouteInfo) -> tuple[str, ...]:
     return tuple(sorted(shared - AUTOMATIC_METHODS))
 
 
-def _duplicates(routes: Sequence[RouteInfo], keys: Sequence[tuple[str, str]]) -> list[RouteProblem]:
+def _has_view(route: RouteInfo, view_functions: Mapping[str, Any]) -> bool:
+    return route.endpoint in view_functions or route.view is not None
+
+
+def _url_aliases(
+    app: Any, routes: Sequence[RouteInfo], keys: Sequence[tuple[str, str]]
+) -> set[int]:
+    """Routes (by index) that only name a URL another route already serves.
+
+    Flask's tutorial registers ``app.add_url_rule("/", endpoint="index")`` after the blog
+    blueprint's ``/`` view, so that ``url_for("index")`` builds "/": the rule has no view,
+    but werkzeug never dispatches to it (the earlier rule wins for every method it answers),
+    so neither "never reached" nor "every request fails" would be true.
+    """
+    view_functions = getattr(app, "view_functions", None)
+    if not isinstance(view_functions, Mapping):
+        return set()
+    served: dict[tuple[str, str, bool], list[RouteInfo]] = {}
+    aliases = set()
+    for index, (route, (domain, rule)) in enumerate(zip(routes, keys, strict=True)):
+        if route.build_only:
+            continue
+        key = (domain, rule, route.websocket)
+        if route.redirect_to is not None or _has_view(route, view_functions):
+            served.setdefault(key, []).append(route)
+            continue
+        earlier = served.get(key, [])
+        wanted = set(route.methods) - AUTOMATIC_METHODS
+        if earlier and (
+            any(not r.methods for r in earlier)
+            or (wanted and wanted <= {m for r in earlier for m in r.methods})
+        ):
+            aliases.add(index)
+    return aliases
+
+
+def _duplicates(
+    routes: Sequence[RouteInfo], keys: Sequence[tuple[str, str]], aliases: set[int]
+) -> list[RouteProblem]:
     groups: dict[tuple[str, str, bool], list[RouteInfo]] = {}
-    for route, (domain, rule) in zip(routes, keys, strict=True):
+    for index, (route, (domain, rule)) in enumerate(zip(routes, keys, strict=True)):
         if route.build_only:  # never matched, so never shadows nor is shadowed
+            continue
+        if index in aliases:  # a second name for a served URL, for url_for
             continue
         groups.setdefault((domain, rule, route.websocket), []).append(route)
     problems = []
@@ -445,15 +486,15 @@ def _slash_conflicts(
     return problems
 
 
-def _missing_views(app: Any, routes: Sequence[RouteInfo]) -> list[RouteProblem]:
+def _missing_views(app: Any, routes: Sequence[RouteInfo], aliases: set[int]) -> list[RouteProblem]:
     view_functions = getattr(app, "view_functions", None)
     if not isinstance(view_functions, Mapping):
         return []  # a plain werkzeug app: endpoints are dispatched its own way
     problems = []
-    for route in routes:
-        if route.redirect_to is not None or route.build_only:
+    for index, route in enumerate(routes):
+        if route.redirect_to is not None or route.build_only or index in aliases:
             continue
-        if route.endpoint not in view_functions and route.view is None:
+        if not _has_view(route, view_functions):
             problems.append(
                 RouteProblem(
                     code="missing-view",

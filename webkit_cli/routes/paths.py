@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from webkit_cli._paths import display_path
+
 
 class PathDisplay:
     """Show source files relative to the project root, or else to their ``sys.path`` entry
@@ -15,6 +17,7 @@ class PathDisplay:
         self.root = os.path.abspath(root) if root is not None else None  # noqa: PTH100
         self._cache: dict[str, str] = {}
         self._uris: dict[str, str] = {}
+        self._in_project: dict[str, str] = {}
         entries = {os.path.abspath(p) for p in sys.path if p}  # noqa: PTH100
         self._entries = sorted(entries, key=len, reverse=True)
 
@@ -37,9 +40,10 @@ class PathDisplay:
 
     def in_project(self, filename: str) -> str:
         """Relative to the project root when inside it, else absolute: the JSON ``file``."""
-        if self.root is not None and filename.startswith(self.root + os.sep):
-            return filename[len(self.root) + 1 :].replace(os.sep, "/")
-        return filename
+        shown = self._in_project.get(filename)
+        if shown is None:
+            shown = self._in_project[filename] = display_path(filename, self.root)
+        return shown
 
     def uri(self, filename: str) -> str:
         uri = self._uris.get(filename)

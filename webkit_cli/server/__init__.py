@@ -24,29 +24,10 @@ __all__ = ["run"]
 
 def describe_app(config: ServerConfig) -> str:
     """The app the workers will import, and where that choice came from (for the banner)."""
-    import os
-
     from webkit_cli.project import find_project, resolve_app_target
 
-    project = find_project(config.project_dir)
-    env = dict(os.environ)
-    dotenv = project.root / ".env"
-    if dotenv.is_file():
-        from dotenv import dotenv_values
-
-        for key, value in dotenv_values(dotenv).items():
-            if value is not None:
-                env.setdefault(key, value)
-    target = resolve_app_target(project, config.app, environ=env)
-    if target is None:
-        return "found by Flask's conventions (wsgi.py / app.py)"
-    if config.app:
-        source = "--app"
-    elif env.get("WEBKIT_APP"):
-        source = "WEBKIT_APP"
-    else:
-        source = "[tool.webkit] in pyproject.toml"
-    return f"{target} (from {source})"
+    # The supervisor never loads .env itself: resolve_app_target reads the files.
+    return resolve_app_target(find_project(config.project_dir), config.app).describe()
 
 
 def run(config: ServerConfig, *, console: Console | None = None) -> int:
@@ -91,12 +72,15 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         print_warning(note)
     supervisor = Supervisor(config, sock, console, root=root)
     mode = "workers forked from a warm process" if config.warm and fork_supported() else "spawn"
+    from webkit_cli.project import flask_debug
+
     info = BannerInfo(
         url=config.url(port),
         app=app,
         project=str(root),
         mode=mode,
         watched=supervisor.watcher.described_roots if supervisor.watcher else (),
+        flask_debug=flask_debug(project),
     )
     console.print(build_banner(config, info))
     return supervisor.run()

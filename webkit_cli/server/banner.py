@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from webkit_cli.project import EnvSetting
     from webkit_cli.server.config import ServerConfig
 
 
@@ -25,6 +26,8 @@ class BannerInfo:
     project: str
     mode: str  # "warm fork" or "spawn"
     watched: Sequence[str] = ()
+    #: FLASK_DEBUG as the app will read it (from the environment, .env or .flaskenv)
+    flask_debug: EnvSetting | None = None
 
 
 def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
@@ -49,6 +52,15 @@ def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
     else:
         grid.add_row("Reload", "[dim]off[/] (--reload to turn it on)")
     grid.add_row("Debugger", "[yellow]on[/] (interactive, local only)" if config.debug else "off")
+    if info.flask_debug is not None:
+        from webkit_cli.project import is_flask_debug_on
+
+        state = "[yellow]on[/]" if is_flask_debug_on(info.flask_debug) else "off"
+        grid.add_row(
+            "Flask debug",
+            f"{state} (FLASK_DEBUG={escape(info.flask_debug.value)} "
+            f"from {escape(info.flask_debug.origin)})",
+        )
     return Panel.fit(grid, title="[bold]webkit run[/]", subtitle="Ctrl+C to stop", padding=(0, 1))
 
 

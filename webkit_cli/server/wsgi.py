@@ -15,6 +15,7 @@ size are the real ones), instead of werkzeug's own line.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import time
@@ -195,7 +196,18 @@ def _hook_flask(app: Any) -> None:
     except ImportError:  # a plain WSGI app in an environment without Flask
         return
     if isinstance(app, Flask):
-        got_request_exception.connect(_record_flask_exception, app, weak=False)
+        if importlib.util.find_spec("blinker") is not None:
+            got_request_exception.connect(_record_flask_exception, app, weak=False)
+        else:
+            # Flask < 2.3 makes blinker optional and its signals raise without it; wrap the
+            # method that sends got_request_exception instead, on this app only.
+            handle_exception = app.handle_exception
+
+            def _handle_exception(e: Exception) -> Any:
+                _record_flask_exception(app, exception=e)
+                return handle_exception(e)
+
+            app.handle_exception = _handle_exception  # type: ignore[method-assign]
         if _DUPLICATE_FILTER not in default_handler.filters:
             default_handler.addFilter(_DUPLICATE_FILTER)
 
