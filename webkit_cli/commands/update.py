@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 
-@click.command("update", short_help="Update the project to a newer template version.")
+@click.command("update")
 @click.argument(
     "path", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
 )
