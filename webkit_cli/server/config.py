@@ -71,6 +71,8 @@ class ServerConfig:
     shutdown_grace: float = 0.3
     #: a folder private to this run, shared by its workers (compiled templates)
     cache_dir: str | None = None
+    #: --allowed-host names answered besides loopback names, IPs and the bound host (hosts.py)
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_options(
@@ -90,8 +92,11 @@ class ServerConfig:
         log_format: str = "rich",
         poll: bool = False,
         warm: bool = True,
+        allowed_hosts: Iterable[str] = (),
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations."""
+        from webkit_cli.server.hosts import normalize_allowed_hosts
+
         host = (host or "127.0.0.1").strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
@@ -124,6 +129,7 @@ class ServerConfig:
             log_format=log_format,
             poll=poll,
             warm=warm,
+            allowed_hosts=normalize_allowed_hosts(allowed_hosts),
         )
 
     @property
@@ -146,4 +152,5 @@ class ServerConfig:
         data = json.loads(text)
         data["watch"] = tuple(data.get("watch", ()))
         data["exclude"] = tuple(data.get("exclude", ()))
+        data["allowed_hosts"] = tuple(data.get("allowed_hosts", ()))
         return cls(**data)

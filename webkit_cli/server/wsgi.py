@@ -3,6 +3,7 @@
 :func:`build_app` composes, outermost first::
 
     AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"]
+    HostCheck            403 for a Host that does not name this server (DNS rebinding, hosts.py)
     LiveReloadMiddleware /__webkit/livereload.js, /__webkit/events, <script> in HTML pages
     ExceptionCatcher     an exception escaping the app -> the traceback page (500)
     DebuggedApplication  only with --debug: werkzeug's interactive debugger
@@ -25,6 +26,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
 from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
+from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
 
 if TYPE_CHECKING:
@@ -229,6 +231,9 @@ def build_app(
         inner = ExceptionCatcher(inner)
     if hub is not None and config.live_reload:
         inner = LiveReloadMiddleware(inner, hub)
+    policy = HostPolicy(config.host, config.allowed_hosts)
+    if not policy.any:
+        inner = HostCheck(inner, policy)
     return AccessCapture(inner, prefixes)
 
 
