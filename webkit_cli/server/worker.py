@@ -173,22 +173,6 @@ def tracking_handler(
     return TrackingHandler
 
 
-def _fallback_error_app(error: BaseException) -> WSGIApp:
-    """A plain 500 answer, used only when server-web's error page is not available."""
-    import traceback
-
-    body = "".join(traceback.format_exception(error)).encode()
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start_response(
-            "500 INTERNAL SERVER ERROR",
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
-
-    return app
-
-
 class Worker:
     """One generation of the app served on the inherited socket."""
 
@@ -252,15 +236,9 @@ class Worker:
             app.debug = True
 
     def compose(self, app: Any, error: BaseException | None) -> tuple[WSGIApp, type[Any]]:
-        """The WSGI app and request handler: server-web's pipeline when present."""
-        from werkzeug.serving import WSGIRequestHandler
+        """The WSGI app (see ``wsgi.build_app``) and its logging request handler."""
+        from webkit_cli.server.wsgi import build_app, make_request_handler
 
-        try:
-            from webkit_cli.server.wsgi import build_app, make_request_handler
-        except ImportError:
-            handler: type[Any] = _quiet_handler(WSGIRequestHandler)
-            wsgi = app if error is None else _fallback_error_app(error)
-            return wsgi, handler
         if self.config.live_reload:
             from webkit_cli.server.livereload import LiveReloadHub
 
@@ -308,10 +286,8 @@ class Worker:
     def _pin(self, wsgi: WSGIApp) -> str | None:
         if not self.config.debug:
             return None
-        try:
-            from webkit_cli.server.wsgi import debugger_pin
-        except ImportError:
-            return None
+        from webkit_cli.server.wsgi import debugger_pin
+
         return debugger_pin(wsgi)
 
     # -- main loop ----------------------------------------------------------------------
@@ -401,14 +377,6 @@ def werkzeug_version() -> str:
     import importlib.metadata
 
     return importlib.metadata.version("werkzeug")
-
-
-def _quiet_handler(base: type[WSGIRequestHandler]) -> type[WSGIRequestHandler]:
-    class QuietHandler(base):  # type: ignore[valid-type,misc]
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass
-
-    return QuietHandler
 
 
 def reset_signals() -> None:
