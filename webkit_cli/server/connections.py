@@ -355,7 +355,8 @@ class ConnectionLoop:
                 return
             except OSError as exc:
                 if exc.errno in _EXHAUSTED:
-                    self._out_of_descriptors()
+                    if self._out_of_descriptors():
+                        continue
                     return
                 continue  # ECONNABORTED and the like: that client is gone already
             self._backoff = 0.0
@@ -475,14 +476,36 @@ class ConnectionLoop:
         with contextlib.suppress(OSError):
             sock.close()
 
-    def _out_of_descriptors(self) -> None:
-        """``accept`` hit ``EMFILE``: refuse clients with the reserve descriptor, else back off."""
+    def _out_of_descriptors(self) -> bool:
+        """``accept`` hit ``EMFILE``: make room, else refuse with the reserve, else back off.
+
+        Returns ``True`` when a descriptor was freed and ``accept`` may be tried again.
+        """
+        # The limit is lower than planned (the app holds descriptors, or it was lowered
+        # while running): hold no more connections than now, and stop lingering.
+        self.max_connections = max(8, min(self.max_connections, self.open_connections))
+        self.max_lingering = min(self.max_lingering, 8)
+        if self.lingering:
+            for lingering in list(self.lingering):
+                self._end_linger(lingering)
+            return True
+        if self.heads:
+            # The head that waited longest gives its descriptor to the new client.
+            oldest = next(iter(self.heads.values()))
+            self._unwatch(oldest)
+            if oldest.buffer:
+                with contextlib.suppress(OSError):
+                    oldest.sock.send(TIMEOUT_RESPONSE)
+            self._discard_input(oldest.sock)
+            _close(oldest.sock)
+            return True
         refused = False
         for _ in range(64):
             if self._reserve is None:
                 break
             os.close(self._reserve)
             self._reserve = None
+            sock: socket.socket | None
             try:
                 sock, _ = self.listen.accept()
             except OSError:
@@ -501,12 +524,13 @@ class ConnectionLoop:
             if sock is None:
                 break
         if refused and self._reserve is not None:
-            return  # the backlog is empty again; the next client wakes us
+            return False  # the backlog is empty again; the next client wakes us
         # Not even the reserve helps (another thread took it): stop watching the listening
         # socket, which stays readable, for a moment that doubles up to half a second.
         self._backoff = min(max(self._backoff * 2, 0.01), 0.5)
         self._backoff_until = time.monotonic() + self._backoff
         self._watch_listen(False)
+        return False
 
     @staticmethod
     def _open_reserve() -> int | None:
