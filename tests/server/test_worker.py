@@ -40,8 +40,12 @@ class SlowApp:
         if environ["PATH_INFO"] == "/slow":
             self.started.release()
             self.release.wait(10)
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
+        body = b"ok"
+        if environ["PATH_INFO"] == "/echo":
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        start_response("200 OK", headers)
+        return [body]
 
 
 class Harness:
@@ -197,6 +201,18 @@ def test_a_request_is_served_and_the_head_reaches_werkzeug_whole(
             sock.sendall(piece)
             time.sleep(0.02)
         assert answer(sock) == (200, b"ok")
+
+
+def test_a_body_sent_with_the_head_and_after_it_reaches_the_app(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness()
+    with h.connect() as sock:
+        head = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n"
+        sock.sendall(head + b"12345")  # part of the body in the head's packet
+        time.sleep(0.05)
+        sock.sendall(b"67890")  # the rest read by the request's thread
+        assert answer(sock) == (200, b"1234567890")
 
 
 def test_slow_heads_hold_no_thread_and_others_are_served(harness: Callable[..., Harness]) -> None:
