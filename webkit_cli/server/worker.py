@@ -5,6 +5,8 @@ A worker is either forked from the warm process (``_warm.py``) or spawned as
 (``REPORT``: serve this explanation instead of importing the app, see ``WorkerExited``).
 It never binds: it accepts on the inherited listening socket, so while no worker
 accepts (a reload) connections wait in the kernel's backlog instead of being refused.
+Its main thread runs :class:`~webkit_cli.server.connections.ConnectionLoop` (accept, read
+each request head, hand it to a bounded pool of threads) and the control channel.
 
 The control channel is a Unix socket pair with the supervisor carrying one JSON object
 per line. Worker -> supervisor: ``started`` (pid), ``ready`` (status ``ok`` / ``error`` /
