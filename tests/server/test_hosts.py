@@ -231,3 +231,14 @@ def test_star_in_the_environment_opts_out(project: Path) -> None:
         assert server.get("/", headers={"Host": f"{ATTACKER}:{server.port}"})[0] == 200
     finally:
         server.close()
+
+
+def test_the_debugger_console_trusts_the_allowed_hosts_too() -> None:
+    from werkzeug.debug import DebuggedApplication
+
+    config = ServerConfig.from_options(reload=False, debug=True, allowed_hosts=["myapp.test", "*"])
+    layer: object = build_app(Flask("dbg"), config=config, hub=None, error=None)
+    while not isinstance(layer, DebuggedApplication):
+        layer = getattr(layer, "app")  # noqa: B009
+    assert "myapp.test" in layer.trusted_hosts
+    assert "*" not in layer.trusted_hosts

@@ -227,7 +227,10 @@ def build_app(
         if config.debug:
             from werkzeug.debug import DebuggedApplication
 
-            inner = DebuggedApplication(inner, evalex=True)
+            debugged = DebuggedApplication(inner, evalex=True)
+            # The debugger's console trusts only loopback names; --allowed-host names too.
+            debugged.trusted_hosts.extend(h for h in config.allowed_hosts if h != "*")
+            inner = debugged
         inner = ExceptionCatcher(inner)
     if hub is not None and config.live_reload:
         inner = LiveReloadMiddleware(inner, hub)
