@@ -251,7 +251,7 @@ def test_an_oversized_head_gets_431(harness: Callable[..., Harness]) -> None:
 
 
 def test_when_threads_and_queue_are_full_a_request_gets_503_at_once(
-    harness: Callable[..., Harness],
+    harness: Callable[..., Harness], capsys: pytest.CaptureFixture[str]
 ) -> None:
     h = harness(threads=1, queued=1)
     running, queued = h.connect(), h.connect()
@@ -264,6 +264,8 @@ def test_when_threads_and_queue_are_full_a_request_gets_503_at_once(
         status, body = get(h)
         assert status == 503
         assert b"busy" in body
+        # The developer learns why from the terminal (at most one note every few seconds).
+        assert "answered 1 connection(s) 503 Service Unavailable" in capsys.readouterr().err
         h.app.release.set()
         assert answer(running) == (200, b"ok")
         assert answer(queued) == (200, b"ok")
