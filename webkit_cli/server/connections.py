@@ -14,9 +14,11 @@ it (its parsing, WSGI environ and the access log are unchanged). So:
   leaves room for the app's own files); a new one beyond that takes the place of the one
   that has waited longest for its head, so slow clients cannot lock anybody out;
 - at most :attr:`Limits.queued` complete heads wait for a thread: beyond, ``503`` at once;
-- when ``accept`` fails for lack of descriptors (``EMFILE``), a reserve descriptor is
-  released to answer that client ``503``, and the listening socket is left alone for a
-  moment if even that fails, instead of the loop spinning on a socket that stays readable.
+- when ``accept`` fails for lack of descriptors (``EMFILE``: the app holds some, or
+  ``ulimit -n`` is low), the oldest waiting head gives its descriptor to the new client
+  and the connection limit drops to what fits; with no head to drop, a reserve descriptor
+  is released to answer the client ``503``; if even that fails the listening socket is
+  left alone for a moment, instead of the loop spinning on a socket that stays readable.
 
 werkzeug answers every request with ``Connection: close``, so there are no idle keep-alive
 connections to time out: a connection's only idle time is before its head, bounded above.
