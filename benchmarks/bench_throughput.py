@@ -151,7 +151,7 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    sock.sendall(b"GET /?warmup HTTP/1.1\r\nHost: x\r\n\r\n")
+                    sock.sendall(b"GET /?warmup HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                     if sock.recv(16).startswith(b"HTTP/1.1 200"):
                         return self.port
             except OSError:

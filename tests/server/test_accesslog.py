@@ -29,6 +29,7 @@ from webkit_cli.server.accesslog import (
     JsonFormatter,
     PlainFormatter,
     RichFormatter,
+    clean,
     configure_access_logger,
     human_duration,
     human_size,
@@ -101,6 +102,52 @@ def test_control_characters_in_the_url_cannot_forge_lines_or_colours() -> None:
     assert "\x1b" not in line
     assert "\\x0a" in line
     assert "\\x1b" in line
+
+
+#: One of each: right-to-left override, line and paragraph separators, zero-width space,
+#: byte order mark, soft hyphen (Cf in latin-1), a tag character beyond the BMP.
+DISGUISING = "\u202e\u2028\u2029\u200b\ufeff\u00ad\U000e0001"
+
+
+@pytest.mark.parametrize("log_format", ["plain", "rich"])
+def test_unicode_format_and_separator_characters_are_escaped(log_format: str) -> None:
+    fmt = make_formatter(log_format, colour_console() if log_format == "rich" else None)
+    line = fmt.line(entry(method="GET", path=f"/a{DISGUISING}b", query=f"q={DISGUISING[:3]}"))
+    assert not any(ch in line for ch in DISGUISING)
+    assert len(line.splitlines()) == 1
+    for escaped in ("\\u202e", "\\u2028", "\\u2029", "\\u200b", "\\ufeff", "\\xad"):
+        assert escaped in line
+    assert "\\U000e0001" in line
+
+
+def test_every_format_and_separator_character_is_escaped() -> None:
+    import sys
+    import unicodedata
+
+    hostile = "".join(
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp")
+    )
+    # (The line shortens the path: check the escaping itself on the whole text.)
+    cleaned = clean(hostile)
+    assert cleaned.isascii()
+    assert cleaned.isprintable()
+    assert PlainFormatter().line(entry(path=hostile)).isprintable()
+
+
+def test_printable_non_ascii_characters_are_kept() -> None:
+    line = PlainFormatter().line(entry(path="/café/日本/ü\u00a0x"))
+    assert "/café/日本/ü" in line
+
+
+def test_a_disguising_url_is_one_escaped_line_through_the_real_handler() -> None:
+    with serving(make_app()) as (port, stream):
+        get(port, "/x%E2%80%AE%E2%80%A812:00:00%20GET%20/admin%20200")
+        lines = lines_when(stream, 1)
+    assert len(lines) == 1
+    assert "\\u202e\\u2028" in lines[0]
+    assert "\u2028" not in stream.getvalue()
 
 
 @pytest.mark.parametrize(

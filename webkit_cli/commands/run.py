@@ -13,7 +13,8 @@ from webkit_cli.server.config import LOG_FORMATS
     epilog=(
         "Every option can also be set with an environment variable: WEBKIT_HOST, WEBKIT_PORT "
         "(or PORT), WEBKIT_RELOAD, WEBKIT_DEBUG, WEBKIT_APP, WEBKIT_PROJECT, WEBKIT_WATCH, "
-        "WEBKIT_EXCLUDE, WEBKIT_LIVE_RELOAD, WEBKIT_ACCESS_LOG, WEBKIT_LOG_FORMAT, WEBKIT_POLL."
+        "WEBKIT_EXCLUDE, WEBKIT_LIVE_RELOAD, WEBKIT_ACCESS_LOG, WEBKIT_LOG_FORMAT, WEBKIT_POLL, "
+        "WEBKIT_ALLOWED_HOSTS."
     ),
 )
 @click.option(
@@ -90,6 +91,15 @@ from webkit_cli.server.config import LOG_FORMATS
     help="Poll for changes instead of OS events (Docker, VMs, WSL, network drives).",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    envvar="WEBKIT_ALLOWED_HOSTS",
+    help="Also answer requests for this Host (repeatable; '.NAME' adds its subdomains, '*' "
+    "any host). Loopback names, IP addresses and --host are always answered.",
+)
+@click.option(
     "--warm/--no-warm",
     default=True,
     hidden=True,
@@ -112,6 +122,7 @@ def run_command(
     log_format: str,
     poll: bool,
     warm: bool,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
     """Serve the project with a reloading development server.
 
@@ -148,6 +159,7 @@ def run_command(
             log_format=log_format,
             poll=poll,
             warm=warm,
+            allowed_hosts=allowed_hosts,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc), ctx) from exc

@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -46,11 +47,12 @@ LOGGER_NAME: Final = "webkit.access"
 MAX_PATH: Final = 60
 MAX_QUERY: Final = 30
 
-#: Control characters (and the escape character that starts ANSI sequences) are shown
-#: escaped, so a crafted URL cannot forge log lines or recolour the terminal.
-_CONTROL_TABLE: Final = str.maketrans(
-    {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-)
+#: Unicode categories shown escaped, so a crafted URL cannot forge log lines, recolour the
+#: terminal or disguise itself: control characters (Cc, with the ESC that starts ANSI
+#: sequences), format characters (Cf: U+202E right-to-left override, U+200B zero-width
+#: space, U+FEFF), line and paragraph separators (Zl, Zp: U+2028, U+2029), and lone
+#: surrogates (Cs), which the terminal's encoder would refuse.
+_ESCAPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 @dataclass(slots=True)
@@ -74,8 +76,22 @@ class AccessEntry:
 
 
 def clean(text: str) -> str:
-    """Escape control characters; the common printable case costs one C call."""
-    return text if text.isprintable() else text.translate(_CONTROL_TABLE)
+    """Escape the characters above; the common printable case costs one C call."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _escape(c) if unicodedata.category(c) in _ESCAPED_CATEGORIES else c for c in text
+    )
+
+
+def _escape(char: str) -> str:
+    """``\\x1b``, ``\\u202e``, ``\\U000e0001``: the shortest Python escape of the character."""
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -78,6 +78,8 @@ class ServerConfig:
     shutdown_grace: float = 0.3
     #: a folder private to this run, shared by its workers (compiled templates)
     cache_dir: str | None = None
+    #: --allowed-host names answered besides loopback names, IPs and the bound host (hosts.py)
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_options(
@@ -97,6 +99,7 @@ class ServerConfig:
         log_format: str = "rich",
         poll: bool = False,
         warm: bool = True,
+        allowed_hosts: Iterable[str] = (),
         environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
@@ -105,6 +108,8 @@ class ServerConfig:
         ``WATCHFILES_FORCE_POLLING`` (set in Docker images and on network file systems)
         turns polling on as ``--poll`` does.
         """
+        from webkit_cli.server.hosts import normalize_allowed_hosts
+
         environ = os.environ if environ is None else environ
         host = (host or "127.0.0.1").strip()
         if host.startswith("[") and host.endswith("]"):
@@ -138,6 +143,7 @@ class ServerConfig:
             log_format=log_format,
             poll=poll or env_flag(environ.get("WATCHFILES_FORCE_POLLING")),
             warm=warm,
+            allowed_hosts=normalize_allowed_hosts(allowed_hosts),
         )
 
     @property
@@ -156,4 +162,5 @@ class ServerConfig:
         data = json.loads(text)
         data["watch"] = tuple(data.get("watch", ()))
         data["exclude"] = tuple(data.get("exclude", ()))
+        data["allowed_hosts"] = tuple(data.get("allowed_hosts", ()))
         return cls(**data)

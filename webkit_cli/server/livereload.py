@@ -87,10 +87,6 @@ class LiveReloadHub:
         with self._lock:
             return len(self._queues)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def notify(self, kind: Kind, paths: Iterable[str]) -> int:
         """Send a ``reload`` or ``css`` event to every open stream; returns how many got it."""
         if kind not in _KINDS:

@@ -5,6 +5,8 @@ A worker is either forked from the warm process (``_warm.py``) or spawned as
 (``REPORT``: serve this explanation instead of importing the app, see ``WorkerExited``).
 It never binds: it accepts on the inherited listening socket, so while no worker
 accepts (a reload) connections wait in the kernel's backlog instead of being refused.
+Its main thread runs :class:`~webkit_cli.server.connections.ConnectionLoop` (accept, read
+each request head, hand it to a bounded pool of threads) and the control channel.
 
 The control channel is a Unix socket pair with the supervisor carrying one JSON object
 per line. Worker -> supervisor: ``started`` (pid), ``ready`` (status ``ok`` / ``error`` /
@@ -22,7 +24,6 @@ import functools
 import importlib
 import json
 import os
-import selectors
 import signal
 import socket
 import sys
@@ -32,9 +33,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from webkit_cli.server.config import ServerConfig
+from webkit_cli.server.connections import ConnectionLoop
 
 if TYPE_CHECKING:
-    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+    from werkzeug.serving import BaseWSGIServer
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -68,127 +70,6 @@ class ControlChannel:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-class ConnectionTracker:
-    """Which connections are mid-request and which are idle keep-alive, for a clean drain."""
-
-    #: seconds a just-accepted connection gets to send its request line during a drain
-    IDLE_WINDOW = 0.25
-
-    def __init__(self) -> None:
-        self.lock = threading.Condition()
-        self.idle: set[socket.socket] = set()
-        self.busy = 0
-        self.draining = False
-
-    def opened(self, conn: socket.socket) -> None:
-        with self.lock:
-            self.idle.add(conn)
-
-    def start_request(self, conn: socket.socket) -> bool:
-        """Mark busy; ``False`` when draining closed the connection under us."""
-        with self.lock:
-            if conn not in self.idle:
-                return False
-            self.idle.discard(conn)
-            self.busy += 1
-            self.lock.notify_all()
-            return True
-
-    def end_request(self, conn: socket.socket) -> None:
-        with self.lock:
-            self.busy -= 1
-            if not self.draining:
-                self.idle.add(conn)
-            self.lock.notify_all()
-
-    def closed(self, conn: socket.socket) -> None:
-        with self.lock:
-            self.idle.discard(conn)
-            self.lock.notify_all()
-
-    def drain(self, deadline: float) -> bool:
-        """Close idle keep-alive connections, wait for busy ones; ``True`` when all finished."""
-        with self.lock:
-            self.draining = True
-            # A connection accepted just before the drain may not have sent its request line
-            # yet (it connected before the change was seen): give it a moment to do so rather
-            # than cutting it, which the client would see as a failed request.
-            now = time.monotonic()
-            window = now + min(self.IDLE_WINDOW, max(0.0, deadline - now) / 2)
-            while self.idle:
-                remaining = window - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.lock.wait(remaining)
-            for conn in self.idle:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self.idle.clear()
-            while self.busy > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.lock.wait(remaining)
-            return True
-
-
-def tracking_handler(
-    base: type[WSGIRequestHandler], tracker: ConnectionTracker
-) -> type[WSGIRequestHandler]:
-    """Subclass ``base`` so the tracker knows each connection's state."""
-
-    class TrackingHandler(base):  # type: ignore[valid-type,misc]
-        _in_request = False
-
-        def setup(self) -> None:
-            super().setup()
-            tracker.opened(self.connection)
-
-        def parse_request(self) -> bool:
-            # Called once the request line has arrived: the connection is now busy.
-            if not tracker.start_request(self.connection):
-                self.close_connection = True
-                return False
-            self._in_request = True
-            ok: bool = super().parse_request()
-            if tracker.draining:
-                self.close_connection = True
-            return ok
-
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            finally:
-                if self._in_request:
-                    self._in_request = False
-                    tracker.end_request(self.connection)
-                if tracker.draining:
-                    self.close_connection = True
-
-        def finish(self) -> None:
-            tracker.closed(self.connection)
-            super().finish()
-
-    TrackingHandler.__name__ = base.__name__
-    return TrackingHandler
-
-
-def _fallback_error_app(error: BaseException) -> WSGIApp:
-    """A plain 500 answer, used only when server-web's error page is not available."""
-    import traceback
-
-    body = "".join(traceback.format_exception(error)).encode()
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        start_response(
-            "500 INTERNAL SERVER ERROR",
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
-
-    return app
-
-
 class Worker:
     """One generation of the app served on the inherited socket."""
 
@@ -206,9 +87,8 @@ class Worker:
         self.listen_fd = listen_fd
         self.control = ControlChannel(control)
         self.generation = generation
-        self.tracker = ConnectionTracker()
         self.hub: Any = None
-        self.server: BaseWSGIServer | None = None
+        self.front: ConnectionLoop | None = None
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -252,15 +132,9 @@ class Worker:
             app.debug = True
 
     def compose(self, app: Any, error: BaseException | None) -> tuple[WSGIApp, type[Any]]:
-        """The WSGI app and request handler: server-web's pipeline when present."""
-        from werkzeug.serving import WSGIRequestHandler
+        """The WSGI app (see ``wsgi.build_app``) and its logging request handler."""
+        from webkit_cli.server.wsgi import build_app, make_request_handler
 
-        try:
-            from webkit_cli.server.wsgi import build_app, make_request_handler
-        except ImportError:
-            handler: type[Any] = _quiet_handler(WSGIRequestHandler)
-            wsgi = app if error is None else _fallback_error_app(error)
-            return wsgi, handler
         if self.config.live_reload:
             from webkit_cli.server.livereload import LiveReloadHub
 
@@ -270,8 +144,6 @@ class Worker:
 
     def serve(self) -> int:
         """Run until told to stop; returns the exit code."""
-        from werkzeug.serving import make_server
-
         self.control.send(event="started", pid=os.getpid())
         # The warm process's finders may have listed the project's folders before a save.
         importlib.invalidate_caches()
@@ -286,76 +158,57 @@ class Worker:
             app, error, status, message = self.load()
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
-            server = make_server(
-                self.config.host,
-                0,
-                wsgi,
-                threaded=True,
-                request_handler=tracking_handler(handler, self.tracker),
-                fd=self.listen_fd,
-            )
-        self.server = server
-        # Shared with the other workers: accept() must not block when another took the connection.
-        server.socket.setblocking(False)
+            server = _pooled_server(self.config.host, wsgi, handler, self.listen_fd)
+        self.front = ConnectionLoop(server, handler)
         # What this worker imported beyond the warm process: lazy third-party imports
         # (a database dialect, say) that the warm process can take over for the next one.
         learned = sorted(name for name in set(sys.modules) - inherited if name.isascii())
         self.control.send(
             event="ready", status=status, message=message, pin=self._pin(wsgi), learned=learned
         )
-        return self._loop(server)
+        return self._loop(self.front)
 
     def _pin(self, wsgi: WSGIApp) -> str | None:
         if not self.config.debug:
             return None
-        try:
-            from webkit_cli.server.wsgi import debugger_pin
-        except ImportError:
-            return None
+        from webkit_cli.server.wsgi import debugger_pin
+
         return debugger_pin(wsgi)
 
     # -- main loop ----------------------------------------------------------------------
 
-    def _loop(self, server: BaseWSGIServer) -> int:
-        selector = selectors.DefaultSelector()
+    def _loop(self, front: ConnectionLoop) -> int:
+        stop: list[float] = []
+
+        def on_control() -> None:
+            messages = self.control.read()
+            if messages is None:
+                stop.append(self.config.shutdown_grace)
+                front.set_accepting(False)
+                return
+            for msg in messages:
+                cmd = msg.get("cmd")
+                if cmd == "pause":
+                    front.set_accepting(False)
+                elif cmd == "resume":
+                    front.set_accepting(True)
+                elif cmd == "notify":
+                    self._notify(msg.get("kind", "reload"), msg.get("paths", []))
+                elif cmd == "stop":
+                    front.set_accepting(False)
+                    stop.append(float(msg.get("grace", 1.0)))
+                    return
+
         self.control.sock.setblocking(False)
-        selector.register(self.control.sock, selectors.EVENT_READ, "control")
-        accepting = False
-
-        def set_accepting(on: bool) -> None:
-            nonlocal accepting
-            if on and not accepting:
-                selector.register(server.socket, selectors.EVENT_READ, "listen")
-            elif not on and accepting:
-                selector.unregister(server.socket)
-            accepting = on
-
         # Accept only when the supervisor says so: it first pauses the worker this one replaces.
+        front.add_reader(self.control.sock, on_control)
         try:
-            while True:
-                # No timeout: an idle worker sleeps in the kernel and costs no CPU.
-                events = selector.select()
-                # Control first: a "pause" that arrived with a connection wins.
-                for key, _ in sorted(events, key=lambda e: e[0].data != "control"):
-                    if key.data == "control":
-                        messages = self.control.read()
-                        if messages is None:
-                            return self._stop(self.config.shutdown_grace)
-                        for msg in messages:
-                            cmd = msg.get("cmd")
-                            if cmd == "pause":
-                                set_accepting(False)
-                            elif cmd == "resume":
-                                set_accepting(True)
-                            elif cmd == "notify":
-                                self._notify(msg.get("kind", "reload"), msg.get("paths", []))
-                            elif cmd == "stop":
-                                set_accepting(False)
-                                return self._stop(float(msg.get("grace", 1.0)))
-                    elif accepting:
-                        server._handle_request_noblock()  # type: ignore[attr-defined]
+            while not stop:
+                front.poll()
+            front.remove_reader(self.control.sock)
+            return self._stop(stop[0])
         finally:
-            selector.close()
+            front.close()
 
     def _notify(self, kind: str, paths: list[str]) -> None:
         if self.hub is not None:
@@ -365,9 +218,23 @@ class Worker:
         deadline = time.monotonic() + grace
         if self.hub is not None:
             self.hub.close_all()
-        finished = self.tracker.drain(deadline)
+        assert self.front is not None
+        finished = self.front.drain(deadline)
         self.control.send(event="stopped", clean=finished)
         return 0
+
+
+def _pooled_server(host: str, app: WSGIApp, handler: type[Any], fd: int) -> BaseWSGIServer:
+    """werkzeug's server on the inherited socket, for :class:`ConnectionLoop` to run.
+
+    ``multithread``: requests run in a pool of threads (HTTP/1.1, ``wsgi.multithread``).
+    """
+    from werkzeug.serving import BaseWSGIServer
+
+    class PooledWSGIServer(BaseWSGIServer):
+        multithread = True
+
+    return PooledWSGIServer(host, 0, app, handler=handler, fd=fd)
 
 
 @contextlib.contextmanager
@@ -399,14 +266,6 @@ def werkzeug_version() -> str:
     import importlib.metadata
 
     return importlib.metadata.version("werkzeug")
-
-
-def _quiet_handler(base: type[WSGIRequestHandler]) -> type[WSGIRequestHandler]:
-    class QuietHandler(base):  # type: ignore[valid-type,misc]
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass
-
-    return QuietHandler
 
 
 def reset_signals() -> None:

@@ -3,6 +3,7 @@
 :func:`build_app` composes, outermost first::
 
     AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"]
+    HostCheck            403 for a Host that does not name this server (DNS rebinding, hosts.py)
     LiveReloadMiddleware /__webkit/livereload.js, /__webkit/events, <script> in HTML pages
     ExceptionCatcher     an exception escaping the app -> the traceback page (500)
     DebuggedApplication  only with --debug: werkzeug's interactive debugger
@@ -26,6 +27,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
 from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
+from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
 
 if TYPE_CHECKING:
@@ -237,10 +239,16 @@ def build_app(
         if config.debug:
             from werkzeug.debug import DebuggedApplication
 
-            inner = DebuggedApplication(inner, evalex=True)
+            debugged = DebuggedApplication(inner, evalex=True)
+            # The debugger's console trusts only loopback names; --allowed-host names too.
+            debugged.trusted_hosts.extend(h for h in config.allowed_hosts if h != "*")
+            inner = debugged
         inner = ExceptionCatcher(inner)
     if hub is not None and config.live_reload:
         inner = LiveReloadMiddleware(inner, hub)
+    policy = HostPolicy(config.host, config.allowed_hosts)
+    if not policy.any:
+        inner = HostCheck(inner, policy)
     return AccessCapture(inner, prefixes)
 
 
