@@ -1,8 +1,10 @@
 """``webkit check``: a CI linter for Flask projects.
 
-* :mod:`~webkit_cli.check.registry` — the rules (stable codes, severities, hints);
+* :mod:`~webkit_cli.check.rules` — the catalogue (stable codes, severities, hints, app use);
+* :mod:`~webkit_cli.check.registry` — :class:`CheckRegistry`, where the checks register;
 * :mod:`~webkit_cli.check.context` — the project's files, parsed once, and the app;
-* ``project``, ``routes``, ``links``, ``templates``, ``security``, ``hygiene`` — the rules;
+* ``project``, ``routes``, ``links``, ``templates``, ``security_python``,
+  ``security_templates``, ``csrf``, ``hygiene`` — the checks;
 * :mod:`~webkit_cli.check.suppression` and :mod:`~webkit_cli.check.config` — silencing;
 * :mod:`~webkit_cli.check.reporters` — text, json, github and sarif output;
 * :mod:`~webkit_cli.check.runner` — :func:`run_check`, the API under the command.
@@ -11,7 +13,7 @@
 from __future__ import annotations
 
 from webkit_cli.check.findings import Finding
-from webkit_cli.check.registry import RULES, Rule, Severity
+from webkit_cli.check.rules import RULES, Rule, Severity
 from webkit_cli.check.runner import CheckReport, run_check
 
 __all__ = ["RULES", "CheckReport", "Finding", "Rule", "Severity", "run_check"]

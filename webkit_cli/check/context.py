@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webkit_cli._paths import TEMPLATE_SUFFIXES, display_path, is_ignored_dir
 from webkit_cli.check.config import CheckConfig
 from webkit_cli.check.suppression import path_matches
 
@@ -25,23 +26,14 @@ if TYPE_CHECKING:
 
     from webkit_cli.project import Project
 
-#: Directories never linted: tool caches, virtual environments, build output.
-SKIP_DIRS = frozenset(
-    {
-        "__pycache__",
-        "node_modules",
-        "site-packages",
-        "build",
-        "dist",
-        "htmlcov",
-        "venv",
-        ".venv",
-        "instance",  # Flask's instance folder: local config and databases, never committed
-    }
-)
+#: Besides :data:`~webkit_cli._paths.IGNORED_DIRS`: Flask's instance folder holds local
+#: configuration and databases, never committed, so never linted.
+CHECK_SKIP_DIRS = frozenset({"instance"})
 #: Hidden directories are skipped except these (CI workflows can hold conflict markers too).
 KEEP_HIDDEN = frozenset({".github"})
-TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".xml", ".jinja", ".jinja2", ".j2", ".txt", ".svg"})
+#: An ``.svg`` inside a templates folder is served by its loader (inline icons), so it is
+#: parsed as a template here although elsewhere it is only an image.
+CHECK_TEMPLATE_SUFFIXES = TEMPLATE_SUFFIXES | {".svg"}
 #: Larger files are not scanned for conflict markers (generated or vendored data).
 MAX_TEXT_BYTES = 1_000_000
 
@@ -121,11 +113,7 @@ class CheckContext:
 
     def rel(self, path: Path | str) -> str:
         """POSIX path relative to the root (the absolute path when outside it)."""
-        p = Path(path)
-        try:
-            return p.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return p.as_posix()
+        return display_path(Path(path).resolve(), self.root)
 
     def parsed_python(self) -> Iterator[tuple[PythonFile, ast.Module]]:
         for file in self.python_files:
@@ -220,7 +208,7 @@ def walk_project(
         rel_dir = here.relative_to(root).as_posix()
         keep = []
         for name in sorted(dirnames):
-            if name in SKIP_DIRS or name.endswith(".egg-info"):
+            if is_ignored_dir(name) or name in CHECK_SKIP_DIRS:
                 continue
             if name.startswith(".") and name not in KEEP_HIDDEN:
                 continue
@@ -360,7 +348,7 @@ def load_templates(ctx: CheckContext) -> None:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
                 path = Path(dirpath) / name
-                if path.suffix.lower() not in TEMPLATE_SUFFIXES:
+                if path.suffix.lower() not in CHECK_TEMPLATE_SUFFIXES:
                     continue
                 by_path.setdefault(path, []).append(path.relative_to(directory).as_posix())
     for path in sorted(by_path):

@@ -17,7 +17,7 @@ from typing import Any
 
 from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def _resolve(call: UrlForCall, blueprint: str | None) -> str | None:
     return blueprint + call.endpoint
 
 
-@check("L001", "L002", "L003", needs_import=True)
+@register("L001", "L002", "L003")
 def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
     """Literal url_for() endpoints exist, get their required arguments, static files exist."""
     endpoints = Endpoints(ctx.app)

@@ -22,7 +22,7 @@ from pathlib import Path
 from webkit_cli.check.config import ConfigProblems
 from webkit_cli.check.context import AppState, CheckContext, PythonFile
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 from webkit_cli.errors import AppImportError, NoAppError, ProjectError, WebkitError
 from webkit_cli.project import Project, ProjectContext, resolve_app_target
 
@@ -226,7 +226,7 @@ def load_app(
     return AppState(app=app, status="loaded"), []
 
 
-@check("P005")
+@register("P005")
 def python_syntax(ctx: CheckContext) -> Iterator[Finding]:
     """Python files that do not parse (a file with conflict markers is reported as H001)."""
     from webkit_cli.check.hygiene import conflicted_files

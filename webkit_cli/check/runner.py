@@ -12,7 +12,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webkit_cli.check import hygiene, links, routes, security, templates  # noqa: F401 - register
+# Importing the rule modules registers their checks on the default registry.
+from webkit_cli.check import (  # noqa: F401
+    csrf,
+    hygiene,
+    links,
+    routes,
+    security_python,
+    security_templates,
+    templates,
+)
 from webkit_cli.check import project as project_rules
 from webkit_cli.check.config import CheckConfig, parse_check_config
 from webkit_cli.check.context import (
@@ -24,7 +33,9 @@ from webkit_cli.check.context import (
     walk_project,
 )
 from webkit_cli.check.findings import Finding
-from webkit_cli.check.registry import CHECKS, RULES, Severity, expand_codes
+from webkit_cli.check.registry import CheckRegistry
+from webkit_cli.check.registry import registry as default_registry
+from webkit_cli.check.rules import RULES, Severity, expand_codes
 from webkit_cli.check.suppression import Suppressor, python_suppressions, template_suppressions
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, find_project
@@ -112,12 +123,15 @@ def run_check(
     fail_level: Severity | None = None,
     no_import: bool = False,
     dotenv: bool = True,
+    registry: CheckRegistry | None = None,
 ) -> CheckReport:
     """Lint the project at (or above) ``path``.
 
     ``select``/``ignore`` are codes, prefixes or rule names (``ValueError`` for unknown
     ones); given ``select`` replaces the project's, given ``ignore`` adds to it.
+    ``registry`` replaces webkit's own checks (tests build their own).
     """
+    checks = list(registry if registry is not None else default_registry)
     project, early = _find_project(Path(path) if path is not None else None)
     config, problems = parse_check_config(project.config)
     codes = _selected_codes(config, select, ignore)
@@ -130,9 +144,7 @@ def run_check(
 
     findings = [*early, *project_rules.config_findings(project, problems)]
     notes: list[str] = []
-    wants_app = any(c.needs_import and c.codes & codes for c in CHECKS) or bool(
-        {"P003", "P004"} & codes
-    )
+    wants_app = any(RULES[code].uses_app for code in codes)
     before_modules, before_path = set(sys.modules), list(sys.path)
     try:
         if no_import or not wants_app:
@@ -145,7 +157,7 @@ def run_check(
                     f"Rules that need the app (routes, links) were skipped: {ctx.app_state.reason}."
                 )
         load_templates(ctx)
-        for chk in CHECKS:
+        for chk in checks:
             if not chk.codes & codes:
                 continue
             if chk.needs_import and ctx.app is None:
