@@ -21,7 +21,8 @@ TEMPLATE_ERROR = {"src/demo/templates/item.html": "{% if x %}\n"}
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(cli, ["check", *args])
+    # a generous import timeout: a loaded machine may take seconds to start the child
+    result = runner.invoke(cli, ["check", *args], env={"WEBKIT_IMPORT_TIMEOUT": "120"})
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr

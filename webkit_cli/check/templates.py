@@ -17,7 +17,11 @@ def template_syntax(ctx: CheckContext) -> Iterator[Finding]:
     for file in ctx.template_files:
         if file.error is not None:
             message = getattr(file.error, "message", None) or str(file.error)
-            yield finding("T001", file.rel, file.error_line, f"TemplateSyntaxError: {message}")
+            if isinstance(file.error, ValueError):  # not text, or too deep: no Jinja error
+                message = message[0].upper() + message[1:] + "."
+            else:
+                message = f"TemplateSyntaxError: {message}"
+            yield finding("T001", file.rel, file.error_line, message)
 
 
 def _literal_names(node: Any) -> list[str] | None:
