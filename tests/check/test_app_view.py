@@ -280,3 +280,18 @@ def test_ruff_and_bandit_suppressions_of_sql_formatting_are_honoured(
 def test_other_codes_and_a_bare_noqa_do_not_silence_s003(tmp_path: Path, comment: str) -> None:
     root = make_project(tmp_path / "p", {"src/demo/db.py": SQL.replace("{comment}", comment)})
     assert locations(check(root, no_import=True)) == [("S003", "src/demo/db.py", 2)]
+
+
+def test_noqa_where_the_sql_is_built_covers_its_execution(tmp_path: Path) -> None:
+    built = (
+        "def reset(con, table):\n"
+        "    query = \"SELECT setval('{t}')\".format(  # noqa: S608\n"
+        "        t=table\n"
+        "    )\n"
+        "    con.execute(query)\n"
+    )
+    root = make_project(tmp_path / "p", {"src/demo/db.py": built})
+    assert locations(check(root, no_import=True)) == []
+    unmarked = built.replace("  # noqa: S608", "")
+    root = make_project(tmp_path / "q", {"src/demo/db.py": unmarked})
+    assert locations(check(root, no_import=True)) == [("S003", "src/demo/db.py", 5)]

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from webkit_cli.check.context import CheckContext, PythonFile
 from webkit_cli.check.findings import Finding, finding
 from webkit_cli.check.registry import register
+from webkit_cli.check.suppression import foreign_suppressions
 
 _DEV_SCOPE = re.compile(r"dev|local|debug|test", re.IGNORECASE)
 _SQL_METHODS = frozenset({"execute", "executemany", "executescript"})
@@ -139,6 +140,13 @@ class _PythonVisitor(ast.NodeVisitor):
         self.sqlalchemy_modules: set[str] = set()
         #: per function scope: variable -> [(line, formatting kind or None)]
         self.assignments: list[dict[str, list[tuple[int, str | None]]]] = [{}]
+        #: (variable, first line) of an assignment -> its last line
+        self.spans: dict[tuple[str, int], int] = {}
+        #: lines where another tool's suppression (ruff's noqa for S608) waives S003: the SQL
+        #: is often built on one line and executed on another, and ruff flags the building
+        self.sql_waived = {
+            line for line, codes in foreign_suppressions(file.source).items() if "S003" in codes
+        }
 
     def add(self, code: str, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", None)
@@ -210,6 +218,7 @@ class _PythonVisitor(ast.NodeVisitor):
             self._check_setting(_target_key(target), node.value, node)
             if isinstance(target, ast.Name):
                 self._remember(target.id, node.lineno, self._kind(node.value, node.lineno))
+                self.spans[(target.id, node.lineno)] = node.end_lineno or node.lineno
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
@@ -239,6 +248,13 @@ class _PythonVisitor(ast.NodeVisitor):
 
     def _remember(self, name: str, line: int, kind: str | None) -> None:
         self.assignments[-1].setdefault(name, []).append((line, kind))
+
+    def _bound_at(self, name: str, line: int) -> int | None:
+        """The first line of the last assignment to ``name`` in this scope before ``line``."""
+        for line_seen, _kind in reversed(self.assignments[-1].get(name, [])):
+            if line_seen <= line:
+                return line_seen
+        return None
 
     def _lookup(self, name: str, line: int) -> str | None:
         """The kind of the last value bound to ``name`` in this scope before ``line``."""
@@ -377,6 +393,11 @@ class _PythonVisitor(ast.NodeVisitor):
         how = self._formatted(arg, node.lineno)
         if how is None and isinstance(arg, ast.Name):
             how = self._lookup(arg.id, node.lineno)
+            bound = self._bound_at(arg.id, node.lineno)
+            if bound is not None and self.sql_waived:
+                last = self.spans.get((arg.id, bound), bound)
+                if self.sql_waived.intersection(range(bound, last + 1)):
+                    return  # `q = "..." % x  with a noqa for S608` then execute(q)
         if how is not None and how != TRUSTED:
             self.add("S003", node, f"SQL built with {how} is passed to {name}().")
 

@@ -117,6 +117,23 @@ def python_suppressions(source: str) -> LineSuppressions:
     return table
 
 
+def foreign_suppressions(source: str) -> dict[int, frozenset[str]]:
+    """line -> webkit codes that other tools' comments on that line silence (see
+    :data:`OTHER_TOOLS`); the rules use it where a finding spans several lines."""
+    table: dict[int, frozenset[str]] = {}
+    if "noqa" not in source and "nosec" not in source:
+        return table
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                codes = _foreign_codes(tok.string)
+                if codes:
+                    table[tok.start[0]] = codes
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return table
+
+
 def template_suppressions(env: Environment, source: str, name: str) -> LineSuppressions:
     """Directives in the ``{# ... #}`` comments of a Jinja template."""
     table: LineSuppressions = {}
