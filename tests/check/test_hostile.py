@@ -226,3 +226,17 @@ def test_the_import_timeout_option_and_its_variable(monkeypatch: pytest.MonkeyPa
     assert check_command.make_context("check", []).params["import_timeout"] == 7
     with pytest.raises(click.BadParameter):
         check_command.make_context("check", ["--import-timeout", "0"])
+
+
+def test_a_proxy_in_the_apps_module_is_not_blamed_on_the_user(tmp_path: Path) -> None:
+    """``from flask import request`` puts a LocalProxy in the module; looking for the app
+    among its globals must not become the user's P004 (microblog with ``--app app``)."""
+    init = INIT_PY.replace(
+        "from demo import views\n",
+        "from demo import views\nfrom flask import request  # noqa: F401 - a LocalProxy\n",
+    )
+    root = make_project(
+        tmp_path / "p", {"src/demo/__init__.py": init, "src/demo/config.py": SECRET}
+    )
+    report = check(root, app="demo")
+    assert [f.code for f in report.findings] == ["S001"]

@@ -45,6 +45,23 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:1000]}"
 
 
+def _raised_by_webkit(exc: BaseException) -> bool:
+    """The innermost frame is webkit's own (not the user's code): a webkit bug, not P004."""
+    import webkit_cli
+
+    package = str(Path(webkit_cli.__file__).parent)
+    last = None
+    for frame, _lineno in traceback.walk_tb(exc.__traceback__):
+        last = frame.f_code.co_filename
+    if last is None or isinstance(exc, KeyboardInterrupt | SystemExit):
+        return False
+    # werkzeug's LocalProxy raising inside webkit's probing counts as webkit's too
+    return last.startswith(package) or any(
+        frame.f_code.co_filename.startswith(package)
+        for frame, _ in list(traceback.walk_tb(exc.__traceback__))[-3:]
+    )
+
+
 def _failure(kind: str, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     return {
         "type": "failed",
@@ -77,7 +94,8 @@ def _load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
     except WebkitError as exc:
         return None, _failure("locate", str(exc.format_message()))
     except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, SystemExit: all P004
-        return None, _failure("import", _describe(exc), exc)
+        kind = "bug" if _raised_by_webkit(exc) else "import"
+        return None, _failure(kind, _describe(exc), exc)
 
 
 def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:

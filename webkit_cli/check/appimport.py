@@ -37,7 +37,8 @@ _CHILD = "import sys; from webkit_cli.check._child import main; main(sys.argv)"
 class ImportOutcome:
     """What became of the import: ``facts`` when it worked, else why not."""
 
-    #: "loaded", "unavailable" (no app anywhere), "locate" (P003) or "import" (P004)
+    #: "loaded", "unavailable" (no app anywhere), "locate" (P003), "import" (P004) or
+    #: "bug" (webkit itself failed while looking for the app: a note, not a finding)
     status: str
     facts: AppFacts | None = None
     message: str = ""

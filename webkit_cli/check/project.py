@@ -236,6 +236,9 @@ def finish_import(ctx: CheckContext, pending: PendingImport) -> tuple[AppState, 
     if outcome.status == "unavailable":
         reason = 'no app found (set [tool.webkit] app = "package:create_app" or use --app)'
         return AppState(status="unavailable", reason=reason), []
+    if outcome.status == "bug":
+        reason = f"webkit failed while importing it ({_one_line(outcome.message, 200)}); please report it"
+        return AppState(status="failed", reason=reason), []
     if outcome.status == "locate":
         state = AppState(status="failed", reason="the app could not be located")
         return state, [finding("P003", where_file, where_line, _one_line(outcome.message))]
