@@ -237,7 +237,8 @@ def finish_import(ctx: CheckContext, pending: PendingImport) -> tuple[AppState, 
         reason = 'no app found (set [tool.webkit] app = "package:create_app" or use --app)'
         return AppState(status="unavailable", reason=reason), []
     if outcome.status == "bug":
-        reason = f"webkit failed while importing it ({_one_line(outcome.message, 200)}); please report it"
+        detail = _one_line(outcome.message, 200)
+        reason = f"webkit failed while importing it ({detail}); please report it"
         return AppState(status="failed", reason=reason), []
     if outcome.status == "locate":
         state = AppState(status="failed", reason="the app could not be located")
