@@ -240,3 +240,14 @@ def test_a_proxy_in_the_apps_module_is_not_blamed_on_the_user(tmp_path: Path) ->
     )
     report = check(root, app="demo")
     assert [f.code for f in report.findings] == ["S001"]
+
+
+def test_a_pyproject_that_is_not_utf8_is_p001(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", {"src/demo/config.py": SECRET})
+    (root / "pyproject.toml").write_bytes(PYPROJECT.encode() + b'\ndescription = "caf\xe9"\n')
+    report = check(root)
+    line = PYPROJECT.count("\n") + 2
+    assert locations(report) == [
+        ("P001", "pyproject.toml", line),
+        ("S001", "src/demo/config.py", 1),
+    ]

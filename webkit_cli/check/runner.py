@@ -66,7 +66,7 @@ def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
     """``find_project``, turning a broken pyproject.toml into a finding instead of a crash."""
     try:
         return find_project(path), []
-    except ProjectError as exc:
+    except (ProjectError, UnicodeDecodeError) as exc:
         begin = (path or Path.cwd()).resolve()
         for directory in (begin, *begin.parents):
             candidate = directory / "pyproject.toml"
@@ -76,12 +76,23 @@ def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
                 with candidate.open("rb") as f:
                     tomllib.load(f)
             except tomllib.TOMLDecodeError:
+                assert isinstance(exc, ProjectError)
                 rel = "pyproject.toml"
                 return Project(root=directory), [
                     project_rules.pyproject_finding(candidate, rel, exc)
                 ]
+            except UnicodeDecodeError as bad:
+                from webkit_cli.check.findings import finding
+
+                line = bad.object[: bad.start].count(b"\n") + 1
+                message = (
+                    f"pyproject.toml is not valid UTF-8 text (byte 0x{bad.object[bad.start]:02x})"
+                )
+                return Project(root=directory), [finding("P001", "pyproject.toml", line, message)]
             except OSError:
                 break
+            if not isinstance(exc, ProjectError):
+                raise exc
             # valid TOML, so the error was about [tool.webkit] itself (e.g. not a table)
             message = str(exc.format_message())
             from webkit_cli.check.findings import finding
