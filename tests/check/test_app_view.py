@@ -295,3 +295,47 @@ def test_noqa_where_the_sql_is_built_covers_its_execution(tmp_path: Path) -> Non
     unmarked = built.replace("  # noqa: S608", "")
     root = make_project(tmp_path / "q", {"src/demo/db.py": unmarked})
     assert locations(check(root, no_import=True)) == [("S003", "src/demo/db.py", 5)]
+
+
+# --- an extension defined in the project's own code --------------------------------------
+
+OWN_EXT = """\
+from jinja2 import nodes
+from jinja2.ext import Extension
+
+
+class ShoutExtension(Extension):
+    tags = {"shout"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endshout",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_shout"), [], [], body).set_lineno(lineno)
+
+    def _shout(self, caller):
+        return caller().upper()
+"""
+OWN_EXT_INIT = INIT_PY.replace(
+    "    csrf.init_app(app)\n",
+    "    csrf.init_app(app)\n    app.jinja_env.add_extension(ShoutExtension)\n",
+).replace(
+    "from demo import views\n",
+    "from demo import views\nfrom demo.jinja_ext import ShoutExtension\n",
+)
+SHOUT = (
+    '{% extends "base.html" %}\n'
+    "{% block body %}{% shout %}{{ item_id }}{% endshout %}\n"
+    "{% endblock %}\n"
+)
+
+
+def test_an_extension_of_the_projects_own_code_parses_its_tags(tmp_path: Path) -> None:
+    files = {
+        "src/demo/__init__.py": OWN_EXT_INIT,
+        "src/demo/jinja_ext.py": OWN_EXT,
+        "src/demo/templates/item.html": SHOUT,
+    }
+    assert locations(check(make_project(tmp_path / "ok", files))) == []
+    files["src/demo/templates/item.html"] = SHOUT.replace("{% endshout %}", "")
+    broken = check(make_project(tmp_path / "broken", files))
+    assert locations(broken) == [("T001", "src/demo/templates/item.html", 3)]

@@ -100,7 +100,7 @@ def _load(spec: dict[str, Any]) -> tuple[Any, dict[str, Any] | None]:
 
 def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:
     """Import the app, send its facts, answer template look-ups until ``requests`` ends."""
-    from webkit_cli.check.appfacts import read_app, resolve_templates
+    from webkit_cli.check.appfacts import parse_templates, read_app, resolve_templates
 
     app, failure = _load(spec)
     if failure is not None:
@@ -116,6 +116,8 @@ def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:
         request = json.loads(line)
         if request.get("type") == "resolve":
             _send(replies, {"type": "resolved", "found": resolve_templates(app, request["names"])})
+        elif request.get("type") == "parse":
+            _send(replies, {"type": "parsed", "errors": parse_templates(app, request["templates"])})
 
 
 def main(argv: list[str]) -> None:

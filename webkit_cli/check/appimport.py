@@ -173,22 +173,36 @@ class AppImport:
             self.close()
         return self._outcome
 
-    def resolve(self, names: list[str]) -> dict[str, str | None] | None:
-        """name -> file (``""`` if not a file, ``None`` if missing) through the app's loader;
-        ``None`` when the child cannot answer (then nothing is known)."""
+    def _ask(self, request: dict[str, Any], answer: str) -> Any:
+        """Send ``request``; the ``answer`` field of the reply, ``None`` if none came."""
         if self.outcome().status != "loaded" or self.proc.poll() is not None:
             return None
         try:
-            self._requests.write(json.dumps({"type": "resolve", "names": names}) + "\n")
+            self._requests.write(json.dumps(request) + "\n")
             self._requests.flush()
         except OSError:
             return None
         reply = self._next()
-        if reply is None or reply.get("type") != "resolved":
-            self.close()
+        if reply is None or answer not in reply:
+            self.close(wait=False)
             return None
-        found: dict[str, str | None] = reply["found"]
+        return reply[answer]
+
+    def resolve(self, names: list[str]) -> dict[str, str | None] | None:
+        """name -> file (``""`` if not a file, ``None`` if missing) through the app's loader;
+        ``None`` when the child cannot answer (then nothing is known)."""
+        found: dict[str, str | None] | None = self._ask(
+            {"type": "resolve", "names": names}, "found"
+        )
         return found
+
+    def parse(self, templates: list[tuple[str, str]]) -> dict[str, tuple[int, str] | None] | None:
+        """(file, name) -> ``None`` when the app's own environment parses the template, else
+        (line, message) of its syntax error; ``None`` when the child cannot answer."""
+        errors = self._ask({"type": "parse", "templates": templates}, "errors")
+        if errors is None:
+            return None
+        return {path: (int(e[0]), str(e[1])) if e else None for path, e in errors.items()}
 
     def close(self, *, wait: bool = True) -> None:
         """End the child (and anything it started); idempotent.

@@ -459,6 +459,32 @@ def make_jinja_env(ctx: CheckContext) -> Environment:
     return build_environment(declared_extensions(ctx), {}, fallback=True)
 
 
+def _reparse_in_the_app(ctx: CheckContext) -> None:
+    """Templates that fail here because an extension of the app's own code is missing in
+    this process: the app's environment (in the child) decides whether they parse."""
+    from jinja2 import TemplateSyntaxError
+
+    from webkit_cli.check.jinja import unloadable
+
+    importer = ctx.app_state.importer
+    if ctx.facts is None or importer is None or not unloadable(ctx.facts.jinja_extensions):
+        return
+    failed = {
+        str(f.path): f for f in ctx.template_files if isinstance(f.error, TemplateSyntaxError)
+    }
+    if not failed:
+        return
+    verdicts = importer.parse([(path, f.names[0]) for path, f in failed.items()])
+    for path, verdict in (verdicts or {}).items():
+        file = failed[path]
+        if verdict is None:
+            # valid for the app: no T001; the rules that walk trees skip it (no tree here)
+            file.error, file.error_line = None, None
+        elif verdict[0]:
+            file.error = TemplateSyntaxError(verdict[1], verdict[0])
+            file.error_line = verdict[0]
+
+
 def load_templates(ctx: CheckContext) -> None:
     """Find every template file and parse it once with Jinja's own parser."""
     from jinja2 import TemplateSyntaxError
@@ -499,3 +525,4 @@ def load_templates(ctx: CheckContext) -> None:
         except (RecursionError, MemoryError):
             file.error = ValueError("the template is " + _too_deep(MAX_DEPTH) + " (or deeper)")
         ctx.template_files.append(file)
+    _reparse_in_the_app(ctx)

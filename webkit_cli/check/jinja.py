@@ -58,6 +58,11 @@ def build_environment(
         return Environment(extensions=[_load(name) for name in FALLBACK_EXTENSIONS], **options)
 
 
+def unloadable(extensions: Iterable[str]) -> list[str]:
+    """The extensions of ``extensions`` this process cannot import (e.g. the project's own)."""
+    return [name for name in extensions if _load(name) is None]
+
+
 def _string_list(node: ast.AST) -> list[str]:
     if isinstance(node, ast.List | ast.Tuple | ast.Set):
         return [
