@@ -1,6 +1,7 @@
 """The child process that imports the app for ``webkit check`` (see :mod:`.appimport`).
 
-Protocol: one JSON object per line. The child writes ``{"type": "facts", ...}`` once the
+Protocol: one JSON object per line. The child writes ``{"type": "started"}`` when Python
+and webkit are loaded (the import timeout counts from there), ``{"type": "facts", ...}`` once the
 app is imported (or ``{"type": "failed", ...}`` and exits), then answers each
 ``{"type": "resolve", "names": [...]}`` with ``{"type": "resolved", "found": {...}}``
 until its request pipe closes. The user's prints go to stderr: the protocol has its own
@@ -102,6 +103,7 @@ def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:
     """Import the app, send its facts, answer template look-ups until ``requests`` ends."""
     from webkit_cli.check.appfacts import parse_templates, read_app, resolve_templates
 
+    _send(replies, {"type": "started"})  # the parent's import timeout counts from here
     app, failure = _load(spec)
     if failure is not None:
         _send(replies, failure)

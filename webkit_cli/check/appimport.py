@@ -32,6 +32,10 @@ DEFAULT_TIMEOUT = 20.0
 
 _CHILD = "import sys; from webkit_cli.check._child import main; main(sys.argv)"
 
+#: How long the child may take to start Python and webkit before the import's own timeout
+#: begins: start-up is not the app's time, and a loaded CI machine can take seconds.
+STARTUP_TIMEOUT = 60.0
+
 
 @dataclass
 class ImportOutcome:
@@ -133,10 +137,10 @@ class AppImport:
                 sys.stderr.write(chunk.decode("utf-8", "replace"))
                 sys.stderr.flush()
 
-    def _next(self) -> dict[str, Any] | None:
+    def _next(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next reply; ``None`` on a timeout or when the child is gone (then reaped)."""
         try:
-            message = self._replies.get(timeout=self.timeout)
+            message = self._replies.get(timeout=self.timeout if timeout is None else timeout)
         except queue.Empty:
             return None
         if message is None:  # end of the pipe: the child exited (or closed it) - reap it
@@ -145,14 +149,20 @@ class AppImport:
         return message
 
     def outcome(self) -> ImportOutcome:
-        """Wait (at most the timeout) for the import's result; the same object afterwards."""
+        """Wait for the import's result (at most the timeout, counted from the moment the
+        child has started); the same object afterwards."""
         if self._outcome is not None:
             return self._outcome
-        message = self._next()
+        message = self._next(STARTUP_TIMEOUT)
+        started = message is not None and message["type"] == "started"
+        if started:
+            message = self._next()  # the import's own time starts now
         if message is None:
             timed_out = self.proc.poll() is None
             self.close(wait=not timed_out)
-            if timed_out:
+            if timed_out and not started:
+                text = f"could not start: Python did not load webkit within {STARTUP_TIMEOUT:g} s"
+            elif timed_out:
                 text = (
                     f"did not finish within {self.timeout:g} s (--import-timeout); "
                     "it may wait for a server, a lock or input"
