@@ -251,3 +251,16 @@ def test_a_pyproject_that_is_not_utf8_is_p001(tmp_path: Path) -> None:
         ("P001", "pyproject.toml", line),
         ("S001", "src/demo/config.py", 1),
     ]
+
+
+def test_a_run_leaves_no_trace_in_the_calling_process(tmp_path: Path) -> None:
+    """The app is imported in the child: the caller's modules, path and environment stay."""
+    root = make_project(tmp_path / "p", {".env": "WEBKIT_TEST_FROM_DOTENV=1\n"})
+    modules, path, environ = set(sys.modules), list(sys.path), dict(os.environ)
+    report = check(root)
+    assert locations(report) == []
+    added = [sys.modules[name] for name in set(sys.modules) - modules]
+    assert not [m for m in added if str(root) in (getattr(m, "__file__", None) or "")]
+    assert "demo" not in sys.modules
+    assert sys.path == path
+    assert dict(os.environ) == environ
