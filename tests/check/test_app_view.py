@@ -339,3 +339,24 @@ def test_an_extension_of_the_projects_own_code_parses_its_tags(tmp_path: Path) -
     files["src/demo/templates/item.html"] = SHOUT.replace("{% endshout %}", "")
     broken = check(make_project(tmp_path / "broken", files))
     assert locations(broken) == [("T001", "src/demo/templates/item.html", 3)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ("<input name=q>", ["S007"]),
+        ('<input type=hidden name=csrf_token value="{{ csrf_token() }}">', []),
+    ],
+)
+def test_an_include_served_by_the_apps_loader_is_followed_for_the_csrf_token(
+    tmp_path: Path, fields: str, expected: list[str]
+) -> None:
+    root = _theme_project(tmp_path / "p")
+    theme = root / "src/demo/themes/admin/templates"
+    (theme / "fields.html").write_text(fields + "\n", encoding="utf-8")
+    (theme / "page.html").write_text(
+        '{% extends "admin/base.html" %}\n{% block body %}\n<form method="post">\n'
+        '{% include "admin/fields.html" %}\n</form>\n{% endblock %}\n',
+        encoding="utf-8",
+    )
+    assert [f.code for f in check(root).findings] == expected

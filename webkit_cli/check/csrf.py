@@ -68,7 +68,7 @@ class _CsrfResolver:
         if key in self.memo:
             return self.memo[key]
         self.memo[key] = True  # a cycle or an unknown template: benefit of the doubt
-        file = self.ctx.template_names.get(name)
+        file = self.ctx.template_file(name)  # by folder or the app's loader
         if file is None or file.tree is None:
             return True
         from jinja2 import nodes
