@@ -6,7 +6,9 @@ routes`` pays (Python start-up, importing Flask and the project, running the fac
 so the ratio is exactly what webkit's static analysis of every file and template adds
 on top. (``ruff check`` was considered and not used: it is a Rust binary that never
 imports the app, so a ratio to it measures the Python interpreter, not webkit.)
-A row with the in-process time of ``run_check`` shows the analysis without start-up.
+A row with the in-process time of ``run_check`` shows the analysis without start-up, and
+one compares the full run with ``--no-import`` (the app is imported in a child process
+while the parent parses, so the two should be close).
 
 Target: the generated projects stay well under a second, whole process.
 """
@@ -151,6 +153,22 @@ def run(quick: bool = False) -> list[Result]:
                 )
             )  # fmt: skip
         big = projects["200 templates + 200 modules"]
+        # The app is imported in a child process while the parent parses: the full run
+        # should cost about max(import, parse), not their sum; --no-import shows the parse.
+        full, static = _alternating(
+            [tool("webkit"), "check"],
+            [tool("webkit"), "check", "--no-import"],
+            repeat=repeat,
+            cwd=big,
+            env_b={},
+        )
+        results.append(
+            Result(
+                "webkit check, 200 + 200, app imported in its child", "ms", full,
+                "webkit check --no-import", static, "-",
+                note="the ratio is what the app import adds beside the parse",
+            )
+        )  # fmt: skip
         results.append(
             Result(
                 "run_check() in process, 200 + 200", "ms", _in_process_ms(big, repeat),

@@ -133,5 +133,11 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
     raise AssertionError(f"{needle!r} not in text")
 
 
+#: The app import's timeout in tests: generous, because a loaded CI machine may take
+#: seconds to start the child; the tests of the timeout itself pass their own.
+TEST_IMPORT_TIMEOUT = 120.0
+
+
 def check(root: Path, **options: object) -> CheckReport:
+    options.setdefault("import_timeout", TEST_IMPORT_TIMEOUT)
     return run_check(root, **options)  # type: ignore[arg-type]

@@ -148,8 +148,8 @@ def test_every_bad_check_setting_is_a_p002_and_the_run_goes_on(tmp_path: Path) -
     report = check(root)
     messages = [f.message for f in report.findings if f.code == "P002"]
     assert messages == [
-        "[tool.webkit.check] has an unknown key 'colour' (known: exclude, fail-level, ignore, "
-        "jinja-extensions, per-file-ignores, select)",
+        "[tool.webkit.check] has an unknown key 'colour' (known: csrf-token, exclude, "
+        "fail-level, ignore, jinja-extensions, per-file-ignores, select)",
         "[tool.webkit.check] select must be a list of strings",
         "[tool.webkit.check] fail-level: must be 'error' or 'warning'",
         "[tool.webkit.check] per-file-ignores must be a table of pattern = [codes]",

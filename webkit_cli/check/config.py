@@ -7,6 +7,7 @@ ignore = ["S004"]                # never reported in this project
 fail-level = "error"             # "error" (default) or "warning"
 exclude = ["migrations/*"]       # extra paths (fnmatch globs, relative to the root) to skip
 jinja-extensions = ["jinja2.ext.i18n"]   # for parsing templates when the app is not imported
+csrf-token = "nonce"             # the form field the app's own CSRF check reads (S007/S008)
 
 [tool.webkit.check.per-file-ignores]
 "tests/*" = ["S001"]
@@ -22,9 +23,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webkit_cli.check.registry import Severity, expand_codes
+from webkit_cli.check.rules import Severity, expand_codes
 
-KNOWN_KEYS = {"select", "ignore", "fail-level", "exclude", "per-file-ignores", "jinja-extensions"}
+KNOWN_KEYS = {
+    "select",
+    "ignore",
+    "fail-level",
+    "exclude",
+    "per-file-ignores",
+    "jinja-extensions",
+    "csrf-token",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class CheckConfig:
     exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     jinja_extensions: tuple[str, ...] = ()
+    #: the form field an app's own CSRF protection checks, declared when webkit cannot see it
+    csrf_token: str | None = None
 
 
 @dataclass
@@ -96,6 +107,10 @@ def parse_check_config(webkit_table: Mapping[str, Any]) -> tuple[CheckConfig, Co
             problems.add(f"[tool.webkit.check] fail-level: {exc}")
     exclude = tuple(_str_list(table, "exclude", problems))
     extensions = tuple(_str_list(table, "jinja-extensions", problems))
+    csrf_token = table.get("csrf-token")
+    if csrf_token is not None and (not isinstance(csrf_token, str) or not csrf_token.strip()):
+        problems.add('[tool.webkit.check] csrf-token must be a form field name like "nonce"')
+        csrf_token = None
     per_file: list[tuple[str, frozenset[str]]] = []
     raw_pfi = table.get("per-file-ignores", {})
     if not isinstance(raw_pfi, dict):
@@ -114,5 +129,6 @@ def parse_check_config(webkit_table: Mapping[str, Any]) -> tuple[CheckConfig, Co
         exclude=exclude,
         per_file_ignores=tuple(per_file),
         jinja_extensions=extensions,
+        csrf_token=csrf_token.strip() if csrf_token else None,
     )
     return config, problems

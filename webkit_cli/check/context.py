@@ -8,40 +8,37 @@ Jinja's ``Environment.parse`` once; every rule walks those trees. That is what k
 from __future__ import annotations
 
 import ast
+import io
 import os
 import shutil
+import stat
 import subprocess
-from collections.abc import Iterator
+import tokenize
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webkit_cli._paths import TEMPLATE_SUFFIXES, display_path, is_ignored_dir
 from webkit_cli.check.config import CheckConfig
 from webkit_cli.check.suppression import path_matches
 
 if TYPE_CHECKING:
     from jinja2 import Environment, nodes
 
+    from webkit_cli.check.appfacts import AppFacts
+    from webkit_cli.check.appimport import AppImport
     from webkit_cli.project import Project
 
-#: Directories never linted: tool caches, virtual environments, build output.
-SKIP_DIRS = frozenset(
-    {
-        "__pycache__",
-        "node_modules",
-        "site-packages",
-        "build",
-        "dist",
-        "htmlcov",
-        "venv",
-        ".venv",
-        "instance",  # Flask's instance folder: local config and databases, never committed
-    }
-)
+#: Besides :data:`~webkit_cli._paths.IGNORED_DIRS`: Flask's instance folder holds local
+#: configuration and databases, never committed, so never linted.
+CHECK_SKIP_DIRS = frozenset({"instance"})
 #: Hidden directories are skipped except these (CI workflows can hold conflict markers too).
 KEEP_HIDDEN = frozenset({".github"})
-TEMPLATE_SUFFIXES = frozenset({".html", ".htm", ".xml", ".jinja", ".jinja2", ".j2", ".txt", ".svg"})
+#: An ``.svg`` inside a templates folder is served by its loader (inline icons), so it is
+#: parsed as a template here although elsewhere it is only an image.
+CHECK_TEMPLATE_SUFFIXES = TEMPLATE_SUFFIXES | {".svg"}
 #: Larger files are not scanned for conflict markers (generated or vendored data).
 MAX_TEXT_BYTES = 1_000_000
 
@@ -85,12 +82,14 @@ class TemplateFile:
 
 @dataclass
 class AppState:
-    """The outcome of importing the app for the rules that need it."""
+    """The outcome of importing the app (in its child process) for the rules that use it."""
 
-    app: Any = None
+    facts: AppFacts | None = None
     #: "loaded", "disabled" (--no-import), "unavailable" (no app anywhere) or "failed"
     status: str = "disabled"
     reason: str = ""
+    #: the live child, for template look-ups through the app's loader while rules run
+    importer: AppImport | None = None
 
 
 @dataclass
@@ -115,17 +114,17 @@ class CheckContext:
     def root(self) -> Path:
         return self.project.root
 
+    #: template name -> file the app's loader serves it from ("" not a file, None missing)
+    resolved_templates: dict[str, str | None] = field(default_factory=dict)
+
     @property
-    def app(self) -> Any:
-        return self.app_state.app
+    def facts(self) -> AppFacts | None:
+        """What the imported app says about itself (``None`` without an imported app)."""
+        return self.app_state.facts
 
     def rel(self, path: Path | str) -> str:
         """POSIX path relative to the root (the absolute path when outside it)."""
-        p = Path(path)
-        try:
-            return p.resolve().relative_to(self.root).as_posix()
-        except ValueError:
-            return p.as_posix()
+        return display_path(Path(path).resolve(), self.root)
 
     def parsed_python(self) -> Iterator[tuple[PythonFile, ast.Module]]:
         for file in self.python_files:
@@ -148,19 +147,41 @@ class CheckContext:
 
     @cached_property
     def app_template_names(self) -> frozenset[str]:
-        """Names the imported app's loader can find (empty without an app)."""
-        if self.app is None:
-            return frozenset()
-        try:
-            return frozenset(self.app.jinja_env.list_templates())
-        except Exception:  # noqa: BLE001 - a user's custom loader may not list
-            return frozenset()
+        """Names the imported app's loader lists (empty without an app)."""
+        return frozenset(self.facts.template_names) if self.facts is not None else frozenset()
+
+    def resolve_template(self, name: str) -> str | None:
+        """Ask the app's own loader (``get_source``, blueprints included) for ``name``.
+
+        The file it is served from, ``""`` when it exists but not as a file (or the loader
+        could not say), ``None`` when the loader does not have it.
+        """
+        if name not in self.resolved_templates:
+            importer = self.app_state.importer
+            answer = importer.resolve([name]) if importer is not None else None
+            # no answer (the child died): give the benefit of the doubt, report nothing
+            self.resolved_templates[name] = "" if answer is None else answer.get(name, "")
+        return self.resolved_templates[name]
+
+    def template_file(self, name: str) -> TemplateFile | None:
+        """The project's file a template name loads, by folder or by the app's loader."""
+        file = self.template_names.get(name)
+        if file is not None or self.facts is None:
+            return file
+        served = self.resolve_template(name)
+        if served:
+            for candidate in self.template_files:
+                if str(candidate.path.resolve()) == served:
+                    return candidate
+        return None
 
     def template_exists(self, name: str) -> bool:
         """True when a template of that name exists (or may: see below)."""
         if name in self.template_names or name in self.app_template_names:
             return True
-        if self.app is None and "/" in name:
+        if self.facts is not None:
+            return self.resolve_template(name) is not None
+        if "/" in name:
             # Without the app, an installed extension's blueprint templates are invisible
             # ("bootstrap/base.html"): a namespaced name whose folder the project does not
             # have is given the benefit of the doubt rather than reported.
@@ -220,7 +241,7 @@ def walk_project(
         rel_dir = here.relative_to(root).as_posix()
         keep = []
         for name in sorted(dirnames):
-            if name in SKIP_DIRS or name.endswith(".egg-info"):
+            if is_ignored_dir(name) or name in CHECK_SKIP_DIRS:
                 continue
             if name.startswith(".") and name not in KEEP_HIDDEN:
                 continue
@@ -255,13 +276,31 @@ def module_name(project: Project, path: Path) -> str | None:
     return None
 
 
-def read_text(path: Path) -> str | None:
-    """The file as UTF-8 text, or ``None`` for unreadable or binary files."""
+def read_bytes(path: Path) -> bytes | None:
+    """The content of a regular file; ``None`` for anything else (FIFO, device) or on error.
+
+    Opened without blocking and checked with ``fstat`` before reading: a named pipe called
+    ``pipe.py`` would otherwise wait forever for a writer.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
-    if b"\x00" in data[:8192]:
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            return stream.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path) -> str | None:
+    """The file as UTF-8 text, or ``None`` for unreadable or binary files."""
+    data = read_bytes(path)
+    if data is None or b"\x00" in data[:8192]:
         return None
     try:
         return data.decode("utf-8")
@@ -269,20 +308,102 @@ def read_text(path: Path) -> str | None:
         return None
 
 
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_python(data: bytes) -> tuple[str | None, SyntaxError | None]:
+    """Source text by PEP 263 (the coding cookie, else UTF-8), or why it is not text."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"  # no readable cookie: the decoding below says where it breaks
+    try:
+        text = data.decode(encoding)
+    except LookupError as exc:
+        return None, SyntaxError(f"unknown encoding: {exc}", (None, 1, None, None))
+    except UnicodeDecodeError as exc:
+        line = _line_at(data, exc.start)
+        message = f"the file is not valid {exc.encoding} text (byte 0x{data[exc.start]:02x})"
+        return None, SyntaxError(message, (None, line, None, None))
+    nul = text.find("\x00")
+    if nul != -1:
+        line = text.count("\n", 0, nul) + 1
+        error = SyntaxError("the file contains a NUL byte: it is not Python source")
+        error.lineno = line
+        return None, error
+    return text, None
+
+
+#: How deep a tree may nest before webkit gives up analysing it: its rules walk trees
+#: recursively, two frames per level, within Python's default limit of 1000 frames.
+MAX_DEPTH = 200
+
+
+def tree_depth(root: Any, children: Callable[[Any], Iterable[Any]]) -> int:
+    """The nesting depth of a tree, without recursion (the tree may be very deep)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children(node))
+    return deepest
+
+
+def _too_deep(depth: int) -> str:
+    return (
+        f"nested {depth} levels deep, too deep for webkit check to analyse; "
+        "split the expression or block"
+    )
+
+
 def load_python_files(ctx: CheckContext) -> None:
-    """Read and parse every ``.py`` file once."""
+    """Read and parse every ``.py`` file once; one that is not text or does not parse
+    keeps its error (reported as P005) and counts as checked."""
     for rel, path in ctx.all_files.items():
         if not rel.endswith(".py"):
             continue
-        source = read_text(path)
-        if source is None:
-            continue
-        file = PythonFile(path=path, rel=rel, source=source, module=module_name(ctx.project, path))
-        try:
-            file.tree = ast.parse(source, filename=str(path))
-        except (SyntaxError, ValueError) as exc:
-            file.error = exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
+        data = read_bytes(path)
+        if data is None:
+            continue  # not a regular file, or unreadable
+        source, error = decode_python(data)
+        file = PythonFile(
+            path=path, rel=rel, source=source or "", module=module_name(ctx.project, path)
+        )
+        file.error = error
+        if source is not None:
+            try:
+                file.tree = ast.parse(source, filename=str(path))
+            except SyntaxError as exc:
+                file.error = exc
+            except ValueError as exc:
+                file.error = SyntaxError(str(exc))
+            except (RecursionError, MemoryError):
+                file.error = SyntaxError("the code is " + _too_deep(MAX_DEPTH) + " (or deeper)")
         ctx.python_files.append(file)
+
+
+def drop_deep_trees(ctx: CheckContext) -> bool:
+    """Turn every tree nested deeper than :data:`MAX_DEPTH` into its file's error.
+
+    Called only after a rule hit ``RecursionError`` (measuring every tree up front would
+    cost every run for a case that real code never has). True if any tree was dropped.
+    """
+    dropped = False
+    for pyfile in ctx.python_files:
+        if pyfile.tree is not None:
+            depth = tree_depth(pyfile.tree, ast.iter_child_nodes)
+            if depth > MAX_DEPTH:
+                pyfile.tree, pyfile.error = None, SyntaxError("the code is " + _too_deep(depth))
+                dropped = True
+    for tfile in ctx.template_files:
+        if tfile.tree is not None:
+            depth = tree_depth(tfile.tree, lambda node: node.iter_child_nodes())
+            if depth > MAX_DEPTH:
+                tfile.tree, tfile.error = None, ValueError("the template is " + _too_deep(depth))
+                dropped = True
+    return dropped
 
 
 def _template_dirs(ctx: CheckContext) -> list[Path]:
@@ -295,14 +416,11 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
                 dirs.setdefault(ctx.root.joinpath(*parts[: i + 1]), None)
     for path in _declared_template_folders(ctx):
         dirs.setdefault(path, None)
-    app = ctx.app
-    if app is not None:
-        for owner in [app, *getattr(app, "blueprints", {}).values()]:
-            loader = getattr(owner, "jinja_loader", None)
-            for search in getattr(loader, "searchpath", None) or []:
-                path = Path(search).resolve()
-                if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
-                    dirs.setdefault(path, None)
+    if ctx.facts is not None:
+        for search in ctx.facts.template_searchpaths:
+            path = Path(search)
+            if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
+                dirs.setdefault(path, None)
     return list(dirs)
 
 
@@ -327,25 +445,44 @@ def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
                             yield path
 
 
-#: Without the app, templates are parsed with Jinja's bundled extensions that Flask projects
-#: commonly enable (Flask-Babel's ``{% trans %}``, ``{% do %}``, ``{% break %}``): a tag the
-#: real app lacks is then missed in that degraded mode, rather than a valid one reported.
-FALLBACK_EXTENSIONS = ("jinja2.ext.i18n", "jinja2.ext.do", "jinja2.ext.loopcontrols")
-
-
 def make_jinja_env(ctx: CheckContext) -> Environment:
-    """The app's own environment (its extensions parse its templates), else a tolerant one."""
-    app = ctx.app
-    if app is not None and getattr(app, "jinja_env", None) is not None:
-        env: Environment = app.jinja_env
-        return env
-    from jinja2 import Environment
+    """An environment that parses templates as the app does: its extensions and syntax.
 
-    extensions = dict.fromkeys([*FALLBACK_EXTENSIONS, *ctx.config.jinja_extensions])
-    try:
-        return Environment(extensions=list(extensions))
-    except (ImportError, AttributeError):  # a misspelt jinja-extensions entry
-        return Environment(extensions=list(FALLBACK_EXTENSIONS))
+    With the app imported, what its ``jinja_env`` registers; without, what the code shows
+    (:func:`~webkit_cli.check.jinja.declared_extensions`) and ``jinja-extensions``, plus the
+    bundled ones Flask projects commonly enable.
+    """
+    from webkit_cli.check.jinja import build_environment, declared_extensions
+
+    if ctx.facts is not None:
+        return build_environment(ctx.facts.jinja_extensions, ctx.facts.jinja_syntax)
+    return build_environment(declared_extensions(ctx), {}, fallback=True)
+
+
+def _reparse_in_the_app(ctx: CheckContext) -> None:
+    """Templates that fail here because an extension of the app's own code is missing in
+    this process: the app's environment (in the child) decides whether they parse."""
+    from jinja2 import TemplateSyntaxError
+
+    from webkit_cli.check.jinja import unloadable
+
+    importer = ctx.app_state.importer
+    if ctx.facts is None or importer is None or not unloadable(ctx.facts.jinja_extensions):
+        return
+    failed = {
+        str(f.path): f for f in ctx.template_files if isinstance(f.error, TemplateSyntaxError)
+    }
+    if not failed:
+        return
+    verdicts = importer.parse([(path, f.names[0]) for path, f in failed.items()])
+    for path, verdict in (verdicts or {}).items():
+        file = failed[path]
+        if verdict is None:
+            # valid for the app: no T001; the rules that walk trees skip it (no tree here)
+            file.error, file.error_line = None, None
+        elif verdict[0]:
+            file.error = TemplateSyntaxError(verdict[1], verdict[0])
+            file.error_line = verdict[0]
 
 
 def load_templates(ctx: CheckContext) -> None:
@@ -360,19 +497,32 @@ def load_templates(ctx: CheckContext) -> None:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
                 path = Path(dirpath) / name
-                if path.suffix.lower() not in TEMPLATE_SUFFIXES:
+                if path.suffix.lower() not in CHECK_TEMPLATE_SUFFIXES:
                     continue
                 by_path.setdefault(path, []).append(path.relative_to(directory).as_posix())
     for path in sorted(by_path):
         rel = ctx.rel(path)
         if rel not in ctx.all_files:  # excluded or in a skipped directory
             continue
-        source = read_text(path)
-        if source is None:
+        data = read_bytes(path)
+        if data is None:
+            continue  # not a regular file, or unreadable
+        try:
+            source = data.decode("utf-8")  # what Flask's loaders read templates as
+        except UnicodeDecodeError as exc:
+            file = TemplateFile(path=path, rel=rel, source="", names=tuple(by_path[path]))
+            file.error = ValueError(
+                f"the template is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+            )
+            file.error_line = _line_at(data, exc.start)
+            ctx.template_files.append(file)
             continue
         file = TemplateFile(path=path, rel=rel, source=source, names=tuple(by_path[path]))
         try:
             file.tree = env.parse(source, name=file.names[0], filename=str(path))
         except TemplateSyntaxError as exc:
             file.error, file.error_line = exc, exc.lineno
+        except (RecursionError, MemoryError):
+            file.error = ValueError("the template is " + _too_deep(MAX_DEPTH) + " (or deeper)")
         ctx.template_files.append(file)
+    _reparse_in_the_app(ctx)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from webkit_cli.check.registry import RULES, Rule, Severity
+from webkit_cli.check.rules import RULES, Rule, Severity
 
 
 @dataclass(frozen=True, order=True)

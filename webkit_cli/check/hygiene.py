@@ -1,9 +1,10 @@
-"""Hygiene rules (H001-H002): leftovers of merges and patches.
+"""Hygiene rules: leftovers of merges and patches (H001, H002), committed ``.env`` (S010).
 
 Conflict markers are a line-level artefact of git, so they are looked for line by line
 (not in an AST: a Python file with markers does not even parse). A marker counts only as
 part of a real conflict — ``<<<<<<<`` followed by ``=======`` and ``>>>>>>>`` — so a
-reStructuredText underline of seven ``=`` is not a finding.
+reStructuredText underline of seven ``=`` is not a finding. S010 keeps its security code
+(codes never change meaning) but is a question of what git holds, so it lives here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 from webkit_cli.check.context import MAX_TEXT_BYTES, CheckContext, read_text
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 
 _LEFTOVER = re.compile(r"(\.rej|\.orig|_(BACKUP|BASE|LOCAL|REMOTE)_\d+(\.[^/]*)?)$")
 
@@ -41,7 +42,7 @@ def conflict_lines(text: str) -> list[int]:
     return found
 
 
-@check("H001")
+@register("H001")
 def conflict_markers(ctx: CheckContext) -> Iterator[Finding]:
     """Files with an unresolved merge conflict."""
     conflicts = conflicted_files(ctx)
@@ -74,9 +75,29 @@ def conflicted_files(ctx: CheckContext) -> dict[str, list[int]]:
     return ctx.conflicts
 
 
-@check("H002")
+@register("H002")
 def leftover_files(ctx: CheckContext) -> Iterator[Finding]:
     """``.rej``/``.orig`` files and merge-tool backups."""
     for rel in ctx.all_files:
         if _LEFTOVER.search(rel.rsplit("/", 1)[-1]):
             yield finding("H002", rel, None, f"Leftover patch or merge file {rel}.")
+
+
+#: ``.env`` variants meant to be committed (no values, or documented defaults)
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults", "default"})
+
+
+@register("S010")
+def committed_env_files(ctx: CheckContext) -> Iterator[Finding]:
+    """``.env`` / ``.env.production`` in git's index (only knowable in a git work tree)."""
+    if ctx.git_tracked is None:
+        return
+    for rel in sorted(ctx.git_tracked):
+        name = rel.rsplit("/", 1)[-1]
+        if name != ".env" and not name.startswith(".env."):
+            continue
+        if name.removeprefix(".env.").lower() in _ENV_TEMPLATES:
+            continue
+        yield finding(
+            "S010", rel, None, f"{rel} is committed: everyone with the repository has its secrets."
+        )

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webkit_cli.check.appfacts import AppFacts, RuleFact
 from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,11 @@ def _template_calls(file: TemplateFile, tree: Any) -> Iterator[UrlForCall]:
 class Endpoints:
     """What the app's url_map says about endpoints, blueprints and static folders."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.rules: dict[str, list[Any]] = {}
-        for rule in app.url_map.iter_rules():
-            self.rules.setdefault(rule.endpoint, []).append(rule)
-        self.blueprints: Mapping[str, Any] = getattr(app, "blueprints", {}) or {}
-        self.url_defaults: Mapping[Any, Any] = getattr(app, "url_default_functions", {}) or {}
+    def __init__(self, facts: AppFacts) -> None:
+        self.facts = facts
+        self.rules: dict[str, list[RuleFact]] = facts.endpoints
+        self.blueprints = {bp.name: bp for bp in facts.blueprints}
+        self.default_scopes = set(facts.url_default_scopes)
 
     def blueprint_of_module(self, module: str | None) -> str | None:
         if module is None:
@@ -96,30 +95,25 @@ class Endpoints:
 
     def blueprint_of_template(self, path: Path) -> str | None:
         names = []
+        parents = path.resolve().parents
         for name, bp in self.blueprints.items():
-            folder = getattr(bp, "template_folder", None)
-            if not folder:
-                continue
-            base = (Path(bp.root_path) / folder).resolve()
-            if base in path.resolve().parents:
+            if bp.template_folder and Path(bp.template_folder) in parents:
                 names.append(name)
         return names[0] if len(names) == 1 else None
 
     def fills_defaults(self, endpoint: str) -> bool:
         """True when a url_defaults function may supply values (then arguments are unknowable)."""
-        if self.url_defaults.get(None):
+        if None in self.default_scopes:
             return True
         parts = endpoint.split(".")[:-1]
         scopes = {".".join(parts[: i + 1]) for i in range(len(parts))}
-        return any(self.url_defaults.get(scope) for scope in scopes)
+        return bool(scopes & self.default_scopes)
 
     def static_folder(self, endpoint: str) -> str | None:
         if endpoint == "static":
-            folder = getattr(self.app, "static_folder", None)
-            return str(folder) if folder else None
+            return self.facts.static_folder
         bp = self.blueprints.get(endpoint.rpartition(".")[0])
-        folder = getattr(bp, "static_folder", None) if bp is not None else None
-        return str(folder) if folder else None
+        return bp.static_folder if bp is not None else None
 
 
 def _check_call(call: UrlForCall, endpoint: str, endpoints: Endpoints) -> Iterator[Finding]:
@@ -132,9 +126,7 @@ def _check_call(call: UrlForCall, endpoint: str, endpoints: Endpoints) -> Iterat
         yield finding("L001", call.file, call.line, message, column=call.column, hint=hint)
         return
     if call.keywords is not None and not endpoints.fills_defaults(endpoint):
-        missing_per_rule = [
-            sorted(set(rule.arguments) - set(rule.defaults or {}) - call.keywords) for rule in rules
-        ]
+        missing_per_rule = [sorted(set(rule.required) - call.keywords) for rule in rules]
         if all(missing_per_rule):
             missing = min(missing_per_rule, key=len)
             names = ", ".join(missing)
@@ -167,10 +159,11 @@ def _resolve(call: UrlForCall, blueprint: str | None) -> str | None:
     return blueprint + call.endpoint
 
 
-@check("L001", "L002", "L003", needs_import=True)
+@register("L001", "L002", "L003")
 def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
     """Literal url_for() endpoints exist, get their required arguments, static files exist."""
-    endpoints = Endpoints(ctx.app)
+    assert ctx.facts is not None  # a needs-import check runs only with the app
+    endpoints = Endpoints(ctx.facts)
     for pyfile, tree in ctx.parsed_python():
         if "url_for" not in pyfile.source:  # no call to find: skip the walk (a fast path only)
             continue

@@ -1,4 +1,4 @@
-"""Project rules (P001-P005) and importing the app in a testing configuration.
+"""Project rules (P001-P005) and importing the app (in its child) in a testing configuration.
 
 The app is found only through :mod:`webkit_cli.project` (the discovery ``webkit run``
 and ``webkit routes`` use). A factory that takes a configuration is called with a
@@ -11,20 +11,19 @@ production secrets: ``create_app(config=None)`` gets ``{"TESTING": True, "SECRET
 from __future__ import annotations
 
 import ast
-import contextlib
 import re
 import secrets
-import sys
-import traceback
 from collections.abc import Container, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from webkit_cli.check.appimport import AppImport
 from webkit_cli.check.config import ConfigProblems
-from webkit_cli.check.context import AppState, CheckContext, PythonFile
+from webkit_cli.check.context import AppState, CheckContext
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
-from webkit_cli.errors import AppImportError, NoAppError, ProjectError, WebkitError
-from webkit_cli.project import Project, ProjectContext, resolve_app_target
+from webkit_cli.check.registry import register
+from webkit_cli.errors import ProjectError
+from webkit_cli.project import Project, resolve_app_target
 
 _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
@@ -134,25 +133,44 @@ def _first_param_kind(func: ast.FunctionDef) -> str | None:
     return None  # e.g. config_class=Config: its own default is the right thing
 
 
-def _find_factory(ctx: CheckContext, module: str, name: str) -> ast.FunctionDef | None:
-    candidates: list[PythonFile] = [f for f in ctx.python_files if f.module == module]
+def _factory_file(project: Project, module: str) -> Path | None:
+    """The file of ``module`` (dotted, or a path ending in ``.py``) inside the project."""
     if module.endswith(".py"):
-        candidates += [f for f in ctx.python_files if f.rel == module.removeprefix("./")]
-    for file in candidates:
-        if file.tree is None:
-            continue
-        for node in file.tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                return node
+        path = project.root / module.removeprefix("./")
+        return path if path.is_file() else None
+    parts = module.split(".")
+    for base in project.source_dirs:
+        for path in (
+            base.joinpath(*parts).with_suffix(".py"),
+            base.joinpath(*parts, "__init__.py"),
+        ):
+            if path.is_file():
+                return path
     return None
 
 
-def testing_target(ctx: CheckContext, target: str) -> str:
+def _find_factory(project: Project, module: str, name: str) -> ast.FunctionDef | None:
+    """The factory's ``def``, parsed from its one file (before the rest is parsed, so that
+    the app import can start at once)."""
+    path = _factory_file(project, module)
+    if path is None:
+        return None
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+        return None  # P005 or P004 says why
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node
+    return None
+
+
+def testing_target(project: Project, target: str) -> str:
     """``pkg:create_app`` -> ``pkg:create_app({...testing config...})`` when it takes one."""
     module, sep, name = target.rpartition(":")
     if not sep or not name.isidentifier():
         return target
-    factory = _find_factory(ctx, module, name)
+    factory = _find_factory(project, module, name)
     if factory is None:
         return target
     kind = _first_param_kind(factory)
@@ -163,18 +181,13 @@ def testing_target(ctx: CheckContext, target: str) -> str:
     return target
 
 
-def _user_frame(ctx: CheckContext, exc: BaseException) -> tuple[str | None, int | None]:
-    """File and line of the innermost frame of the user's project in the traceback."""
-    if isinstance(exc, SyntaxError) and exc.filename:
-        rel = ctx.rel(exc.filename)
-        if rel in ctx.all_files:
-            return rel, exc.lineno
-    best: tuple[str | None, int | None] = (None, None)
-    for frame in traceback.extract_tb(exc.__traceback__):
-        rel = ctx.rel(frame.filename)
+def _user_frame(ctx: CheckContext, frames: list[tuple[str, int]]) -> tuple[str | None, int | None]:
+    """File and line of the innermost frame that lies in the user's project."""
+    for filename, line in reversed(frames):
+        rel = ctx.rel(filename)
         if rel in ctx.all_files:  # the project's own files, not its virtualenv
-            best = (rel, frame.lineno)
-    return best
+            return rel, line
+    return None, None
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -182,51 +195,66 @@ def _one_line(text: str, limit: int = 300) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def load_app(
-    ctx: CheckContext, *, app_option: str | None, dotenv: bool
-) -> tuple[AppState, list[Finding]]:
-    """Import the app for the import-based rules; failures become P003/P004 findings."""
-    project = ctx.project
+@dataclass
+class PendingImport:
+    """An app import under way in its child, and where its target was configured."""
+
+    importer: AppImport | None
+    target: str | None
+    where: tuple[str | None, int | None]
+    #: set when no import was started (the target itself is unusable)
+    state: AppState | None = None
+
+
+def start_import(
+    project: Project, *, app_option: str | None, dotenv: bool, timeout: float
+) -> PendingImport:
+    """Start importing the app in a child process; :func:`finish_import` collects it."""
     try:
         target = resolve_app_target(project, app_option, dotenv=dotenv).target
     except ProjectError as exc:  # reported as P002 by config_findings
-        return AppState(status="failed", reason=str(exc.format_message())), []
+        state = AppState(status="failed", reason=str(exc.format_message()))
+        return PendingImport(None, None, (None, None), state)
     where_file = project.pyproject.name if project.pyproject is not None else None
     where_line = _line_of_key(project.pyproject, "tool.webkit", "app")
     if app_option or target != project.config.get("app"):
         where_file, where_line = None, None  # from --app / WEBKIT_APP: no file to point at
-    load_target = testing_target(ctx, target) if target else None
-    project_ctx = ProjectContext(project=project, app_target=load_target, dotenv=dotenv)
-    try:
-        # The user's prints go to stderr: stdout may be a JSON or SARIF document.
-        with contextlib.redirect_stdout(sys.stderr):
-            app = project_ctx.load_app()
-    except AppImportError as exc:
-        original = exc.original
-        file, line = _user_frame(ctx, original)
-        if file is None:
-            file, line = where_file, where_line
-        message = _one_line(
-            f"Importing the app {target or '(wsgi.py / app.py)'} raised "
-            f"{type(original).__name__}: {original}"
-        )
-        state = AppState(status="failed", reason="the app could not be imported")
-        return state, [finding("P004", file, line, message)]
-    except NoAppError as exc:
-        if target is None:
-            reason = 'no app found (set [tool.webkit] app = "package:create_app" or use --app)'
-            return AppState(status="unavailable", reason=reason), []
-        message = _one_line(str(exc.format_message()))
-        state = AppState(status="failed", reason="the app could not be located")
-        return state, [finding("P003", where_file, where_line, message)]
-    except WebkitError as exc:
-        state = AppState(status="failed", reason="the app could not be located")
-        message = _one_line(str(exc.format_message()))
-        return state, [finding("P003", where_file, where_line, message)]
-    return AppState(app=app, status="loaded"), []
+    load_target = testing_target(project, target) if target else None
+    importer = AppImport.start(project, target=load_target, dotenv=dotenv, timeout=timeout)
+    return PendingImport(importer, target, (where_file, where_line))
 
 
-@check("P005")
+def finish_import(ctx: CheckContext, pending: PendingImport) -> tuple[AppState, list[Finding]]:
+    """Wait for the import; failures become P003/P004 findings."""
+    if pending.state is not None or pending.importer is None:
+        return pending.state or AppState(status="failed"), []
+    outcome = pending.importer.outcome()
+    target = pending.target
+    where_file, where_line = pending.where
+    if outcome.status == "loaded":
+        return AppState(facts=outcome.facts, status="loaded", importer=pending.importer), []
+    if outcome.status == "unavailable":
+        reason = 'no app found (set [tool.webkit] app = "package:create_app" or use --app)'
+        return AppState(status="unavailable", reason=reason), []
+    if outcome.status == "bug":
+        detail = _one_line(outcome.message, 200)
+        reason = f"webkit failed while importing it ({detail}); please report it"
+        return AppState(status="failed", reason=reason), []
+    if outcome.status == "locate":
+        state = AppState(status="failed", reason="the app could not be located")
+        return state, [finding("P003", where_file, where_line, _one_line(outcome.message))]
+    file, line = _user_frame(ctx, outcome.frames)
+    if file is None:
+        file, line = where_file, where_line
+    verb = "raised" if outcome.frames else "failed:"
+    message = _one_line(
+        f"Importing the app {target or '(wsgi.py / app.py)'} {verb} {outcome.message}"
+    )
+    state = AppState(status="failed", reason="the app could not be imported")
+    return state, [finding("P004", file, line, message)]
+
+
+@register("P005")
 def python_syntax(ctx: CheckContext) -> Iterator[Finding]:
     """Python files that do not parse (a file with conflict markers is reported as H001)."""
     from webkit_cli.check.hygiene import conflicted_files

@@ -1,16 +1,18 @@
-"""The rules ``webkit check`` knows: stable codes, severities, descriptions and fix hints.
+"""Where checks register: a :class:`CheckRegistry` instance, as in Django's ``core.checks``.
 
-A code never changes meaning once released (users put them in ``ignore`` lists and
-``# webkit: ignore[...]`` comments). Codes are a letter for the area and three digits:
-``P`` project, ``R`` routes, ``L`` links, ``T`` templates, ``S`` security, ``H`` hygiene.
+The rule modules decorate their functions with ``@register("T002")`` on the default
+:data:`registry`; :func:`~webkit_cli.check.runner.run_check` takes any registry, so a test
+builds its own (one broken check, say) instead of patching module globals. Whether a
+check needs the app is not declared here: it follows from its codes' :class:`Rule`.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from webkit_cli.check.rules import RULES
 
 if TYPE_CHECKING:
     from webkit_cli.check.context import CheckContext
@@ -19,189 +21,55 @@ if TYPE_CHECKING:
     CheckFunc = Callable[[CheckContext], Iterable[Finding]]
 
 
-class Severity(enum.IntEnum):
-    """How bad a finding is; ``--fail-level`` compares against this order."""
-
-    WARNING = 1
-    ERROR = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: str) -> Severity:
-        try:
-            return cls[value.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown severity {value!r}: use 'error' or 'warning'") from None
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule: what it finds, how bad it is and how to fix it."""
-
-    code: str
-    name: str
-    severity: Severity
-    summary: str
-    hint: str
-    needs_import: bool = False
-
-    @property
-    def area(self) -> str:
-        return AREAS[self.code[0]]
-
-
-AREAS = {
-    "P": "project",
-    "R": "routes",
-    "L": "links",
-    "T": "templates",
-    "S": "security",
-    "H": "hygiene",
-}
-
-E = Severity.ERROR
-W = Severity.WARNING
-
-_RULES = [
-    # Project
-    Rule("P001", "invalid-pyproject", E, "pyproject.toml is not valid TOML.",
-         "Fix the TOML syntax at the reported line."),
-    Rule("P002", "invalid-webkit-config", E,
-         "[tool.webkit] or [tool.webkit.check] has a value of the wrong type or an unknown code.",
-         "Correct the value as the message says; `webkit check --list-rules` lists the codes."),
-    Rule("P003", "app-not-found", E, "The configured Flask app cannot be located.",
-         'Set [tool.webkit] app = "package:create_app" (or --app / WEBKIT_APP) to a real app.',
-         needs_import=True),
-    Rule("P004", "app-import-failed", E,
-         "Importing the app or running its factory in a testing configuration raised.",
-         "Fix the error at the reported line; `webkit routes` shows the full traceback.",
-         needs_import=True),
-    Rule("P005", "python-syntax-error", E, "A Python file does not parse.",
-         "Fix the syntax error at the reported line."),
-    # Routes (the analysis of `webkit routes`)
-    Rule("R001", "duplicate-route", E,
-         "Two endpoints register the same rule and method; the second is unreachable.",
-         "Remove one of the routes or give it a different URL or method.", needs_import=True),
-    Rule("R002", "view-signature", E, "A view cannot accept the variables of its URL rule.",
-         "Add a parameter for every <variable> of the rule (or **kwargs) to the view.",
-         needs_import=True),
-    Rule("R003", "missing-argument", E,
-         "A view requires an argument that its URL rule never provides.",
-         "Give the parameter a default or add the <variable> to the rule.", needs_import=True),
-    Rule("R004", "slash-conflict", W,
-         "Two rules differ only by a trailing slash; one of them redirects to the other.",
-         "Keep one spelling of the URL.", needs_import=True),
-    Rule("R005", "missing-view", E, "A URL rule names an endpoint that has no view function.",
-         "Register a view for the endpoint or remove the rule.", needs_import=True),
-    # Links
-    Rule("L001", "unknown-endpoint", E, "url_for() names an endpoint the app does not have.",
-         "Use an existing endpoint; `webkit routes` lists them.", needs_import=True),
-    Rule("L002", "missing-url-argument", E,
-         "url_for() lacks an argument that every rule of the endpoint requires.",
-         "Pass the missing rule variable as a keyword argument.", needs_import=True),
-    Rule("L003", "missing-static-file", E,
-         "url_for('static', filename=...) names a file that does not exist.",
-         "Fix the file name or add the file to the static folder.", needs_import=True),
-    # Templates
-    Rule("T001", "template-syntax-error", E, "A Jinja template does not parse.",
-         "Fix the template syntax at the reported line."),
-    Rule("T002", "template-not-found", E,
-         "{% extends %}, {% include %} or {% import %} names a template that does not exist.",
-         "Fix the name (relative to a templates folder) or create the template."),
-    Rule("T003", "render-template-not-found", E,
-         "render_template() names a template that does not exist.",
-         "Fix the name (relative to a templates folder) or create the template."),
-    # Security
-    Rule("S001", "hardcoded-secret-key", E, "SECRET_KEY is set to a string literal in code.",
-         "Read it from the environment, e.g. os.environ['SECRET_KEY'], with no literal fallback."),
-    Rule("S002", "debug-enabled", E,
-         "Debug mode is forced on in code that also runs outside development.",
-         "Drop debug=True / DEBUG = True; use `webkit run` or FLASK_DEBUG=1 in development."),
-    Rule("S003", "sql-string-formatting", E,
-         "SQL built with string formatting is passed to execute() or text().",
-         "Use bound parameters: execute('... WHERE id = ?', (value,)) or text(':id')."),
-    Rule("S004", "safe-filter", W, "The |safe filter is applied to a non-literal value.",
-         "Let autoescaping work, or sanitise the value and mark it safe in Python."),
-    Rule("S005", "markup-non-literal", W, "Markup() wraps a value that is not a literal.",
-         "Use Markup(...).format(...) or markupsafe.escape() so the value is escaped."),
-    Rule("S006", "autoescape-disabled", W, "Autoescaping is turned off.",
-         "Remove {% autoescape false %} / autoescape=False; escape per value instead."),
-    Rule("S007", "form-missing-csrf", E,
-         "A POST form has no CSRF token although the project uses Flask-WTF CSRF protection.",
-         "Add {{ form.hidden_tag() }} or <input type=hidden name=csrf_token "
-         "value=\"{{ csrf_token() }}\"> inside the form."),
-    Rule("S008", "no-csrf-protection", W,
-         "A POST form exists but the project has no CSRF protection.",
-         "Initialise flask_wtf.csrf.CSRFProtect(app) and add {{ csrf_token() }} to forms."),
-    Rule("S009", "bind-all-interfaces", E,
-         "app.run(host='0.0.0.0') exposes the development server to the network.",
-         "Remove the host argument; serve production traffic with gunicorn."),
-    Rule("S010", "env-file-committed", E, "A .env file with local secrets is committed to git.",
-         "git rm --cached the file, add it to .gitignore, rotate its secrets; "
-         "commit a .env.example without values instead."),
-    # Hygiene
-    Rule("H001", "conflict-marker", E, "A merge-conflict marker was left in a file.",
-         "Resolve the conflict and delete the <<<<<<< / ======= / >>>>>>> lines."),
-    Rule("H002", "leftover-patch-file", W, "A .rej/.orig (or merge tool backup) file was left.",
-         "Delete the file once the patch or merge is resolved."),
-]  # fmt: skip
-
-RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}
-
-
 @dataclass(frozen=True)
 class Check:
     """A function that walks the shared context and yields findings of ``codes``."""
 
     codes: frozenset[str]
     func: Callable[[Any], Iterable[Any]]
-    needs_import: bool
+
+    @property
+    def needs_import(self) -> bool:
+        """Skipped without the app (its codes agree on that: see :meth:`CheckRegistry.add`)."""
+        return any(RULES[code].needs_import for code in self.codes)
 
 
-#: Every check function, in registration order (filled by the ``rules_*`` modules).
-CHECKS: list[Check] = []
+class CheckRegistry:
+    """An ordered collection of checks; iteration is registration order."""
 
+    def __init__(self) -> None:
+        self._checks: list[Check] = []
 
-def check(*codes: str, needs_import: bool = False) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check function emitting ``codes`` (all must be in :data:`RULES`)."""
-
-    def register(func: CheckFunc) -> CheckFunc:
-        unknown = [code for code in codes if code not in RULES]
-        if unknown:  # pragma: no cover - programming error
+    def add(self, codes: Iterable[str], func: Callable[[Any], Iterable[Any]]) -> Check:
+        """Register ``func`` as the check emitting ``codes`` (all must be in :data:`RULES`)."""
+        frozen = frozenset(codes)
+        unknown = sorted(code for code in frozen if code not in RULES)
+        if unknown:
             raise KeyError(f"unregistered codes {unknown}")
-        CHECKS.append(Check(frozenset(codes), func, needs_import))
-        return func
+        if len({RULES[code].needs_import for code in frozen}) > 1:
+            # One check cannot be half skipped without the app: split it in two.
+            raise ValueError(f"codes {sorted(frozen)} disagree on needing the app")
+        item = Check(frozen, func)
+        self._checks.append(item)
+        return item
 
-    return register
+    def register(self, *codes: str) -> Callable[[CheckFunc], CheckFunc]:
+        """Decorator form of :meth:`add`: ``@registry.register("S001", "S002")``."""
 
+        def decorate(func: CheckFunc) -> CheckFunc:
+            self.add(codes, func)
+            return func
 
-def expand_codes(selectors: Iterable[str]) -> set[str]:
-    """Turn codes, prefixes (``S``, ``S00``), names or ``ALL`` into rule codes.
+        return decorate
 
-    Raises ``ValueError`` naming the first selector that matches no rule.
-    """
-    by_name = {rule.name: rule.code for rule in RULES.values()}
-    codes: set[str] = set()
-    for raw in selectors:
-        selector = raw.strip()
-        if not selector:
-            continue
-        if selector.upper() == "ALL":
-            codes.update(RULES)
-            continue
-        if selector in by_name:
-            codes.add(by_name[selector])
-            continue
-        matched = {code for code in RULES if code.startswith(selector.upper())}
-        if not matched:
-            raise ValueError(f"unknown rule code {selector!r}")
-        codes |= matched
-    return codes
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self._checks)
+
+    def __len__(self) -> int:
+        return len(self._checks)
 
 
-def split_codes(values: Iterable[str]) -> list[str]:
-    """``("S001,S002", "T")`` -> ``["S001", "S002", "T"]`` (option values may be comma lists)."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+#: The checks of webkit's own rule modules, filled as :mod:`webkit_cli.check.runner`
+#: imports them.
+registry = CheckRegistry()
+register = registry.register

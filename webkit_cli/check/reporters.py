@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from webkit_cli.check.findings import Finding, count_by_severity
-from webkit_cli.check.registry import RULES, Severity
+from webkit_cli.check.rules import RULES, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from webkit_cli.check.context import CheckContext
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 
 #: ``webkit_cli.routes.RouteProblem.code`` -> stable rule code
 ROUTE_CODES = {
@@ -18,14 +18,12 @@ ROUTE_CODES = {
 }
 
 
-@check(*ROUTE_CODES.values(), needs_import=True)
+@register(*ROUTE_CODES.values())
 def route_problems(ctx: CheckContext) -> Iterator[Finding]:
     """Duplicate rules, views that cannot take their variables, slash conflicts."""
-    from webkit_cli.routes import collect_routes, find_problems
-
-    app = ctx.app
-    routes = collect_routes(app)
-    for problem in find_problems(app, routes):
+    assert ctx.facts is not None  # a needs-import check runs only with the app
+    # Computed in the child that imported the app, where the view functions are.
+    for problem in ctx.facts.route_problems:
         code = ROUTE_CODES.get(problem.code)
         if code is None:  # a newer analysis than this table: not a stable code yet
             continue

@@ -6,25 +6,37 @@
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webkit_cli.check import hygiene, links, routes, security, templates  # noqa: F401 - register
+# Importing the rule modules registers their checks on the default registry.
+from webkit_cli.check import (  # noqa: F401
+    csrf,
+    hygiene,
+    links,
+    routes,
+    security_python,
+    security_templates,
+    templates,
+)
 from webkit_cli.check import project as project_rules
+from webkit_cli.check.appimport import DEFAULT_TIMEOUT
 from webkit_cli.check.config import CheckConfig, parse_check_config
 from webkit_cli.check.context import (
     AppState,
     CheckContext,
+    drop_deep_trees,
     git_files,
     load_python_files,
     load_templates,
     walk_project,
 )
 from webkit_cli.check.findings import Finding
-from webkit_cli.check.registry import CHECKS, RULES, Severity, expand_codes
+from webkit_cli.check.registry import Check, CheckRegistry
+from webkit_cli.check.registry import registry as default_registry
+from webkit_cli.check.rules import RULES, Severity, expand_codes
 from webkit_cli.check.suppression import Suppressor, python_suppressions, template_suppressions
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, find_project
@@ -54,7 +66,7 @@ def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
     """``find_project``, turning a broken pyproject.toml into a finding instead of a crash."""
     try:
         return find_project(path), []
-    except ProjectError as exc:
+    except (ProjectError, UnicodeDecodeError) as exc:
         begin = (path or Path.cwd()).resolve()
         for directory in (begin, *begin.parents):
             candidate = directory / "pyproject.toml"
@@ -63,13 +75,24 @@ def _find_project(path: Path | None) -> tuple[Project, list[Finding]]:
             try:
                 with candidate.open("rb") as f:
                     tomllib.load(f)
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            except tomllib.TOMLDecodeError:
+                assert isinstance(exc, ProjectError)
                 rel = "pyproject.toml"
                 return Project(root=directory), [
                     project_rules.pyproject_finding(candidate, rel, exc)
                 ]
+            except UnicodeDecodeError as bad:
+                from webkit_cli.check.findings import finding
+
+                line = bad.object[: bad.start].count(b"\n") + 1
+                message = (
+                    f"pyproject.toml is not valid UTF-8 text (byte 0x{bad.object[bad.start]:02x})"
+                )
+                return Project(root=directory), [finding("P001", "pyproject.toml", line, message)]
             except OSError:
                 break
+            if not isinstance(exc, ProjectError):
+                raise exc
             # valid TOML, so the error was about [tool.webkit] itself (e.g. not a table)
             message = str(exc.format_message())
             from webkit_cli.check.findings import finding
@@ -87,20 +110,30 @@ def _selected_codes(
     return codes
 
 
-def _forget_project_modules(
-    ctx: CheckContext, before_modules: set[str], before_path: list[str]
-) -> None:
-    """Undo the app import's effect on the interpreter (an in-process run leaves no trace).
-
-    Only the project's own modules are forgotten, never libraries (even from a virtual
-    environment inside the project): re-importing Flask twice would break isinstance checks.
-    """
-    own = {str(f.path) for f in ctx.python_files}
-    for name in set(sys.modules) - before_modules:
-        file = getattr(sys.modules.get(name), "__file__", None) or ""
-        if file in own:
-            del sys.modules[name]
-    sys.path[:] = before_path
+def _run_checks(
+    ctx: CheckContext, checks: Sequence[Check], codes: set[str], notes: list[str]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    first_note = len(notes)
+    for chk in checks:
+        if not chk.codes & codes:
+            continue
+        if chk.needs_import and ctx.facts is None:
+            continue
+        try:
+            findings.extend(chk.func(ctx))
+        except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
+            if isinstance(exc, RecursionError) and drop_deep_trees(ctx):
+                # A tree too deep for the recursive walks (a 500-term concatenation): each
+                # such file becomes a P005/T001 finding of its own; start over without it.
+                del notes[first_note:]
+                return _run_checks(ctx, checks, codes, notes)
+            codes_text = ", ".join(sorted(chk.codes))
+            notes.append(
+                f"webkit check could not run {codes_text} on this project "
+                f"({type(exc).__name__}: {exc}); please report it."
+            )
+    return findings
 
 
 def run_check(
@@ -112,54 +145,51 @@ def run_check(
     fail_level: Severity | None = None,
     no_import: bool = False,
     dotenv: bool = True,
+    import_timeout: float = DEFAULT_TIMEOUT,
+    registry: CheckRegistry | None = None,
 ) -> CheckReport:
     """Lint the project at (or above) ``path``.
 
     ``select``/``ignore`` are codes, prefixes or rule names (``ValueError`` for unknown
     ones); given ``select`` replaces the project's, given ``ignore`` adds to it.
+    The app is imported in a child process, given at most ``import_timeout`` seconds,
+    while the project is parsed. ``registry`` replaces webkit's own checks (tests build
+    their own).
     """
+    checks = list(registry if registry is not None else default_registry)
     project, early = _find_project(Path(path) if path is not None else None)
     config, problems = parse_check_config(project.config)
     codes = _selected_codes(config, select, ignore)
     level = fail_level or config.fail_level or Severity.ERROR
     ctx = CheckContext(project=project, config=config)
-    git = git_files(project.root)
-    ctx.git_tracked = git[1] if git is not None else None
-    ctx.all_files = walk_project(project.root, config, git[0] if git is not None else None)
-    load_python_files(ctx)
-
+    wants_app = not no_import and any(RULES[code].uses_app for code in codes)
+    # The child imports the app while this process walks and parses the project.
+    pending = (
+        project_rules.start_import(project, app_option=app, dotenv=dotenv, timeout=import_timeout)
+        if wants_app
+        else None
+    )
     findings = [*early, *project_rules.config_findings(project, problems)]
     notes: list[str] = []
-    wants_app = any(c.needs_import and c.codes & codes for c in CHECKS) or bool(
-        {"P003", "P004"} & codes
-    )
-    before_modules, before_path = set(sys.modules), list(sys.path)
     try:
-        if no_import or not wants_app:
+        git = git_files(project.root)
+        ctx.git_tracked = git[1] if git is not None else None
+        ctx.all_files = walk_project(project.root, config, git[0] if git is not None else None)
+        load_python_files(ctx)
+        if pending is None:
             ctx.app_state = AppState(status="disabled")
         else:
-            ctx.app_state, app_findings = project_rules.load_app(ctx, app_option=app, dotenv=dotenv)
+            ctx.app_state, app_findings = project_rules.finish_import(ctx, pending)
             findings += app_findings
-            if ctx.app_state.status != "loaded":
+            if ctx.app_state.status != "loaded" and any(RULES[c].needs_import for c in codes):
                 notes.append(
                     f"Rules that need the app (routes, links) were skipped: {ctx.app_state.reason}."
                 )
         load_templates(ctx)
-        for chk in CHECKS:
-            if not chk.codes & codes:
-                continue
-            if chk.needs_import and ctx.app is None:
-                continue
-            try:
-                findings.extend(chk.func(ctx))
-            except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
-                codes_text = ", ".join(sorted(chk.codes))
-                notes.append(
-                    f"webkit check could not run {codes_text} on this project "
-                    f"({type(exc).__name__}: {exc}); please report it."
-                )
+        findings += _run_checks(ctx, checks, codes, notes)
     finally:
-        _forget_project_modules(ctx, before_modules, before_path)
+        if pending is not None and pending.importer is not None:
+            pending.importer.close()
 
     suppressor = Suppressor(config)
     for pyfile in ctx.python_files:

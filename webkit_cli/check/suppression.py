@@ -5,6 +5,10 @@
   on the line of the finding or alone on the line just above it. ``ignore`` without
   codes silences every rule on that line; several codes are comma-separated.
 
+Other tools' suppressions of the same finding are honoured on the finding's line (see
+:data:`OTHER_TOOLS`): ``# noqa: S608`` (ruff's flake8-bandit codes) and ``# nosec`` /
+``# nosec B608`` (bandit). A bare ``# noqa`` is not: it would hide every webkit rule.
+
 Comments are found with the languages' own tokenizers (``tokenize`` and Jinja's
 lexer), so a ``# webkit:`` inside a string literal is not a directive.
 """
@@ -25,6 +29,23 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 _DIRECTIVE = re.compile(r"webkit:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+_NOQA = re.compile(r"#\s*noqa\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*)", re.I)
+_NOSEC = re.compile(r"#\s*nosec\b(?:[\s:]+(?P<codes>B[0-9]{3}(?:[\s,]+B[0-9]{3})*))?", re.I)
+
+#: webkit code -> the codes other tools give the same finding: ruff's flake8-bandit
+#: (``S608``) and bandit's (``B608``). Their suppressions silence webkit's finding too.
+OTHER_TOOLS: dict[str, tuple[str, ...]] = {
+    "S001": ("S105", "B105"),  # hard-coded password string
+    "S002": ("S201", "B201"),  # Flask debug=True
+    "S003": ("S608", "B608"),  # SQL built from strings
+    "S005": ("S704", "B704"),  # Markup() of a non-literal
+    "S006": ("S701", "B701"),  # Jinja2 autoescape=False
+    "S009": ("S104", "B104"),  # binding to all interfaces
+}
+_BY_OTHER_CODE = {other: code for code, others in OTHER_TOOLS.items() for other in others}
+_BANDIT_MAPPED = frozenset(
+    c for c, others in OTHER_TOOLS.items() if any(o[0] == "B" for o in others)
+)
 
 #: line -> codes silenced on it (``None``: every code)
 LineSuppressions = dict[int, frozenset[str] | None]
@@ -48,7 +69,29 @@ def _add(table: LineSuppressions, line: int, codes: frozenset[str] | None) -> No
     table[line] = previous | codes if codes is not None else None
 
 
+def _foreign_codes(comment: str) -> frozenset[str]:
+    """webkit codes silenced by ``# noqa: S608`` / ``# nosec [B608]`` in ``comment``."""
+    codes: set[str] = set()
+    match = _NOQA.search(comment)
+    if match is not None:
+        for other in re.split(r"[\s,]+", match.group("codes").upper()):
+            if other in _BY_OTHER_CODE:
+                codes.add(_BY_OTHER_CODE[other])
+    match = _NOSEC.search(comment)
+    if match is not None:
+        if match.group("codes") is None:
+            codes |= _BANDIT_MAPPED  # a bare nosec silences every bandit check on the line
+        else:
+            for other in re.split(r"[\s,]+", match.group("codes").upper()):
+                if other in _BY_OTHER_CODE:
+                    codes.add(_BY_OTHER_CODE[other])
+    return frozenset(codes)
+
+
 def _record(table: LineSuppressions, line: int, own_line: bool, comment: str) -> None:
+    foreign = _foreign_codes(comment) if not own_line else frozenset()
+    if foreign:
+        _add(table, line, foreign)  # same line only, as the other tools read them
     found, codes = _directive_codes(comment)
     if not found:
         return
@@ -60,8 +103,8 @@ def _record(table: LineSuppressions, line: int, own_line: bool, comment: str) ->
 def python_suppressions(source: str) -> LineSuppressions:
     """Directives in the comments of a Python source."""
     table: LineSuppressions = {}
-    if "webkit:" not in source:  # the common case costs no tokenizing
-        return table
+    if not any(word in source for word in ("webkit:", "noqa", "nosec")):
+        return table  # the common case costs no tokenizing
     lines = source.splitlines()
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -71,6 +114,23 @@ def python_suppressions(source: str) -> LineSuppressions:
                 _record(table, row, own_line, tok.string)
     except (tokenize.TokenError, SyntaxError):
         pass  # the syntax error itself is reported; keep what was read before it
+    return table
+
+
+def foreign_suppressions(source: str) -> dict[int, frozenset[str]]:
+    """line -> webkit codes that other tools' comments on that line silence (see
+    :data:`OTHER_TOOLS`); the rules use it where a finding spans several lines."""
+    table: dict[int, frozenset[str]] = {}
+    if "noqa" not in source and "nosec" not in source:
+        return table
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                codes = _foreign_codes(tok.string)
+                if codes:
+                    table[tok.start[0]] = codes
+    except (tokenize.TokenError, SyntaxError):
+        pass
     return table
 
 

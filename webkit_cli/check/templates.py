@@ -8,16 +8,20 @@ from typing import Any
 
 from webkit_cli.check.context import CheckContext
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
 
 
-@check("T001")
+@register("T001")
 def template_syntax(ctx: CheckContext) -> Iterator[Finding]:
     """Every template parses with the app's Jinja environment (or a plain one)."""
     for file in ctx.template_files:
         if file.error is not None:
             message = getattr(file.error, "message", None) or str(file.error)
-            yield finding("T001", file.rel, file.error_line, f"TemplateSyntaxError: {message}")
+            if isinstance(file.error, ValueError):  # not text, or too deep: no Jinja error
+                message = message[0].upper() + message[1:] + "."
+            else:
+                message = f"TemplateSyntaxError: {message}"
+            yield finding("T001", file.rel, file.error_line, message)
 
 
 def _literal_names(node: Any) -> list[str] | None:
@@ -33,7 +37,7 @@ def _literal_names(node: Any) -> list[str] | None:
     return None
 
 
-@check("T002")
+@register("T002")
 def template_references(ctx: CheckContext) -> Iterator[Finding]:
     """``{% extends %}``/``{% include %}``/``{% import %}``/``{% from %}`` name real templates."""
     from jinja2 import nodes
@@ -62,7 +66,7 @@ def template_references(ctx: CheckContext) -> Iterator[Finding]:
 _RENDERERS = frozenset({"render_template", "stream_template"})
 
 
-@check("T003")
+@register("T003")
 def render_template_targets(ctx: CheckContext) -> Iterator[Finding]:
     """``render_template("page.html")`` in Python names a template that exists."""
     for file, tree in ctx.parsed_python():

@@ -17,7 +17,7 @@ FORMATS = ("text", "json", "github", "sarif")
 
 def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
     """Validate ``--select``/``--ignore`` (comma lists, repeatable) against the registry."""
-    from webkit_cli.check.registry import expand_codes, split_codes
+    from webkit_cli.check.rules import expand_codes, split_codes
 
     codes = split_codes(value)
     try:
@@ -98,6 +98,14 @@ def _write_report(path: Path, text: str) -> None:
     help="Write the report to this file instead of standard output.",
 )
 @click.option("--no-dotenv", is_flag=True, help="Do not load .env before importing the app.")
+@click.option(
+    "--import-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    envvar="WEBKIT_IMPORT_TIMEOUT",
+    help="Seconds the app import may take; a slower or hung import is reported as P004.",
+)
 def check_command(
     path: Path | None,
     app: str | None,
@@ -110,6 +118,7 @@ def check_command(
     no_import: bool,
     output: Path | None,
     no_dotenv: bool,
+    import_timeout: float,
 ) -> None:
     """Lint a Flask project: templates, url_for links, routes, security, hygiene.
 
@@ -119,7 +128,7 @@ def check_command(
     """
     from webkit_cli._console import make_console, print_warning
     from webkit_cli.check import reporters
-    from webkit_cli.check.registry import Severity
+    from webkit_cli.check.rules import Severity
     from webkit_cli.check.runner import run_check
 
     if list_rules:
@@ -138,6 +147,7 @@ def check_command(
         fail_level=Severity.parse(fail_level) if fail_level else None,
         no_import=no_import,
         dotenv=not no_dotenv,
+        import_timeout=import_timeout,
     )
     fmt = output_format.lower()
     if output is not None:

@@ -1,21 +1,17 @@
-"""Security rules (S001-S009), over the shared Python ASTs and Jinja trees.
+"""Security rules in Python code (S001-S003, S005, S006, S009): one visitor per module.
 
 Decisions a reader may question:
 
 * S001 (hard-coded ``SECRET_KEY``) ignores test code (``tests/``, ``test_*.py``,
-  ``conftest.py``): a throw-away key in a test configuration protects nothing and is the
-  idiomatic way to test a Flask app. A literal *fallback* (``os.environ.get("SECRET_KEY",
+  ``conftest.py``, and a configuration class that sets ``TESTING = True``): a throw-away
+  key in a test configuration protects nothing and is the idiomatic way to test a Flask
+  app. S002 treats the same test code alike. A literal *fallback* (``os.environ.get("SECRET_KEY",
   "dev")``, ``... or "dev"``) is flagged: in production it silently becomes the key.
 * S002 flags ``app.run(debug=True)`` anywhere, and ``DEBUG = True`` / ``app.debug = True``
   / ``config["DEBUG"] = True`` unless it is conditional (inside an ``if``), in test code, or
   in a scope named for development (``DevelopmentConfig``, ``config_dev.py``, ``local``).
 * S003 follows a variable back to its assignments in the same function, so
   ``q = f"..."; cur.execute(q)`` is caught as well as the inline form.
-* S007/S008 read the HTML of a template through :mod:`html.parser` after Jinja has parsed
-  it; a form counts as protected when any expression inside it mentions ``csrf`` or
-  ``hidden_tag``, or calls a macro / includes a template that does (one that cannot be
-  resolved, e.g. a library's ``quick_form``, is given the benefit of the doubt). Forms
-  posting to an absolute ``http(s)://`` URL are another site's business and are skipped.
 """
 
 from __future__ import annotations
@@ -23,12 +19,11 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
-from typing import Any
 
-from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
+from webkit_cli.check.context import CheckContext, PythonFile
 from webkit_cli.check.findings import Finding, finding
-from webkit_cli.check.registry import check
+from webkit_cli.check.registry import register
+from webkit_cli.check.suppression import foreign_suppressions
 
 _DEV_SCOPE = re.compile(r"dev|local|debug|test", re.IGNORECASE)
 _SQL_METHODS = frozenset({"execute", "executemany", "executescript"})
@@ -114,6 +109,18 @@ def _flatten_add(node: ast.AST) -> list[ast.AST]:
     return [node]
 
 
+def _sets_testing(node: ast.ClassDef) -> bool:
+    """``class TestingConfig: TESTING = True`` (Flask's testing flag, in the class body)."""
+    for stmt in node.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets = [stmt.target]
+        value = getattr(stmt, "value", None)
+        if _is_true(value) and any(isinstance(t, ast.Name) and t.id == "TESTING" for t in targets):
+            return True
+    return False
+
+
 _CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
 _SAFE_CALLS = frozenset({"int", "float", "len", "bool", "abs", "round"})
 TRUSTED = "trusted"
@@ -126,11 +133,20 @@ class _PythonVisitor(ast.NodeVisitor):
         self.file = file
         self.findings: list[Finding] = []
         self.scopes: list[str] = [file.rel.rsplit("/", 1)[-1]]
+        #: one flag per enclosing class: does it set ``TESTING = True``?
+        self.testing_classes: list[bool] = []
         self.if_depth = 0
         self.sql_text_names: set[str] = set()  # names bound to sqlalchemy.text
         self.sqlalchemy_modules: set[str] = set()
         #: per function scope: variable -> [(line, formatting kind or None)]
         self.assignments: list[dict[str, list[tuple[int, str | None]]]] = [{}]
+        #: (variable, first line) of an assignment -> its last line
+        self.spans: dict[tuple[str, int], int] = {}
+        #: lines where another tool's suppression (ruff's noqa for S608) waives S003: the SQL
+        #: is often built on one line and executed on another, and ruff flags the building
+        self.sql_waived = {
+            line for line, codes in foreign_suppressions(file.source).items() if "S003" in codes
+        }
 
     def add(self, code: str, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", None)
@@ -158,7 +174,9 @@ class _PythonVisitor(ast.NodeVisitor):
         self._scoped(node, node.name, new_vars=True)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.testing_classes.append(_sets_testing(node))
         self._scoped(node, node.name, new_vars=False)
+        self.testing_classes.pop()
 
     def visit_If(self, node: ast.If) -> None:
         self.if_depth += 1
@@ -166,8 +184,13 @@ class _PythonVisitor(ast.NodeVisitor):
         self.if_depth -= 1
 
     @property
+    def in_test_scope(self) -> bool:
+        """Test code: a test file, or inside a configuration class with ``TESTING = True``."""
+        return self.file.is_test or any(self.testing_classes)
+
+    @property
     def in_dev_scope(self) -> bool:
-        return self.file.is_test or any(_DEV_SCOPE.search(s) for s in self.scopes)
+        return self.in_test_scope or any(_DEV_SCOPE.search(s) for s in self.scopes)
 
     # imports -----------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -183,7 +206,7 @@ class _PythonVisitor(ast.NodeVisitor):
 
     # assignments -------------------------------------------------------------------------
     def _check_setting(self, key: str | None, value: ast.AST, node: ast.AST) -> None:
-        if key == "SECRET_KEY" and not self.file.is_test:
+        if key == "SECRET_KEY" and not self.in_test_scope:
             why = _literal_secret(value)
             if why:
                 self.add("S001", node, f"SECRET_KEY {why}.")
@@ -195,6 +218,7 @@ class _PythonVisitor(ast.NodeVisitor):
             self._check_setting(_target_key(target), node.value, node)
             if isinstance(target, ast.Name):
                 self._remember(target.id, node.lineno, self._kind(node.value, node.lineno))
+                self.spans[(target.id, node.lineno)] = node.end_lineno or node.lineno
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
@@ -224,6 +248,13 @@ class _PythonVisitor(ast.NodeVisitor):
 
     def _remember(self, name: str, line: int, kind: str | None) -> None:
         self.assignments[-1].setdefault(name, []).append((line, kind))
+
+    def _bound_at(self, name: str, line: int) -> int | None:
+        """The first line of the last assignment to ``name`` in this scope before ``line``."""
+        for line_seen, _kind in reversed(self.assignments[-1].get(name, [])):
+            if line_seen <= line:
+                return line_seen
+        return None
 
     def _lookup(self, name: str, line: int) -> str | None:
         """The kind of the last value bound to ``name`` in this scope before ``line``."""
@@ -362,6 +393,11 @@ class _PythonVisitor(ast.NodeVisitor):
         how = self._formatted(arg, node.lineno)
         if how is None and isinstance(arg, ast.Name):
             how = self._lookup(arg.id, node.lineno)
+            bound = self._bound_at(arg.id, node.lineno)
+            if bound is not None and self.sql_waived:
+                last = self.spans.get((arg.id, bound), bound)
+                if self.sql_waived.intersection(range(bound, last + 1)):
+                    return  # `q = "..." % x  with a noqa for S608` then execute(q)
         if how is not None and how != TRUSTED:
             self.add("S003", node, f"SQL built with {how} is passed to {name}().")
 
@@ -369,7 +405,7 @@ class _PythonVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-@check("S001", "S002", "S003", "S005", "S006", "S009")
+@register("S001", "S002", "S003", "S005", "S006", "S009")
 def python_security(ctx: CheckContext) -> Iterator[Finding]:
     """Secrets, debug, SQL formatting, Markup, autoescape and host in Python code."""
     for file, tree in ctx.parsed_python():
@@ -393,290 +429,3 @@ def python_security(ctx: CheckContext) -> Iterator[Finding]:
                 message = "autoescape is set to False."
                 column = node.col_offset + 1
                 yield finding("S006", file.rel, node.lineno, message, column=column)
-
-
-# --- templates ----------------------------------------------------------------------------
-
-
-def _mentions_csrf(node: Any) -> bool:
-    """An expression naming ``csrf_token``/``hidden_tag``/anything ``csrf``."""
-    from jinja2 import nodes
-
-    for sub in [node, *node.find_all((nodes.Name, nodes.Getattr))]:
-        label = getattr(sub, "name", None) or getattr(sub, "attr", None) or ""
-        if isinstance(sub, nodes.Name | nodes.Getattr) and (
-            "csrf" in label.lower() or label == "hidden_tag"
-        ):
-            return True
-    return False
-
-
-#: Jinja filters whose output is already escaped, so a ``|safe`` after them is harmless
-_ESCAPING_FILTERS = frozenset({"tojson", "escape", "e", "forceescape", "urlencode"})
-
-
-class _CsrfResolver:
-    """Whether an include or a macro call renders a CSRF token (memoised, cycle-safe)."""
-
-    def __init__(self, ctx: CheckContext) -> None:
-        self.ctx = ctx
-        self.memo: dict[tuple[str, str | None], bool] = {}
-
-    def template_provides(self, name: str, macro: str | None = None) -> bool:
-        key = (name, macro)
-        if key in self.memo:
-            return self.memo[key]
-        self.memo[key] = True  # a cycle or an unknown template: benefit of the doubt
-        file = self.ctx.template_names.get(name)
-        if file is None or file.tree is None:
-            return True
-        from jinja2 import nodes
-
-        scope: Any = file.tree
-        if macro is not None:
-            macros = [m for m in file.tree.find_all(nodes.Macro) if m.name == macro]
-            if not macros:
-                return True
-            scope = macros[0]
-        result = self.scope_provides(file, scope)
-        self.memo[key] = result
-        return result
-
-    def scope_provides(self, file: TemplateFile, scope: Any) -> bool:
-        from jinja2 import nodes
-
-        if _mentions_csrf(scope):
-            return True
-        for node in scope.find_all((nodes.Include, nodes.Call)):
-            if self.node_provides(file, node):
-                return True
-        return False
-
-    def node_provides(self, file: TemplateFile, node: Any) -> bool:
-        """For a node inside a form: does it (or what it renders) provide the token?"""
-        from jinja2 import nodes
-
-        if isinstance(node, nodes.Include):
-            t = node.template
-            if isinstance(t, nodes.Const) and isinstance(t.value, str):
-                return self.template_provides(t.value)
-            return True
-        if _mentions_csrf(node):
-            return True
-        if isinstance(node, nodes.Call):
-            return self._call_provides(file, node.node)
-        return False
-
-    def _call_provides(self, file: TemplateFile, callee: Any) -> bool:
-        from jinja2 import nodes
-
-        tree = file.tree
-        assert tree is not None
-        if isinstance(callee, nodes.Name):
-            local = [m for m in tree.find_all(nodes.Macro) if m.name == callee.name]
-            if local:
-                return self.scope_provides(file, local[0])
-            for imp in tree.find_all(nodes.FromImport):
-                for entry in imp.names:
-                    alias = entry[1] if isinstance(entry, tuple) else entry
-                    real = entry[0] if isinstance(entry, tuple) else entry
-                    if alias == callee.name:
-                        return self._imported(imp.template, real)
-            return False  # a plain function or filter of the app (url_for, range, ...)
-        if isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name):
-            for module_import in tree.find_all(nodes.Import):
-                if module_import.target == callee.node.name:
-                    return self._imported(module_import.template, callee.attr)
-        return False
-
-    def _imported(self, template: Any, macro: str) -> bool:
-        from jinja2 import nodes
-
-        if isinstance(template, nodes.Const) and isinstance(template.value, str):
-            return self.template_provides(template.value, macro)
-        return True
-
-
-_MARK = "\x01{}\x02"
-
-
-class _Flat:
-    """The template's text with each output expression replaced by a numbered mark.
-
-    Line numbers are kept: newlines are padded so text from template line N stays on line N.
-    """
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.line = 1
-        self.marks: list[Any] = []
-
-    def pad_to(self, lineno: int) -> None:
-        if lineno > self.line:
-            self.parts.append("\n" * (lineno - self.line))
-            self.line = lineno
-
-    def text(self, data: str, lineno: int) -> None:
-        self.pad_to(lineno)
-        self.parts.append(data)
-        self.line += data.count("\n")
-
-    def mark(self, node: Any) -> None:
-        self.pad_to(node.lineno)
-        self.parts.append(_MARK.format(len(self.marks)))
-        self.marks.append(node)
-
-
-def _flatten(node: Any, flat: _Flat) -> None:
-    from jinja2 import nodes
-
-    if isinstance(node, nodes.Output):
-        for child in node.nodes:
-            if isinstance(child, nodes.TemplateData):
-                flat.text(child.data, child.lineno)
-            else:
-                flat.mark(child)
-        return
-    if isinstance(node, nodes.Include | nodes.CallBlock):
-        flat.mark(node.call if isinstance(node, nodes.CallBlock) else node)
-    for child in node.iter_child_nodes():
-        if isinstance(child, nodes.Stmt | nodes.Template) or isinstance(node, nodes.CallBlock):
-            _flatten(child, flat)
-
-
-class _FormFinder(HTMLParser):
-    """Collects ``<form method=post>`` spans (start offset, end offset, line, action)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self.starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.starts.append(i + 1)
-        self.open: list[tuple[int, int, bool]] = []
-        self.forms: list[tuple[int, int, int]] = []
-        self.length = len(text)
-
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.starts[line - 1] + col
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "form":
-            return
-        values = {k.lower(): (v or "") for k, v in attrs}
-        method = values.get("method", "get").strip().lower()
-        action = values.get("action", "").strip().lower()
-        external = action.startswith(("http://", "https://", "//"))
-        post = method == "post" and not external
-        self.open.append((self._offset(), self.getpos()[0], post))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self.open:
-            start, line, post = self.open.pop()
-            if post:
-                self.forms.append((start, self._offset(), line))
-
-    def finish(self) -> list[tuple[int, int, int]]:
-        self.close()
-        for start, line, post in self.open:  # unclosed: runs to the end
-            if post:
-                self.forms.append((start, self.length, line))
-        return self.forms
-
-
-def _uses_csrf_protection(ctx: CheckContext) -> bool:
-    """Flask-WTF (CSRFProtect or FlaskForm) or Flask-SeaSurf is imported by the app's code."""
-    for file, tree in ctx.parsed_python():
-        if file.is_test:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                ("flask_wtf", "flask_seasurf")
-            ):
-                return True
-            if isinstance(node, ast.Import) and any(
-                a.name.startswith(("flask_wtf", "flask_seasurf")) for a in node.names
-            ):
-                return True
-    return False
-
-
-def _post_forms_without_token(
-    file: TemplateFile, tree: Any, resolver: _CsrfResolver
-) -> Iterator[int]:
-    flat = _Flat()
-    _flatten(tree, flat)
-    text = "".join(flat.parts)
-    if "<form" not in text.lower():
-        return
-    finder = _FormFinder(text)
-    finder.feed(text)
-    for start, end, line in finder.finish():
-        inside = text[start:end]
-        marks = [int(m) for m in re.findall("\x01(\\d+)\x02", inside)]
-        if not any(resolver.node_provides(file, flat.marks[i]) for i in marks):
-            yield line
-
-
-@check("S004", "S006", "S007", "S008")
-def template_security(ctx: CheckContext) -> Iterator[Finding]:
-    """|safe on variables, autoescape off, POST forms without a CSRF token."""
-    from jinja2 import nodes
-
-    protected: bool | None = None
-    resolver = _CsrfResolver(ctx)
-    for file, tree in ctx.parsed_templates():
-        for flt in tree.find_all(nodes.Filter):
-            inner = flt.node
-            literal = isinstance(inner, nodes.Const | nodes.TemplateData)
-            # `x|tojson|safe`, `x|e|safe`: the value was escaped by the filter before it
-            escaped = isinstance(inner, nodes.Filter) and inner.name in _ESCAPING_FILTERS
-            if flt.name == "safe" and inner is not None and not literal and not escaped:
-                yield finding(
-                    "S004", file.rel, flt.lineno, "|safe turns off escaping of a variable."
-                )
-        for mod in tree.find_all((nodes.ScopedEvalContextModifier, nodes.EvalContextModifier)):
-            for option in mod.options:
-                value = option.value
-                if (
-                    option.key == "autoescape"
-                    and isinstance(value, nodes.Const)
-                    and not value.value
-                ):
-                    yield finding(
-                        "S006", file.rel, mod.lineno, "{% autoescape false %} turns escaping off."
-                    )
-        for line in _post_forms_without_token(file, tree, resolver):
-            if protected is None:
-                protected = _uses_csrf_protection(ctx)
-            if protected:
-                yield finding(
-                    "S007", file.rel, line, "This POST form has no CSRF token; Flask-WTF will "
-                    "reject its submissions (400 Bad Request)."
-                )  # fmt: skip
-            else:
-                yield finding(
-                    "S008", file.rel, line, "This POST form is not protected against CSRF: "
-                    "the project has no CSRF protection."
-                )  # fmt: skip
-
-
-#: ``.env`` variants meant to be committed (no values, or documented defaults)
-_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults", "default"})
-
-
-@check("S010")
-def committed_env_files(ctx: CheckContext) -> Iterator[Finding]:
-    """``.env`` / ``.env.production`` in git's index (only knowable in a git work tree)."""
-    if ctx.git_tracked is None:
-        return
-    for rel in sorted(ctx.git_tracked):
-        name = rel.rsplit("/", 1)[-1]
-        if name != ".env" and not name.startswith(".env."):
-            continue
-        if name.removeprefix(".env.").lower() in _ENV_TEMPLATES:
-            continue
-        yield finding(
-            "S010", rel, None, f"{rel} is committed: everyone with the repository has its secrets."
-        )
