@@ -179,7 +179,8 @@ def test_context_finds_the_app_from_flaskenv(tmp_path: Path) -> None:
 def test_wrong_target_error_names_where_it_came_from(tmp_path: Path) -> None:
     root = webkit_project(tmp_path, None, {".flaskenv": "FLASK_APP=missing_mod_xyz:app\n"})
     ctx = ProjectContext.from_options(project_dir=root)
-    with pytest.raises(NoAppError, match=r"no such module.*named by FLASK_APP in \.flaskenv"):
+    expected = r"no such module.*named by FLASK_APP in \.flaskenv: fix it there"
+    with pytest.raises(NoAppError, match=expected):
         ctx.load_app()
 
 

@@ -613,7 +613,8 @@ class ProjectContext:
             except NoAppError as exc:
                 if self.app_source is None or self.app_source.target is None:
                     raise
+                origin = self.app_source.origin
                 raise NoAppError(
-                    f"{exc.format_message()} (The app was named by {self.app_source.origin}.)"
+                    f"{exc.format_message()} (The app is named by {origin}: fix it there.)"
                 ) from exc.__cause__
         return self._app
