@@ -241,7 +241,11 @@ def build_app(
 
             debugged = DebuggedApplication(inner, evalex=True)
             # The debugger's console trusts only loopback names; --allowed-host names too.
-            debugged.trusted_hosts.extend(h for h in config.allowed_hosts if h != "*")
+            # (Werkzeug < 3.0.3 has no such list: its console trusts any Host, and webkit's
+            # own Host check in front of it is the only guard.)
+            trusted = getattr(debugged, "trusted_hosts", None)
+            if trusted is not None:
+                trusted.extend(h for h in config.allowed_hosts if h != "*")
             inner = debugged
         inner = ExceptionCatcher(inner)
     if hub is not None and config.live_reload:
