@@ -324,7 +324,9 @@ def _webkit_argv(*args: str) -> list[str]:
 def test_signal_mid_render_leaves_nothing(tmp_path: Path, out: Path, signum: int) -> None:
     files: dict[str, str | bytes] = {f"f{i:03}.txt": "x" * 100 for i in range(50)}
     # Rendered last (name order): a loop long enough to be interrupted inside.
-    files["zz_slow.txt.jinja"] = "{% for i in range(10**9) %}{% endfor %}done\n"
+    files["zz_slow.txt.jinja"] = (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}done\n"
+    )
     files["pyproject.toml"] = '[project]\nname = "p"\n'
     tpl = make_template(tmp_path / "slow", files=files)
     proc = subprocess.Popen(

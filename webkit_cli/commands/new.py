@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,6 +242,7 @@ def new_command(
         install_project,
         next_steps_panel,
     )
+    from webkit_cli.scaffold.render import cache_root
     from webkit_cli.scaffold.template import resolve_template
 
     if name is not None:
@@ -281,6 +283,7 @@ def new_command(
             overwrite=overwrite,
             dry_run=dry_run,
             ask=ask,
+            cache_dir=cache_root(os.environ),
         )
     if dry_run:
         from webkit_cli.scaffold.post import plan_tree

@@ -18,7 +18,14 @@ from webkit_cli import __version__
 from webkit_cli.errors import ScaffoldError, TemplateError
 from webkit_cli.scaffold.answers import Asker, collect_answers
 from webkit_cli.scaffold.names import resolve_names
-from webkit_cli.scaffold.render import Entry, Renderer, iter_render, toml_string, toml_value
+from webkit_cli.scaffold.render import (
+    Entry,
+    Renderer,
+    iter_render,
+    template_files_dirs,
+    toml_string,
+    toml_value,
+)
 from webkit_cli.scaffold.template import Answer, Template, resolve_template
 from webkit_cli.scaffold.write import ForcePlan, apply_force, plan_force, write_new
 
@@ -187,17 +194,19 @@ def create_project(
     overwrite: bool = False,
     dry_run: bool = False,
     ask: Asker | None = None,
+    cache_dir: Path | None = None,
 ) -> ScaffoldResult:
     """Render ``template`` into ``target``; see the module docstring for the pipeline.
 
     ``name`` defaults to the target folder's name; ``ask`` (a prompt callback) is used
     for template questions not answered in ``data``; without it defaults are used.
+    ``cache_dir`` keeps compiled templates between runs (see ``render.cache_root``).
     """
     tpl = resolve_template(template) if isinstance(template, str) else template
     target = Path(target).absolute()
     name, package = resolve_names(target.name if name is None else name, package)
     state = check_target(target, force=force)
-    renderer = Renderer()
+    renderer = Renderer(cache_dir=cache_dir, files_dirs=template_files_dirs(tpl))
     context = build_context(
         template=tpl, name=name, package=package, description=description, author=author
     )
