@@ -233,6 +233,7 @@ def new_command(
     if overwrite and not force:
         raise click.UsageError("--overwrite only applies with --force (add --force).")
 
+    from webkit_cli._console import print_warning
     from webkit_cli.scaffold import create_project
     from webkit_cli.scaffold.answers import parse_data
     from webkit_cli.scaffold.names import validate_project_name
@@ -270,7 +271,7 @@ def new_command(
             )
         tpl = resolve_template(template or "site")
     given.update(_question_options(list(ctx.args), tpl))
-    with _terminate_as_exit():
+    if True:
         result = create_project(
             template=tpl,
             target=parent / name,
@@ -284,6 +285,7 @@ def new_command(
             dry_run=dry_run,
             ask=ask,
             cache_dir=cache_root(os.environ),
+            notify=print_warning,
         )
     if dry_run:
         from webkit_cli.scaffold.post import plan_tree

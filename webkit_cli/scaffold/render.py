@@ -387,7 +387,11 @@ def _iter_dir(
     while stack:
         src_dir, out_dir = stack.pop()
         subdirs: list[tuple[Path, PurePosixPath, bool]] = []  # (source, output, is new)
-        for child in _listing(src_dir):
+        try:
+            listing = _listing(src_dir)
+        except OSError as exc:
+            raise TemplateError(f"Cannot read {src_dir} ({exc.strerror or exc}).") from None
+        for child in listing:
             source = Path(child.path)
             rel_source = source.relative_to(files_dir).as_posix()
             where = f"{label}/{rel_source}"
@@ -423,8 +427,11 @@ def _iter_dir(
             if is_dir:
                 subdirs.append((source, out, earlier is None))
                 continue
-            mode = stat.S_IMODE(child.stat().st_mode)
-            data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
+            try:
+                mode = stat.S_IMODE(child.stat().st_mode)
+                data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
+            except OSError as exc:
+                raise TemplateError(f"Cannot read {where} ({exc.strerror or exc}).") from None
             yield Entry(out, data, mode)
         # Depth-first, in name order: push in reverse so the smallest name pops first.
         for source, out, new in reversed(subdirs):
