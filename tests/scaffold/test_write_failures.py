@@ -251,3 +251,89 @@ def test_a_journal_of_a_live_run_is_left_alone(tiny: Path, tmp_path: Path) -> No
         assert live.path.exists()
     finally:
         live.remove()
+
+
+# --- signals at the worst moments, made exact ----------------------------------------------
+
+SIGNALLER = """
+import os, pathlib, signal, sys
+from webkit_cli.scaffold import create_project, write
+moment, signame = sys.argv[1], sys.argv[2]
+signum = getattr(signal, signame)
+calls = [0]
+if moment == "render":  # the signal lands while the third file is written
+    real_write = write._write_bytes
+    def write_bytes(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            os.kill(os.getpid(), signum)
+        return real_write(*args, **kwargs)
+    write._write_bytes = write_bytes
+if moment == "cleanup":  # a first SIGINT mid-render, a second one inside the clean-up
+    real_write = write._write_bytes
+    def write_bytes(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_write(*args, **kwargs)
+    write._write_bytes = write_bytes
+    real_rmtree = write._rmtree
+    def rmtree(path):
+        os.kill(os.getpid(), signum)
+        return real_rmtree(path)
+    write._rmtree = rmtree
+if moment == "after-rename":  # --force: right after a file was renamed into place
+    real_atomic = write._atomic_write
+    def atomic_write(*args, **kwargs):
+        real_atomic(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == 2:
+            os.kill(os.getpid(), signum)
+    write._atomic_write = atomic_write
+create_project(template=sys.argv[3], target=pathlib.Path(sys.argv[4]), author="Ada",
+               force=True, overwrite=True)
+"""
+
+
+def signal_at(moment: str, signame: str, template: Path, target: Path) -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGNALLER, moment, signame, str(template), str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Error" not in proc.stderr.replace("KeyboardInterrupt", ""), proc.stderr
+    return proc.returncode
+
+
+@posix_only
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_mid_render_leaves_nothing(tiny: Path, tmp_path: Path, signame: str) -> None:
+    code = signal_at("render", signame, tiny, tmp_path / "new" / "proj")
+    signum = getattr(signal, signame)
+    # SIGHUP and SIGTERM exit as the shell reports a signal death; an uncaught
+    # KeyboardInterrupt makes Python end itself with SIGINT.
+    assert code == (-signum if signame == "SIGINT" else 128 + signum)
+    assert names(tmp_path) == ["tpl"]
+
+
+@posix_only
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_second_signal_cannot_cut_the_clean_up_short(
+    tiny: Path, tmp_path: Path, signame: str
+) -> None:
+    signal_at("cleanup", signame, tiny, tmp_path / "new" / "proj")
+    assert names(tmp_path) == ["tpl"]  # no staging folder, no parent folder, no journal
+
+
+@posix_only
+def test_a_signal_right_after_a_rename_in_force_is_rolled_back(tiny: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    create(tiny, project)
+    (project / "README.md").unlink()
+    (project / "src" / "proj" / "__init__.py").unlink()
+    (project / ".env").write_text("mine\n")
+    before = tree(project)
+    assert signal_at("after-rename", "SIGINT", tiny, project) == -signal.SIGINT
+    assert tree(project) == before  # the file renamed into place was recorded first
+    assert hidden(project) == []
