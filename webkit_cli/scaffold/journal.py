@@ -221,8 +221,8 @@ def _journals(folder: Path, prefix: str) -> list[Path]:
                 for e in it
                 if e.name.startswith(prefix) and e.name.endswith(JOURNAL_SUFFIX)
             )
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []  # nothing there, or nothing this user could have left there
 
 
 def pending(target: Path) -> list[Path]:

@@ -250,6 +250,8 @@ class Renderer:
         in the sandbox, within its bounds; exceptions propagate (callers add the file name)."""
         from webkit_cli.scaffold.sandbox import memory_bound, render_bounded
 
+        if filename is None:  # a path segment or a default: the operator checks suffice
+            return render_bounded(self._template(source, None), dict(context))
         with memory_bound():
             return render_bounded(self._template(source, filename), dict(context))
 
