@@ -530,3 +530,23 @@ def test_a_question_option_wins_over_data(runner: CliRunner, tiny: Path, out: Pa
     assert "DB_NAME=from_option" in (out / "p" / ".env").read_text()
     result = new(runner, "q", "-t", str(tiny), "--dir", str(out), "-d", "database=mysql")
     assert error_lines(result)[0].startswith("Error: --data database: 'mysql' is not one of")
+
+
+def test_a_question_named_like_a_builtin_option_is_answered_with_data(
+    runner: CliRunner, tmp_path: Path, out: Path
+) -> None:
+    toml = (
+        '[template]\nname = "t"\nversion = "1"\n'
+        '[[questions]]\nname = "force"\ntype = "bool"\ndefault = false\n'
+    )
+    tpl = make_template(tmp_path / "t", files={"a.txt.jinja": "force={{ force }}"}, toml=toml)
+    result = new(runner, "p", "-t", str(tpl), "--dir", str(out), "--no-git", "-d", "force=yes")
+    assert result.exit_code == 0, result.output
+    assert (out / "p" / "a.txt").read_text() == "force=True"
+    # --force is still webkit's own option (into the existing folder), so the question
+    # keeps its default, and a.txt would change.
+    result = new(runner, "p", "-t", str(tpl), "--dir", str(out), "--no-git", "--force")
+    assert error_lines(result) == [
+        "Error: 1 existing file differs from the template: a.txt. Add --overwrite to replace "
+        "them; nothing was written."
+    ]

@@ -140,13 +140,16 @@ def _undo_new(header: dict[str, Any], journal: Path) -> str:
 
     folder = journal.parent
     staging = folder / str(header.get("staging", ""))
-    if staging != folder and staging.name.endswith(STAGING_SUFFIX):
+    found = staging != folder and staging.name.endswith(STAGING_SUFFIX) and staging.is_dir()
+    if found:
         shutil.rmtree(staging, ignore_errors=True)
     # The journal lives in the innermost folder the run created: out of the way first.
     with contextlib.suppress(OSError):
         journal.unlink()
     removed = remove_empty_dirs([Path(p) for p in header.get("parents", [])])
     made = f" and {plural(removed, 'folder')} it had created" if removed else ""
+    if not found:  # killed after the rename: the project is complete, only the journal was left
+        return f"removed its journal{made}"
     return f"removed the hidden staging folder {staging.name}{made}"
 
 
