@@ -167,6 +167,7 @@ class TemplateSandbox(jinja2.sandbox.SandboxedEnvironment):
         self.filters["join"] = _bounded_filter(self.filters["join"])
         self.filters["replace"] = _bounded_replace
         self.globals["namespace"] = BoundedNamespace
+        self.globals["lipsum"] = _bounded_lipsum
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _check_binop(operator, left, right)
@@ -217,6 +218,16 @@ def _bounded_replace(
 
 
 _bounded_replace.jinja_pass_arg = jinja2.utils._PassArg.eval_context  # type: ignore[attr-defined]
+
+
+def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    """Jinja's ``lipsum()``, whose word count (``n`` paragraphs of up to ``max`` words) is
+    bounded like any other value: ``lipsum(10**6)`` would run for minutes."""
+    from jinja2.utils import generate_lorem_ipsum
+
+    if _is_int(n) and _is_int(max):
+        _check_size(n * max * 8)  # about 8 characters a word
+    return str(generate_lorem_ipsum(n=n, html=html, min=min, max=max))
 
 
 def render_bounded(template: jinja2.Template, context: dict[str, Any]) -> str:
