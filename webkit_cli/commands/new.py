@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: Where the question options of this invocation are kept (ctx.meta).
 _QUESTIONS_KEY = "webkit.new.questions"
+#: The template loaded to find them, as (spec, Template): the command reuses it.
+_TEMPLATE_KEY = "webkit.new.template"
 #: Prefix of a question option's parameter name, so a question never shadows a built-in one.
 _QUESTION_PREFIX = "question__"
 
@@ -111,7 +113,11 @@ def _resolve_builtins(
         )
     from webkit_cli.scaffold.template import resolve_template
 
-    return name, resolve_template(template or "site"), package, description, author, None
+    spec, loaded = click.get_current_context().meta.get(_TEMPLATE_KEY, (None, None))
+    chosen: Template | None = loaded if spec == (template or "site") else None
+    if chosen is None:  # not what parse_args loaded (called without it, say)
+        chosen = resolve_template(template or "site")
+    return name, chosen, package, description, author, None
 
 
 # --- the template's questions as options ---------------------------------------------------
@@ -215,6 +221,7 @@ class NewCommand(click.Command):
             else:
                 raise
         ctx.meta[_QUESTIONS_KEY] = question_options(tpl, taken) if tpl is not None else []
+        ctx.meta[_TEMPLATE_KEY] = (spec, tpl)
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
