@@ -91,20 +91,20 @@ class SignalGuard:
         self.pending = None
 
 
-_current: SignalGuard | None = None
+_local = threading.local()  # the guard of the run in progress on this thread
 
 
 @contextmanager
 def guarded() -> Iterator[SignalGuard]:
     """The guard for this run: nested uses share the outermost one."""
-    global _current
-    if _current is not None:
-        with _current:
-            yield _current
+    current: SignalGuard | None = getattr(_local, "guard", None)
+    if current is not None:
+        with current:
+            yield current
         return
-    guard = _current = SignalGuard()
+    guard = _local.guard = SignalGuard()
     try:
         with guard:
             yield guard
     finally:
-        _current = None
+        _local.guard = None

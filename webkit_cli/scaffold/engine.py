@@ -259,7 +259,13 @@ def create_project(
     if dry_run or state != "new":
         result.entries = list(entries)
         if state != "new":
-            result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
+            try:
+                result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
+            except OSError as exc:  # a symlink loop, a folder that cannot be listed...
+                raise ScaffoldError(
+                    f"Cannot read {exc.filename or target} ({exc.strerror or exc}): fix it or "
+                    "choose another folder. Nothing was written."
+                ) from None
             if not dry_run:
                 apply_force(result.plan, target, overwrite=overwrite)
                 result.files_written = sum(not e.is_dir for e in result.plan.add) + (
