@@ -338,8 +338,11 @@ def _limit_error() -> type[Exception]:
 
 def template_files_dirs(template: Template) -> list[Path]:
     """The folders whose files make the output, in order; a path an earlier one renders
-    shadows the same path from a later one (the hook for a base template's files/)."""
-    return [template.files_dir]
+    shadows the same path from a later one. A template with a base (``extends``) lists its
+    own ``files/`` first, then its base's, as ``Template.files_dirs``; ``{% include %}``
+    searches them in the same order."""
+    dirs = getattr(template, "files_dirs", None)
+    return list(dirs) if dirs else [template.files_dir]
 
 
 def _listing(src_dir: Path) -> list[os.DirEntry[str]]:
