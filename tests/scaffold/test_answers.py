@@ -110,3 +110,40 @@ def test_invalid_default_is_a_template_error(tmp_path: Path) -> None:
     tpl = load_template(make_template(tmp_path / "t", files={}, toml=toml))
     with pytest.raises(TemplateError, match="default of question 'slug' is invalid"):
         collect_answers(tpl, {}, _context(), Renderer(), ask=None)
+
+
+CATASTROPHIC = (
+    '[template]\nname = "x"\nversion = "1"\n[[questions]]\nname = "slug"\n'
+    'default = "ok"\nvalidator = "^(a+)+$"\n'
+)
+
+
+def test_a_backtracking_validator_is_stopped_with_an_error(tmp_path: Path) -> None:
+    tpl = load_template(make_template(tmp_path / "t", files={}, toml=CATASTROPHIC))
+    question = tpl.questions[0]
+    assert coerce(question, "aaaa") == "aaaa"  # a sane answer is checked as before
+    with pytest.raises(ValueError, match=r"does not match \^\(a\+\)\+\$"):
+        coerce(question, "aab")
+    # Without the bound this never returns (2**40 ways to split the a's).
+    with pytest.raises(TemplateError, match=r"validator \^\(a\+\)\+\$ of question 'slug' takes"):
+        coerce(question, "a" * 40 + "b")
+
+
+def test_a_backtracking_validator_is_stopped_off_the_main_thread(tmp_path: Path) -> None:
+    import threading
+
+    tpl = load_template(make_template(tmp_path / "t", files={}, toml=CATASTROPHIC))
+    question = tpl.questions[0]
+    results: list[object] = []
+
+    def run() -> None:
+        for answer in ("aaaa", "aab", "a" * 40 + "b"):
+            try:
+                results.append(coerce(question, answer))
+            except (ValueError, TemplateError) as exc:
+                results.append(type(exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert results == ["aaaa", ValueError, TemplateError]

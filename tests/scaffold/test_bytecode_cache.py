@@ -21,7 +21,9 @@ CONTEXT: dict[str, Any] = {"name": "my-site", "package": "my_site", "flag": Fals
 
 def render(root: Path, **overrides: Any) -> dict[str, bytes | None]:
     """One run: a fresh Renderer, as each `webkit new` process has."""
-    entries = iter_render(load_template(root), {**CONTEXT, **overrides}, Renderer())
+    entries = iter_render(
+        load_template(root), {**CONTEXT, **overrides}, Renderer(cache_dir=cache_root(os.environ))
+    )
     return {e.path.as_posix(): e.data for e in entries}
 
 
@@ -118,7 +120,8 @@ def test_a_read_only_cache_is_read_but_not_written(tmp_path: Path) -> None:
     before = {p: p.read_bytes() for p in cache_files()}
     folders = [cache, *(p for p in cache.rglob("*") if p.is_dir())]
     code = (
-        "import jinja2, pathlib; from webkit_cli.scaffold.render import Renderer, iter_render\n"
+        "import jinja2, os, pathlib\n"
+        "from webkit_cli.scaffold.render import Renderer, cache_root, iter_render\n"
         "real = jinja2.Environment.compile; compiled = []\n"
         "def compile_(self, source, name=None, *a, **k):\n"
         "    compiled.append(pathlib.Path(name).name if name else name)\n"
@@ -127,7 +130,8 @@ def test_a_read_only_cache_is_read_but_not_written(tmp_path: Path) -> None:
         "from webkit_cli.scaffold.template import load_template\n"
         f"tpl = load_template(pathlib.Path({str(root)!r}))\n"
         "ctx = {'name': 'n', 'package': 'p'}\n"
-        "print(repr({e.path.as_posix(): e.data for e in iter_render(tpl, ctx, Renderer())}))\n"
+        "r = Renderer(cache_dir=cache_root(os.environ))\n"
+        "print(repr({e.path.as_posix(): e.data for e in iter_render(tpl, ctx, r)}))\n"
         "print('compiled', [n for n in compiled if n])\n"
     )
     argv = [sys.executable, "-c", code]
@@ -156,7 +160,7 @@ def test_a_read_only_cache_is_read_but_not_written(tmp_path: Path) -> None:
 def test_a_cache_folder_others_can_write_is_not_trusted(tmp_path: Path) -> None:
     """Its code would be executed: a planted cache file must not be loaded."""
     folder = Path(os.environ["WEBKIT_CACHE_DIR"]) / (
-        f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}"
+        f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}-sandbox1"
     )
     folder.mkdir(parents=True)
     root = make_template(tmp_path / "t", files=FILES)
@@ -172,12 +176,12 @@ def test_a_cache_folder_others_can_write_is_not_trusted(tmp_path: Path) -> None:
 def test_cache_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBKIT_CACHE_DIR", str(tmp_path / "mine"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_root() == tmp_path / "mine"
+    assert cache_root(os.environ) == tmp_path / "mine"
     monkeypatch.delenv("WEBKIT_CACHE_DIR")
-    assert cache_root() == tmp_path / "xdg" / "webkit"
+    assert cache_root(os.environ) == tmp_path / "xdg" / "webkit"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # invalid per the XDG spec
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache_root() == tmp_path / "home" / ".cache" / "webkit"
+    assert cache_root(os.environ) == tmp_path / "home" / ".cache" / "webkit"
 
 
 def test_jinja_is_not_imported_for_a_template_without_jinja(tmp_path: Path) -> None:

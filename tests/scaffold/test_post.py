@@ -16,7 +16,13 @@ from tests.scaffold.helpers import make_template
 from webkit_cli.cli import cli
 from webkit_cli.errors import ScaffoldError
 from webkit_cli.scaffold import create_project
-from webkit_cli.scaffold.post import install_project, next_steps_panel, plan_tree
+from webkit_cli.scaffold.post import (
+    dry_run_report,
+    install_project,
+    next_steps_panel,
+    plan_tree,
+    summary_line,
+)
 
 
 def render(renderable: object) -> str:
@@ -36,6 +42,31 @@ def test_plan_tree_nests_folders(tmp_path: Path) -> None:
     src = next(line for line in lines if line.endswith("src/"))
     logo = next(line for line in lines if line.endswith("logo.png"))
     assert logo.index("logo.png") > src.index("src/") + 4
+
+
+def test_dry_run_report_and_summary_line(tmp_path: Path) -> None:
+    tpl = make_template(tmp_path / "tpl")
+    target = tmp_path / "p"
+    result = create_project(template=str(tpl), target=target, author="a", dry_run=True)
+    tree_, *lines = dry_run_report(result, overwrite=False)
+    assert "logo.png" in render(tree_)
+    assert lines == ["Dry run: 6 files from template tiny 0.3.0; nothing written."]
+    done = create_project(template=str(tpl), target=target, author="a")
+    assert summary_line(done, overwrite=False) == (
+        f"Created {target} from template tiny 0.3.0 (6 files)."
+    )
+    (target / "README.md").write_text("mine\n")
+    (target / ".env").unlink()
+    again = create_project(template=str(tpl), target=target, author="a", force=True, dry_run=True)
+    assert dry_run_report(again, overwrite=False)[2] == (
+        "1 existing files differ: without --overwrite the real run stops before writing anything."
+    )
+    applied = create_project(
+        template=str(tpl), target=target, author="a", force=True, overwrite=True
+    )
+    assert summary_line(applied, overwrite=True) == (
+        f"Updated {target} from template tiny 0.3.0: 1 added, 1 replaced, 4 unchanged, 0 kept."
+    )
 
 
 @pytest.mark.parametrize(

@@ -182,3 +182,24 @@ def test_symlinked_folder_is_refused(tmp_path: Path) -> None:
     (root / "files" / "alias").symlink_to("real", target_is_directory=True)
     with pytest.raises(TemplateError, match="symlink to a folder"):
         render(root)
+
+
+def test_several_files_dirs_the_first_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook for a base template: its files/ laid under the template's own."""
+    from tests.conftest import build_file_tree
+    from webkit_cli.scaffold import render as render_module
+
+    own = make_template(tmp_path / "own", files={"README.md.jinja": "own {{ name }}\n"})
+    base = build_file_tree(
+        tmp_path / "base" / "files",
+        {
+            "README.md": "base readme\n",
+            "src/app.py.jinja": '{% include "partials/head.txt" %}APP = "{{ package }}"\n',
+            "partials/head.txt": "# from the base\n",
+        },
+    )
+    monkeypatch.setattr(render_module, "template_files_dirs", lambda tpl: [tpl.files_dir, base])
+    out = render(own)
+    assert out["README.md"].data == b"own my-site\n"  # the template's own file wins
+    assert out["src/app.py"].data == b'# from the base\nAPP = "my_site"\n'
+    assert out["src"].is_dir

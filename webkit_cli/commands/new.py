@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from webkit_cli.scaffold.answers import Asker
+    from webkit_cli.scaffold.engine import ScaffoldResult
     from webkit_cli.scaffold.prompts import Prompter
-    from webkit_cli.scaffold.template import Template
+    from webkit_cli.scaffold.template import Question, Template
 
-
-@contextlib.contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit while writing, so the clean-up code runs as on Ctrl-C.
-
-    Python's default SIGTERM handling exits without unwinding, which would leave the
-    hidden staging folder (or a half-applied --force) behind.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+#: Where the question options of this invocation are kept (ctx.meta).
+_QUESTIONS_KEY = "webkit.new.questions"
+#: The template loaded to find them, as (spec, Template): the command reuses it.
+_TEMPLATE_KEY = "webkit.new.template"
+#: Prefix of a question option's parameter name, so a question never shadows a built-in one.
+_QUESTION_PREFIX = "question__"
 
 
 def _is_interactive(no_input: bool) -> bool:
@@ -98,48 +83,165 @@ def _ask_builtins(
     return name, tpl, package, description, author
 
 
-def _question_options(args: list[str], tpl: Template) -> dict[str, str]:
-    """Template questions given as options: ``--database postgresql`` or ``--docker=yes``.
+def _resolve_builtins(
+    console: Console,
+    *,
+    interactive: bool,
+    name: str | None,
+    template: str | None,
+    package: str | None,
+    description: str | None,
+    author: str | None,
+) -> tuple[str, Template, str | None, str | None, str | None, Asker | None]:
+    """The built-in answers and the template: asked in a terminal, else given or defaults."""
+    if interactive:
+        from webkit_cli.scaffold.prompts import Prompter
 
-    click cannot declare them (they depend on the template chosen at run time), so the
-    command accepts unknown options and this turns them into answers. Anything that is not
-    one of the template's questions is still a usage error, with the valid choices.
-    """
-    names = {q.name: q for q in tpl.questions}
-    answers: dict[str, str] = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--") or token == "--":
-            raise click.UsageError(f"Got unexpected extra argument ({token}).")
-        option, eq, value = token[2:].partition("=")
-        key = option.replace("-", "_")
-        question = names.get(key)
-        if question is None:
-            known = ", ".join(f"--{n.replace('_', '-')}" for n in names) or "none"
-            raise click.UsageError(
-                f"No such option: --{option}. Template {tpl.name!r} questions: {known} "
-                "(see webkit new --help for the others)."
+        prompter = Prompter(console)
+        name, tpl, package, description, author = _ask_builtins(
+            prompter,
+            name=name,
+            template=template,
+            package=package,
+            description=description,
+            author=author,
+        )
+        return name, tpl, package, description, author, prompter.question
+    if name is None:
+        raise click.UsageError(
+            "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
+        )
+    from webkit_cli.scaffold.template import resolve_template
+
+    spec, loaded = click.get_current_context().meta.get(_TEMPLATE_KEY, (None, None))
+    chosen: Template | None = loaded if spec == (template or "site") else None
+    if chosen is None:  # not what parse_args loaded (called without it, say)
+        chosen = resolve_template(template or "site")
+    return name, chosen, package, description, author, None
+
+
+# --- the template's questions as options ---------------------------------------------------
+
+
+def option_name(question: str) -> str:
+    """``db_name`` -> ``--db-name``."""
+    return "--" + question.replace("_", "-")
+
+
+if TYPE_CHECKING:
+    _StrType = click.ParamType[str]
+else:  # click < 8.2 has no generic ParamType at run time
+    _StrType = click.ParamType
+
+
+class QuestionType(_StrType):
+    """A template question's answer, checked like ``-d`` answers when it is parsed."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+        self.name = question.type
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from webkit_cli.errors import ScaffoldError
+        from webkit_cli.scaffold.answers import coerce
+
+        try:
+            coerce(self.question, value)
+        except ValueError as exc:
+            # One Error line naming what the user typed: "--database: 'mysql' is not one of".
+            raise ScaffoldError(f"{option_name(self.question.name)}: {exc}.") from None
+        return str(value)  # collect_answers types it, as it does every -d answer
+
+
+def question_options(tpl: Template, taken: set[str]) -> list[click.Option]:
+    """One ``click.Option`` per question of ``tpl`` (``--database postgresql``; a yes/no
+    question also bare, ``--docker``); a question whose option name is a built-in option's
+    is answered with ``-d`` only."""
+    options = []
+    for q in tpl.questions:
+        flag = option_name(q.name)
+        if flag in taken:
+            continue
+        metavar = {"bool": "yes|no", "int": "INT", "choice": "|".join(q.choices)}.get(q.type)
+        extra: dict[str, Any] = {}
+        if q.type == "bool":
+            extra = {"is_flag": False, "flag_value": "true"}  # a bare --docker means yes
+        default = "" if q.default is None or "{" in str(q.default) else f"  [default: {q.default}]"
+        options.append(
+            click.Option(
+                [flag, _QUESTION_PREFIX + q.name],
+                type=QuestionType(q),
+                metavar=metavar or "TEXT",
+                help=f"Template {tpl.name!r}: {q.prompt_text}.{default}",
+                **extra,
             )
-        if not eq:
-            following = args[i + 1] if i + 1 < len(args) else None
-            if following is not None and not following.startswith("--"):
-                value = following
-                i += 1
-            elif question.type == "bool":
-                value = "true"
+        )
+    return options
+
+
+def _template_spec(args: Sequence[str]) -> str | None:
+    """The ``-t/--template`` value on the command line, read before click parses it (the
+    options it adds depend on it)."""
+    for i, token in enumerate(args):
+        if token == "--":
+            break
+        if token in ("-t", "--template"):
+            return args[i + 1] if i + 1 < len(args) else None
+        if token.startswith("--template="):
+            return token.partition("=")[2]
+        if token.startswith("-t") and not token.startswith("--"):
+            return token[2:]
+    return None
+
+
+class NewCommand(click.Command):
+    """``webkit new`` with the chosen template's questions added as options.
+
+    ``-t`` (or ``WEBKIT_NEW_TEMPLATE``, else ``site``) is resolved before the rest of the
+    command line is parsed; each question of that template then is a real click option,
+    shown by ``webkit new -t api --help``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from webkit_cli.scaffold.template import resolve_template
+
+        spec = _template_spec(args)
+        if spec is None:
+            param = next(p for p in self.params if p.name == "template")
+            env = param.resolve_envvar_value(ctx)
+            spec = str(env) if env else "site"
+        taken = {o for p in self.params for o in getattr(p, "opts", [])}
+        taken |= {"--help", "-h"}
+        tpl: Template | None = None
+        try:
+            tpl = resolve_template(spec)
+        except click.ClickException:
+            if "--help" in args or "-h" in args:
+                tpl = None  # help must work with a bad -t; the run reports it
             else:
-                raise click.UsageError(f"Option --{option} requires a value.")
-        answers[key] = value
-        i += 1
-    return answers
+                raise
+        ctx.meta[_QUESTIONS_KEY] = question_options(tpl, taken) if tpl is not None else []
+        ctx.meta[_TEMPLATE_KEY] = (spec, tpl)
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            if tpl is None or not exc.option_name.startswith("--"):
+                raise
+            known = ", ".join(option_name(q.name) for q in tpl.questions) or "none"
+            raise click.UsageError(
+                f"No such option: {exc.option_name}. Template {tpl.name!r} questions: {known} "
+                "(see webkit new --help for the others).",
+                ctx,
+            ) from None
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        extra: list[click.Parameter] = list(ctx.meta.get(_QUESTIONS_KEY, []))
+        # Before --help, which click appends last.
+        return params[:-1] + extra + params[-1:] if extra else params
 
 
-@click.command(
-    "new",
-    short_help="Create a project from a template.",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-)
+@click.command("new", cls=NewCommand, short_help="Create a project from a template.")
 @click.argument("name", required=False)
 @click.option(
     "-t",
@@ -189,9 +291,7 @@ def _question_options(args: list[str], tpl: Template) -> dict[str, str]:
     help="git init and make an initial commit.  [default: on when git is installed]",
 )
 @click.option("--list", "list_", is_flag=True, help="List the built-in templates and exit.")
-@click.pass_context
 def new_command(
-    ctx: click.Context,
     name: str | None,
     template: str | None,
     parent: Path,
@@ -206,6 +306,7 @@ def new_command(
     install: bool | None,
     git: bool | None,
     list_: bool,
+    **questions: str | None,
 ) -> None:
     """Create the project NAME from a template.
 
@@ -216,14 +317,15 @@ def new_command(
       webkit new demo -t ./my-template -d docker=yes
       webkit new mysite --force --dry-run     show what would be added/replaced
 
-    A template's own questions are answered with --QUESTION VALUE or -d QUESTION=VALUE
-    (webkit new --list shows the templates; each README lists its questions).
+    A template's own questions are options too (webkit new -t api --help lists them),
+    or -d QUESTION=VALUE; webkit new --list shows the templates.
 
     Files are rendered into a hidden folder beside the target and renamed into
-    place, so a failure or Ctrl-C leaves nothing behind. An existing non-empty
-    folder is refused unless --force; --overwrite also replaces files that differ.
+    place, so a failure or Ctrl-C leaves nothing behind (after a kill -9, the next
+    run into the same target undoes what was left). An existing non-empty folder
+    is refused unless --force; --overwrite also replaces files that differ.
     """
-    from webkit_cli._console import make_console
+    from webkit_cli._console import make_console, print_warning
 
     console = make_console()
     if list_:
@@ -235,81 +337,61 @@ def new_command(
     from webkit_cli.scaffold import create_project
     from webkit_cli.scaffold.answers import parse_data
     from webkit_cli.scaffold.names import validate_project_name
-    from webkit_cli.scaffold.post import (
-        decide_steps,
-        init_git,
-        install_project,
-        next_steps_panel,
-    )
-    from webkit_cli.scaffold.template import resolve_template
+    from webkit_cli.scaffold.post import dry_run_report, summary_line
+    from webkit_cli.scaffold.render import cache_root
 
     if name is not None:
         validate_project_name(name)  # before anything else: "" must not mean "here"
     interactive = _is_interactive(no_input)
     given = parse_data(data)
-    ask = None
-    if interactive:
-        from webkit_cli.scaffold.prompts import Prompter
-
-        prompter = Prompter(console)
-        name, tpl, package, description, author = _ask_builtins(
-            prompter,
-            name=name,
-            template=template,
-            package=package,
-            description=description,
-            author=author,
-        )
-        ask = prompter.question
-    else:
-        if name is None:
-            raise click.UsageError(
-                "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
-            )
-        tpl = resolve_template(template or "site")
-    given.update(_question_options(list(ctx.args), tpl))
-    with _terminate_as_exit():
-        result = create_project(
-            template=tpl,
-            target=parent / name,
-            name=name,
-            package=package,
-            description=description,
-            author=author,
-            data=given,
-            force=force,
-            overwrite=overwrite,
-            dry_run=dry_run,
-            ask=ask,
-        )
+    given.update(
+        {k.removeprefix(_QUESTION_PREFIX): v for k, v in questions.items() if v is not None}
+    )
+    name, tpl, package, description, author, ask = _resolve_builtins(
+        console,
+        interactive=interactive,
+        name=name,
+        template=template,
+        package=package,
+        description=description,
+        author=author,
+    )
+    result = create_project(
+        template=tpl,
+        target=parent / name,
+        name=name,
+        package=package,
+        description=description,
+        author=author,
+        data=given,
+        force=force,
+        overwrite=overwrite,
+        dry_run=dry_run,
+        ask=ask,
+        cache_dir=cache_root(os.environ),
+        notify=print_warning,
+    )
     if dry_run:
-        from webkit_cli.scaffold.post import plan_tree
-
-        console.print(plan_tree(result))
-        files = sum(not e.is_dir for e in result.entries)
-        console.print(
-            f"Dry run: {files} files from template {tpl.name} {tpl.version}; nothing written."
-        )
-        if result.plan is not None and result.plan.replace and not overwrite:
-            console.print(
-                f"{len(result.plan.replace)} existing files differ: without --overwrite the "
-                "real run stops before writing anything."
-            )
+        for renderable in dry_run_report(result, overwrite=overwrite):
+            console.print(renderable)
         return
-    target = result.target
-    if result.updated and result.plan is not None:
-        plan = result.plan
-        console.print(
-            f"Updated {target} from template {tpl.name} {tpl.version}: "
-            f"{sum(not e.is_dir for e in plan.add)} added, "
-            f"{len(plan.replace) if overwrite else 0} replaced, {len(plan.unchanged)} unchanged, "
-            f"{len(plan.kept)} kept."
-        )
-    else:
-        console.print(
-            f"Created {target} from template {tpl.name} {tpl.version} "
-            f"({result.files_written} files)."
-        )
+    console.print(summary_line(result, overwrite=overwrite))
+    _after(result, name=name, install=install, git=git, interactive=interactive, console=console)
+
+
+def _after(
+    result: ScaffoldResult,
+    *,
+    name: str,
+    install: bool | None,
+    git: bool | None,
+    interactive: bool,
+    console: Console,
+) -> None:
+    """git init, pip install and the next steps, once the files are in place."""
+    from webkit_cli.scaffold.post import decide_steps, init_git, install_project, next_steps_panel
+
+    target, tpl = result.target, result.template
     install, git = decide_steps(
         install=install, git=git, interactive=interactive, updated=result.updated
     )

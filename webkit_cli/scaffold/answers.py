@@ -81,9 +81,79 @@ def _validate(question: Question, value: Answer) -> None:
     elif rule == "nonempty":
         ok, why = bool(text.strip()), "is empty"
     else:
-        ok, why = bool(re.fullmatch(rule, text)), f"does not match {rule}"
+        ok, why = _fullmatch(question, rule, text), f"does not match {rule}"
     if not ok:
         raise ValueError(f"{text!r} {why}")
+
+
+#: How long a template's validator regex may take on one answer. A sane pattern takes
+#: microseconds; ``^(a+)+$`` on 40 a's and a b takes longer than the universe has left.
+REGEX_TIMEOUT = 1.0
+
+
+class _RegexTimeout(Exception):
+    pass
+
+
+def _fullmatch(question: Question, rule: str, text: str) -> bool:
+    """``re.fullmatch(rule, text)``, bounded in time: the template's author wrote ``rule``."""
+    import signal
+    import threading
+
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nobody else's alarm
+    )
+    try:
+        if usable:
+            return _fullmatch_alarm(rule, text)
+        return _fullmatch_subprocess(rule, text)
+    except _RegexTimeout:
+        raise TemplateError(
+            f"The validator {rule} of question {question.name!r} takes more than "
+            f"{REGEX_TIMEOUT:g} s on this answer (the pattern backtracks catastrophically): "
+            "fix the template's regex, e.g. ^a+$ instead of ^(a+)+$."
+        ) from None
+
+
+def _fullmatch_alarm(rule: str, text: str) -> bool:
+    """In-process: the regex engine checks for signals while it backtracks, so SIGALRM
+    interrupts it."""
+    import signal
+
+    def expire(signum: int, frame: object) -> None:
+        raise _RegexTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, REGEX_TIMEOUT)
+        try:
+            return re.fullmatch(rule, text) is not None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _fullmatch_subprocess(rule: str, text: str) -> bool:
+    """Off the main thread (no SIGALRM there): match in a child that is killed on timeout."""
+    import subprocess
+    import sys
+
+    code = "import re,sys; sys.exit(0 if re.fullmatch(sys.argv[1], sys.stdin.read()) else 1)"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-c", code, rule],
+            input=text,
+            text=True,
+            timeout=REGEX_TIMEOUT,
+            capture_output=True,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise _RegexTimeout from None
+    return proc.returncode == 0
 
 
 def resolve_default(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,7 +18,14 @@ from webkit_cli import __version__
 from webkit_cli.errors import ScaffoldError, TemplateError
 from webkit_cli.scaffold.answers import Asker, collect_answers
 from webkit_cli.scaffold.names import resolve_names
-from webkit_cli.scaffold.render import Entry, Renderer, iter_render, toml_string, toml_value
+from webkit_cli.scaffold.render import (
+    Entry,
+    Renderer,
+    iter_render,
+    template_files_dirs,
+    toml_string,
+    toml_value,
+)
 from webkit_cli.scaffold.template import Answer, Template, resolve_template
 from webkit_cli.scaffold.write import ForcePlan, apply_force, plan_force, write_new
 
@@ -40,6 +47,8 @@ class ScaffoldResult:
         self.files_written = 0
         self.plan: ForcePlan | None = None  # set when rendering into an existing folder
         self.updated = False  # the folder existed and had files in it (--force)
+        #: What was undone of an earlier, interrupted run (or, for a dry run, would be).
+        self.recovered: list[str] = []
 
 
 def git_user_name() -> str:
@@ -188,6 +197,24 @@ def check_target(target: Path, *, force: bool) -> str:
     return "existing"
 
 
+def recover_target(target: Path, *, dry_run: bool = False) -> list[str]:
+    """Undo what an interrupted run left for ``target`` (see :mod:`.journal`); for a dry
+    run only say that the next real run will."""
+    from webkit_cli.scaffold._signals import guarded
+    from webkit_cli.scaffold.journal import pending, recover
+
+    if dry_run:
+        found = pending(target)
+        if not found:
+            return []
+        return [
+            f"An interrupted webkit new left {len(found)} journal(s) for {target}: the next "
+            "run without --dry-run undoes that first."
+        ]
+    with guarded():  # undoing must not be cut short either
+        return recover(target)
+
+
 def create_project(
     *,
     template: Template | str,
@@ -201,17 +228,32 @@ def create_project(
     overwrite: bool = False,
     dry_run: bool = False,
     ask: Asker | None = None,
+    cache_dir: Path | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> ScaffoldResult:
     """Render ``template`` into ``target``; see the module docstring for the pipeline.
 
     ``name`` defaults to the target folder's name; ``ask`` (a prompt callback) is used
     for template questions not answered in ``data``; without it defaults are used.
+    ``cache_dir`` keeps compiled templates between runs (see ``render.cache_root``).
+    What an earlier run killed mid-write left for ``target`` is undone first, and each
+    sentence saying so is passed to ``notify`` (and kept in ``result.recovered``).
     """
     tpl = resolve_template(template) if isinstance(template, str) else template
     target = Path(target).absolute()
     name, package = resolve_names(target.name if name is None else name, package)
-    state = check_target(target, force=force)
-    renderer = Renderer()
+    try:
+        recovered = recover_target(target, dry_run=dry_run)
+        for message in recovered:
+            if notify is not None:
+                notify(message)
+        state = check_target(target, force=force)
+    except OSError as exc:
+        raise ScaffoldError(
+            f"Cannot use {exc.filename or target} ({exc.strerror or exc}): choose another "
+            "name or --dir. Nothing was written."
+        ) from None
+    renderer = Renderer(cache_dir=cache_dir, files_dirs=template_files_dirs(tpl))
     context = build_context(
         template=tpl, name=name, package=package, description=description, author=author
     )
@@ -227,10 +269,17 @@ def create_project(
     entries = _with_provenance(iter_render(tpl, context, renderer), tpl, recorded)
     result = ScaffoldResult(target=target, template=tpl, answers=recorded, dry_run=dry_run)
     result.updated = state == "existing"
+    result.recovered = recovered
     if dry_run or state != "new":
         result.entries = list(entries)
         if state != "new":
-            result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
+            try:
+                result.plan = plan_force(result.entries, target, tpl.skip_if_exists)
+            except OSError as exc:  # a symlink loop, a folder that cannot be listed...
+                raise ScaffoldError(
+                    f"Cannot read {exc.filename or target} ({exc.strerror or exc}): fix it or "
+                    "choose another folder. Nothing was written."
+                ) from None
             if not dry_run:
                 apply_force(result.plan, target, overwrite=overwrite)
                 result.files_written = sum(not e.is_dir for e in result.plan.add) + (

@@ -32,6 +32,11 @@ def validate_project_name(name: str) -> str:
             f"Project name {name!r} contains a path separator or '..': give a plain name "
             "and choose the parent folder with --dir."
         )
+    if len(name.encode("utf-8")) > 255:
+        raise ScaffoldError(
+            f"Project name {name[:20]}... is {len(name)} characters long: a folder name can "
+            "have at most 255; choose a shorter one."
+        )
     if not _PROJECT_NAME.match(name):
         suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._") or "mysite"
         raise ScaffoldError(

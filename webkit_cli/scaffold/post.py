@@ -12,7 +12,7 @@ from webkit_cli.errors import ScaffoldError
 if TYPE_CHECKING:
     import subprocess
 
-    from rich.console import Console
+    from rich.console import Console, RenderableType
     from rich.panel import Panel
     from rich.tree import Tree
 
@@ -131,6 +131,38 @@ def plan_tree(result: ScaffoldResult) -> Tree:
         if entry.is_dir:
             nodes[entry.path] = node
     return root
+
+
+def dry_run_report(result: ScaffoldResult, *, overwrite: bool) -> list[RenderableType]:
+    """What ``--dry-run`` prints: the tree, then what the real run would do."""
+    tpl = result.template
+    files = sum(not e.is_dir for e in result.entries)
+    lines: list[RenderableType] = [
+        plan_tree(result),
+        f"Dry run: {files} files from template {tpl.name} {tpl.version}; nothing written.",
+    ]
+    if result.plan is not None and result.plan.replace and not overwrite:
+        lines.append(
+            f"{len(result.plan.replace)} existing files differ: without --overwrite the "
+            "real run stops before writing anything."
+        )
+    lines += result.recovered
+    return lines
+
+
+def summary_line(result: ScaffoldResult, *, overwrite: bool) -> str:
+    """The one line that says what a real run did."""
+    tpl, target, plan = result.template, result.target, result.plan
+    if result.updated and plan is not None:
+        return (
+            f"Updated {target} from template {tpl.name} {tpl.version}: "
+            f"{sum(not e.is_dir for e in plan.add)} added, "
+            f"{len(plan.replace) if overwrite else 0} replaced, {len(plan.unchanged)} unchanged, "
+            f"{len(plan.kept)} kept."
+        )
+    return (
+        f"Created {target} from template {tpl.name} {tpl.version} ({result.files_written} files)."
+    )
 
 
 def next_steps_panel(target: Path, *, installed: bool) -> Panel:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from webkit_cli._paths import IGNORED_FILE_NAMES, IGNORED_FILE_SUFFIXES, VCS_AND_CACHE_DIRS
 from webkit_cli.errors import TemplateError
 
 if TYPE_CHECKING:
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from webkit_cli.scaffold.template import Template
 
 JINJA_SUFFIX = ".jinja"
-#: Never part of a template's output: caches and VCS/OS debris in the template folder.
-IGNORED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", "Thumbs.db"})
-IGNORED_SUFFIXES = (".pyc", ".pyo")
 
 
 class Entry(NamedTuple):
@@ -40,16 +38,23 @@ class Entry(NamedTuple):
         return self.data is None
 
 
-def make_environment() -> jinja2.Environment:
-    """The Jinja environment for webkit's own variables (not HTML: no autoescaping)."""
+def make_environment(files_dirs: Sequence[Path] = ()) -> jinja2.Environment:
+    """The sandboxed Jinja environment for templates (not HTML: no autoescaping).
+
+    ``{% include %}`` and ``{% import %}`` load from ``files_dirs`` (the template's own
+    ``files/``), nowhere else.
+    """
     import jinja2
 
+    from webkit_cli.scaffold.sandbox import FilesLoader, TemplateSandbox
+
     # It renders Python, TOML, Markdown and .env files: HTML escaping would corrupt them.
-    env = jinja2.Environment(  # webkit: ignore[S006]
+    env = TemplateSandbox(  # webkit: ignore[S006]
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         auto_reload=False,
+        loader=FilesLoader(files_dirs) if files_dirs else None,
     )
     env.filters["toml"] = toml_value
     return env
@@ -97,36 +102,42 @@ def toml_string(text: str) -> str:
 CACHE_ENV = "WEBKIT_CACHE_DIR"
 
 
-def cache_root() -> Path:
+def cache_root(environ: Mapping[str, str]) -> Path:
     """webkit's cache folder: ``$WEBKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/webkit``, else
-    ``~/.cache/webkit`` (the XDG default)."""
-    override = os.environ.get(CACHE_ENV)
+    ``~/.cache/webkit`` (the XDG default). Resolved once, by the command."""
+    override = environ.get(CACHE_ENV)
     if override:
         return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
+    xdg = environ.get("XDG_CACHE_HOME")
     # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / "webkit"
 
 
-def _bytecode_cache_dir() -> Path | None:
-    """The folder for Jinja's compiled templates, created if needed; None if that fails.
+#: Bumped when the sandbox changes the code Jinja generates: code compiled for another
+#: environment (the unsandboxed one of webkit <= 0.x) must never be loaded.
+_SANDBOX_TAG = "sandbox1"
+
+
+def _bytecode_cache_dir(root: Path) -> Path | None:
+    """The folder for Jinja's compiled templates under ``root``, created if needed; None if
+    that fails.
 
     A folder that exists but is read-only (say a cache baked into an image) is still read;
     writing to it fails softly (see :func:`make_bytecode_cache`).
 
-    One folder per Jinja version and Python bytecode format (``cpython-311``): marshalled
-    code only loads in the interpreter that wrote it, and another Jinja may compile
-    differently, so neither ever reads the other's files.
+    One folder per Jinja version, Python bytecode format (``cpython-311``) and sandbox:
+    marshalled code only loads in the interpreter that wrote it, and another Jinja or
+    sandbox compiles differently, so neither ever reads the other's files.
     """
     import jinja2
 
     try:
-        folder = cache_root() / f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}"
+        folder = root / f"jinja-{jinja2.__version__}-{sys.implementation.cache_tag}-{_SANDBOX_TAG}"
         # 0o700 as Jinja's own default cache: code loaded from here is executed.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = folder.stat()
-    except (OSError, RuntimeError):  # RuntimeError: Path.home() without a home
+    except OSError:
         return None
     # The cached code is executed: never trust a folder that someone else could write to
     # (a WEBKIT_CACHE_DIR under /tmp, say), as Jinja's own default cache folder does.
@@ -160,31 +171,57 @@ def make_bytecode_cache(folder: Path) -> jinja2.BytecodeCache:
 
 
 class RenderError(Exception):
-    """A Jinja error from :meth:`Renderer.render_text` (its message is Jinja's)."""
+    """A template error from :meth:`Renderer.render_text` (its message is Jinja's)."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A template's failure in words: Jinja's message, or what Python raised and why."""
+    import jinja2
+
+    if isinstance(exc, jinja2.TemplateError) and exc.message:
+        return exc.message.rstrip(".")
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply (RecursionError): flatten its blocks"
+    if isinstance(exc, MemoryError):
+        return "it needs more memory than webkit allows a template (MemoryError)"
+    detail = str(exc).rstrip(".")
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 class Renderer:
-    """One Jinja environment per run, imported and created for the first template.
+    """One sandboxed Jinja environment per run, imported and created for the first template.
 
-    Template files are compiled once per machine: the compiled code is kept in Jinja's
-    bytecode cache (see :func:`cache_root`), keyed by the file's path and checked against
-    a checksum of its source, so an edited template is compiled again. Short strings
-    (path segments, question defaults) are compiled once per run.
+    Template files are compiled once per machine when ``cache_dir`` is given: the compiled
+    code is kept in Jinja's bytecode cache there (see :func:`cache_root`), keyed by the
+    file's path and checked against a checksum of its source, so an edited template is
+    compiled again. Short strings (path segments, question defaults) are compiled once per
+    run. ``files_dirs`` are where ``{% include %}`` finds its files.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache_dir: Path | None = None, files_dirs: Sequence[Path] = ()) -> None:
         self._env: jinja2.Environment | None = None
         self._strings: dict[str, jinja2.Template] = {}
+        self.cache_dir = cache_dir
+        self.files_dirs = tuple(files_dirs)
 
     @property
     def env(self) -> jinja2.Environment:
         if self._env is None:
-            env = make_environment()
-            folder = _bytecode_cache_dir()
+            env = make_environment(self.files_dirs)
+            folder = None if self.cache_dir is None else _bytecode_cache_dir(self.cache_dir)
             if folder is not None:  # else compile every time, as without a cache
                 env.bytecode_cache = make_bytecode_cache(folder)
             self._env = env
         return self._env
+
+    def use_files(self, files_dirs: Sequence[Path]) -> None:
+        """Serve ``{% include %}`` from ``files_dirs`` (set before the first render)."""
+        if tuple(files_dirs) != self.files_dirs:
+            self.files_dirs = tuple(files_dirs)
+            if self._env is not None:
+                from webkit_cli.scaffold.sandbox import FilesLoader
+
+                self._env.loader = FilesLoader(self.files_dirs)
 
     def _template(self, source: str, filename: str | None) -> jinja2.Template:
         env = self.env
@@ -209,29 +246,37 @@ class Renderer:
     def render(
         self, source: str, context: Mapping[str, Any], *, filename: str | None = None
     ) -> str:
-        """Render ``source`` (the text of ``filename``, when given, which makes it cached);
-        Jinja's exceptions propagate (callers add the file name)."""
-        return self._template(source, filename).render(context)
+        """Render ``source`` (the text of ``filename``, when given, which makes it cached)
+        in the sandbox, within its bounds; exceptions propagate (callers add the file name)."""
+        from webkit_cli.scaffold.sandbox import memory_bound, render_bounded
+
+        if filename is None:  # a path segment or a default: the operator checks suffice
+            return render_bounded(self._template(source, None), dict(context))
+        with memory_bound():
+            return render_bounded(self._template(source, filename), dict(context))
 
     def render_text(self, source: str, context: Mapping[str, Any]) -> str:
-        """Like :meth:`render`, but a Jinja error becomes RenderError (no Jinja import needed
+        """Like :meth:`render`, but any failure becomes RenderError (no Jinja import needed
         by the caller to catch it)."""
-        import jinja2
-
         try:
             return self.render(source, context)
-        except jinja2.TemplateError as exc:
-            raise RenderError(str(exc)) from None
+        except Exception as exc:  # a template is code: whatever it raises is its error
+            raise RenderError(describe_error(exc)) from None
 
 
-def _template_line(tb: TracebackType | None, filename: str) -> int | None:
-    """The line of ``filename`` in a traceback that Jinja rewrote to point at the template."""
-    line = None
+def _template_line(
+    tb: TracebackType | None, filename: str, roots: Sequence[Path]
+) -> tuple[str, int] | None:
+    """The innermost template file and line in a traceback that Jinja rewrote to point at
+    the templates (``filename`` itself, or a file it included from ``roots``)."""
+    found = None
+    prefixes = tuple(str(r) + os.sep for r in roots)
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
+        name = tb.tb_frame.f_code.co_filename
+        if name == filename or (prefixes and name.startswith(prefixes)):
+            found = (name, tb.tb_lineno)
         tb = tb.tb_next
-    return line
+    return found
 
 
 def _render_segment(
@@ -257,7 +302,7 @@ def _check_segment(rendered: str, original: str, where: str) -> None:
 
 
 def render_file(renderer: Renderer, source: Path, context: Mapping[str, Any]) -> bytes:
-    """Render one ``.jinja`` file; errors name the template file and line."""
+    """Render one ``.jinja`` file; every failure is a TemplateError naming file and line."""
     try:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -270,39 +315,91 @@ def render_file(renderer: Renderer, source: Path, context: Mapping[str, Any]) ->
     try:
         return renderer.render(text, context, filename=filename).encode("utf-8")
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"{source}:{exc.lineno}: Jinja syntax error: {exc.message}.") from None
-    except jinja2.TemplateError as exc:
-        line = _template_line(exc.__traceback__, filename)
-        at = f"{source}:{line}" if line else str(source)
-        raise TemplateError(f"{at}: {exc.message or exc}.") from None
+        where = exc.filename if exc.filename and exc.filename != filename else source
+        raise TemplateError(f"{where}:{exc.lineno}: Jinja syntax error: {exc.message}.") from None
+    except Exception as exc:  # a template is code: whatever it raises is its error
+        found = _template_line(exc.__traceback__, filename, renderer.files_dirs)
+        at = f"{found[0]}:{found[1]}" if found else str(source)
+        if isinstance(exc, jinja2.exceptions.SecurityError) and not isinstance(exc, _limit_error()):
+            why = (
+                f"the sandbox refused it ({str(exc).rstrip('.')}); templates cannot reach "
+                "Python internals"
+            )
+        else:
+            why = describe_error(exc)
+        raise TemplateError(f"{at}: {why}.") from None
+
+
+def _limit_error() -> type[Exception]:
+    from webkit_cli.scaffold.sandbox import LimitError
+
+    return LimitError
+
+
+def template_files_dirs(template: Template) -> list[Path]:
+    """The folders whose files make the output, in order; a path an earlier one renders
+    shadows the same path from a later one. A template with a base (``extends``) lists its
+    own ``files/`` first, then its base's, as ``Template.files_dirs``; ``{% include %}``
+    searches them in the same order."""
+    dirs = getattr(template, "files_dirs", None)
+    return list(dirs) if dirs else [template.files_dir]
+
+
+def _listing(src_dir: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(src_dir) as it:
+        return sorted(
+            (
+                e
+                for e in it
+                if not (
+                    e.name in IGNORED_FILE_NAMES
+                    or e.name.endswith(IGNORED_FILE_SUFFIXES)
+                    or (e.name in VCS_AND_CACHE_DIRS and e.is_dir())
+                )
+            ),
+            key=lambda e: e.name,
+        )
 
 
 def iter_render(
     template: Template, context: Mapping[str, Any], renderer: Renderer | None = None
 ) -> Iterator[Entry]:
     """Yield every directory and file the template produces, parents before children."""
-    renderer = renderer or Renderer()
-    files_dir = template.files_dir
+    files_dirs = template_files_dirs(template)
+    if renderer is None:
+        renderer = Renderer(files_dirs=files_dirs)
+    else:
+        renderer.use_files(files_dirs)
+    # Output path -> (index of the files dir, where it came from, is a folder); an earlier
+    # files dir wins.
+    seen: dict[PurePosixPath, tuple[int, str, bool]] = {}
+    for index, files_dir in enumerate(files_dirs):
+        yield from _iter_dir(template, files_dir, index, seen, context, renderer)
+
+
+def _iter_dir(
+    template: Template,
+    files_dir: Path,
+    index: int,
+    seen: dict[PurePosixPath, tuple[int, str, bool]],
+    context: Mapping[str, Any],
+    renderer: Renderer,
+) -> Iterator[Entry]:
     real_root = files_dir.resolve()
+    label = f"{files_dir.parent.name}/{files_dir.name}"
     # (source dir, rendered relative output dir)
     stack: list[tuple[Path, PurePosixPath]] = [(files_dir, PurePosixPath())]
-    seen: dict[PurePosixPath, str] = {}
     while stack:
         src_dir, out_dir = stack.pop()
-        with os.scandir(src_dir) as it:
-            children = sorted(
-                (
-                    e
-                    for e in it
-                    if e.name not in IGNORED_NAMES and not e.name.endswith(IGNORED_SUFFIXES)
-                ),
-                key=lambda e: e.name,
-            )
-        subdirs: list[tuple[Path, PurePosixPath]] = []
-        for child in children:
+        subdirs: list[tuple[Path, PurePosixPath, bool]] = []  # (source, output, is new)
+        try:
+            listing = _listing(src_dir)
+        except OSError as exc:
+            raise TemplateError(f"Cannot read {src_dir} ({exc.strerror or exc}).") from None
+        for child in listing:
             source = Path(child.path)
             rel_source = source.relative_to(files_dir).as_posix()
-            where = f"{template.root.name}/files/{rel_source}"
+            where = f"{label}/{rel_source}"
             is_link = child.is_symlink()
             if is_link:
                 target = source.resolve()
@@ -314,7 +411,8 @@ def iter_render(
                 if target.is_dir():
                     raise TemplateError(f"{where} is a symlink to a folder: make it a real folder.")
             name = child.name
-            is_jinja = not child.is_dir() and name.endswith(JINJA_SUFFIX)
+            is_dir = child.is_dir(follow_symlinks=False)
+            is_jinja = not is_dir and name.endswith(JINJA_SUFFIX)
             if is_jinja:
                 name = name[: -len(JINJA_SUFFIX)]
             rendered = _render_segment(renderer, name, context, where)
@@ -322,18 +420,26 @@ def iter_render(
                 continue  # a segment that renders empty drops the file or folder
             _check_segment(rendered, child.name, where)
             out = out_dir / rendered
-            if out in seen:
+            earlier = seen.get(out)
+            if earlier is not None and earlier[0] == index:
                 raise TemplateError(
-                    f"{where} and {seen[out]} both render to {out}: rename one of them."
+                    f"{where} and {earlier[1]} both render to {out}: rename one of them."
                 )
-            seen[out] = where
-            if child.is_dir(follow_symlinks=False):
-                subdirs.append((source, out))
+            if earlier is not None and (earlier[2] != is_dir or not is_dir):
+                continue  # shadowed by what an earlier files dir has at that path
+            if earlier is None:
+                seen[out] = (index, where, is_dir)
+            if is_dir:
+                subdirs.append((source, out, earlier is None))
                 continue
-            mode = stat.S_IMODE(child.stat().st_mode)
-            data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
+            try:
+                mode = stat.S_IMODE(child.stat().st_mode)
+                data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
+            except OSError as exc:
+                raise TemplateError(f"Cannot read {where} ({exc.strerror or exc}).") from None
             yield Entry(out, data, mode)
         # Depth-first, in name order: push in reverse so the smallest name pops first.
-        for source, out in reversed(subdirs):
-            yield Entry(out)
+        for source, out, new in reversed(subdirs):
+            if new:
+                yield Entry(out)
             stack.append((source, out))

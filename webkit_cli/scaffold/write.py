@@ -19,14 +19,26 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from webkit_cli.errors import ScaffoldError
+from webkit_cli.scaffold._signals import guarded
+from webkit_cli.scaffold.journal import (
+    JOURNAL_SUFFIX,
+    STAGING_SUFFIX,
+    Journal,
+    digest,
+    plural,
+    remove_empty_dirs,
+    short,
+)
 from webkit_cli.scaffold.render import Entry
 
-STAGING_SUFFIX = ".webkit-tmp"
+
+def _hex() -> str:
+    """A fresh random part for a hidden name (what tempfile does, without importing it: ~3 ms)."""
+    return os.urandom(6).hex()
 
 
-def _unique(folder: Path, prefix: str) -> Path:
-    """A fresh, hidden name in ``folder`` (what tempfile does, without importing it: ~3 ms)."""
-    return folder / f"{prefix}{os.urandom(6).hex()}{STAGING_SUFFIX}"
+def _tmp_beside(dest: Path) -> Path:
+    return dest.with_name(f".{short(dest.name)}.{_hex()}{STAGING_SUFFIX}")
 
 
 def _rmtree(path: Path) -> None:
@@ -39,8 +51,13 @@ def _write_bytes(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` (never an existing one); executable if the template's file is."""
     # os.open applies the umask itself, so no chmod (and no umask lookup) per file.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode & 0o111 else 0o666)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:  # ENOSPC from write/close carries no file name: add it
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
 
 
 def _make_parents(parent: Path) -> list[Path]:
@@ -80,57 +97,107 @@ def check_writable_parent(parent: Path) -> None:
         raise ScaffoldError(f"Cannot write in {probe} (permission denied): choose another --dir.")
 
 
+def _reason(exc: OSError) -> str:
+    """What the system said, and what to do about the usual causes."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"{reason}: free some space and run again"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"{reason}: use a shorter name or a shorter --dir"
+    if exc.errno == errno.EROFS:
+        return f"{reason}: choose another --dir"
+    return reason
+
+
+def _shown(filename: object, staging: Path | None, target: Path) -> str:
+    """The file an error names, as the user will know it (not inside the staging folder)."""
+    if filename is None:
+        return str(target)
+    path = Path(os.fsdecode(filename))  # type: ignore[arg-type]
+    if staging is not None and path.is_relative_to(staging):
+        return str(target / path.relative_to(staging))
+    return str(path)
+
+
 def write_new(entries: Iterable[Entry], target: Path) -> int:
     """Render ``entries`` into a staging folder beside ``target`` and rename it into place.
 
     ``target`` must not exist (an existing folder goes through :func:`apply_force`, which
-    keeps the folder itself). Returns the number of files written.
+    keeps the folder itself). Returns the number of files written. Any failure or signal
+    removes the staging folder and the parent folders this run created; a journal beside
+    it lets the next run do the same after a SIGKILL (see :mod:`.journal`).
     """
     parent = target.parent
     check_writable_parent(parent)
-    created_parents: list[Path] = []
-    staging: Path | None = None
-    try:
-        created_parents = _make_parents(parent)
-        staging = _unique(parent, f".{target.name}.")
-        # mkdir(2) is atomic and fails if the name exists; the umask gives the usual permissions.
-        staging.mkdir()
-        count = 0
-        for entry in entries:
-            dest = staging / entry.path
-            if entry.is_dir:
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            assert entry.data is not None
-            _write_bytes(dest, entry.data, entry.mode)
-            count += 1
-        # rename(2) would silently replace an empty folder created meanwhile (and fail on a
-        # non-empty one): refuse both rather than touch something that is not ours.
-        if target.exists() or target.is_symlink():
-            raise ScaffoldError(
-                f"{target} appeared while rendering (another program?): nothing was written; "
-                "run again."
-            )
+    with guarded() as guard:
+        created_parents: list[Path] = []
+        staging: Path | None = None
+        journal: Journal | None = None
         try:
-            staging.rename(target)
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            created_parents = _make_parents(parent)
+            hidden = f".{short(target.name)}.{_hex()}"
+            staging = parent / (hidden + STAGING_SUFFIX)
+            journal = Journal.create(
+                parent / (hidden + JOURNAL_SUFFIX),
+                kind="new",
+                target=str(target),
+                staging=staging.name,
+                parents=[str(p) for p in created_parents],
+            )
+            # mkdir(2) is atomic and fails if the name exists; the umask gives the usual
+            # permissions.
+            staging.mkdir()
+            count = 0
+            with guard.interruptible():  # all of it is inside the staging folder
+                for entry in entries:
+                    dest = staging / entry.path
+                    if entry.is_dir:
+                        dest.mkdir(parents=True, exist_ok=True)
+                        continue
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    assert entry.data is not None
+                    _write_bytes(dest, entry.data, entry.mode)
+                    count += 1
+            # rename(2) would silently replace an empty folder created meanwhile (and fail on
+            # a non-empty one): refuse both rather than touch something that is not ours.
+            if target.exists() or target.is_symlink():
                 raise ScaffoldError(
-                    f"{target} appeared while rendering (another program?): nothing was written; "
-                    "run again."
+                    f"{target} appeared while rendering (another program?): nothing was "
+                    "written; run again."
+                )
+            try:
+                staging.rename(target)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise ScaffoldError(
+                        f"{target} appeared while rendering (another program?): nothing was "
+                        "written; run again."
+                    ) from None
+                raise
+            staging = None
+            journal.remove()
+            return count
+        except BaseException as exc:
+            # Signals are deferred here (outside guard.interruptible): nothing cuts this short.
+            shown = _shown(getattr(exc, "filename", None), staging, target)
+            if staging is not None:
+                _rmtree(staging)
+            if journal is not None:
+                journal.remove()
+            remove_empty_dirs(created_parents)
+            if isinstance(exc, PermissionError):
+                raise ScaffoldError(
+                    f"Cannot write in {parent} ({exc.strerror}): choose another --dir. "
+                    "Nothing was written."
+                ) from None
+            if isinstance(exc, OSError):
+                removed = "the hidden staging folder was removed"
+                if created_parents:
+                    removed = "the hidden staging folder and the folders it was in were removed"
+                raise ScaffoldError(
+                    f"Cannot write {shown} ({_reason(exc)}). Nothing was written: {removed}."
                 ) from None
             raise
-        staging = None
-        return count
-    except PermissionError as exc:
-        raise ScaffoldError(
-            f"Cannot write in {parent} ({exc.strerror}): choose another --dir. Nothing was written."
-        ) from None
-    finally:
-        if staging is not None:
-            _rmtree(staging)
-            _remove_dirs(created_parents)
 
 
 class ForcePlan:
@@ -203,76 +270,141 @@ def plan_force(entries: Iterable[Entry], target: Path, skip_if_exists: Sequence[
     return plan
 
 
+class _Undo:
+    """What :func:`apply_force` changed, recorded before each change is made."""
+
+    def __init__(self) -> None:
+        self.files: list[Path] = []
+        self.dirs: list[Path] = []
+        self.replaced: list[tuple[Path, Path]] = []  # (file, backup)
+
+    def rollback(self) -> tuple[int, int]:
+        """Restore every replaced file and remove every added one; return (removed, restored).
+
+        A record whose change was never made (the signal came in between) undoes nothing.
+        """
+        restored = removed = 0
+        for dest, backup in reversed(self.replaced):
+            with contextlib.suppress(OSError):
+                same = os.path.samestat(backup.lstat(), dest.lstat())
+                backup.replace(dest)
+                restored += not same
+        for path in reversed(self.files):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+        remove_empty_dirs(self.dirs)
+        return removed, restored
+
+
 def apply_force(plan: ForcePlan, target: Path, *, overwrite: bool) -> None:
     """Add the missing files (and, with ``overwrite``, replace the conflicting ones) atomically.
 
     On any failure or interruption every file added is removed and every file replaced is
-    restored from a backup, so the folder is exactly as it was.
+    restored from a backup, so the folder is exactly as it was; a journal in the folder lets
+    the next run do the same after a SIGKILL (see :mod:`.journal`).
     """
     if plan.replace and not overwrite:
         raise ScaffoldError(conflict_message(plan.conflicts))
-    added_files: list[Path] = []
-    added_dirs: list[Path] = []
-    replaced: list[tuple[Path, Path]] = []  # (file, backup)
-    backup_dir: Path | None = None
-    done = False
-    try:
-        for entry in plan.add:
-            dest = target / entry.path
-            if entry.is_dir:
-                dest.mkdir()
-                added_dirs.append(dest)
-                continue
-            for missing in reversed(dest.parents):
-                if missing.is_relative_to(target) and not missing.exists():
-                    missing.mkdir()
-                    added_dirs.append(missing)
-            assert entry.data is not None
-            _atomic_write(dest, entry.data, entry.mode)
-            added_files.append(dest)
-        if overwrite and plan.replace:
-            backup_dir = _unique(target, ".webkit-backup-")
-            backup_dir.mkdir(mode=0o700)
-            for i, entry in enumerate(plan.replace):
-                dest = target / entry.path
-                backup = backup_dir / str(i)
-                try:
-                    # The old inode survives the replace below; a symlink is kept as a symlink.
-                    os.link(dest, backup, follow_symlinks=False)
-                except OSError:
-                    import shutil
-
-                    shutil.copy2(dest, backup, follow_symlinks=False)
-                replaced.append((dest, backup))
-                assert entry.data is not None
-                _atomic_write(dest, entry.data, entry.mode)
-        done = True
-    except PermissionError as exc:
-        raise ScaffoldError(
-            f"Cannot write {exc.filename} ({exc.strerror}): the folder was restored as it was."
-        ) from None
-    finally:
-        if not done:
-            for dest, backup in reversed(replaced):
-                with contextlib.suppress(OSError):
-                    backup.replace(dest)
-            for path in reversed(added_files):
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            _remove_dirs(added_dirs)
+    with guarded() as guard:
+        undo = _Undo()
+        hidden = f".webkit-{_hex()}"
+        backup_dir = target / (hidden + STAGING_SUFFIX) if overwrite and plan.replace else None
+        journal: Journal | None = None
+        try:
+            journal = Journal.create(
+                target / (hidden + JOURNAL_SUFFIX),
+                kind="force",
+                target=str(target),
+                backup=None if backup_dir is None else backup_dir.name,
+            )
+            with guard.interruptible():  # every change below is recorded before it is made
+                _add(plan, target, journal, undo)
+                if backup_dir is not None:
+                    backup_dir.mkdir(mode=0o700)
+                    _replace(plan, target, journal, undo, backup_dir)
+        except BaseException as exc:
+            removed, restored = undo.rollback()
+            if backup_dir is not None:
+                _rmtree(backup_dir)
+            if journal is not None:
+                journal.remove()
+            if isinstance(exc, OSError):
+                did = (
+                    f"{plural(removed, 'added file')} removed, "
+                    f"{plural(restored, 'replaced file')} restored"
+                )
+                raise ScaffoldError(
+                    f"Cannot write {_shown(exc.filename, None, target)} ({_reason(exc)}): the "
+                    f"folder was restored as it was ({did})."
+                ) from None
+            raise
         if backup_dir is not None:
             _rmtree(backup_dir)
+        journal.remove()
 
 
-def _atomic_write(dest: Path, data: bytes, mode: int) -> None:
+def _mkdir(dest: Path, target: Path, journal: Journal, undo: _Undo) -> None:
+    journal.record(op="mkdir", path=dest.relative_to(target).as_posix())
+    undo.dirs.append(dest)
+    dest.mkdir()
+
+
+def _add(plan: ForcePlan, target: Path, journal: Journal, undo: _Undo) -> None:
+    for entry in plan.add:
+        dest = target / entry.path
+        if entry.is_dir:
+            _mkdir(dest, target, journal, undo)
+            continue
+        for missing in reversed(dest.parents):
+            if missing.is_relative_to(target) and not missing.exists():
+                _mkdir(missing, target, journal, undo)
+        assert entry.data is not None
+        tmp = _tmp_beside(dest)
+        journal.record(
+            op="add", path=entry.path.as_posix(), tmp=tmp.name, sha256=digest(entry.data)
+        )
+        undo.files.append(dest)
+        _atomic_write(dest, entry.data, entry.mode, tmp)
+
+
+def _replace(
+    plan: ForcePlan, target: Path, journal: Journal, undo: _Undo, backup_dir: Path
+) -> None:
+    for i, entry in enumerate(plan.replace):
+        dest = target / entry.path
+        backup = backup_dir / str(i)
+        assert entry.data is not None
+        tmp = _tmp_beside(dest)
+        journal.record(
+            op="replace",
+            path=entry.path.as_posix(),
+            backup=backup.name,
+            tmp=tmp.name,
+            sha256=digest(entry.data),
+        )
+        undo.replaced.append((dest, backup))
+        try:
+            # The old inode survives the replace below; a symlink is kept as a symlink.
+            os.link(dest, backup, follow_symlinks=False)
+        except OSError:
+            import shutil
+
+            shutil.copy2(dest, backup, follow_symlinks=False)
+        _atomic_write(dest, entry.data, entry.mode, tmp)
+
+
+def _atomic_write(dest: Path, data: bytes, mode: int, tmp: Path | None = None) -> None:
     """Write ``dest`` through a temporary file in the same folder and ``os.replace``."""
-    tmp = _unique(dest.parent, f".{dest.name}.")
+    tmp = tmp or _tmp_beside(dest)
     try:
         _write_bytes(tmp, data, mode)
         tmp.replace(dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename == str(tmp):
+            exc.filename = str(dest)  # the user knows the file, not its hidden temporary
         raise
 
 
