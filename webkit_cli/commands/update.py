@@ -111,8 +111,13 @@ def update_command(
         answers = parse_data(data)
     except click.ClickException as exc:
         raise click.UsageError(exc.message.replace("--data", "-d")) from None
+    import os
+
+    from webkit_cli.scaffold.render import cache_root
+
     result = update_project(
         project_dir=path,
+        cache_dir=cache_root(os.environ),
         to_version=to_version,
         data=answers,
         dry_run=dry_run,

@@ -248,8 +248,12 @@ def plan_update(
     data: Mapping[str, str] | None = None,
     conflict_style: str = "inline",
     template: str | None = None,
+    cache_dir: Path | None = None,
 ) -> UpdatePlan:
-    """Work out the update of the project at (or above) ``project_dir``; writes nothing."""
+    """Work out the update of the project at (or above) ``project_dir``; writes nothing.
+
+    ``cache_dir`` is webkit's cache folder (Jinja's bytecode cache), as ``webkit new`` uses.
+    """
     root = find_generated_project(project_dir)
     provenance = read_provenance(root)
     source = _source(provenance, template)
@@ -273,7 +277,7 @@ def plan_update(
                 f"{root / 'pyproject.toml'}: [tool.webkit.template.answers] lacks "
                 f"{', '.join(missing)}: add them as webkit new wrote them."
             )
-        renderer = Renderer()
+        renderer = Renderer(cache_dir=cache_dir)
         merger = LineMerger(
             ours_label="project",
             base_label=f"template {provenance.version}",
@@ -455,6 +459,7 @@ def update_project(
     force: bool = False,
     allow_dirty: bool = False,
     template: str | None = None,
+    cache_dir: Path | None = None,
 ) -> UpdateResult:
     """Update the generated project at ``project_dir``; see the module docstring."""
     from webkit_cli.update import apply as applying
@@ -476,6 +481,7 @@ def update_project(
         data=data,
         conflict_style=conflict_style,
         template=template,
+        cache_dir=cache_dir,
     )
     result = UpdateResult(plan=plan, recovered=recovered)
     if dry_run or plan.up_to_date:
