@@ -241,7 +241,7 @@ class NewCommand(click.Command):
         return params[:-1] + extra + params[-1:] if extra else params
 
 
-@click.command("new", cls=NewCommand, short_help="Create a project from a template.")
+@click.command("new", cls=NewCommand)
 @click.argument("name", required=False)
 @click.option(
     "-t",
