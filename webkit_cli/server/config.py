@@ -72,6 +72,8 @@ class ServerConfig:
     log_format: str = "rich"
     poll: bool = False
     warm: bool = True
+    #: a layer (``_layer``) also holds the project's unchanged modules (``WEBKIT_LAYER=0``: off)
+    layer: bool = True
     #: seconds an old worker may take to finish in-flight requests after a reload
     reload_grace: float = 3.0
     #: seconds a worker may take to stop on Ctrl-C / SIGTERM (the whole stop must take < 1 s)
@@ -97,13 +99,14 @@ class ServerConfig:
         log_format: str = "rich",
         poll: bool = False,
         warm: bool = True,
+        layer: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
 
         ``environ`` (``os.environ`` by default) is read here and nowhere deeper:
         ``WATCHFILES_FORCE_POLLING`` (set in Docker images and on network file systems)
-        turns polling on as ``--poll`` does.
+        turns polling on as ``--poll`` does; ``WEBKIT_LAYER=0`` turns the layer off.
         """
         environ = os.environ if environ is None else environ
         host = (host or "127.0.0.1").strip()
@@ -138,6 +141,7 @@ class ServerConfig:
             log_format=log_format,
             poll=poll or env_flag(environ.get("WATCHFILES_FORCE_POLLING")),
             warm=warm,
+            layer=layer and env_flag(environ.get("WEBKIT_LAYER", "1")),
         )
 
     @property
