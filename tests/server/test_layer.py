@@ -9,6 +9,7 @@ must show the code as saved, never older. Nothing here asserts a duration.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -55,7 +56,10 @@ from shop import log
 
 log("settings")
 GREETING = json.loads(Path(__file__).with_name("settings.json").read_text())["greeting"]
+# A file in templates/ is a page to the watcher; this one is read once, at import time.
+MOTD = Path(__file__).parent.joinpath("templates", "motd.txt").read_text().strip()
 """,
+    "shop/templates/motd.txt": "motd-1",
     "shop/settings.json": '{"greeting": "hello"}',
     "shop/views/__init__.py": "",
     "shop/views/leaf.py": """\
@@ -87,7 +91,10 @@ bp = Blueprint("other", __name__)
 
 @bp.route("/other")
 def other():
-    return f"{models.VERSION} {settings.GREETING} ppid={os.getppid()} pid={os.getpid()}"
+    return (
+        f"{models.VERSION} {settings.GREETING} {settings.MOTD} "
+        f"ppid={os.getppid()} pid={os.getpid()}"
+    )
 """,
     # Imports the leaf view, but survives without it: a layer that refused it the import
     # would hold "none" - the page must never show it.
@@ -198,9 +205,21 @@ def test_a_module_the_layer_holds_changes_and_the_page_is_never_stale(
     write(shop / "shop/settings.json", '{"greeting": "bye"}')
     server.wait_for_body("/other", lambda b: b.startswith("m4 bye "))
     write(shop / "shop/settings.json", '{"greeting": "again"}')
-    server.wait_for_body("/other", lambda b: b.startswith("m4 again "))
+    server.wait_for_body("/other", lambda b: b.startswith("m4 again motd-1 "))
+    # The same for a file that looks like a page: it was read at import, so a new worker
+    # (its reader is left out of the layer by now: the worker read it, the layer saw it).
+    write(shop / "shop/templates/motd.txt", "motd-2")
+    server.wait_for_body("/other", lambda b: b.startswith("m4 again motd-2 "))
     # Through all of it the leaf view and the menu still follow every save.
     edit_leaf(shop, server, 40)
+
+
+def test_a_supervisor_killed_hard_leaves_no_layer_and_no_worker(shop: Path, server: Server) -> None:
+    _, body = served_by_layer(shop, server, 1)
+    assert field(body, "ppid") not in server.warm_pids()
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(5)
+    server.assert_nothing_left(timeout=8)
 
 
 # -- building a layer, in this process ---------------------------------------------

@@ -105,6 +105,8 @@ class Supervisor:
         self.layer_candidates: list[str] | None = None
         self.layer_wanted = False
         self.layer_rounds = 0
+        #: data files a layer saw read at import time: their change needs a new worker
+        self.read_at_import: set[str] = set()
         self.counter = 0
         self.last_crash = 0.0
         self.respawn_at: float | None = None
@@ -298,8 +300,7 @@ class Supervisor:
     # -- reacting -----------------------------------------------------------------------
 
     def on_changes(self, batch: ChangeBatch) -> None:
-        layer = self.layer
-        if batch.action in PAGE_ACTIONS and layer is not None and layer.holds(batch.paths):
+        if batch.action in PAGE_ACTIONS and self._read_at_import(batch):
             # A file read while importing (not a page Jinja re-reads): the code that read it
             # runs again, in a worker of the warm process, and the layer is rebuilt.
             batch = ChangeBatch(paths=batch.paths, action=Action.WORKER)
@@ -334,6 +335,17 @@ class Supervisor:
         self.pending = self.launch(batch, crash=crash, layer=self._layer_for(batch))
 
     # -- the layer ----------------------------------------------------------------------
+
+    def _read_at_import(self, batch: ChangeBatch) -> bool:
+        """True when a file of ``batch`` was read while importing the project (as a layer
+        saw it): a page to the watcher, but the code that read it must run again."""
+        if self.layer is not None and self.layer.holds(batch.paths):
+            return True
+        if not self.read_at_import:
+            return False
+        from webkit_cli.server._layer import real
+
+        return any(real(p) in self.read_at_import for p in batch.paths)
 
     def _layer_for(self, batch: ChangeBatch | None) -> LayerProcess | None:
         """The layer that may serve ``batch``, or ``None``: then the warm process does, and
@@ -385,6 +397,7 @@ class Supervisor:
             return
         if message.get("ok") and message.get("threads") == 1:
             layer.took(message)
+            self.read_at_import.update(layer.readers)
             self.layer_rounds = 0
             return
         self._drop_layer()
