@@ -132,9 +132,6 @@ def create_app():
 {imports}
     for module in ({names},):
         app.register_blueprint(module.bp)
-    from sqlalchemy.orm import configure_mappers
-
-    configure_mappers()
     return app
 '''
 

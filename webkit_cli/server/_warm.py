@@ -29,8 +29,11 @@ folders, checked at each reload: no watch on site-packages) and on a full restar
 
 Protocol: a ``SOCK_SEQPACKET`` pair (one message per packet). Supervisor -> zygote:
 ``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd, ``learn``
-(modules a worker imported lazily). Zygote -> supervisor: ``warm`` (ready, with what it
-imported and what tainted it), ``learned`` and ``exited`` (pid, code).
+(modules a worker imported lazily), ``layer`` carrying a new channel (fork a layer,
+``_layer``, that also imports the project's unchanged modules and then forks workers
+itself, over that channel). Zygote -> supervisor: ``warm`` (ready, with what it
+imported and what tainted it), ``learned`` and ``exited`` (pid, code); a layer says
+``layer`` (ready or of no use, with the files it holds) and ``exited``.
 End of file from the supervisor retires the zygote: no more forks, exit once its
 workers have exited. SIGTERM kills its workers and exits at once.
 """
