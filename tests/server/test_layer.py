@@ -234,10 +234,14 @@ def pkg(tmp_path: Path) -> Iterator[Path]:
             "lyr_pkg/__init__.py": "",
             "lyr_pkg/base.py": "REGISTRY = []\n",
             "lyr_pkg/leaf.py": "from lyr_pkg import base\nbase.REGISTRY.append('leaf')\n",
+            # Imports the leaf in a way no source scan sees, and survives without it.
             "lyr_pkg/uses_leaf.py": (
-                "from lyr_pkg import base\nbase.REGISTRY.append('uses')\n"
-                "try:\n    from lyr_pkg import leaf\nexcept ImportError:\n    leaf = None\n"
+                "import importlib\nfrom lyr_pkg import base\nbase.REGISTRY.append('uses')\n"
+                "try:\n    leaf = importlib.import_module('lyr_pkg.' + 'leaf')\n"
+                "except ImportError:\n    leaf = None\n"
             ),
+            "lyr_pkg/sub/__init__.py": "",
+            "lyr_pkg/sub/menu.py": "from .. import uses_leaf\n",
             "lyr_pkg/reads.py": (
                 "from pathlib import Path\n"
                 "DATA = Path(__file__).with_name('data.yaml').read_text()\n"
@@ -254,7 +258,15 @@ def pkg(tmp_path: Path) -> Iterator[Path]:
             del sys.modules[name]
 
 
-CANDIDATES = ["lyr_pkg", "lyr_pkg.base", "lyr_pkg.uses_leaf", "lyr_pkg.leaf", "lyr_pkg.reads"]
+CANDIDATES = [
+    "lyr_pkg",
+    "lyr_pkg.base",
+    "lyr_pkg.uses_leaf",
+    "lyr_pkg.leaf",
+    "lyr_pkg.reads",
+    "lyr_pkg.sub",
+    "lyr_pkg.sub.menu",
+]
 
 
 def test_a_module_that_needs_a_left_out_one_abandons_the_layer(pkg: Path) -> None:
@@ -272,7 +284,9 @@ def test_a_layer_leaves_out_what_changed_and_what_imports_it(pkg: Path) -> None:
     leaf, uses = real(pkg / "lyr_pkg/leaf.py"), real(pkg / "lyr_pkg/uses_leaf.py")
     report = build_layer(code, exclude=[leaf, uses], candidates=CANDIDATES, skip=())
     assert report.ok, report.reason
-    assert report.modules == ["lyr_pkg", "lyr_pkg.base", "lyr_pkg.reads"]
+    assert report.modules == ["lyr_pkg", "lyr_pkg.base", "lyr_pkg.reads", "lyr_pkg.sub"]
+    # menu imports uses_leaf (a relative import, read from its source): left out as well.
+    assert report.exclude == [real(pkg / "lyr_pkg/sub/menu.py")]
     assert leaf not in report.files and uses not in report.files
     assert "lyr_pkg.leaf" not in sys.modules and "lyr_pkg.uses_leaf" not in sys.modules
     # The file read at import time is tracked, with the module that read it.

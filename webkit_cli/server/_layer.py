@@ -47,7 +47,7 @@ from webkit_cli.server._imports import ProjectCode, is_skipped, module_locations
 from webkit_cli.server._warm import ForkServer, WarmProcess
 
 #: Failed layer builds in a row after which no layer is tried until the next change.
-MAX_ROUNDS = 4
+MAX_ROUNDS = 6
 
 
 def real(path: str | os.PathLike[str]) -> str:
@@ -152,6 +152,73 @@ class ImportGuard(importlib.abc.MetaPathFinder):
         raise LeftOut(f"{fullname} is left out of the layer", name=fullname)
 
 
+# -- what imports what, read from the sources ---------------------------------------
+
+
+def module_file(name: str, path: Sequence[str]) -> str | None:
+    """The source file of module ``name`` found on ``path`` (without importing anything)."""
+    parts = name.split(".")
+    for entry in path:
+        base = Path(entry or ".").joinpath(*parts)
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return real(candidate)
+    return None
+
+
+def static_imports(file: str, name: str) -> set[str]:
+    """Module names that ``file`` (module ``name``) imports when it is imported, resolved
+    (relative imports too); ``from a import b`` gives ``a`` and ``a.b``."""
+    import ast
+
+    from webkit_cli.server._imports import import_time_imports
+
+    try:
+        tree = ast.parse(Path(file).read_bytes(), filename=file)
+    except (SyntaxError, ValueError, OSError, RecursionError):
+        return set()
+    package = name if file.endswith("__init__.py") else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in import_time_imports(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".") if package else []
+            if node.level > 1:
+                anchor = anchor[: len(anchor) - node.level + 1]
+            base = ".".join([*anchor, *([base] if base else [])])
+        if base:
+            found.add(base)
+        found.update(f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*")
+    return found
+
+
+def dependents(
+    excluded: set[str], names: Sequence[str], path: Sequence[str]
+) -> tuple[set[str], set[str]]:
+    """The modules among ``names`` that import (at import time, as read from their
+    sources, transitively) a module loaded from an ``excluded`` file: (their names, files).
+
+    A shortcut, not the rule: what the sources do not say (an ``importlib`` call) the guard
+    still catches. Without it, each layer would find one such module per attempt.
+    """
+    files = {n: module_file(n, path) for n in names}
+    by_file = {f: n for n, f in files.items() if f}
+    left_out = {by_file[f] for f in excluded if f in by_file}
+    imports = {n: static_imports(f, n) for n, f in files.items() if f}
+    changed = True
+    while changed:
+        changed = False
+        for name, imported in imports.items():
+            if name not in left_out and imported & left_out:
+                left_out.add(name)
+                changed = True
+    left_out -= {by_file[f] for f in excluded if f in by_file}
+    return left_out, {f for n in left_out if (f := files.get(n))}
+
+
 # -- building -------------------------------------------------------------------------
 
 
@@ -226,20 +293,26 @@ def build_layer(
     # A package (a name others are inside of) is imported: its factory is not called.
     plain_app = {m for m in app_modules if not any(n.startswith(m + ".") for n in candidates)}
     tops: dict[str, bool] = {}
+    own = []
+    for name in candidates:
+        top = name.split(".")[0]
+        if top not in tops:
+            tops[top] = not code.is_third_party(top)
+        if tops[top]:
+            own.append(name)
+    _, more = dependents(excluded, own, sys.path)
+    excluded |= more
     guard = ImportGuard(excluded, sys._getframe())
     opened = OpenedFiles()
     importlib.invalidate_caches()
     sys.meta_path.insert(0, guard)
     opened.start()
     try:
-        for name in candidates:
+        for name in own:
             if name in sys.modules or is_skipped(name, skip) or name.startswith("__main__"):
                 continue
-            top = name.split(".")[0]
-            if top not in tops:
-                tops[top] = not code.is_third_party(top)
-            if not tops[top] or name in plain_app:
-                continue  # third-party: the warm process's; the app module: the worker's
+            if name in plain_app:
+                continue  # the app's own module: the worker's (it may create the app)
             try:
                 importlib.import_module(name)
             except LeftOut:
@@ -247,11 +320,11 @@ def build_layer(
             except ModuleNotFoundError as exc:
                 if exc.name != name:  # the module is there; something it imports is not
                     report.exclude.extend(_failed_chain(exc))
-                    report.reason = f"importing {name} failed"
+                    report.reason = f"importing {name} failed: {exc!r}"[:300]
                     break
             except BaseException as exc:  # noqa: BLE001 - the worker shows the user's errors
                 report.exclude.extend(_failed_chain(exc))
-                report.reason = f"importing {name} failed"
+                report.reason = f"importing {name} failed: {exc!r}"[:300]
                 break
             if guard.refused:
                 break
@@ -277,7 +350,9 @@ def build_layer(
     if held and not report.reason:
         report.reason = f"{len(held)} left-out file(s) got in anyway"
     report.ok = not report.reason
-    report.exclude = sorted(set(report.exclude) - excluded)
+    # The statically found ones too: the supervisor can tell a change to them from a new
+    # file (it serves only changes to files it told the layer to leave out).
+    report.exclude = sorted((set(report.exclude) | more) - (excluded - more))
     report.modules = code.loaded(new)
     report.files = sorted(p for p in files if _outside_environment(p))
     report.readers = {p: r for p, r in report.readers.items() if _outside_environment(p)}
@@ -332,6 +407,8 @@ class LayerProcess(ForkServer):
     def took(self, message: dict[str, Any]) -> None:
         """Take in its ``layer`` message (it is ready)."""
         self.pid = int(message["pid"])
+        # It left out more than it was told (what imports a left-out module): known too.
+        self.exclude |= {str(p) for p in message.get("exclude", [])}
         self.files = frozenset(str(p) for p in message.get("files", []))
         self.modules = [str(m) for m in message.get("modules", [])]
         readers = message.get("readers")
