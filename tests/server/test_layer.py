@@ -318,3 +318,24 @@ def test_layer_off_serves_every_change_from_the_warm_process(shop: Path) -> None
             time.sleep(0.3)
     finally:
         server.close()
+
+
+def test_a_project_module_that_starts_a_thread_turns_the_layer_off(shop: Path) -> None:
+    files = dict(FILES)
+    files["shop/models.py"] = (
+        "import threading\nimport time\n\nfrom shop import log\n\nlog('models')\n"
+        "threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n"
+        'VERSION = "m1"\n'
+    )
+    build_file_tree(shop, files)
+    server = Server(shop, ["--app", "shop:create_app"])
+    try:
+        edit_leaf(shop, server, 1)
+        server.wait_for_output("forking a layer of it is unsafe")
+        for n in range(2, 4):  # every save still served, by the warm process
+            body = edit_leaf(shop, server, n)
+            assert field(body, "ppid") in server.warm_pids()
+            time.sleep(0.3)
+        assert server.stderr.count("forking a layer of it is unsafe") == 1
+    finally:
+        server.close()
