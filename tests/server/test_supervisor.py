@@ -48,7 +48,12 @@ class Harness:
         monkeypatch.setattr(self.sup, "launch", self.launch)
 
     def launch(
-        self, trigger: ChangeBatch | None, *, crash: bool = False, report: str | None = None
+        self,
+        trigger: ChangeBatch | None,
+        *,
+        crash: bool = False,
+        report: str | None = None,
+        layer: object = None,
     ) -> WorkerHandle:
         ours, theirs = socket.socketpair()
         theirs.setblocking(False)

@@ -29,8 +29,11 @@ folders, checked at each reload: no watch on site-packages) and on a full restar
 
 Protocol: a ``SOCK_SEQPACKET`` pair (one message per packet). Supervisor -> zygote:
 ``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd, ``learn``
-(modules a worker imported lazily). Zygote -> supervisor: ``warm`` (ready, with what it
-imported and what tainted it), ``learned`` and ``exited`` (pid, code).
+(modules a worker imported lazily), ``layer`` carrying a new channel (fork a layer,
+``_layer``, that also imports the project's unchanged modules and then forks workers
+itself, over that channel). Zygote -> supervisor: ``warm`` (ready, with what it
+imported and what tainted it), ``learned`` and ``exited`` (pid, code); a layer says
+``layer`` (ready or of no use, with the files it holds) and ``exited``.
 End of file from the supervisor retires the zygote: no more forks, exit once its
 workers have exited. SIGTERM kills its workers and exits at once.
 """
@@ -180,6 +183,10 @@ class Zygote:
         self.project: ProjectCode | None = None
         self.parent = os.getppid()
         self.orphaned_at: float | None = None
+        #: the layers it forked (``_layer``): stopped with SIGTERM, so they stop their workers
+        self.layers: set[int] = set()
+        #: true in a layer: it serves forks only, and never forks a layer itself
+        self.is_layer = False
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -279,6 +286,10 @@ class Zygote:
         signal.signal(signal.SIGCHLD, self._on_signal)
         signal.set_wakeup_fd(self.wake_w)
         self.warm()
+        return self.loop()
+
+    def loop(self) -> int:
+        """Serve forks until retired (and its children gone) or terminated."""
         while True:
             watched = [self.wake_r] if self.retiring else [self.wake_r, self.control]
             try:
@@ -327,7 +338,15 @@ class Zygote:
         if message.get("cmd") == "learn":
             for fd in fds:
                 os.close(fd)
-            self.learn([str(name) for name in message.get("modules", [])])
+            if not self.is_layer:
+                self.learn([str(name) for name in message.get("modules", [])])
+            return
+        if message.get("cmd") == "layer" and fds:
+            # A layer is forked from a clean zygote only; refused, its channel just closes.
+            if not self.is_layer and self.can_fork and not self.tainting:
+                self._fork_layer(fds[0], message)
+            for fd in fds:
+                os.close(fd)
             return
         if message.get("cmd") == "fork" and fds:
             if not self.can_fork or self.tainting:
@@ -371,6 +390,61 @@ class Zygote:
         os.close(control_fd)
         self.children.add(pid)
 
+    def _fork_layer(self, control_fd: int, message: dict[str, Any]) -> None:
+        """Fork a layer: a process that also imports the project's unchanged modules."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:  # the layer
+            code = INTERNAL_ERROR_EXIT
+            try:
+                self._become_layer(control_fd)
+                code = self._serve_layer(message)
+            except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
+                print_internal_error()
+            finally:
+                os._exit(code)
+        self.children.add(pid)  # the caller closes our copy of its channel
+        self.layers.add(pid)
+
+    def _become_layer(self, control_fd: int) -> None:
+        signal.set_wakeup_fd(-1)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        self.control.close()
+        self.control = socket.socket(fileno=control_fd)
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+        signal.set_wakeup_fd(self.wake_w)
+        self.children = set()
+        self.layers = set()
+        self.is_layer = True
+        self.retiring = self.terminate = False
+        self.parent = os.getppid()
+        self.orphaned_at = None
+        random.seed()
+
+    def _serve_layer(self, message: dict[str, Any]) -> int:
+        from webkit_cli.server._layer import app_module_names, build_layer
+
+        assert self.project is not None
+        report = build_layer(
+            self.project,
+            exclude=[str(p) for p in message.get("exclude", [])],
+            candidates=[str(n) for n in message.get("candidates", [])],
+            skip=self.skip,
+            app_modules=app_module_names(self.config.project_dir, self.config.app),
+        )
+        self._freeze()
+        threads = threading.active_count()
+        self.can_fork = threads == 1 and report.ok
+        self.send(event="layer", pid=os.getpid(), threads=threads, **report.message())
+        if not self.can_fork:
+            return 0  # of no use: the supervisor builds another, or none
+        return self.loop()
+
     def _become_worker(self) -> None:
         signal.set_wakeup_fd(-1)
         os.close(self.wake_r)
@@ -388,9 +462,18 @@ class Zygote:
             if pid == 0:
                 return
             self.children.discard(pid)
+            self.layers.discard(pid)
             self.send(event="exited", pid=pid, code=os.waitstatus_to_exitcode(status))
 
     def _kill_children(self) -> int:
+        # A layer is asked first: killed outright, it would leave its workers behind.
+        for pid in self.layers & self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 0.5
+        while self.layers & self.children and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self._reap()
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -418,47 +501,29 @@ def main(argv: list[str] | None = None) -> None:
 # -- the supervisor's side ------------------------------------------------------------
 
 
-class WarmProcess:
-    """The supervisor's handle on one zygote."""
+class ForkServer:
+    """The supervisor's handle on a process that forks workers: a zygote or a layer."""
 
     def __init__(
         self,
-        config: ServerConfig,
-        listen_fd: int,
-        on_message: Callable[[WarmProcess, dict[str, Any] | None], None],
-        *,
-        skip: Iterable[str] = (),
+        sock: socket.socket,
+        on_message: Callable[[ForkServer, dict[str, Any] | None], None],
     ) -> None:
-        self.config = config
-        self.stamp = site_packages_stamp()
-        #: imports it must leave to the workers (they bring in the project's modules)
-        self.skip = frozenset(skip)
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock = parent
+        self.sock = sock
         #: False when an import started threads: forking it would be unsafe
         self.ok = True
-        #: set once it reported project modules among its imports: it must be replaced
-        self.tainted = False
         self.exit_codes: dict[int, int] = {}
-        self.sent_modules: set[str] = set()
         self._cond = threading.Condition()
-        try:
-            self.proc = spawn_module(
-                "webkit_cli.server._warm",
-                config,
-                (listen_fd, child.fileno()),
-                json.dumps(sorted(self.skip)),
-            )
-        finally:
-            child.close()
         self._on_message = on_message
+
+    def _start_reader(self) -> None:
         self._reader = threading.Thread(target=self._read, name="webkit-warm", daemon=True)
         self._reader.start()
 
-    @property
-    def stale(self) -> bool:
-        """Installed packages changed since this zygote imported them."""
-        return site_packages_stamp() != self.stamp
+    def _note(self, message: dict[str, Any]) -> None:
+        """Record what a message says, under the lock (called by the reader thread)."""
+        if message.get("event") == "warm":
+            self.ok = bool(message.get("ok"))
 
     def _read(self) -> None:
         while True:
@@ -471,9 +536,8 @@ class WarmProcess:
                 return
             message = json.loads(data)
             with self._cond:
-                if message.get("event") == "warm":
-                    self.ok = bool(message.get("ok"))
-                elif message.get("event") == "exited":
+                self._note(message)
+                if message.get("event") == "exited":
                     self.exit_codes[int(message["pid"])] = int(message["code"])
                 self._cond.notify_all()
             self._on_message(self, message)
@@ -483,6 +547,57 @@ class WarmProcess:
         with self._cond:
             self._cond.wait_for(lambda: pid in self.exit_codes, timeout)
             return self.exit_codes.get(pid)
+
+    def fork(self, generation: str, worker_fd: int, report: str | None = None) -> bool:
+        """Ask for a worker; ``False`` when the process is gone."""
+        data = json.dumps({"cmd": "fork", "generation": generation, "report": report}).encode()
+        try:
+            socket.send_fds(self.sock, [data], [worker_fd])
+        except OSError:
+            return False
+        return True
+
+    def retire(self) -> None:
+        """No more forks: the process exits once its workers have."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+
+
+class WarmProcess(ForkServer):
+    """The supervisor's handle on one zygote."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        listen_fd: int,
+        on_message: Callable[[ForkServer, dict[str, Any] | None], None],
+        *,
+        skip: Iterable[str] = (),
+    ) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        super().__init__(parent, on_message)
+        self.config = config
+        self.stamp = site_packages_stamp()
+        #: imports it must leave to the workers (they bring in the project's modules)
+        self.skip = frozenset(skip)
+        #: set once it reported project modules among its imports: it must be replaced
+        self.tainted = False
+        self.sent_modules: set[str] = set()
+        try:
+            self.proc = spawn_module(
+                "webkit_cli.server._warm",
+                config,
+                (listen_fd, child.fileno()),
+                json.dumps(sorted(self.skip)),
+            )
+        finally:
+            child.close()
+        self._start_reader()
+
+    @property
+    def stale(self) -> bool:
+        """Installed packages changed since this zygote imported them."""
+        return site_packages_stamp() != self.stamp
 
     def learn(self, modules: list[str]) -> None:
         """Pass on what a worker imported lazily; each name is sent once."""
@@ -499,19 +614,16 @@ class WarmProcess:
             with contextlib.suppress(OSError):
                 self.sock.send(data)
 
-    def fork(self, generation: str, worker_fd: int, report: str | None = None) -> bool:
-        """Ask for a worker; ``False`` when the zygote is gone."""
-        data = json.dumps({"cmd": "fork", "generation": generation, "report": report}).encode()
+    def fork_layer(self, message: dict[str, Any], layer_fd: int) -> bool:
+        """Ask for a layer (``cmd: layer``) on the channel ``layer_fd``."""
+        data = json.dumps({"cmd": "layer", **message}).encode()
+        if len(data) >= MAX_MESSAGE:
+            return False
         try:
-            socket.send_fds(self.sock, [data], [worker_fd])
+            socket.send_fds(self.sock, [data], [layer_fd])
         except OSError:
             return False
         return True
-
-    def retire(self) -> None:
-        """No more forks: the zygote exits once its workers have."""
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
 
     def terminate(self, timeout: float) -> None:
         """Stop it (and kill any worker it still has) within ``timeout`` seconds."""

@@ -72,6 +72,8 @@ class ServerConfig:
     log_format: str = "rich"
     poll: bool = False
     warm: bool = True
+    #: a layer (``_layer``) also holds the project's unchanged modules (``WEBKIT_LAYER=0``: off)
+    layer: bool = True
     #: seconds an old worker may take to finish in-flight requests after a reload
     reload_grace: float = 3.0
     #: seconds a worker may take to stop on Ctrl-C / SIGTERM (the whole stop must take < 1 s)
@@ -100,13 +102,14 @@ class ServerConfig:
         poll: bool = False,
         warm: bool = True,
         allowed_hosts: Iterable[str] = (),
+        layer: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
 
         ``environ`` (``os.environ`` by default) is read here and nowhere deeper:
         ``WATCHFILES_FORCE_POLLING`` (set in Docker images and on network file systems)
-        turns polling on as ``--poll`` does.
+        turns polling on as ``--poll`` does; ``WEBKIT_LAYER=0`` turns the layer off.
         """
         from webkit_cli.server.hosts import normalize_allowed_hosts
 
@@ -144,6 +147,7 @@ class ServerConfig:
             poll=poll or env_flag(environ.get("WATCHFILES_FORCE_POLLING")),
             warm=warm,
             allowed_hosts=normalize_allowed_hosts(allowed_hosts),
+            layer=layer and env_flag(environ.get("WEBKIT_LAYER", "1")),
         )
 
     @property

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
-    from webkit_cli.server._warm import WarmProcess
+    from webkit_cli.server._warm import ForkServer
     from webkit_cli.server.handles import WorkerHandle
     from webkit_cli.server.watch import ChangeBatch
 
@@ -48,17 +48,17 @@ class WorkerGone:
 
 @dataclass(frozen=True, eq=False)
 class WarmSaid:
-    """One message from a warm process (``warm``, ``learned``, ``exited``)."""
+    """One message from a warm process or a layer (``warm``, ``learned``, ``layer``, ``exited``)."""
 
-    warm: WarmProcess
+    warm: ForkServer
     message: dict[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
 class WarmGone:
-    """A warm process's channel closed: it exited."""
+    """A warm process's (or a layer's) channel closed: it exited."""
 
-    warm: WarmProcess
+    warm: ForkServer
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from webkit_cli.server._process import INTERNAL_ERROR_EXIT
 
 if TYPE_CHECKING:
-    from webkit_cli.server._warm import WarmProcess
+    from webkit_cli.server._warm import ForkServer
     from webkit_cli.server.watch import ChangeBatch
 
 #: Seconds of importing after which a new worker is reported as slow.
@@ -44,7 +44,8 @@ class WorkerHandle:
     started: float
     trigger: ChangeBatch | None = None
     proc: subprocess.Popen[bytes] | None = None
-    warm: WarmProcess | None = None
+    #: the process it was forked from (a zygote or a layer)
+    warm: ForkServer | None = None
     pid: int | None = None
     state: WorkerState = WorkerState.STARTING
     status: str = ""

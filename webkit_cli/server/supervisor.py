@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from webkit_cli._paths import display_path
 from webkit_cli.server._process import INTERNAL_ERROR_EXIT, spawn_module
@@ -48,7 +48,8 @@ from webkit_cli.server.watch import PAGE_ACTIONS, Action, ChangeBatch, ProjectWa
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from webkit_cli.server._warm import WarmProcess
+    from webkit_cli.server._layer import LayerProcess
+    from webkit_cli.server._warm import ForkServer, WarmProcess
 
 #: A worker that crashes this soon after the previous crash waits before being restarted.
 CRASH_BACKOFF = 1.0
@@ -93,6 +94,19 @@ class Supervisor:
         self.warm_skip: set[str] = set()
         # Without reloads there is one worker (and one after a crash): no warm process needed.
         self.use_warm = config.warm and config.reload
+        #: the layer (``_layer``): forked from the warm process, it also holds the project's
+        #: modules that did not change; built after the first change, rebuilt as needed
+        self.use_layer = self.use_warm and config.layer
+        self.layer: LayerProcess | None = None
+        self.old_layers: list[LayerProcess] = []
+        #: files whose modules the next layer leaves out: those that changed, and theirs
+        self.layer_exclude: set[str] = set()
+        #: the modules the last full worker imported, in order: what a layer imports
+        self.layer_candidates: list[str] | None = None
+        self.layer_wanted = False
+        self.layer_rounds = 0
+        #: data files a layer saw read at import time: their change needs a new worker
+        self.read_at_import: set[str] = set()
         self.counter = 0
         self.last_crash = 0.0
         self.respawn_at: float | None = None
@@ -111,13 +125,19 @@ class Supervisor:
             return
         self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm, skip=self.warm_skip)
 
-    def _on_warm(self, warm: WarmProcess, message: dict[str, Any] | None) -> None:
+    def _on_warm(self, warm: ForkServer, message: dict[str, Any] | None) -> None:
         self.events.put(WarmGone(warm) if message is None else WarmSaid(warm, message))
 
     def launch(
-        self, trigger: ChangeBatch | None, *, crash: bool = False, report: str | None = None
+        self,
+        trigger: ChangeBatch | None,
+        *,
+        crash: bool = False,
+        report: str | None = None,
+        layer: LayerProcess | None = None,
     ) -> WorkerHandle:
-        """Start a worker (forked when possible); it accepts only when told to.
+        """Start a worker (forked when possible: from ``layer`` when given); it accepts
+        only when told to.
 
         With ``report`` the worker does not import the app: it answers every request with
         that explanation (the previous worker died while importing it).
@@ -135,7 +155,9 @@ class Supervisor:
             report=report,
         )
         try:
-            if self.use_warm and self.warm is not None and self.warm.ok:
+            if layer is not None and layer.fork(generation, theirs.fileno(), report):
+                handle.warm = layer
+            elif self.use_warm and self.warm is not None and self.warm.ok:
                 if self.warm.stale:
                     self._rebuild_warm()
                 assert self.warm is not None
@@ -164,6 +186,7 @@ class Supervisor:
         if self.warm is not None:
             self.warm.retire()
             self.old_warm.append(self.warm)
+        self._drop_layer(rebuild=True)
         self.warm = WarmProcess(self.config, self.sock.fileno(), self._on_warm, skip=self.warm_skip)
 
     def _read_worker(self, handle: WorkerHandle) -> None:
@@ -277,6 +300,10 @@ class Supervisor:
     # -- reacting -----------------------------------------------------------------------
 
     def on_changes(self, batch: ChangeBatch) -> None:
+        if batch.action in PAGE_ACTIONS and self._read_at_import(batch):
+            # A file read while importing (not a page Jinja re-reads): the code that read it
+            # runs again, in a worker of the warm process, and the layer is rebuilt.
+            batch = ChangeBatch(paths=batch.paths, action=Action.WORKER)
         if batch.action in PAGE_ACTIONS:
             target = self.current
             if target is not None:
@@ -305,7 +332,92 @@ class Supervisor:
             self.current.send(cmd="pause")
         if batch is not None:
             drop_stale_bytecode(batch.paths)
-        self.pending = self.launch(batch, crash=crash)
+        self.pending = self.launch(batch, crash=crash, layer=self._layer_for(batch))
+
+    # -- the layer ----------------------------------------------------------------------
+
+    def _read_at_import(self, batch: ChangeBatch) -> bool:
+        """True when a file of ``batch`` was read while importing the project (as a layer
+        saw it): a page to the watcher, but the code that read it must run again."""
+        if self.layer is not None and self.layer.holds(batch.paths):
+            return True
+        if not self.read_at_import:
+            return False
+        from webkit_cli.server._layer import real
+
+        return any(real(p) in self.read_at_import for p in batch.paths)
+
+    def _layer_for(self, batch: ChangeBatch | None) -> LayerProcess | None:
+        """The layer that may serve ``batch``, or ``None``: then the warm process does, and
+        the next layer leaves the changed modules out (built once that worker is ready)."""
+        if batch is None or not self.use_layer:
+            return None
+        layer = self.layer
+        if layer is not None and layer.can_serve(batch.paths):
+            return layer
+        from webkit_cli.server._layer import real
+
+        if layer is not None:
+            self.layer_exclude.update(layer.left_out_for(batch.paths))
+        else:
+            self.layer_exclude.update(real(p) for p in batch.paths if p.suffix == ".py")
+        self._drop_layer()
+        self.layer_wanted = True
+        self.layer_rounds = 0
+        return None
+
+    def _drop_layer(self, *, rebuild: bool = False) -> None:
+        """Retire the layer (it exits once its workers have); ``rebuild``: build another
+        after the next full worker."""
+        layer, self.layer = self.layer, None
+        if layer is not None:
+            layer.retire()
+            self.old_layers.append(layer)
+            if rebuild:
+                self.layer_wanted = True
+
+    def _build_layer(self) -> None:
+        from webkit_cli.server._layer import LayerProcess
+
+        warm = self.warm
+        if (
+            not self.use_layer
+            or warm is None
+            or not warm.ok
+            or warm.tainted
+            or self.layer_candidates is None
+        ):
+            return
+        self._drop_layer()
+        self.layer_wanted = False
+        self.layer = LayerProcess(warm, self.layer_exclude, self.layer_candidates, self._on_warm)
+
+    def _on_layer_message(self, layer: LayerProcess, message: dict[str, Any]) -> None:
+        if message.get("event") != "layer" or layer is not self.layer:
+            return
+        if message.get("ok") and message.get("threads") == 1:
+            layer.took(message)
+            self.read_at_import.update(layer.readers)
+            self.layer_rounds = 0
+            return
+        self._drop_layer()
+        if message.get("ok"):
+            from webkit_cli._console import print_warning
+
+            self.use_layer = False
+            print_warning(
+                f"Importing the project started {message.get('threads', '?')} threads, so "
+                "forking a layer of it is unsafe; each reload imports the whole project."
+            )
+            return
+        # A module needed one left out (or failed): leave it out too, and try again.
+        more = [str(p) for p in message.get("exclude", [])]
+        self.layer_exclude.update(more)
+        self.layer_rounds += 1
+        from webkit_cli.server._layer import MAX_ROUNDS
+
+        if more and self.layer_rounds < MAX_ROUNDS:
+            self._build_layer()
 
     def _slow_import(self, worker: WorkerHandle) -> None:
         """A new worker still importing after a while: say so, and keep answering meanwhile."""
@@ -342,6 +454,12 @@ class Supervisor:
             self._on_tainted(worker.warm, tainting if isinstance(tainting, dict) else {})
             if worker is self.pending:
                 self._relaunch_unforked()
+        elif event == "refused" and worker.warm is not None and worker.warm is not self.warm:
+            # A retired zygote or a layer that cannot fork: the warm process forks it.
+            if worker.warm is self.layer:
+                self._drop_layer()
+            if worker is self.pending:
+                self._relaunch_unforked()
         elif event == "refused" and worker is self.pending:
             # An import in the warm process started threads: a fork could deadlock.
             self._give_up_warm(
@@ -371,8 +489,13 @@ class Supervisor:
         worker.status = status
         worker.send(cmd="resume")
         learned = message.get("learned")
-        if worker.warm is not None and worker.warm is self.warm and isinstance(learned, list):
-            worker.warm.learn([str(name) for name in learned])
+        if self.warm is not None and worker.warm is self.warm and isinstance(learned, list):
+            self.warm.learn([str(name) for name in learned])
+            if status == "ok" and worker.report is None:
+                # A full import: the order and the modules the next layer imports.
+                self.layer_candidates = [str(name) for name in learned]
+                if self.layer_wanted:
+                    self._build_layer()
         old, self.current = self.current, worker
         if old is not None and old.state is not WorkerState.DEAD:
             old.state = WorkerState.STOPPING
@@ -404,6 +527,17 @@ class Supervisor:
             if worker.proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(1.0)
+            return
+        if (
+            worker is self.pending
+            and worker.warm is not None
+            and worker.pid is None
+            and worker.warm is not self.warm
+        ):
+            # A layer (or a retired zygote) gone under the request: the warm process forks it.
+            if worker.warm is self.layer:
+                self._drop_layer()
+            self._relaunch_unforked()
             return
         if worker is self.pending and worker.warm is not None and worker.pid is None:
             # The warm process never forked it (it died under the request).
@@ -447,12 +581,28 @@ class Supervisor:
             self.pending = self.launch(None, crash=True)
         self.last_crash = now
 
-    def on_warm_message(self, warm: WarmProcess, message: dict[str, Any]) -> None:
+    def on_warm_message(self, warm: ForkServer, message: dict[str, Any]) -> None:
+        from webkit_cli.server._layer import LayerProcess
+
+        if isinstance(warm, LayerProcess):
+            self._on_layer_message(warm, message)
+            return
         tainting = message.get("tainting")
         if message.get("event") in ("warm", "learned") and tainting and isinstance(tainting, dict):
             self._on_tainted(warm, tainting)
 
-    def on_warm_exit(self, warm: WarmProcess) -> None:
+    def on_warm_exit(self, warm: ForkServer) -> None:
+        from webkit_cli.server._layer import LayerProcess
+
+        if isinstance(warm, LayerProcess):
+            layer = warm
+            if layer in self.old_layers:
+                self.old_layers.remove(layer)
+            if layer is self.layer:
+                self.layer = None  # it crashed while importing: no new one before a change
+            layer.sock.close()
+            return
+        warm = cast("WarmProcess", warm)
         if warm in self.old_warm:
             self.old_warm.remove(warm)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -462,13 +612,18 @@ class Supervisor:
             self.warm = None
             self._give_up_warm("The warm process exited; new workers will be spawned instead.")
 
-    def _on_tainted(self, warm: WarmProcess | None, tainting: dict[str, Any]) -> None:
+    def _on_tainted(self, warm: ForkServer | None, tainting: dict[str, Any]) -> None:
         """A warm process imported the project's own modules: it must fork no more.
 
         The imports that brought them in are left to the workers from now on (said once),
         and a fresh warm process takes over; a worker it was asked for is asked again.
         """
-        if warm is None or warm.tainted:
+        from webkit_cli.server._layer import LayerProcess
+
+        if warm is None or isinstance(warm, LayerProcess):
+            return  # a layer never imports third-party modules of its own: never tainted
+        warm = cast("WarmProcess", warm)
+        if warm.tainted:
             return  # already replaced (the refusal and the report both say it)
         warm.tainted = True
         culprits = sorted(name for name in tainting if name)
@@ -517,6 +672,8 @@ class Supervisor:
 
         print_warning(warning)
         warm, self.warm, self.use_warm = self.warm, None, False
+        self.use_layer = False
+        self._drop_layer()
         if warm is not None:
             # Not killed: the worker serving now may be its child. It exits after it.
             warm.retire()
@@ -565,9 +722,15 @@ class Supervisor:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(0.2)
             worker.sock.close()
+        # Layers first: the zygote, stopped, would stop them, but with less time.
+        for layer in [self.layer, *self.old_layers]:
+            if layer is not None:
+                layer.terminate()
         for warm in [self.warm, *self.old_warm]:
             if warm is not None:
                 warm.terminate(0.2)
+        self.layer = None
+        self.old_layers = []
         self.warm = None
         self.old_warm = []
         self.sock.close()
@@ -576,6 +739,9 @@ class Supervisor:
     def _kill_everything(self) -> None:
         for worker in self.workers:
             worker.kill()
+        for layer in [self.layer, *self.old_layers]:
+            if layer is not None:
+                layer.kill()
         for warm in [self.warm, *self.old_warm]:
             if warm is not None:
                 with contextlib.suppress(ProcessLookupError):

@@ -162,7 +162,8 @@ class Worker:
         self.front = ConnectionLoop(server, handler)
         # What this worker imported beyond the warm process: lazy third-party imports
         # (a database dialect, say) that the warm process can take over for the next one.
-        learned = sorted(name for name in set(sys.modules) - inherited if name.isascii())
+        # In import order: a layer (``_layer``) imports the project's modules in this order.
+        learned = [name for name in sys.modules if name not in inherited and name.isascii()]
         self.control.send(
             event="ready", status=status, message=message, pin=self._pin(wsgi), learned=learned
         )
