@@ -550,3 +550,39 @@ def test_a_question_named_like_a_builtin_option_is_answered_with_data(
         "Error: 1 existing file differs from the template: a.txt. Add --overwrite to replace "
         "them; nothing was written."
     ]
+
+
+def test_a_mistyped_option_before_the_name_is_a_usage_error_with_a_suggestion(
+    runner: CliRunner, out: Path
+) -> None:
+    result = new(runner, "--templat", "api", "x", "--dir", str(out), "--no-input")
+    assert result.exit_code == 2
+    assert "No such option: --templat. Did you mean --template?" in result.output
+    assert list(out.iterdir()) == []  # not a project named "--templat", nor one named "api"
+    result = new(runner, "-t", "api", "--datab", "mysql", "x", "--dir", str(out), "--no-input")
+    assert result.exit_code == 2
+    assert "Did you mean --data or --database?" in result.output
+    assert "Template 'api' questions: --database." in result.output
+    assert list(out.iterdir()) == []
+
+
+def _complete(args: str, cwd: Path) -> list[str]:
+    words = f"webkit new {args}"
+    env = {
+        **os.environ,
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+        "_WEBKIT_COMPLETE": "bash_complete",
+    }
+    webkit = str(Path(sys.executable).with_name("webkit"))
+    proc = subprocess.run([webkit], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return proc.stdout.splitlines()
+
+
+def test_completion_after_t_offers_template_names_and_folders(tmp_path: Path) -> None:
+    assert _complete("-t ", tmp_path) == [
+        *(f"plain,{name}" for name in builtin_template_names()),
+        "dir,",
+    ]
+    # A prefix narrows the names; the shell still completes folders (its own tpl/, say).
+    assert _complete("--template a", tmp_path) == ["plain,ajax", "plain,api", "dir,a"]

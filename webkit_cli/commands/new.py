@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
     from rich.console import Console
 
     from webkit_cli.scaffold.answers import Asker
@@ -225,13 +226,16 @@ class NewCommand(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
-            if tpl is None or not exc.option_name.startswith("--"):
-                raise
-            known = ", ".join(option_name(q.name) for q in tpl.questions) or "none"
+            # click's close matches cover the built-in options and the questions alike.
+            possibilities = sorted(exc.possibilities or [])
+            hint = ""
+            if possibilities:
+                hint = " Did you mean " + " or ".join(possibilities) + "?"
+            if tpl is not None and tpl.questions:
+                known = ", ".join(option_name(q.name) for q in tpl.questions)
+                hint += f" Template {tpl.name!r} questions: {known}."
             raise click.UsageError(
-                f"No such option: {exc.option_name}. Template {tpl.name!r} questions: {known} "
-                "(see webkit new --help for the others).",
-                ctx,
+                f"No such option: {exc.option_name}.{hint} See webkit new --help.", ctx
             ) from None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
@@ -241,12 +245,27 @@ class NewCommand(click.Command):
         return params[:-1] + extra + params[-1:] if extra else params
 
 
+def _complete_template(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``-t <TAB>``: the built-in names, then folders (a template of one's own)."""
+    from click.shell_completion import CompletionItem
+
+    from webkit_cli.scaffold.template import builtin_template_names
+
+    items = [CompletionItem(n) for n in builtin_template_names() if n.startswith(incomplete)]
+    # type="dir" asks the shell's own completion for folders (bash compgen -d, zsh _files).
+    items.append(CompletionItem(incomplete, type="dir"))
+    return items
+
+
 @click.command("new", cls=NewCommand)
 @click.argument("name", required=False)
 @click.option(
     "-t",
     "--template",
     metavar="site|api|ajax|PATH",
+    shell_complete=_complete_template,
     help="Built-in template name or a template folder.  [default: site]",
 )
 @click.option(
