@@ -722,3 +722,36 @@ def test_a_file_that_is_not_utf8_is_one_error_line(
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert f"{name} is not UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_warnings_wrap_with_a_hanging_indent_on_a_terminal(shop: Path) -> None:
+    piped = run([str(VENV_BIN / "webkit"), "routes"], shop, PROBLEMS="1")
+    whole = [line for line in piped.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(whole) == 7 and max(len(line) for line in whole) > 60  # full lines in a pipe
+    # FORCE_COLOR makes rich treat stderr as a terminal; NO_COLOR keeps the text plain.
+    shown = run(
+        [str(VENV_BIN / "webkit"), "routes"],
+        shop,
+        PROBLEMS="1",
+        FORCE_COLOR="1",
+        NO_COLOR="1",
+        COLUMNS="60",
+    )
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stderr).splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert sum(line.startswith("Warning: ") for line in lines) == 7
+    indent = len("Warning: ")
+    for line in lines:
+        if not line.startswith("Warning: "):
+            assert line[:indent].isspace() and line[indent] != " ", line
+    # Re-joined, the wrapped warnings are the piped ones, word for word.
+    joined, current = [], ""
+    for line in lines:
+        if line.startswith("Warning: "):
+            if current:
+                joined.append(current)
+            current = line
+        else:
+            current += " " + line.strip()
+    joined.append(current)
+    assert joined == whole
