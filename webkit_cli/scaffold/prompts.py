@@ -43,6 +43,42 @@ class Prompter:
                 return default
             self.console.print("[prompt.invalid]An answer is required.")
 
+    def intro(self, text: str) -> None:
+        """The one line printed before the first question."""
+        from rich.text import Text
+
+        self.console.print(Text(text, style="bold"))
+
+    def choose(self, label: str, options: list[tuple[str, str]], default: str | None) -> str:
+        """One of ``options`` (name, one-line description), listed before the prompt."""
+        from rich.text import Text
+
+        from webkit_cli._console import hanging
+
+        width = max((len(name) for name, _ in options), default=0)
+        for name, description in options:
+            head = Text.assemble("  ", (name.ljust(width), "bold"), "  ")
+            self.console.print(hanging(self.console, head, Text(description)), soft_wrap=True)
+        return self.text(label, default=default, choices=[name for name, _ in options])
+
+    def optional(self, label: str) -> str:
+        """A free-text answer that may stay empty (Enter)."""
+        from rich.prompt import Prompt
+
+        reply = Prompt.ask(
+            f"{label} [dim](optional)[/]",
+            console=self.console,
+            default="",
+            show_default=False,
+            stream=self.stream,
+        )
+        return reply.strip()
+
+    def confirm(self, label: str, default: bool = True) -> bool:
+        from rich.prompt import Confirm
+
+        return Confirm.ask(label, console=self.console, default=default, stream=self.stream)
+
     def checked(self, label: str, default: str | None, check: Callable[[str], object]) -> str:
         """A text answer that ``check`` accepts; its ScaffoldError is shown and asked again."""
         from rich.markup import escape
