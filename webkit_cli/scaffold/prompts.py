@@ -22,7 +22,10 @@ class Prompter:
 
     def text(self, label: str, default: str | None = None, choices: list[str] | None = None) -> str:
         """A free-text (or choice) answer; an empty reply takes the default."""
+        from rich.markup import escape
         from rich.prompt import Prompt
+
+        label = escape(label)  # plain text: a "[y/n]" or a question's "[...]" stays visible
 
         while True:
             if default is None:
@@ -75,9 +78,14 @@ class Prompter:
         return reply.strip()
 
     def confirm(self, label: str, default: bool = True) -> bool:
-        from rich.prompt import Confirm
-
-        return Confirm.ask(label, console=self.console, default=default, stream=self.stream)
+        """Yes or no; Enter takes ``default`` (also from a stream, whose lines keep "\\n")."""
+        while True:
+            reply = self.text(f"{label} [y/n]", default="y" if default else "n").lower()
+            if reply in {"y", "yes"}:
+                return True
+            if reply in {"n", "no"}:
+                return False
+            self.console.print("[prompt.invalid]Please answer y or n.")
 
     def checked(self, label: str, default: str | None, check: Callable[[str], object]) -> str:
         """A text answer that ``check`` accepts; its ScaffoldError is shown and asked again."""
