@@ -215,3 +215,25 @@ def test_an_interface_that_is_not_installed_is_one_error_line(shop: Path) -> Non
         "Error: --interface ptpython: ptpython is not installed here (pip install ptpython), "
         "or use --interface python."
     )
+
+
+def test_api_template_project_gets_its_database_and_models(tmp_path: Path) -> None:
+    made = _webkit(
+        "new", "notes", "-t", "api", "--no-input", "--no-git", "--no-install", cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "notes"
+    # `pass` opens no session: no database file appears.
+    assert _webkit("shell", "-c", "pass", cwd=project).returncode == 0
+    assert not list(project.rglob("*.sqlite3"))
+    code = (
+        "print(sorted(k for k in dir() if not k.startswith('_')))\n"
+        "print(session.query(Note).count(), type(db).__name__)"
+    )
+    result = _webkit("shell", "-c", code, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['ApiKey', 'Note', 'app', 'db', 'g', 'session']",
+        "0 Database",
+    ]
+    assert list(project.rglob("*.sqlite3"))  # the first query opened the database
