@@ -237,3 +237,22 @@ def test_api_template_project_gets_its_database_and_models(tmp_path: Path) -> No
         "0 Database",
     ]
     assert list(project.rglob("*.sqlite3"))  # the first query opened the database
+
+
+def test_shell_imports_no_rich_before_the_prompt(shop: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "webkit_cli", "shell", "-c", "pass"],
+        cwd=shop,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert {"flask", "shop", "webkit_cli"} <= imported
+    assert not imported & {"rich", "IPython", "ptpython", "watchfiles", "readline"}
