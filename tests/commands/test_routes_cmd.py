@@ -529,6 +529,17 @@ def test_terminal_output_is_coloured_and_fits_the_window(shop: Path) -> None:
     assert lines[-1].endswith("(View hidden to fit the width)")
     wide = run_in_terminal([str(VENV_BIN / "webkit"), "routes"], shop, columns=200)
     assert "View" in wide.splitlines()[0]
+    # 80 columns on a real terminal: every rule and every methods cell whole.
+    plain = run([str(VENV_BIN / "webkit"), "routes"], shop).stdout
+    at80 = run_in_terminal([str(VENV_BIN / "webkit"), "routes"], shop, columns=80)
+    at80 = re.sub(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m", "", at80).replace("\r", "")
+    assert all(len(line) <= 80 for line in at80.splitlines()[:-1])
+    rule_at = plain.splitlines()[0].index("Rule")
+    for row in table_rows(plain):
+        methods, rule = row[:rule_at].strip(), row[rule_at:].split()[0]
+        assert any(
+            line.startswith(methods) and f"  {rule}  " in line for line in at80.splitlines()
+        ), rule
 
 
 # Everything Flask's route listing can show: blueprints nested twice, every builtin
