@@ -40,6 +40,30 @@ def test_unknown_command_is_a_usage_error(runner: CliRunner) -> None:
     assert "No such command 'serve'" in result.output
 
 
+@pytest.mark.parametrize(
+    ("typed", "suggestion"),
+    [("rnu", "'run'"), ("chek", "'check'"), ("rotues", "'routes'"), ("shel", "'shell'")],
+)
+def test_a_mistyped_command_gets_a_suggestion(
+    runner: CliRunner, typed: str, suggestion: str
+) -> None:
+    result = runner.invoke(cli, [typed])
+    assert result.exit_code == 2
+    assert f"No such command '{typed}'. Did you mean {suggestion}?" in result.output
+
+
+def test_a_typo_imports_no_command_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "webkit_cli", "rnu"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 2
+    assert "Did you mean 'run'?" in proc.stderr
+    assert "webkit_cli.commands" not in proc.stderr
+
+
 def _imported_modules(args: list[str]) -> set[str]:
     """Top-level modules imported by a real ``python -m webkit_cli ARGS`` process."""
     proc = subprocess.run(
@@ -112,7 +136,8 @@ def _option(command: click.Command, name: str) -> click.Option:
 @pytest.mark.parametrize("param", ["app", "project_dir"])
 def test_app_and_project_are_declared_once_for_run_routes_and_check(param: str) -> None:
     ctx = cli.make_context("webkit", ["--help"], resilient_parsing=True)
-    options = [_option(cli.get_command(ctx, name), param) for name in ("run", "routes", "check")]  # type: ignore[arg-type]
+    names = ("run", "routes", "check", "shell")
+    options = [_option(cli.get_command(ctx, name), param) for name in names]  # type: ignore[arg-type]
     first = options[0]
     for option in options[1:]:
         assert option.opts == first.opts and option.secondary_opts == first.secondary_opts

@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
@@ -25,6 +26,26 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
     )
 
 
+def hanging(console: Console, head: Text, body: Text, indent: int | None = None) -> Text:
+    """``head`` then ``body`` wrapped to the terminal, later lines indented under the body.
+
+    The terminal's own wrapping would split words and lose the indentation. Not a terminal
+    (a pipe, a CI log): one full line, for grep and for log viewers that wrap themselves.
+    """
+    if indent is None:
+        indent = head.cell_len
+    out = head.copy()
+    if not console.is_terminal or console.width - indent < 20:
+        out.append_text(body)
+        return out
+    for i, line in enumerate(body.wrap(console, console.width - indent)):
+        if i:
+            out.append("\n" + " " * indent)
+        line.rstrip()
+        out.append_text(line)
+    return out
+
+
 def print_error(message: str, *, file: IO[Any] | None = None) -> None:
     """Print ``Error: message`` on stderr, red when the terminal has colour."""
     from rich.markup import escape
@@ -34,10 +55,12 @@ def print_error(message: str, *, file: IO[Any] | None = None) -> None:
 
 
 def print_warning(message: str, *, file: IO[Any] | None = None) -> None:
-    from rich.markup import escape
+    """``Warning: message`` on stderr, wrapped with a hanging indent on a terminal."""
+    from rich.text import Text
 
     console = make_console(stderr=True, file=file)
-    console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+    head = Text.assemble(("Warning:", "bold yellow"), " ")
+    console.print(hanging(console, head, Text(message)), soft_wrap=True)
 
 
 def print_user_traceback(exc: BaseException, *, file: IO[Any] | None = None) -> None:

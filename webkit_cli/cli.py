@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("webkit_cli.commands.run:run_command", "Serve the project with a reloading server."),
     "routes": ("webkit_cli.commands.routes:routes_command", "Show the routes of the app."),
     "check": ("webkit_cli.commands.check:check_command", "Lint the project for CI."),
+    "shell": (
+        "webkit_cli.commands.shell:shell_command",
+        "Start a Python shell with the app and its models.",
+    ),
     "update": (
         "webkit_cli.commands.update:update_command",
         "Update the project to a newer template version.",
@@ -45,6 +49,25 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy_commands:
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if (
+            not ctx.resilient_parsing
+            and not name.startswith("-")
+            and self.get_command(ctx, name) is None
+        ):
+            # "Did you mean" from the static table, so a typo imports no command module.
+            import difflib
+
+            matches = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
+            hint = ""
+            if matches:
+                hint = " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+            ctx.fail(f"No such command {name!r}.{hint} Run 'webkit --help' for the commands.")
+        return super().resolve_command(ctx, args)
 
     def _load(self, cmd_name: str) -> click.Command:
         import_path, _ = self.lazy_commands[cmd_name]
@@ -95,6 +118,7 @@ def cli() -> None:
       webkit run --reload        serve it, reloading on every save
       webkit routes              print its route table
       webkit check               lint it for CI
+      webkit shell               a Python shell with the app and its models
     """
 
 

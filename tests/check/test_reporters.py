@@ -12,7 +12,9 @@ from rich.console import Console
 
 from tests.check.helpers import VIEWS_PY, check, make_project
 from webkit_cli.check import RULES, CheckReport
+from webkit_cli.check.findings import finding
 from webkit_cli.check.reporters import render_github, render_rules, render_text, to_json, to_sarif
+from webkit_cli.check.rules import Severity
 
 SCHEMA = Path(__file__).with_name("sarif-schema-2.1.0.json")
 
@@ -147,3 +149,60 @@ def test_list_rules_shows_every_rule() -> None:
     text = out.getvalue()
     for rule in RULES.values():
         assert rule.code in text and rule.name in text and rule.summary in text
+
+
+def test_list_rules_in_a_terminal_is_a_table_and_piped_is_full_lines() -> None:
+    longest = max(RULES.values(), key=lambda rule: len(rule.summary))
+    out = io.StringIO()
+    # Not a terminal (a pipe): one full line per rule, however long, at 80 columns too.
+    render_rules(Console(file=out, width=80, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["code", "severity", "name", "needs", "app", "description"]
+    assert len(lines) == len(RULES) + 1
+    line = next(line for line in lines if line.startswith(longest.code + " "))
+    assert line.endswith(longest.summary) and len(line) > 80
+    out = io.StringIO()
+    render_rules(Console(file=out, width=80, color_system=None, force_terminal=True))
+    assert all(len(line) <= 80 for line in out.getvalue().splitlines())
+
+
+LONG = (
+    "render_template() names template 'missing.html', which does not exist in any "
+    "templates folder of the app or of its blueprints"
+)
+
+
+def _one(tmp_path: Path, message: str, hint: str | None) -> CheckReport:
+    item = finding("T003", "src/demo/views.py", 6, message, column=12, hint=hint)
+    return CheckReport(root=tmp_path, findings=[item], fail_level=Severity.ERROR)
+
+
+def test_text_wraps_with_a_hanging_indent_on_a_terminal(tmp_path: Path) -> None:
+    out = io.StringIO()
+    report = _one(tmp_path, LONG, "Fix the name (relative to a templates folder) or create it.")
+    render_text(report, Console(file=out, width=80, color_system=None, force_terminal=True))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    message_at = lines[1].index("render_template")
+    first = lines.index(next(line for line in lines if "render_template" in line))
+    fix = next(i for i, line in enumerate(lines) if "fix:" in line)
+    continued = lines[first + 1 : fix]
+    assert continued
+    assert all(line[:message_at].isspace() and line[message_at] != " " for line in continued)
+    # Words are whole: the wrapped lines read back as the message.
+    assert " ".join(line.strip() for line in [lines[first][message_at:], *continued]) == LONG
+
+
+def test_text_is_one_line_per_message_when_piped(tmp_path: Path) -> None:
+    out = io.StringIO()
+    render_text(_one(tmp_path, LONG, None), Console(file=out, width=80, color_system=None))
+    assert any(line.endswith(LONG) for line in out.getvalue().splitlines())
+
+
+def test_a_message_that_says_its_fix_does_not_repeat_it(tmp_path: Path) -> None:
+    out = io.StringIO()
+    message = "Template 'x.html' is missing. Fix the name or create the template."
+    report = _one(tmp_path, message, "Fix the name or create the template")
+    render_text(report, Console(file=out, width=100, color_system=None))
+    assert "fix:" not in out.getvalue()
+    assert out.getvalue().count("create the template") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -374,7 +376,8 @@ def test_prompts_in_a_terminal(tmp_path: Path, out: Path) -> None:
     os.close(slave)
     # Name, package (a refused one, then the default), description, author, then the
     # questions: an invalid choice first (asked again), docker=y, db_name default.
-    answers = ["shop", "email", "", "A shop", "Ada", "mysql", "postgresql", "y", ""]
+    # Then the summary and "Write it?" (Enter: yes).
+    answers = ["shop", "email", "", "A shop", "Ada", "mysql", "postgresql", "y", "", ""]
     output = b""
     try:
         for answer in answers:
@@ -550,3 +553,136 @@ def test_a_question_named_like_a_builtin_option_is_answered_with_data(
         "Error: 1 existing file differs from the template: a.txt. Add --overwrite to replace "
         "them; nothing was written."
     ]
+
+
+def test_a_mistyped_option_before_the_name_is_a_usage_error_with_a_suggestion(
+    runner: CliRunner, out: Path
+) -> None:
+    result = new(runner, "--templat", "api", "x", "--dir", str(out), "--no-input")
+    assert result.exit_code == 2
+    assert "No such option: --templat. Did you mean --template?" in result.output
+    assert list(out.iterdir()) == []  # not a project named "--templat", nor one named "api"
+    result = new(runner, "-t", "api", "--datab", "mysql", "x", "--dir", str(out), "--no-input")
+    assert result.exit_code == 2
+    assert "Did you mean --data or --database?" in result.output
+    assert "Template 'api' questions: --database." in result.output
+    assert list(out.iterdir()) == []
+
+
+def _complete(args: str, cwd: Path) -> list[str]:
+    words = f"webkit new {args}"
+    env = {
+        **os.environ,
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+        "_WEBKIT_COMPLETE": "bash_complete",
+    }
+    webkit = str(Path(sys.executable).with_name("webkit"))
+    proc = subprocess.run([webkit], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return proc.stdout.splitlines()
+
+
+def test_completion_after_t_offers_template_names_and_folders(tmp_path: Path) -> None:
+    assert _complete("-t ", tmp_path) == [
+        *(f"plain,{name}" for name in builtin_template_names()),
+        "dir,",
+    ]
+    # A prefix narrows the names; the shell still completes folders (its own tpl/, say).
+    assert _complete("--template a", tmp_path) == ["plain,ajax", "plain,api", "dir,a"]
+
+
+def _converse(argv: list[str], answers: list[str], cwd: Path | None = None) -> tuple[int, str]:
+    """Drive ``argv`` on a pseudo-terminal: one answer per prompt; (exit code, screen text)."""
+    master, slave = os.openpty()
+    env = {**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "100"}
+    # No git user.name: the author prompt is then optional, the same on every machine.
+    env.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, cwd=cwd
+    )
+    os.close(slave)
+    output = b""
+    try:
+        for answer in answers:
+            output += _read_until_prompt(master)
+            os.write(master, answer.encode() + b"\n")
+        output += _read_until_eof(master)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return proc.returncode, output.decode(errors="replace").replace("\r", "")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_interactive_new_describes_suggests_summarises_and_confirms(out: Path) -> None:
+    argv = _webkit_argv("--dir", str(out), "--no-git", "--no-install")
+    # Name "email"; the template list, then api; the offered package; no description;
+    # no author; the api's database question; then the summary and "Write it?": no.
+    code, text = _converse(argv, ["email", "api", "", "", "", "", "n"])
+    assert code == 1, text
+    lines = text.splitlines()
+    assert lines[0] == "Creating a webkit project: press Enter to take the answer in brackets."
+    listing = " ".join(text[: text.index("Template [")].split())
+    for tpl in ("site", "api", "ajax"):
+        # Each template with its one-line description (wrapped to the terminal maybe).
+        assert f" {tpl} {' '.join(resolve_template(tpl).description.split())}" in listing
+    assert "Template [ajax/api/site] (site):" in text
+    # The refused default: why, where to change it (here, not --package), and a valid one.
+    assert "Package name 'email' is a standard-library module" in text
+    assert "with the prompt below" in text and "--package" not in text
+    assert "Python package (email_app):" in text
+    assert re.search(r"About to create \S*email:\n  template\s+api 1.0.0 \(\d+ files\)", text)
+    summary = text[text.index("About to create") : text.index("Write it?")]
+    assert re.search(r"package\s+email_app", summary)
+    assert re.search(r"description\s+\(none\)", summary)
+    assert re.search(r"database\s+sqlite", summary)
+    assert "Nothing was written." in text
+    assert list(out.iterdir()) == []
+
+    code, text = _converse(argv, ["email", "api", "", "", "Ada", "postgresql", ""])
+    assert code == 0, text
+    project = out / "email"
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    answers = meta["tool"]["webkit"]["template"]["answers"]
+    assert answers["package"] == "email_app" and answers["database"] == "postgresql"
+    assert answers["description"] == "" and meta["project"]["description"] == ""
+    # The template's blurb describes the template, not the user's project.
+    assert resolve_template("api").description not in (project / "README.md").read_text()
+    assert (project / "src" / "email_app" / "__init__.py").is_file()
+
+
+def test_no_input_description_is_empty_unless_given(runner: CliRunner, out: Path) -> None:
+    assert new(runner, "p", "-t", "site", "--dir", str(out), "--no-git").exit_code == 0
+    blurb = resolve_template("site").description
+    assert blurb not in (out / "p" / "README.md").read_text()
+    assert tomllib.loads((out / "p" / "pyproject.toml").read_text())["project"]["description"] == ""
+    result = new(runner, "q", "--dir", str(out), "--no-git", "--description", "My shop")
+    assert result.exit_code == 0
+    assert "My shop" in (out / "q" / "README.md").read_text()
+
+
+def test_install_spinner_text_keeps_dev(tmp_path: Path) -> None:
+    """rich markup would eat "[dev]" from the spinner's text."""
+    import io
+
+    from rich.console import Console
+
+    from webkit_cli.scaffold import post
+
+    shown: list[str] = []
+
+    class Recorder(Console):
+        def status(self, status: Any, *args: Any, **kwargs: Any) -> Any:
+            render = Console(file=io.StringIO(), width=200, color_system=None)
+            render.print(status)
+            shown.append(render.file.getvalue())  # type: ignore[attr-defined]
+            return super().status(status, *args, **kwargs)
+
+    fake_python = tmp_path / "python"
+    fake_python.write_text("#!/bin/sh\nexit 0\n")
+    fake_python.chmod(0o755)
+    post.install_project(tmp_path, Recorder(file=io.StringIO()), python=str(fake_python))
+    assert shown and "pip install -e '.[dev]'" in shown[0]

@@ -476,9 +476,16 @@ def test_no_color_terminal_is_plain_and_fits_its_width(shop: Path) -> None:
     assert "\x1b" not in result.stdout
     lines = result.stdout.splitlines()
     assert all(len(line) <= 90 for line in lines[:-1])
-    assert "…" in result.stdout  # columns were shortened to fit, not wrapped
+    # Columns were left out or shortened to fit, not wrapped; Rule and Methods are whole.
+    assert lines[0].split() == ["Methods", "Rule", "Endpoint", "Source"]
+    assert lines[-1].endswith("(View hidden to fit the width)")
     rule_at = lines[0].index("Rule")
-    assert all(line[rule_at] == "/" for line in table_rows(result.stdout))
+    rows = table_rows(result.stdout)
+    assert all(line[rule_at] == "/" for line in rows)
+    plain = run([str(VENV_BIN / "webkit"), "routes"], shop).stdout  # a pipe: every column
+    for row in table_rows(plain):
+        methods, rule = row.split()[0].rstrip(","), row[plain.index("Rule") :].split()[0]
+        assert any(line.startswith(methods) and f"  {rule}  " in line for line in rows), rule
 
 
 def run_in_terminal(argv: list[str], cwd: Path, columns: int) -> str:
@@ -517,9 +524,22 @@ def test_terminal_output_is_coloured_and_fits_the_window(shop: Path) -> None:
     assert "\x1b]8;id=" in output  # and hyperlinks on Source
     visible = re.sub(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m", "", output).replace("\r", "")
     lines = visible.splitlines()
-    assert lines[0].split() == ["Methods", "Rule", "Endpoint", "View", "Source"]
+    assert lines[0].split() == ["Methods", "Rule", "Endpoint", "Source"]  # View left out
     assert all(len(line) <= 88 for line in lines[:-1])  # the width follows the terminal
-    assert "…" in visible
+    assert lines[-1].endswith("(View hidden to fit the width)")
+    wide = run_in_terminal([str(VENV_BIN / "webkit"), "routes"], shop, columns=200)
+    assert "View" in wide.splitlines()[0]
+    # 80 columns on a real terminal: every rule and every methods cell whole.
+    plain = run([str(VENV_BIN / "webkit"), "routes"], shop).stdout
+    at80 = run_in_terminal([str(VENV_BIN / "webkit"), "routes"], shop, columns=80)
+    at80 = re.sub(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m", "", at80).replace("\r", "")
+    assert all(len(line) <= 80 for line in at80.splitlines()[:-1])
+    rule_at = plain.splitlines()[0].index("Rule")
+    for row in table_rows(plain):
+        methods, rule = row[:rule_at].strip(), row[rule_at:].split()[0]
+        assert any(
+            line.startswith(methods) and f"  {rule}  " in line for line in at80.splitlines()
+        ), rule
 
 
 # Everything Flask's route listing can show: blueprints nested twice, every builtin
@@ -713,3 +733,36 @@ def test_a_file_that_is_not_utf8_is_one_error_line(
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert f"{name} is not UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_warnings_wrap_with_a_hanging_indent_on_a_terminal(shop: Path) -> None:
+    piped = run([str(VENV_BIN / "webkit"), "routes"], shop, PROBLEMS="1")
+    whole = [line for line in piped.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(whole) == 7 and max(len(line) for line in whole) > 60  # full lines in a pipe
+    # FORCE_COLOR makes rich treat stderr as a terminal; NO_COLOR keeps the text plain.
+    shown = run(
+        [str(VENV_BIN / "webkit"), "routes"],
+        shop,
+        PROBLEMS="1",
+        FORCE_COLOR="1",
+        NO_COLOR="1",
+        COLUMNS="60",
+    )
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stderr).splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert sum(line.startswith("Warning: ") for line in lines) == 7
+    indent = len("Warning: ")
+    for line in lines:
+        if not line.startswith("Warning: "):
+            assert line[:indent].isspace() and line[indent] != " ", line
+    # Re-joined, the wrapped warnings are the piped ones, word for word.
+    joined, current = [], ""
+    for line in lines:
+        if line.startswith("Warning: "):
+            if current:
+                joined.append(current)
+            current = line
+        else:
+            current += " " + line.strip()
+    joined.append(current)
+    assert joined == whole

@@ -67,6 +67,12 @@ def test_table_all_methods_and_plain_text_match() -> None:
     assert render(table, width=40) == text
 
 
+def rows_of(text: str) -> list[str]:
+    """The route lines of a rendered table (not the header, dashes, second lines, footer)."""
+    lines = text.splitlines()
+    return [line for line in lines[2 : lines.index("")] if not line.startswith(" ")]
+
+
 def test_table_fits_a_narrow_terminal() -> None:
     routes = sort_routes(collect_routes(make_blog_app()))
     text = render(build_table(routes, root=REPO_ROOT), width=90)
@@ -76,12 +82,62 @@ def test_table_fits_a_narrow_terminal() -> None:
     # Paths keep their end (file:line); rules keep their start.
     assert re.search(rf"…\S*helpers\.py:{def_line('home')}", text)
     starts = column_starts(lines[0])
-    for line in lines[2:-2]:
+    for line in rows_of(text):
         assert line[starts["Rule"]] == "/"
-    # A very narrow terminal: every column down to its header's width, still aligned.
+    # A very narrow terminal: View and Source left out, the rest still aligned.
     narrow = render(build_table(routes), width=52).splitlines()
     assert all(len(line) <= 52 for line in narrow[:-1])
-    assert narrow[0].split() == ["Methods", "Rule", "Endpoint", "View", "Source"]
+    assert narrow[0].split() == ["Methods", "Rule", "Endpoint"]
+    assert narrow[-1].endswith("(View and Source hidden to fit the width)")
+
+
+@pytest.mark.parametrize("width", [80, 60, 40])
+def test_rule_and_methods_are_never_shortened(width: int) -> None:
+    routes = sort_routes(collect_routes(make_blog_app()))
+    text = render(build_table(routes, root=REPO_ROOT), width=width)
+    rows = rows_of(text)
+    assert len(rows) == len(routes)
+    for row, route in zip(rows, routes, strict=True):
+        methods = ", ".join(route.visible_methods())
+        assert row.startswith(methods + " ")
+        assert f"  {route.rule}" in row
+    assert "<path:filename>" in text and "<path:file…" not in text
+
+
+def test_at_80_columns_view_goes_first_and_file_and_line_stay() -> None:
+    routes = sort_routes(collect_routes(make_blog_app()))
+    text = render(build_table(routes, root=REPO_ROOT), width=80)
+    lines = text.splitlines()
+    assert lines[0].split() == ["Methods", "Rule", "Endpoint", "Source"]
+    assert all(len(line) <= 80 for line in lines[:-1])
+    home = next(row for row in rows_of(text) if " home " in row)
+    assert home.endswith(f"…helpers.py:{def_line('home')}")  # shortened, file:line whole
+    assert "↳" not in text  # nothing lost that needs a second line
+    assert lines[-1] == "10 routes: app 4, blog 2, blog.admin 4 (View hidden to fit the width)"
+
+
+def test_a_cut_cell_is_shown_in_full_on_a_second_line() -> None:
+    routes = sort_routes(collect_routes(make_blog_app()))
+    lines = render(build_table(routes, root=REPO_ROOT), width=60).splitlines()
+    cut = next(i for i, line in enumerate(lines) if "blog.admin.item…" in line)
+    assert lines[cut].startswith("POST ")
+    rule_at = lines[0].index("Rule")
+    assert lines[cut + 1] == " " * rule_at + "↳ blog.admin.items_new"
+    # Only the rows that lost something get one.
+    assert sum("↳" in line for line in lines) == 1
+
+
+def test_readable_colours_no_blue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR")
+    app = Flask(__name__)
+    app.add_url_rule("/x", "x", lambda: "", methods=["PUT"])
+    text = render(
+        build_table(collect_routes(app)), width=200, color_system="standard", force_terminal=True
+    )
+    # ANSI blue (34) is hard to read on dark backgrounds: Source is dim, PUT is cyan.
+    assert "\x1b[34m" not in text and ";34m" not in text
+    assert "\x1b[36mPUT" in text
+    assert re.search(r"\x1b\[2m[^\x1b]*test_table\.py:\d+", text)
 
 
 def test_host_column_only_when_used() -> None:

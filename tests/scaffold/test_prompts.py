@@ -63,3 +63,28 @@ def test_validator_failures_are_explained_and_asked_again() -> None:
     p, out = prompter("my-db\nmy_db\n")
     assert p.question(q, "x_db") == "my_db"
     assert "'my-db' is not a Python identifier; try again." in out.getvalue()
+
+
+def test_choose_lists_each_option_with_its_description() -> None:
+    p, out = prompter("nope\napi\n")
+    options = [("site", "HTML pages"), ("api", "JSON API with a database")]
+    assert p.choose("Template", options, "site") == "api"
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["  site  HTML pages", "  api   JSON API with a database"]
+    assert "Template [site/api] (site):" in out.getvalue()
+    assert "Please select one of the available options" in out.getvalue()
+
+
+def test_optional_takes_an_empty_reply_and_shows_no_default() -> None:
+    p, out = prompter("\n  My shop \n")
+    assert p.optional("Description") == ""
+    assert p.optional("Description") == "My shop"
+    assert out.getvalue().count("Description (optional): ") == 2
+    assert "()" not in out.getvalue()
+
+
+def test_confirm_defaults_to_yes() -> None:
+    p, out = prompter("\nn\n")
+    assert p.confirm("Write it?") is True
+    assert p.confirm("Write it?") is False
+    assert "Write it? [y/n] (y):" in out.getvalue()

@@ -47,10 +47,24 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+#: Where the fix line starts: under the message's code column.
+_FIX_INDENT = 2 + 9 + 8
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().replace("`", "").split()).rstrip(".")
+
+
+def _says_its_fix(message: str, fix: str) -> bool:
+    """True when the message already ends with (or holds) its fix: print it once."""
+    return not fix or _normalised(fix) in _normalised(message)
+
+
 def render_text(report: CheckReport, console: Console) -> None:
     """Findings grouped by file, sorted by line, coloured by severity; then a summary."""
-    from rich.markup import escape
     from rich.text import Text
+
+    from webkit_cli._console import hanging
 
     if not report.findings:
         console.print("[bold green]All checks passed[/]")
@@ -63,13 +77,15 @@ def render_text(report: CheckReport, console: Console) -> None:
             current = item.file
             console.print(Text(item.file or "(project)", style="bold underline"))
         where = f"{item.line or '-'}" + (f":{item.column}" if item.column else "")
-        row = Text("  ")
-        row.append(f"{where:<8} ", style="dim")
-        row.append(f"{item.severity.label:<8}", style=_STYLES[item.severity])
-        row.append(f"{item.code}  ", style="bold")
-        row.append(item.message)
-        console.print(row, soft_wrap=True)
-        console.print(f"  {'':<8} {'':<8}[dim]fix: {escape(item.fix_hint)}[/]", soft_wrap=True)
+        head = Text("  ")
+        head.append(f"{where:<8} ", style="dim")
+        head.append(f"{item.severity.label:<8}", style=_STYLES[item.severity])
+        head.append(f"{item.code}  ", style="bold")
+        console.print(hanging(console, head, Text(item.message)), soft_wrap=True)
+        if not _says_its_fix(item.message, item.fix_hint):
+            fix = Text.assemble(" " * _FIX_INDENT, ("fix: ", "dim"))
+            body = Text(item.fix_hint, style="dim")
+            console.print(hanging(console, fix, body), soft_wrap=True)
     counts = count_by_severity(report.findings)
     parts = [_plural(counts[Severity.ERROR], "error"), _plural(counts[Severity.WARNING], "warning")]
     total = _plural(len(report.findings), "problem")
@@ -225,6 +241,18 @@ def render_rules(console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    if not console.is_terminal:
+        # A pipe or a file: full lines, aligned, never folded into an 80-column table.
+        rows = [
+            (r.code, r.severity.label, r.name, "yes" if r.needs_import else "", r.summary)
+            for r in RULES.values()
+        ]
+        header = ("code", "severity", "name", "needs app", "description")
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        for row in [header, *rows]:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            console.out("  ".join([*cells, row[4]]).rstrip(), highlight=False)
+        return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("code", "severity", "name", "needs app", "description"):
         table.add_column(column, overflow="fold")

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
     from rich.console import Console
 
-    from webkit_cli.scaffold.answers import Asker
     from webkit_cli.scaffold.engine import ScaffoldResult
     from webkit_cli.scaffold.prompts import Prompter
     from webkit_cli.scaffold.template import Question, Template
@@ -46,6 +46,31 @@ def print_template_list(console: Console) -> None:
     console.print("Use one with 'webkit new NAME -t TEMPLATE', or pass a path to your own folder.")
 
 
+#: How a refused package name says where to fix it in an interactive run.
+_AT_THE_PROMPT = "the prompt below"
+
+
+def _package_default(prompter: Prompter, name: str) -> str:
+    """NAME normalised, or, when that is refused (``email``, ``class``), a valid variant."""
+    from webkit_cli.errors import ScaffoldError
+    from webkit_cli.scaffold.names import normalise_package, validate_package
+
+    base = normalise_package(name)
+    try:
+        return validate_package(base, option=_AT_THE_PROMPT)
+    except ScaffoldError as exc:
+        refused = exc.message
+    from rich.text import Text
+
+    prompter.console.print(Text(refused, style="prompt.invalid"))
+    for suffix in ("_app", "_project", "_site"):
+        try:
+            return validate_package(base + suffix)
+        except ScaffoldError:
+            continue
+    return base + "_app"  # checked again when answered: refused there with the reason
+
+
 def _ask_builtins(
     prompter: Prompter,
     *,
@@ -57,29 +82,30 @@ def _ask_builtins(
 ) -> tuple[str, Template, str, str, str]:
     """Prompt for whatever built-in answer is missing (interactive runs only)."""
     from webkit_cli.scaffold.engine import git_user_name
-    from webkit_cli.scaffold.names import (
-        normalise_package,
-        resolve_names,
-        validate_package,
-        validate_project_name,
-    )
-    from webkit_cli.scaffold.template import builtin_template_names, resolve_template
+    from webkit_cli.scaffold.names import resolve_names, validate_package, validate_project_name
+    from webkit_cli.scaffold.template import list_templates, resolve_template
 
+    prompter.intro("Creating a webkit project: press Enter to take the answer in brackets.")
     if name is None:
         name = prompter.checked("Project name", "mysite", validate_project_name)
     if template is None:
-        names = builtin_template_names()
-        template = prompter.text(
-            "Template", default="site" if "site" in names else None, choices=names
-        )
+        options = [(t.root.name, t.description) for t in list_templates()]
+        names = [n for n, _ in options]
+        template = prompter.choose("Template", options, "site" if "site" in names else None)
     tpl = resolve_template(template)
     if package is None:
-        package = prompter.checked("Python package", normalise_package(name), validate_package)
+
+        def check_package(answer: str) -> object:
+            return validate_package(answer, option=_AT_THE_PROMPT)
+
+        default = _package_default(prompter, name)
+        package = prompter.checked("Python package", default, check_package)
     resolve_names(name, package)  # names given as options: fail before asking anything else
     if description is None:
-        description = prompter.text("Description", default=tpl.description)
+        description = prompter.optional("Description")
     if author is None:
-        author = prompter.text("Author", default=git_user_name())
+        known = git_user_name()
+        author = prompter.text("Author", default=known) if known else prompter.optional("Author")
     return name, tpl, package, description, author
 
 
@@ -92,7 +118,7 @@ def _resolve_builtins(
     package: str | None,
     description: str | None,
     author: str | None,
-) -> tuple[str, Template, str | None, str | None, str | None, Asker | None]:
+) -> tuple[str, Template, str | None, str | None, str | None, Prompter | None]:
     """The built-in answers and the template: asked in a terminal, else given or defaults."""
     if interactive:
         from webkit_cli.scaffold.prompts import Prompter
@@ -106,7 +132,7 @@ def _resolve_builtins(
             description=description,
             author=author,
         )
-        return name, tpl, package, description, author, prompter.question
+        return name, tpl, package, description, author, prompter
     if name is None:
         raise click.UsageError(
             "Missing argument 'NAME' (the project name, e.g. webkit new mysite)."
@@ -225,13 +251,16 @@ class NewCommand(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
-            if tpl is None or not exc.option_name.startswith("--"):
-                raise
-            known = ", ".join(option_name(q.name) for q in tpl.questions) or "none"
+            # click's close matches cover the built-in options and the questions alike.
+            possibilities = sorted(exc.possibilities or [])
+            hint = ""
+            if possibilities:
+                hint = " Did you mean " + " or ".join(possibilities) + "?"
+            if tpl is not None and tpl.questions:
+                known = ", ".join(option_name(q.name) for q in tpl.questions)
+                hint += f" Template {tpl.name!r} questions: {known}."
             raise click.UsageError(
-                f"No such option: {exc.option_name}. Template {tpl.name!r} questions: {known} "
-                "(see webkit new --help for the others).",
-                ctx,
+                f"No such option: {exc.option_name}.{hint} See webkit new --help.", ctx
             ) from None
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
@@ -241,12 +270,27 @@ class NewCommand(click.Command):
         return params[:-1] + extra + params[-1:] if extra else params
 
 
+def _complete_template(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """``-t <TAB>``: the built-in names, then folders (a template of one's own)."""
+    from click.shell_completion import CompletionItem
+
+    from webkit_cli.scaffold.template import builtin_template_names
+
+    items = [CompletionItem(n) for n in builtin_template_names() if n.startswith(incomplete)]
+    # type="dir" asks the shell's own completion for folders (bash compgen -d, zsh _files).
+    items.append(CompletionItem(incomplete, type="dir"))
+    return items
+
+
 @click.command("new", cls=NewCommand)
 @click.argument("name", required=False)
 @click.option(
     "-t",
     "--template",
     metavar="site|api|ajax|PATH",
+    shell_complete=_complete_template,
     help="Built-in template name or a template folder.  [default: site]",
 )
 @click.option(
@@ -260,7 +304,7 @@ class NewCommand(click.Command):
 )
 @click.option("--package", metavar="IDENT", help="Python package name.  [default: NAME normalised]")
 @click.option(
-    "--description", metavar="TEXT", help="One-line description.  [default: the template's]"
+    "--description", metavar="TEXT", help="One-line description of the project.  [default: none]"
 )
 @click.option("--author", metavar="TEXT", help="Author.  [default: git's user.name]")
 @click.option(
@@ -337,7 +381,7 @@ def new_command(
     from webkit_cli.scaffold import create_project
     from webkit_cli.scaffold.answers import parse_data
     from webkit_cli.scaffold.names import validate_project_name
-    from webkit_cli.scaffold.post import dry_run_report, summary_line
+    from webkit_cli.scaffold.post import confirmation_summary, dry_run_report, summary_line
     from webkit_cli.scaffold.render import cache_root
 
     if name is not None:
@@ -347,7 +391,7 @@ def new_command(
     given.update(
         {k.removeprefix(_QUESTION_PREFIX): v for k, v in questions.items() if v is not None}
     )
-    name, tpl, package, description, author, ask = _resolve_builtins(
+    name, tpl, package, description, author, prompter = _resolve_builtins(
         console,
         interactive=interactive,
         name=name,
@@ -356,27 +400,46 @@ def new_command(
         description=description,
         author=author,
     )
-    result = create_project(
-        template=tpl,
-        target=parent / name,
-        name=name,
-        package=package,
-        description=description,
-        author=author,
-        data=given,
-        force=force,
-        overwrite=overwrite,
-        dry_run=dry_run,
-        ask=ask,
-        cache_dir=cache_root(os.environ),
-        notify=print_warning,
-    )
+    common: dict[str, Any] = {
+        "template": tpl,
+        "target": parent / name,
+        "name": name,
+        "package": package,
+        "description": description,
+        "author": author,
+        "force": force,
+        "overwrite": overwrite,
+        "cache_dir": cache_root(os.environ),
+    }
+    ask = prompter.question if prompter is not None else None
+    if prompter is not None and not dry_run:
+        # The questions, then a summary and a confirmation, then the writing: a dry run
+        # asks and plans (nothing is written), the real run reuses its answers.
+        preview = create_project(**common, data=given, dry_run=True, ask=ask)
+        console.print(confirmation_summary(preview), soft_wrap=True)
+        if not prompter.confirm("Write it?"):
+            console.print("Nothing was written.")
+            raise SystemExit(1)
+        given = {
+            q.name: _as_data(preview.answers[q.name])
+            for q in tpl.questions
+            if q.name in preview.answers
+        }
+        ask = None
+    result = create_project(**common, data=given, dry_run=dry_run, ask=ask, notify=print_warning)
     if dry_run:
         for renderable in dry_run_report(result, overwrite=overwrite):
             console.print(renderable)
         return
     console.print(summary_line(result, overwrite=overwrite))
     _after(result, name=name, install=install, git=git, interactive=interactive, console=console)
+
+
+def _as_data(answer: object) -> str:
+    """An answer as ``-d`` would give it (``coerce`` reads it back to the same value)."""
+    if isinstance(answer, bool):
+        return "yes" if answer else "no"
+    return str(answer)
 
 
 def _after(

@@ -206,17 +206,16 @@ def _print_table(
 def _print_problems(problems: list[RouteProblem], paths: PathDisplay) -> None:
     if not problems:
         return
-    from rich.markup import escape
+    from rich.text import Text
 
-    from webkit_cli._console import make_console
+    from webkit_cli._console import hanging, make_console
 
     console = make_console(stderr=True)
+    head = Text.assemble(("Warning:", "bold yellow"), " ")
     for problem in problems:
         where = ""
         if problem.source_file:
             where = f"{paths.relative(problem.source_file)}:{problem.source_line}: "
-        console.print(
-            f"[bold yellow]Warning:[/] {escape(where)}{escape(problem.message)} "
-            f"[dim]\\[{problem.code}][/]",
-            soft_wrap=True,
-        )
+        body = Text.assemble(where, problem.message, " ", (f"[{problem.code}]", "dim"))
+        # Wrapped lines start under the message, not under "Warning:" nor at column 0.
+        console.print(hanging(console, head, body), soft_wrap=True)

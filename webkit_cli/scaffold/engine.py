@@ -157,7 +157,9 @@ def build_context(
     return {
         "name": name,
         "package": package,
-        "description": template.description if description is None else description,
+        # Empty unless given: the template's blurb describes the template, not the
+        # user's project, and would land in its README and pyproject.toml.
+        "description": "" if description is None else description,
         "author": git_user_name() if author is None else author,
         "year": datetime.date.today().year,
         # os.urandom is what secrets.token_hex uses; importing secrets (hmac, random) costs ~2 ms.

@@ -28,7 +28,11 @@ def install_project(target: Path, console: Console, *, python: str | None = None
 
     argv = [python or sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
     argv += ["-e", ".[dev]"]
-    with console.status(f"Installing {target.name} with its dev extras (pip install -e '.[dev]')"):
+    from rich.text import Text
+
+    # A Text, not markup: rich would take "[dev]" for a style tag and print "'.'".
+    spinner = Text(f"Installing {target.name} with its dev extras (pip install -e '.[dev]')")
+    with console.status(spinner):
         try:
             proc = subprocess.run(
                 argv,
@@ -44,8 +48,6 @@ def install_project(target: Path, console: Console, *, python: str | None = None
                 f"in {target}."
             ) from None
     if proc.returncode != 0:
-        from rich.text import Text
-
         console.print(Text(proc.stdout + proc.stderr))
         raise ScaffoldError(
             f"Installing the project failed (pip exit code {proc.returncode}, output above); "
@@ -150,6 +152,40 @@ def dry_run_report(result: ScaffoldResult, *, overwrite: bool) -> list[Renderabl
     return lines
 
 
+def confirmation_summary(result: ScaffoldResult) -> RenderableType:
+    """What an interactive run is about to write (from its dry run), asked before writing."""
+    from rich.text import Text
+
+    tpl = result.template
+    files = sum(not e.is_dir for e in result.entries)
+    action = "add files to" if result.updated else "create"
+    rows: list[tuple[str, Text]] = [("template", Text(f"{tpl.name} {tpl.version} ({files} files)"))]
+    for key, value in result.answers.items():
+        if key == "name":
+            continue
+        if isinstance(value, bool):
+            rows.append((key, Text("yes" if value else "no")))
+        elif value == "":
+            rows.append((key, Text("(none)", style="dim")))
+        else:
+            rows.append((key, Text(str(value))))
+    width = max(len(key) for key, _ in rows)
+    out = Text.assemble((f"About to {action} {_where(result.target)}:", "bold"))
+    for key, shown in rows:
+        out.append(f"\n  {key:<{width}}  ", style="dim")
+        out.append_text(shown)
+    return out
+
+
+def _where(target: Path) -> str:
+    """``target`` relative to the working directory when that is short, else absolute."""
+    try:
+        where = os.path.relpath(target)
+    except ValueError:  # another drive on Windows
+        return str(target)
+    return str(target) if where.startswith(".." + os.sep + "..") else where
+
+
 def summary_line(result: ScaffoldResult, *, overwrite: bool) -> str:
     """The one line that says what a real run did."""
     tpl, target, plan = result.template, result.target, result.plan
@@ -169,12 +205,7 @@ def next_steps_panel(target: Path, *, installed: bool) -> Panel:
     """The small 'what now' panel printed after a successful run."""
     from rich.panel import Panel
 
-    try:
-        where = os.path.relpath(target)
-    except ValueError:  # another drive on Windows
-        where = str(target)
-    if where.startswith(".." + os.sep + ".."):
-        where = str(target)
+    where = _where(target)
     steps = [f"cd {where}"] if where != "." else []
     if not installed:
         steps.append("pip install -e '.[dev]'")

@@ -22,7 +22,10 @@ class Prompter:
 
     def text(self, label: str, default: str | None = None, choices: list[str] | None = None) -> str:
         """A free-text (or choice) answer; an empty reply takes the default."""
+        from rich.markup import escape
         from rich.prompt import Prompt
+
+        label = escape(label)  # plain text: a "[y/n]" or a question's "[...]" stays visible
 
         while True:
             if default is None:
@@ -42,6 +45,47 @@ class Prompter:
             if default is not None:
                 return default
             self.console.print("[prompt.invalid]An answer is required.")
+
+    def intro(self, text: str) -> None:
+        """The one line printed before the first question."""
+        from rich.text import Text
+
+        self.console.print(Text(text, style="bold"))
+
+    def choose(self, label: str, options: list[tuple[str, str]], default: str | None) -> str:
+        """One of ``options`` (name, one-line description), listed before the prompt."""
+        from rich.text import Text
+
+        from webkit_cli._console import hanging
+
+        width = max((len(name) for name, _ in options), default=0)
+        for name, description in options:
+            head = Text.assemble("  ", (name.ljust(width), "bold"), "  ")
+            self.console.print(hanging(self.console, head, Text(description)), soft_wrap=True)
+        return self.text(label, default=default, choices=[name for name, _ in options])
+
+    def optional(self, label: str) -> str:
+        """A free-text answer that may stay empty (Enter)."""
+        from rich.prompt import Prompt
+
+        reply = Prompt.ask(
+            f"{label} [dim](optional)[/]",
+            console=self.console,
+            default="",
+            show_default=False,
+            stream=self.stream,
+        )
+        return reply.strip()
+
+    def confirm(self, label: str, default: bool = True) -> bool:
+        """Yes or no; Enter takes ``default`` (also from a stream, whose lines keep "\\n")."""
+        while True:
+            reply = self.text(f"{label} [y/n]", default="y" if default else "n").lower()
+            if reply in {"y", "yes"}:
+                return True
+            if reply in {"n", "no"}:
+                return False
+            self.console.print("[prompt.invalid]Please answer y or n.")
 
     def checked(self, label: str, default: str | None, check: Callable[[str], object]) -> str:
         """A text answer that ``check`` accepts; its ScaffoldError is shown and asked again."""
