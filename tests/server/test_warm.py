@@ -373,6 +373,43 @@ def test_packages_installed_in_editable_mode_are_the_projects_code(tmp_path: Pat
     assert here not in editable_dirs()
 
 
+def test_a_venv_inside_an_editable_project_is_not_the_projects_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask's tutorial layout: ``python -m venv .venv`` in the project, then ``pip install
+    -e .``. The editable install's source folder is the project root, which holds the
+    venv: its site-packages (Flask and the rest) stays third-party."""
+    import json
+
+    from webkit_cli.server._imports import ProjectCode, editable_dirs
+
+    project = tmp_path / "flaskr_zz"
+    site = project / ".venv" / "lib" / "python3.11" / "site-packages"
+    build_file_tree(
+        project,
+        {
+            "flaskr_zz/__init__.py": "",
+            ".venv/lib/python3.11/site-packages/venvdep_zz/__init__.py": "X = 1\n",
+            ".venv/lib/python3.11/site-packages/flaskr_zz-1.0.dist-info/METADATA": (
+                "Metadata-Version: 2.1\nName: flaskr_zz\n"
+            ),
+            ".venv/lib/python3.11/site-packages/flaskr_zz-1.0.dist-info/direct_url.json": (
+                json.dumps({"url": project.as_uri(), "dir_info": {"editable": True}})
+            ),
+        },
+    )
+    editable = editable_dirs([str(site)])
+    assert editable == [project.resolve()]
+    code = ProjectCode(project, [project], editable=editable)
+    assert not code.owns_location(str(site / "venvdep_zz" / "__init__.py"))
+    assert code.owns_location(str(project / "flaskr_zz" / "__init__.py"))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "venvdep_zz", raising=False)
+    assert code.is_third_party("venvdep_zz")
+    assert not code.is_third_party("flaskr_zz")
+    assert code.loaded(["venvdep_zz"]) == []
+
+
 def test_an_import_that_brings_in_the_project_is_found_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

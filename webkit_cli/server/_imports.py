@@ -118,13 +118,24 @@ def project_python_files(root: Path) -> list[Path]:
     return files
 
 
-def is_project_path(location: str, root: Path) -> bool:
-    """True for a file of the project itself; a virtual environment inside it does not count."""
+#: Folders inside a project (or an editable install's source folder) that hold installed
+#: code, not the project's: a virtual environment made in the project (``python -m venv
+#: .venv``, as Flask's tutorial does) puts every third-party package under the project root.
+INSTALLED_CODE_DIRS = frozenset({"site-packages", "dist-packages"})
+
+
+def is_source_under(location: str, folder: Path) -> bool:
+    """True for a file under ``folder`` that is its own source, not installed code in it."""
     try:
-        rel = Path(location).relative_to(root)
+        rel = Path(location).relative_to(folder)
     except ValueError:
         return False
-    return not ({"site-packages", "dist-packages"} & set(rel.parts))
+    return not (INSTALLED_CODE_DIRS & set(rel.parts))
+
+
+def is_project_path(location: str, root: Path) -> bool:
+    """True for a file of the project itself; a virtual environment inside it does not count."""
+    return is_source_under(location, root)
 
 
 def is_skipped(name: str, skip: Iterable[str]) -> bool:
@@ -200,8 +211,9 @@ class ProjectCode:
     def owns_location(self, location: str) -> bool:
         if is_project_path(location, self.root):
             return True
-        path = Path(location)
-        return any(folder in path.parents for folder in self.editable)
+        # An editable install of the project itself (``pip install -e .`` with the venv in
+        # the project) has the project root as its source folder: its venv is not source.
+        return any(is_source_under(location, folder) for folder in self.editable)
 
     def owns_module(self, name: str, module: ModuleType | None) -> bool:
         """True when the loaded module ``name`` is the project's own code.
