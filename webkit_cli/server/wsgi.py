@@ -17,15 +17,18 @@ size are the real ones), instead of werkzeug's own line.
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from werkzeug.serving import WSGIRequestHandler
 
 from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
+from webkit_cli.server.editor import EditorOpen, editor_kind, editor_setting
 from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
 from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
@@ -113,11 +116,13 @@ class ExceptionCatcher:
     log its own traceback, which would repeat the one the access log prints.
     """
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, root: str | None = None) -> None:
         self.app = app
+        self.root = root
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         called = False
+        body = _buffer_body(environ)
 
         def tracked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal called
@@ -139,7 +144,27 @@ class ExceptionCatcher:
                 # exc_info tells the server to replace headers the app already set; when
                 # there are none, some servers (werkzeug's test client) would re-raise it.
                 exc_info=sys.exc_info() if called else None,
+                root=self.root,
+                body=body,
             )
+
+
+#: The largest request body kept for the error page's summary (read before the app runs).
+BODY_LIMIT: Final = 1 << 20
+
+
+def _buffer_body(environ: WSGIEnvironment) -> bytes | None:
+    """The request body, read into memory and put back as a fresh stream, when small.
+
+    The app consumes ``wsgi.input``; the error page summarises the body after it failed.
+    A streamed (chunked) or large body is left alone and not summarised.
+    """
+    length = str(environ.get("CONTENT_LENGTH") or "")
+    if not length.isdigit() or not 0 < int(length) <= BODY_LIMIT:
+        return None
+    body: bytes = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def _record_flask_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
@@ -230,7 +255,9 @@ def build_app(
     if error is not None or app is None:
         if error is None:
             error = RuntimeError("No application was loaded.")
-        inner = error_app(error, reload=config.reload, live_reload=hub is not None)
+        inner = error_app(
+            error, reload=config.reload, live_reload=hub is not None, root=config.project_dir
+        )
         prefixes: tuple[str, ...] = DEFAULT_STATIC_PREFIXES
     else:
         _hook_flask(app)
@@ -247,7 +274,9 @@ def build_app(
             if trusted is not None:
                 trusted.extend(h for h in config.allowed_hosts if h != "*")
             inner = debugged
-        inner = ExceptionCatcher(inner)
+        inner = ExceptionCatcher(inner, config.project_dir)
+    if editor_kind(editor_setting()) == "command":
+        inner = EditorOpen(inner, config.project_dir or Path.cwd())
     if hub is not None and config.live_reload:
         inner = LiveReloadMiddleware(inner, hub)
     policy = HostPolicy(config.host, config.allowed_hosts)
