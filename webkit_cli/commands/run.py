@@ -137,10 +137,14 @@ def run_command(
       webkit run --host 0.0.0.0       reachable from the network (a warning says so)
       webkit run --no-reload --log-format json
     """
+    import os
+    import secrets
+
     from click.core import ParameterSource
 
     from webkit_cli.server import run
     from webkit_cli.server.config import ServerConfig
+    from webkit_cli.server.editor import TOKEN_ENV
 
     source = ctx.get_parameter_source("port")
     try:
@@ -163,4 +167,6 @@ def run_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc), ctx) from exc
+    # This run's token (editor links, retry): inherited by the warm process and workers.
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     ctx.exit(run(config))
