@@ -99,7 +99,9 @@ def _walk(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
     return [entry for index, entry in enumerate(entries) if last[id(entry[0])] == index]
 
 
-def _in_project(filename: str, root: Path | None) -> bool:
+def in_project(filename: str, root: Path | None) -> bool:
+    """True for a file of the user's (under ``root``, outside its virtualenv and the
+    installed packages, not webkit's, Werkzeug's or Flask's)."""
     if _is_library(filename) or is_framework_file(filename) or filename.startswith("<"):
         return False
     if root is None:
@@ -127,7 +129,7 @@ def _frames(
             if not text and number > lineno:
                 break
             context.append((number, text.rstrip("\n")))
-        project = _in_project(filename, root)
+        project = in_project(filename, root)
         frames.append(
             Frame(
                 file=filename,
@@ -310,7 +312,7 @@ def _syntax_frame(syntax: dict[str, Any], root: str | Path | None = None) -> Fra
     if not any(text for _, text in context):
         context = [(lineno, str(syntax.get("text") or ""))]
     base = Path(root).resolve() if root is not None else None
-    project = _in_project(filename, base)
+    project = in_project(filename, base)
     return Frame(
         file=filename,
         line=lineno,

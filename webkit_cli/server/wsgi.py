@@ -32,6 +32,9 @@ from webkit_cli.server.editor import EditorOpen, editor_kind, editor_setting
 from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
 from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
+from webkit_cli.server.sqlstats import CURRENT as SQL_CURRENT
+from webkit_cli.server.sqlstats import QueryStats
+from webkit_cli.server.sqlstats import install as install_sql_stats
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -46,12 +49,14 @@ DEFAULT_STATIC_PREFIXES: Final = ("/static/", "/favicon.ico")
 class Capture:
     """What the handler needs to know about one response, filled in by the middleware."""
 
-    __slots__ = ("end", "exc", "size", "static")
+    __slots__ = ("end", "exc", "size", "sql", "static")
 
     def __init__(self, static: bool) -> None:
         self.size: int | None = None
         self.exc: BaseException | None = None
         self.static = static
+        #: the request's SQL queries, when the app uses SQLAlchemy (sqlstats.py)
+        self.sql: QueryStats | None = None
         #: perf_counter() when a streamed body ended (sized bodies end with their headers)
         self.end = 0.0
 
@@ -84,13 +89,20 @@ class _Counted:
 class AccessCapture:
     """Outermost layer: records what the access log line needs, at almost no cost."""
 
-    def __init__(self, app: WSGIApplication, static_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: WSGIApplication, static_prefixes: tuple[str, ...], *, sql: bool = False
+    ) -> None:
         self.app = app
         self.static_prefixes = static_prefixes
+        self.sql = sql
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         capture = Capture(environ.get("PATH_INFO", "").startswith(self.static_prefixes))
         environ[CAPTURE_KEY] = capture
+        if self.sql:
+            # Set on every request: the server's threads are pooled and keep their context.
+            capture.sql = QueryStats()
+            SQL_CURRENT.set(capture.sql)
 
         def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             # Content-Length is usually among the first headers; stop as soon as it is seen.
@@ -252,6 +264,7 @@ def build_app(
     then gets the 500 page, which recovers by itself through live reload.
     """
     inner: WSGIApplication
+    sql = False
     if error is not None or app is None:
         if error is None:
             error = RuntimeError("No application was loaded.")
@@ -262,6 +275,7 @@ def build_app(
     else:
         _hook_flask(app)
         prefixes = _static_prefixes(app)
+        sql = install_sql_stats(config.project_dir)
         inner = app
         if config.debug:
             from werkzeug.debug import DebuggedApplication
@@ -282,7 +296,7 @@ def build_app(
     policy = HostPolicy(config.host, config.allowed_hosts)
     if not policy.any:
         inner = HostCheck(inner, policy)
-    return AccessCapture(inner, prefixes)
+    return AccessCapture(inner, prefixes, sql=sql)
 
 
 def debugger_pin(app: WSGIApplication) -> str | None:
@@ -381,6 +395,11 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             remote_addr=environ["REMOTE_ADDR"],
             exc=None if capture is None else capture.exc,
         )
+        sql = None if capture is None else capture.sql
+        if sql is not None:
+            entry.queries = sql.count
+            entry.query_ms = sql.ms
+            entry.hints = tuple(sql.hints())
         log_entry(self.access_logger, entry)
 
 
