@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from click.core import ParameterSource
 from click.testing import CliRunner
@@ -119,3 +122,22 @@ def test_windows_gets_one_error_line_not_a_traceback(
     result = runner.invoke(cli, ["run", "--port", "0"])
     assert result.exit_code == 1
     assert "does not run on Windows yet" in result.output and "WSL" in result.output
+
+
+def test_no_app_is_one_error_line_and_no_banner(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "webkit_cli", "run", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Could not locate a Flask app."), lines
+    assert "webkit run" not in result.stderr and "URL" not in result.stderr

@@ -169,4 +169,6 @@ def run_command(
         raise click.UsageError(str(exc), ctx) from exc
     # This run's token (editor links, retry): inherited by the warm process and workers.
     os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
+    # This run's token (editor links, retry): inherited by the warm process and workers.
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     ctx.exit(run(config))

@@ -42,7 +42,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     from webkit_cli.errors import WebkitError
     from webkit_cli.project import find_project
     from webkit_cli.server._warm import fork_supported
-    from webkit_cli.server.banner import BannerInfo, build_banner
+    from webkit_cli.server.banner import BannerInfo, build_banner, require_an_app
     from webkit_cli.server.sockets import bind_socket
     from webkit_cli.server.supervisor import Supervisor
 
@@ -54,6 +54,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         )
     console = console or make_console(stderr=True)
     project = find_project(config.project_dir)
+    require_an_app(project, config.app)
     root = project.root
     if config.project_dir is None:
         from dataclasses import replace

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from webkit_cli.project import EnvSetting
+    from webkit_cli.project import EnvSetting, Project
     from webkit_cli.server.config import ServerConfig
 
 
@@ -28,6 +28,23 @@ class BannerInfo:
     watched: Sequence[str] = ()
     #: FLASK_DEBUG as the app will read it (from the environment, .env or .flaskenv)
     flask_debug: EnvSetting | None = None
+
+
+def require_an_app(project: Project, app_option: str | None) -> None:
+    """Raise the one ``Error:`` line when Flask's conventions have nothing to find, before
+    a banner that would say the app was found by them (the worker would only tell after).
+    """
+    from webkit_cli.project import (
+        CONVENTIONAL_MODULES,
+        AppSource,
+        locate_conventional_app,
+        resolve_app_target,
+    )
+
+    if resolve_app_target(project, app_option).source is not AppSource.CONVENTION:
+        return
+    if not any((project.root / f"{name}.py").is_file() for name in CONVENTIONAL_MODULES):
+        locate_conventional_app(project)  # raises NoAppError: there is nothing to import
 
 
 def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
