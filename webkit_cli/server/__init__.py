@@ -42,7 +42,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     from webkit_cli.errors import WebkitError
     from webkit_cli.project import find_project
     from webkit_cli.server._warm import fork_supported
-    from webkit_cli.server.banner import BannerInfo, build_banner, require_an_app
+    from webkit_cli.server.banner import BannerInfo, build_banner, network_url, require_an_app
     from webkit_cli.server.sockets import bind_socket
     from webkit_cli.server.supervisor import Supervisor
 
@@ -82,6 +82,15 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         mode=mode,
         watched=supervisor.watcher.described_roots if supervisor.watcher else (),
         flask_debug=flask_debug(project),
+        network_url=network_url(config, port),
     )
     console.print(build_banner(config, info))
+    if config.open_browser:
+        from webkit_cli.server.browser import open_when_answering
+
+        stop = open_when_answering(config.url(port), port)
+        try:
+            return supervisor.run()
+        finally:
+            stop.set()
     return supervisor.run()

@@ -80,6 +80,8 @@ class ServerConfig:
     cache_dir: str | None = None
     #: --allowed-host names answered besides loopback names, IPs and the bound host (hosts.py)
     allowed_hosts: tuple[str, ...] = ()
+    #: --open: open the browser once the first worker answers
+    open_browser: bool = False
 
     @classmethod
     def from_options(
@@ -100,6 +102,7 @@ class ServerConfig:
         poll: bool = False,
         warm: bool = True,
         allowed_hosts: Iterable[str] = (),
+        open_browser: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
@@ -144,6 +147,7 @@ class ServerConfig:
             poll=poll or env_flag(environ.get("WATCHFILES_FORCE_POLLING")),
             warm=warm,
             allowed_hosts=normalize_allowed_hosts(allowed_hosts),
+            open_browser=open_browser,
         )
 
     @property
