@@ -452,6 +452,59 @@ def request_rows(environ: WSGIEnvironment, body: bytes | None) -> list[tuple[str
     return rows
 
 
+def page_csp(nonce: str) -> str:
+    """The error page's policy: its one nonce'd style, same-origin scripts (live reload)
+    and event stream, and forms posting to this origin only (the retry button)."""
+    return (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'self'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
+    )
+
+
+def retry_form(entry_id: str) -> str:
+    """The "Retry this request" button: replays the failed request (errorstore.py)."""
+    from webkit_cli.server.editor import run_token
+    from webkit_cli.server.errorstore import RETRY_PREFIX
+
+    esc = html.escape
+    return (
+        f'<form class="retry" method="post" action="{RETRY_PREFIX}{esc(entry_id)}">'
+        f'<input type="hidden" name="token" value="{esc(run_token())}">'
+        '<button type="submit">Retry this request</button> '
+        '<span class="hint">sends it again (method, form or JSON body, cookies) to the '
+        "current code: save your fix first.</span></form>"
+    )
+
+
+def stored_page(
+    error: BaseException,
+    environ: WSGIEnvironment,
+    body: bytes | None,
+    *,
+    root: str | Path | None,
+    entry_id: str,
+) -> tuple[str, str]:
+    """(HTML, CSP) of the traceback page kept for the overlay's link."""
+    nonce = secrets.token_urlsafe(16)
+    page = render_html(
+        error,
+        title=REQUEST_TITLE,
+        hint="The traceback is also in the terminal running webkit.",
+        nonce=nonce,
+        root=root,
+        request=request_rows(environ, body),
+        actions=retry_form(entry_id),
+    )
+    return page, page_csp(nonce)
+
+
+def summary_line(error: BaseException) -> str:
+    """``KeyError: 'x'`` as a header value: ASCII, one line, at most 200 characters."""
+    text = f"{type(error).__name__}: {error}"
+    text = " ".join(text.split()).encode("ascii", "backslashreplace").decode()
+    return text if len(text) <= 200 else text[:199] + "~"
+
+
 def negotiate(environ: WSGIEnvironment) -> str:
     """``text/html``, ``application/json`` or ``text/plain`` for this request's ``Accept``."""
     from werkzeug.datastructures import MIMEAccept
@@ -475,6 +528,7 @@ def error_response(
     root: str | Path | None = None,
     body: bytes | None = None,
     actions: str = "",
+    retry_id: str | None = None,
 ) -> list[bytes]:
     """Answer one request with a 500 describing ``error``.
 
@@ -483,6 +537,7 @@ def error_response(
     """
     mimetype = negotiate(environ)
     headers = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
+    actions = actions or (retry_form(retry_id) if retry_id else "")
     if mimetype == "application/json":
         content = json.dumps(render_json(error, title=title), indent=2).encode() + b"\n"
         headers.append(("Content-Type", "application/json"))
@@ -498,13 +553,7 @@ def error_response(
         headers.append(("Content-Type", "text/html; charset=utf-8"))
         # The page's only style is nonce'd; scripts may come from this origin only (the
         # live-reload script) and it may open its event stream.
-        headers.append(
-            (
-                "Content-Security-Policy",
-                f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'self'; "
-                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
-            )
-        )
+        headers.append(("Content-Security-Policy", page_csp(nonce)))
     headers.append(("Content-Length", str(len(content))))
     start_response("500 Internal Server Error", headers, exc_info)
     return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [content]

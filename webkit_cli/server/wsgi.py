@@ -2,9 +2,12 @@
 
 :func:`build_app` composes, outermost first::
 
-    AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"]
+    ErrorRoutes          /__webkit/error/ID (a kept traceback page), /__webkit/retry/ID
+    AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"];
+                         a 5xx with an exception is kept (errorstore.py) and linked by a header
     HostCheck            403 for a Host that does not name this server (DNS rebinding, hosts.py)
     LiveReloadMiddleware /__webkit/livereload.js, /__webkit/events, <script> in HTML pages
+    EditorOpen           /__webkit/open (only with a command editor: vim, emacs; editor.py)
     ExceptionCatcher     an exception escaping the app -> the traceback page (500)
     DebuggedApplication  only with --debug: werkzeug's interactive debugger
     the user's app       or, when it failed to load, the error app (500 on every request)
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -29,7 +34,20 @@ from werkzeug.serving import WSGIRequestHandler
 
 from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
 from webkit_cli.server.editor import EditorOpen, editor_kind, editor_setting
-from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
+from webkit_cli.server.errorpage import (
+    REQUEST_TITLE,
+    error_app,
+    error_response,
+    stored_page,
+    summary_line,
+)
+from webkit_cli.server.errorstore import (
+    ERROR_HEADER,
+    ERROR_PREFIX,
+    SUMMARY_HEADER,
+    ErrorRoutes,
+    ErrorStore,
+)
 from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
 from webkit_cli.server.sqlstats import CURRENT as SQL_CURRENT
@@ -49,7 +67,7 @@ DEFAULT_STATIC_PREFIXES: Final = ("/static/", "/favicon.ico")
 class Capture:
     """What the handler needs to know about one response, filled in by the middleware."""
 
-    __slots__ = ("end", "exc", "size", "sql", "static")
+    __slots__ = ("body", "end", "error_id", "exc", "size", "sql", "static")
 
     def __init__(self, static: bool) -> None:
         self.size: int | None = None
@@ -57,6 +75,10 @@ class Capture:
         self.static = static
         #: the request's SQL queries, when the app uses SQLAlchemy (sqlstats.py)
         self.sql: QueryStats | None = None
+        #: the request body, read before the app ran (the error page and retry need it)
+        self.body: bytes | None = None
+        #: the id a failed request is stored under (errorstore.py)
+        self.error_id: str | None = None
         #: perf_counter() when a streamed body ended (sized bodies end with their headers)
         self.end = 0.0
 
@@ -90,11 +112,19 @@ class AccessCapture:
     """Outermost layer: records what the access log line needs, at almost no cost."""
 
     def __init__(
-        self, app: WSGIApplication, static_prefixes: tuple[str, ...], *, sql: bool = False
+        self,
+        app: WSGIApplication,
+        static_prefixes: tuple[str, ...],
+        *,
+        sql: bool = False,
+        store: ErrorStore | None = None,
+        root: str | None = None,
     ) -> None:
         self.app = app
         self.static_prefixes = static_prefixes
         self.sql = sql
+        self.store = store
+        self.root = root
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         capture = Capture(environ.get("PATH_INFO", "").startswith(self.static_prefixes))
@@ -103,8 +133,13 @@ class AccessCapture:
             # Set on every request: the server's threads are pooled and keep their context.
             capture.sql = QueryStats()
             SQL_CURRENT.set(capture.sql)
+        store = self.store
+        if store is not None:
+            capture.body = _buffer_body(environ)
 
         def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if store is not None and status.startswith("5") and capture.exc is not None:
+                headers = [*headers, *self._keep(store, capture, environ)]
             # Content-Length is usually among the first headers; stop as soon as it is seen.
             for key, value in headers:
                 if key == "Content-Length" or key.lower() == "content-length":
@@ -118,6 +153,23 @@ class AccessCapture:
         if capture.size is None:
             return _Counted(result, capture)
         return result
+
+    def _keep(
+        self, store: ErrorStore, capture: Capture, environ: WSGIEnvironment
+    ) -> list[tuple[str, str]]:
+        """Store the failed request and its traceback page; the headers that link them."""
+        assert capture.exc is not None
+        entry_id = capture.error_id or store.new_id()
+        capture.error_id = entry_id
+        page, csp = stored_page(
+            capture.exc, environ, capture.body, root=self.root, entry_id=entry_id
+        )
+        store.put("page", entry_id, json.dumps({"html": page, "csp": csp}).encode())
+        store.put_request(entry_id, environ, capture.body)
+        return [
+            (ERROR_HEADER, ERROR_PREFIX + entry_id),
+            (SUMMARY_HEADER, summary_line(capture.exc)),
+        ]
 
 
 class ExceptionCatcher:
@@ -134,7 +186,8 @@ class ExceptionCatcher:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         called = False
-        body = _buffer_body(environ)
+        capture: Capture | None = environ.get(CAPTURE_KEY)
+        body = capture.body if capture is not None else None
 
         def tracked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal called
@@ -144,9 +197,11 @@ class ExceptionCatcher:
         try:
             return self.app(environ, tracked)
         except Exception as exc:
-            capture: Capture | None = environ.get(CAPTURE_KEY)
+            retry_id = None
             if capture is not None:
                 capture.exc = exc
+                # The id the outer layer stores this request under, for the retry button.
+                retry_id = capture.error_id = capture.error_id or secrets.token_urlsafe(18)
             return error_response(
                 environ,
                 start_response,
@@ -158,6 +213,7 @@ class ExceptionCatcher:
                 exc_info=sys.exc_info() if called else None,
                 root=self.root,
                 body=body,
+                retry_id=retry_id,
             )
 
 
@@ -296,7 +352,11 @@ def build_app(
     policy = HostPolicy(config.host, config.allowed_hosts)
     if not policy.any:
         inner = HostCheck(inner, policy)
-    return AccessCapture(inner, prefixes, sql=sql)
+    store = ErrorStore(config.cache_dir)
+    outer = AccessCapture(inner, prefixes, sql=sql, store=store, root=config.project_dir)
+    # Outside the request log's layer, so a replayed request is logged as itself; its own
+    # URLs get the same Host check.
+    return ErrorRoutes(outer, store, guard=None if policy.any else policy)
 
 
 def debugger_pin(app: WSGIApplication) -> str | None:
