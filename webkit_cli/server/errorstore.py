@@ -43,6 +43,8 @@ RETRY_PREFIX: Final = "/__webkit/retry/"
 #: The header that tells the live-reload overlay where the traceback page is.
 ERROR_HEADER: Final = "X-Webkit-Error"
 SUMMARY_HEADER: Final = "X-Webkit-Error-Summary"
+#: environ key of the replayed request's environ, on the retry request's
+REPLAY_KEY: Final = "webkit.replay"
 _ID: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Request headers a replay carries over from the failed request.
 _REPLAYED: Final = ("CONTENT_TYPE", "HTTP_COOKIE", "HTTP_ACCEPT", "HTTP_X_REQUESTED_WITH")
@@ -232,4 +234,6 @@ class ErrorRoutes:
         )
         replay.update({str(k): str(v) for k, v in dict(record.get("headers", {})).items()})
         replay["wsgi.input"] = io.BytesIO(body)
+        # The request log reports the replayed request, not webkit's own URL.
+        environ[REPLAY_KEY] = replay
         return self.app(replay, start_response)

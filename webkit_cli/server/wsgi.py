@@ -44,6 +44,7 @@ from webkit_cli.server.errorpage import (
 from webkit_cli.server.errorstore import (
     ERROR_HEADER,
     ERROR_PREFIX,
+    REPLAY_KEY,
     SUMMARY_HEADER,
     ErrorRoutes,
     ErrorStore,
@@ -432,6 +433,7 @@ class AccessLogRequestHandler(WSGIRequestHandler):
         environ = getattr(self, "environ", None)
         if environ is None:
             return
+        environ = environ.get(REPLAY_KEY, environ)
         path: str = environ["PATH_INFO"]
         if path.startswith(PREFIX):
             return  # webkit's own live-reload URLs are noise in the user's log
