@@ -67,6 +67,11 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
             "development server. Use it on trusted networks only; the default, 127.0.0.1, "
             "keeps it local."
         )
+    trust: list[str] = []
+    if config.https:
+        from webkit_cli.server.tls import prepare
+
+        config, trust = prepare(config)
     sock, note = bind_socket(config)
     port = sock.getsockname()[1]
     if note:
@@ -85,10 +90,12 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         network_url=network_url(config, port),
     )
     console.print(build_banner(config, info))
+    for line in trust:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if config.open_browser:
         from webkit_cli.server.browser import open_when_answering
 
-        stop = open_when_answering(config.url(port), port)
+        stop = open_when_answering(config.url(port), port, tls=config.https)
         try:
             return supervisor.run()
         finally:
