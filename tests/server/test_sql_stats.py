@@ -150,3 +150,28 @@ def test_json_lines_carry_the_queries_and_hints() -> None:
     data = json.loads(JsonFormatter().line(entry))
     assert (data["queries"], data["query_ms"], data["hints"]) == (3, 1.25, ["N+1: 5 × SELECT"])
     assert PlainFormatter().line(entry).endswith("  3 q 1.2 ms")
+
+
+def test_a_failing_statement_leaves_no_start_behind() -> None:
+    import sqlalchemy
+    from sqlalchemy import create_engine, text
+
+    from webkit_cli.server import sqlstats
+
+    assert sqlstats.install(None)
+    engine = create_engine("sqlite://")
+    stats = QueryStats()
+    token = sqlstats.CURRENT.set(stats)
+    try:
+        with engine.connect() as conn:
+            with pytest.raises(sqlalchemy.exc.OperationalError):
+                conn.execute(text("SELECT * FROM missing_table"))
+            conn.execute(text("SELECT 1"))
+            assert not conn.info.get("webkit_sql_start")
+    finally:
+        sqlstats.CURRENT.reset(token)
+    assert stats.count == 1
+    # Outside a request nothing is counted.
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    assert stats.count == 1

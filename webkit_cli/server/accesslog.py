@@ -22,6 +22,11 @@ JSON lines (``--log-format json``) have these keys::
     remote_addr  the client address
     exception    only on a 5xx caused by an exception:
                  {"type": "builtins.ValueError", "message": "...", "traceback": "..."}
+    queries      only when the app uses SQLAlchemy: int, the request's SQL statements
+    query_ms     float, the time they took
+    hints        only with an N+1: ["N+1: 8 × SELECT … (views.py:29)"]
+
+The rich and plain lines end with ``  3 q 1.2 ms`` then, with an N+1, one ``  ↳`` line each.
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Lines of source shown around the failing line of each frame.
 CONTEXT_LINES: Final = 3
+LOAD_TITLE: Final = "The app failed to load"
+REQUEST_TITLE: Final = "The request failed"
 
 
 @dataclass
@@ -557,10 +559,6 @@ def error_response(
     headers.append(("Content-Length", str(len(content))))
     start_response("500 Internal Server Error", headers, exc_info)
     return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [content]
-
-
-LOAD_TITLE: Final = "The app failed to load"
-REQUEST_TITLE: Final = "The request failed"
 
 
 def error_app(

@@ -111,6 +111,14 @@ def _after(
         entry.source = _source_line()
 
 
+def _failed(context: Any) -> None:
+    """A statement that raised has no ``after_cursor_execute``: forget its start."""
+    connection = getattr(context, "connection", None)
+    starts = connection.info.get("webkit_sql_start") if connection is not None else None
+    if starts:
+        starts.pop()
+
+
 def install(root: str | Path | None) -> bool:
     """Listen to every Engine's cursor executions, once per process, if the app imported
     SQLAlchemy (True when listening)."""
@@ -125,5 +133,6 @@ def install(root: str | Path | None) -> bool:
 
     event.listen(Engine, "before_cursor_execute", _before)
     event.listen(Engine, "after_cursor_execute", _after)
+    event.listen(Engine, "handle_error", _failed)
     _installed = True
     return True
