@@ -121,3 +121,35 @@ def test_without_cryptography_one_error_line(
         "(or pip install cryptography)."
     ]
     assert not (tmp_path / "ca").exists()
+
+
+@pytest.mark.slow
+def test_open_with_https_opens_the_https_url(tmp_path: Path) -> None:
+    import stat
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "app.py").write_text(APP, encoding="utf-8")
+    record = tmp_path / "opened.txt"
+    browser = tmp_path / "fake-browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {record}\n', encoding="utf-8")
+    browser.chmod(browser.stat().st_mode | stat.S_IXUSR)
+    server = Server(
+        project,
+        ["--https", "--open", "--no-reload"],
+        env={"WEBKIT_CA_DIR": str(tmp_path / "ca"), "BROWSER": str(browser)},
+        wait=False,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not record.exists() and time.monotonic() < deadline:
+            assert server.proc.poll() is None, server.stderr
+            time.sleep(0.05)
+        port = HTTPS_URL.search(server.stderr)
+        assert port is not None
+        assert record.read_text(encoding="utf-8").splitlines() == [
+            f"https://127.0.0.1:{port.group(1)}/"
+        ]
+    finally:
+        server.close()
+    server.assert_nothing_left()
