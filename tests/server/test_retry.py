@@ -159,3 +159,32 @@ def test_only_the_client_that_sent_it_may_replay_and_files_are_private(
     )
     assert same.status_code == 500 and "X-Webkit-Error" in same.headers  # replayed, fails again
     assert client.get(f"/__webkit/retry/{entry}").status_code == 405
+
+
+def test_a_body_too_large_to_keep_is_not_replayed_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flask import Flask
+    from werkzeug.test import Client
+
+    from webkit_cli.server import wsgi
+    from webkit_cli.server.config import ServerConfig
+
+    monkeypatch.setenv("WEBKIT_RUN_TOKEN", "tok-big")
+    monkeypatch.setattr(wsgi, "BODY_LIMIT", 10)
+    app = Flask("retrybig")
+
+    @app.post("/upload")
+    def upload() -> str:
+        raise KeyError("no")
+
+    config = ServerConfig(reload=False, live_reload=False)
+    client = Client(wsgi.build_app(app, config=config, hub=None, error=None))
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    failed = client.post(
+        "/upload", data=b"x" * 50, content_type="application/octet-stream", environ_base=local
+    )
+    entry = failed.headers["X-Webkit-Error"].rsplit("/", 1)[1]
+    again = client.post(f"/__webkit/retry/{entry}", data={"token": "tok-big"}, environ_base=local)
+    assert again.status_code == 409, again.get_data(as_text=True)
+    assert "too large" in again.get_data(as_text=True)

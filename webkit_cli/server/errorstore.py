@@ -121,6 +121,12 @@ class ErrorStore:
             "remote_addr": environ.get("REMOTE_ADDR", ""),
             "headers": {key: environ[key] for key in _REPLAYED if environ.get(key)},
             "body": base64.b64encode(body or b"").decode(),
+            # A body too large to keep (or streamed): replaying without it would lie.
+            "incomplete": body is None
+            and (
+                str(environ.get("CONTENT_LENGTH") or "0") not in ("", "0")
+                or bool(environ.get("HTTP_TRANSFER_ENCODING"))
+            ),
         }
         self.put("request", entry_id, json.dumps(record).encode())
 
@@ -216,6 +222,12 @@ class ErrorRoutes:
             )
         if record.get("remote_addr") != environ.get("REMOTE_ADDR"):
             return _plain(start_response, "403 Forbidden", "Only the client that sent it.")
+        if record.get("incomplete"):
+            return _plain(
+                start_response,
+                "409 Conflict",
+                "Its body was too large to keep (over 1 MiB) or streamed: send it again.",
+            )
         body = base64.b64decode(str(record.get("body", "")))
         replay = {
             key: value
