@@ -111,3 +111,15 @@ def test_describe_app_names_where_the_app_came_from(
     assert describe_app(with_option) == "cli:app (from --app)"
     plain = build_file_tree(tmp_path / "plain", {"app.py": ""})
     assert "Flask's conventions" in describe_app(ServerConfig.from_options(project_dir=plain))
+
+
+def test_banner_shows_the_network_url_when_bound_to_every_interface() -> None:
+    from webkit_cli.server.banner import network_url
+
+    everywhere = ServerConfig.from_options(host="0.0.0.0")
+    url = network_url(everywhere, 8123, address="192.168.1.20")
+    assert url == "http://192.168.1.20:8123/"
+    text = render(build_banner(everywhere, replace(INFO, network_url=url)))
+    assert re.search(r"Network\s+http://192\.168\.1\.20:8123/", text)
+    assert network_url(ServerConfig.from_options(), 8123, address="192.168.1.20") is None
+    assert "Network" not in render(build_banner(ServerConfig.from_options(), INFO))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -314,3 +316,145 @@ def test_webkit_run_serves_the_error_page_until_the_fix_is_saved(tmp_path: Path)
         assert "fixed" in server.wait_for_body("/", lambda text: "fixed" in text)
     finally:
         server.close()
+
+
+# -- the user's code first, the request on top, editor links -------------------------------
+
+PROJECT_VIEWS = """\
+from flask import Flask, render_template, request
+
+app = Flask(__name__)
+app.config["PROPAGATE_EXCEPTIONS"] = True
+
+
+def total(items):
+    return sum(item["price"] for item in items)
+
+
+@app.post("/cart")
+def cart():
+    return str(total([{"name": (request.get_json(silent=True) or request.form)["name"]}]))
+
+
+@app.get("/page")
+def page():
+    return render_template("page.html", user=None)
+"""
+
+PAGE_TEMPLATE = """\
+<!doctype html>
+<html><body>
+<h1>Hello</h1>
+<p>{{ user.name.first }}</p>
+</body></html>
+"""
+
+
+WHERE = r'<div class="where"><b>([^<]+)</b>, line (\d+)'
+
+
+def project_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Client]:
+    """A project folder with a Flask app that fails, served through webkit's pipeline."""
+    import importlib.util
+
+    root = tmp_path / "shop"
+    (root / "templates").mkdir(parents=True)
+    (root / "views.py").write_text(PROJECT_VIEWS, encoding="utf-8")
+    (root / "templates" / "page.html").write_text(PAGE_TEMPLATE, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("shop_views", root / "views.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Flask finds the templates folder next to the module it is named after.
+    monkeypatch.setitem(sys.modules, "shop_views", module)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv("WEBKIT_EDITOR", "code")
+    cfg = config(reload=False, project_dir=root)
+    return root, Client(build_app(module.app, config=cfg, hub=None, error=None))
+
+
+def test_the_page_leads_with_the_frame_that_raised_in_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, client = project_app(tmp_path, monkeypatch)
+    response = client.post(
+        "/cart?step=2",
+        data={"name": "Mug", "password": "hunter2", "csrf_token": "abc123"},
+        headers={"Accept": BROWSER_ACCEPT},
+    )
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    main = text.split("<details><summary>Plain traceback")[0]
+    frames = re.findall(WHERE, main)
+    # The project's frames first, the one that raised leading; paths relative to the project.
+    # (the generator expression raised, in total(), called by the view)
+    assert frames[:3] == [("views.py", "8"), ("views.py", "8"), ("views.py", "13")]
+    fold = main.index('<details class="fold">')
+    assert main.index("views.py") < fold
+    assert re.search(r"<summary>\d+ framework frames folded: webkit, Werkzeug, Flask", main)
+    # Flask's wsgi_app re-raises: its frame is listed once, not at two lines.
+    assert main.count("in <b>wsgi_app</b>") == 1
+    # The request on top: method, URL, form fields; never the value of a secret.
+    assert main.index("POST /cart") < main.index("views.py")
+    assert "form name</th><td>Mug" in main
+    assert "hunter2" not in text and "abc123" not in text
+    assert "form password</th><td>(hidden)" in main
+    # Open-in-editor on every project frame (VS Code here), with the absolute path.
+    links = re.findall(r'<a class="open" href="([^"]+)">', main)
+    views = root.resolve() / "views.py"
+    assert links == [
+        f"vscode://file{views}:8",
+        f"vscode://file{views}:8",
+        f"vscode://file{views}:13",
+    ]
+
+
+def test_json_bodies_are_summarised_without_secret_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = project_app(tmp_path, monkeypatch)
+    text = client.post(
+        "/cart", json={"name": "Mug", "api_key": "sk-live-1"}, headers={"Accept": BROWSER_ACCEPT}
+    ).get_data(as_text=True)
+    assert "json name</th><td>Mug" in text
+    assert "json api_key</th><td>(hidden)" in text
+    assert "sk-live-1" not in text
+
+
+def test_a_template_error_leads_with_the_template_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = project_app(tmp_path, monkeypatch)
+    text = client.get("/page", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+    main = text.split("<details")[0]
+    first = re.search('<div class="frame lead">' + WHERE, main)
+    assert first is not None and first.groups() == ("templates/page.html", "4")
+    lead = main[first.start() :].split("</pre></div>")[0]
+    assert '<span class="hl"><i>    4 </i>&lt;p&gt;{{ user.name.first }}&lt;/p&gt;</span>' in lead
+    # Then the view that rendered it; Jinja's and Flask's frames only behind the fold.
+    shown = re.findall(r'<div class="where"><b>([^<]+)</b>', main)
+    assert shown == ["templates/page.html", "views.py"]
+    assert re.search(r'<details class="fold"><summary>\d+ framework frames folded', text)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("code --wait", "vscode://file/p/app.py:7"),
+        ("pycharm", "idea://open?file=%2Fp%2Fapp.py&line=7"),
+        ("subl -w", "subl://open?url=file%3A%2F%2F%2Fp%2Fapp.py&line=7"),
+        ("myeditor://open?f={file}&l={line}", "myeditor://open?f=/p/app.py&l=7"),
+        ("", None),
+    ],
+)
+def test_editor_links_follow_the_configured_editor(setting: str, expected: str | None) -> None:
+    from webkit_cli.server.editor import editor_link
+
+    assert editor_link("/p/app.py", 7, setting=setting) == expected
+
+
+def test_a_command_editor_gets_a_tokened_webkit_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    from webkit_cli.server.editor import editor_link
+
+    monkeypatch.setenv("WEBKIT_RUN_TOKEN", "tok-1")
+    link = editor_link("/p/app.py", 7, setting="emacsclient -n")
+    assert link == "/__webkit/open?file=%2Fp%2Fapp.py&line=7&token=tok-1"

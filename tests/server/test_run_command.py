@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from click.core import ParameterSource
 from click.testing import CliRunner
@@ -119,3 +122,55 @@ def test_windows_gets_one_error_line_not_a_traceback(
     result = runner.invoke(cli, ["run", "--port", "0"])
     assert result.exit_code == 1
     assert "does not run on Windows yet" in result.output and "WSL" in result.output
+
+
+def test_no_app_is_one_error_line_and_no_banner(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "webkit_cli", "run", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Could not locate a Flask app."), lines
+    assert "webkit run" not in result.stderr and "URL" not in result.stderr
+
+
+@pytest.mark.slow
+def test_open_starts_the_browser_once_the_server_answers(tmp_path: Path) -> None:
+    import stat
+    import time
+
+    from tests.server._server import Server
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "app.py").write_text(
+        "from flask import Flask\napp = Flask(__name__)\n\n\n@app.get('/')\ndef index():\n"
+        "    return 'hello'\n",
+        encoding="utf-8",
+    )
+    record = tmp_path / "opened.txt"
+    browser = tmp_path / "fake-browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {record}\n', encoding="utf-8")
+    browser.chmod(browser.stat().st_mode | stat.S_IXUSR)
+    server = Server(project, ["--open", "--no-reload"], env={"BROWSER": str(browser)})
+    try:
+        deadline = time.monotonic() + 20
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert record.read_text(encoding="utf-8").splitlines() == [
+            f"http://127.0.0.1:{server.port}/"
+        ]
+        assert "/__webkit/" not in server.stdout  # the probe is not in the request log
+    finally:
+        server.close()
+    server.assert_nothing_left()
+    assert len(record.read_text(encoding="utf-8").splitlines()) == 1

@@ -14,7 +14,7 @@ from webkit_cli.server.config import LOG_FORMATS
         "Every option can also be set with an environment variable: WEBKIT_HOST, WEBKIT_PORT "
         "(or PORT), WEBKIT_RELOAD, WEBKIT_DEBUG, WEBKIT_APP, WEBKIT_PROJECT, WEBKIT_WATCH, "
         "WEBKIT_EXCLUDE, WEBKIT_LIVE_RELOAD, WEBKIT_ACCESS_LOG, WEBKIT_LOG_FORMAT, WEBKIT_POLL, "
-        "WEBKIT_ALLOWED_HOSTS."
+        "WEBKIT_ALLOWED_HOSTS, WEBKIT_OPEN, WEBKIT_HTTPS."
     ),
 )
 @click.option(
@@ -100,6 +100,22 @@ from webkit_cli.server.config import LOG_FORMATS
     "any host). Loopback names, IP addresses and --host are always answered.",
 )
 @click.option(
+    "--open",
+    "open_browser",
+    is_flag=True,
+    default=False,
+    envvar="WEBKIT_OPEN",
+    help="Open the browser once the server answers (BROWSER picks which).",
+)
+@click.option(
+    "--https",
+    is_flag=True,
+    default=False,
+    envvar="WEBKIT_HTTPS",
+    help="Serve TLS with a certificate from webkit's local CA, made once per machine "
+    "(needs webkit-cli[https]); says how to trust it.",
+)
+@click.option(
     "--warm/--no-warm",
     default=True,
     hidden=True,
@@ -123,6 +139,8 @@ def run_command(
     poll: bool,
     warm: bool,
     allowed_hosts: tuple[str, ...],
+    open_browser: bool,
+    https: bool,
 ) -> None:
     """Serve the project with a reloading development server.
 
@@ -135,12 +153,18 @@ def run_command(
       webkit run                      http://127.0.0.1:8000/, reloading
       webkit run --port 0             any free port (the URL is printed)
       webkit run --host 0.0.0.0       reachable from the network (a warning says so)
+      webkit run --open               and open it in the browser
+      webkit run --https              https://127.0.0.1:8000/ (local CA, trusted once)
       webkit run --no-reload --log-format json
     """
+    import os
+    import secrets
+
     from click.core import ParameterSource
 
     from webkit_cli.server import run
     from webkit_cli.server.config import ServerConfig
+    from webkit_cli.server.editor import TOKEN_ENV
 
     source = ctx.get_parameter_source("port")
     try:
@@ -160,7 +184,13 @@ def run_command(
             poll=poll,
             warm=warm,
             allowed_hosts=allowed_hosts,
+            open_browser=open_browser,
+            https=https,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc), ctx) from exc
+    # This run's token (editor links, retry): inherited by the warm process and workers.
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
+    # This run's token (editor links, retry): inherited by the warm process and workers.
+    os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
     ctx.exit(run(config))

@@ -43,7 +43,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
     from webkit_cli.errors import WebkitError
     from webkit_cli.project import find_project
     from webkit_cli.server._warm import fork_supported
-    from webkit_cli.server.banner import BannerInfo, build_banner
+    from webkit_cli.server.banner import BannerInfo, build_banner, network_url, require_an_app
     from webkit_cli.server.sockets import bind_socket
     from webkit_cli.server.supervisor import Supervisor
 
@@ -55,6 +55,7 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         )
     console = console or make_console(stderr=True)
     project = find_project(config.project_dir)
+    require_an_app(project, config.app)
     root = project.root
     if config.project_dir is None:
         from dataclasses import replace
@@ -67,6 +68,11 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
             "development server. Use it on trusted networks only; the default, 127.0.0.1, "
             "keeps it local."
         )
+    trust: list[str] = []
+    if config.https:
+        from webkit_cli.server.tls import prepare
+
+        config, trust = prepare(config)
     sock, note = bind_socket(config)
     port = sock.getsockname()[1]
     if note:
@@ -82,6 +88,17 @@ def run(config: ServerConfig, *, console: Console | None = None) -> int:
         mode=mode,
         watched=supervisor.watcher.described_roots if supervisor.watcher else (),
         flask_debug=flask_debug(project),
+        network_url=network_url(config, port),
     )
     console.print(build_banner(config, info))
+    for line in trust:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if config.open_browser:
+        from webkit_cli.server.browser import open_when_answering
+
+        stop = open_when_answering(config.url(port), port, tls=config.https)
+        try:
+            return supervisor.run()
+        finally:
+            stop.set()
     return supervisor.run()

@@ -22,6 +22,11 @@ JSON lines (``--log-format json``) have these keys::
     remote_addr  the client address
     exception    only on a 5xx caused by an exception:
                  {"type": "builtins.ValueError", "message": "...", "traceback": "..."}
+    queries      only when the app uses SQLAlchemy: int, the request's SQL statements
+    query_ms     float, the time they took
+    hints        only with an N+1: ["N+1: 8 × SELECT … (views.py:29)"]
+
+The rich and plain lines end with ``  3 q 1.2 ms`` then, with an N+1, one ``  ↳`` line each.
 """
 
 from __future__ import annotations
@@ -69,6 +74,11 @@ class AccessEntry:
     static: bool = False
     remote_addr: str = ""
     exc: BaseException | None = None
+    #: SQL queries run by the request (None when the app does not use SQLAlchemy)
+    queries: int | None = None
+    query_ms: float = 0.0
+    #: "N+1: 12 × SELECT … (views.py:14)" lines (sqlstats.py)
+    hints: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         """The plain line; what a generic logging handler prints via ``getMessage()``."""
@@ -165,7 +175,7 @@ class PlainFormatter:
         )
 
     def line(self, entry: AccessEntry) -> str:
-        return " ".join(self.fields(entry))
+        return " ".join(self.fields(entry)) + sql_part(entry)
 
     def traceback(self, exc: BaseException) -> str:
         return format_exception(exc).rstrip("\n")
@@ -219,11 +229,12 @@ class RichFormatter(PlainFormatter):
 
     def line(self, entry: AccessEntry) -> str:
         clock, method, target, status, duration, size = self.fields(entry)
+        sql = sql_part(entry)
         if not self._color:
-            return f"{clock} {method} {target} {status} {duration} {size}"
+            return f"{clock} {method} {target} {status} {duration} {size}{sql}"
         if entry.static:
             d0, d1 = self._dim
-            return f"{d0}{clock} {method} {target} {status} {duration} {size}{d1}"
+            return f"{d0}{clock} {method} {target} {status} {duration} {size}{sql}{d1}"
         t0, t1 = self._time
         m0, m1 = self._method
         s0, s1 = self._status[_status_class(entry.status)]
@@ -234,7 +245,10 @@ class RichFormatter(PlainFormatter):
         else:
             u0, u1 = self._dim
         head = f"{t0}{clock}{t1} {m0}{method}{m1} {target}"
-        return f"{head} {s0}{status}{s1} {u0}{duration}{u1} {size}"
+        if sql:
+            d0, d1 = self._dim if not entry.hints else self._slow
+            sql = f"{d0}{sql}{d1}"
+        return f"{head} {s0}{status}{s1} {u0}{duration}{u1} {size}{sql}"
 
     def traceback(self, exc: BaseException) -> str:
         from rich.console import Console
@@ -251,6 +265,13 @@ class RichFormatter(PlainFormatter):
         with self._tb_lock:
             console.print(rich_traceback(exc, suppress=_framework_modules()))
         return buffer.getvalue().rstrip("\n")
+
+
+def sql_part(entry: AccessEntry) -> str:
+    """``  3 q 1.2 ms`` after the size, for an app that uses SQLAlchemy."""
+    if entry.queries is None:
+        return ""
+    return f"  {entry.queries} q {human_duration(entry.query_ms)}"
 
 
 def _framework_modules() -> list[Any]:
@@ -295,6 +316,10 @@ class JsonFormatter:
             f'"size": {size}, "static": {"true" if entry.static else "false"}, '
             f'"remote_addr": {quote(entry.remote_addr)}'
         )
+        if entry.queries is not None:
+            text += f', "queries": {int(entry.queries)}, "query_ms": {round(entry.query_ms, 3)!r}'
+            if entry.hints:
+                text += f', "hints": {json.dumps(list(entry.hints))}'
         if entry.exc is None or entry.status < 500:
             return text + "}"
         exc_type = type(entry.exc)
@@ -340,6 +365,8 @@ class AccessLogHandler(logging.Handler):
         """The text written for ``entry``: the line and, for a 5xx exception, its traceback."""
         fmt = self.access_formatter
         text = fmt.line(entry) + "\n" if self.lines else ""
+        if entry.hints and self.lines and isinstance(fmt, PlainFormatter):
+            text += "".join(f"  ↳ {clean(hint)}\n" for hint in entry.hints)
         failed = entry.exc is not None and entry.status >= 500
         if failed and isinstance(fmt, PlainFormatter):
             assert entry.exc is not None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from webkit_cli.project import EnvSetting
+    from webkit_cli.project import EnvSetting, Project
     from webkit_cli.server.config import ServerConfig
 
 
@@ -28,6 +28,52 @@ class BannerInfo:
     watched: Sequence[str] = ()
     #: FLASK_DEBUG as the app will read it (from the environment, .env or .flaskenv)
     flask_debug: EnvSetting | None = None
+    #: the URL other machines use, when bound to every interface (0.0.0.0, ::)
+    network_url: str | None = None
+
+
+def lan_address() -> str | None:
+    """This machine's address on its network (the interface of the default route).
+
+    A UDP socket's ``connect`` only picks the route: no packet is sent.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 9))
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith(("0.", "127.")) else address
+
+
+def network_url(config: ServerConfig, port: int, address: str | None = None) -> str | None:
+    """``http://192.168.1.20:8000/`` when bound to every interface, else None."""
+    if config.host not in ("0.0.0.0", "::", ""):
+        return None
+    address = address or lan_address()
+    if address is None:
+        return None
+    scheme = config.url(port).split("://", 1)[0]
+    return f"{scheme}://{address}:{port}/"
+
+
+def require_an_app(project: Project, app_option: str | None) -> None:
+    """Raise the one ``Error:`` line when Flask's conventions have nothing to find, before
+    a banner that would say the app was found by them (the worker would only tell after).
+    """
+    from webkit_cli.project import (
+        CONVENTIONAL_MODULES,
+        AppSource,
+        locate_conventional_app,
+        resolve_app_target,
+    )
+
+    if resolve_app_target(project, app_option).source is not AppSource.CONVENTION:
+        return
+    if not any((project.root / f"{name}.py").is_file() for name in CONVENTIONAL_MODULES):
+        locate_conventional_app(project)  # raises NoAppError: there is nothing to import
 
 
 def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
@@ -40,6 +86,9 @@ def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     grid.add_row("URL", f"[bold cyan][link={info.url}]{escape(info.url)}[/link][/]")
+    if info.network_url:
+        url = escape(info.network_url)
+        grid.add_row("Network", f"[cyan][link={info.network_url}]{url}[/link][/]")
     grid.add_row("App", escape(info.app))
     grid.add_row("Project", escape(info.project))
     if config.reload:

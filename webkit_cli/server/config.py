@@ -82,6 +82,13 @@ class ServerConfig:
     cache_dir: str | None = None
     #: --allowed-host names answered besides loopback names, IPs and the bound host (hosts.py)
     allowed_hosts: tuple[str, ...] = ()
+    #: --open: open the browser once the first worker answers
+    open_browser: bool = False
+    #: --https: TLS with a certificate from webkit's local CA (tls.py)
+    https: bool = False
+    #: the server certificate and key files the workers load (set by run())
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     @classmethod
     def from_options(
@@ -103,6 +110,8 @@ class ServerConfig:
         warm: bool = True,
         allowed_hosts: Iterable[str] = (),
         layer: bool = True,
+        open_browser: bool = False,
+        https: bool = False,
         environ: Mapping[str, str] | None = None,
     ) -> ServerConfig:
         """Normalise the options; raise ``ValueError`` with the fix for impossible combinations.
@@ -148,6 +157,8 @@ class ServerConfig:
             warm=warm,
             allowed_hosts=normalize_allowed_hosts(allowed_hosts),
             layer=layer and env_flag(environ.get("WEBKIT_LAYER", "1")),
+            open_browser=open_browser,
+            https=https,
         )
 
     @property
@@ -156,7 +167,8 @@ class ServerConfig:
 
     def url(self, port: int | None = None) -> str:
         """The URL to open, with the actually bound port when given."""
-        return f"http://{_url_host(self.host)}:{self.port if port is None else port}/"
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{_url_host(self.host)}:{self.port if port is None else port}/"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

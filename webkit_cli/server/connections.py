@@ -36,6 +36,7 @@ import os
 import re
 import selectors
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -121,7 +122,7 @@ TOO_LARGE_RESPONSE: Final = _simple_response(
 class Connection:
     """One accepted connection, owned by the main loop until its head is complete."""
 
-    __slots__ = ("address", "buffer", "deadline", "line_seen", "sock")
+    __slots__ = ("address", "buffer", "deadline", "handshaken", "line_seen", "sock")
 
     def __init__(self, sock: socket.socket, address: Any, deadline: float) -> None:
         self.sock = sock
@@ -129,6 +130,8 @@ class Connection:
         self.buffer = bytearray()
         self.deadline = deadline
         self.line_seen = False
+        #: False until a TLS connection's handshake is done (always True without TLS)
+        self.handshaken = not isinstance(sock, ssl.SSLSocket)
 
     def add(self, data: bytes) -> bool:
         """Append received bytes; ``True`` once the head is complete (or cannot be HTTP/1)."""
@@ -266,6 +269,9 @@ class ConnectionLoop:
         self.max_connections = self.limits.connections or auto
         self.max_lingering = max(8, spare // 2)
         self.listen = server.socket
+        #: --https: each accepted connection is wrapped (worker.py sets the context)
+        context = getattr(server, "ssl_context", None)
+        self.tls: ssl.SSLContext | None = context if isinstance(context, ssl.SSLContext) else None
         # Shared with the other workers: accept() must not block when another took it.
         self.listen.setblocking(False)
         self.selector = selectors.DefaultSelector()
@@ -373,6 +379,13 @@ class ConnectionLoop:
             oldest = next(iter(self.heads.values()))
             self._drop_head(oldest, TIMEOUT_RESPONSE if oldest.buffer else None)
         sock.setblocking(False)
+        if self.tls is not None:
+            # The handshake runs in the head-reading loop, without blocking it.
+            try:
+                sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            except (OSError, ValueError):
+                _close(sock)
+                return
         deadline = time.monotonic() + self.limits.head_timeout
         conn = Connection(sock, address, deadline)
         self.heads[sock] = conn
@@ -380,9 +393,23 @@ class ConnectionLoop:
         self._next_deadline = min(self._next_deadline, deadline)
 
     def _read_head(self, conn: Connection) -> None:
+        sock = conn.sock
+        if not conn.handshaken:
+            assert isinstance(sock, ssl.SSLSocket)
+            try:
+                sock.do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            except (OSError, ValueError):
+                self._drop_head(conn, None)  # not TLS, or a client that does not trust us
+                return
+            conn.handshaken = True
         try:
-            data = conn.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+            data = sock.recv(65536)
+            # TLS may hold decrypted bytes the selector cannot see: take them now.
+            while isinstance(sock, ssl.SSLSocket) and sock.pending():
+                data += sock.recv(65536)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError:
             data = b""

@@ -159,6 +159,12 @@ class Worker:
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
             server = _pooled_server(self.config.host, wsgi, handler, self.listen_fd)
+        if self.config.tls_cert and self.config.tls_key:
+            from webkit_cli.server.tls import server_context
+
+            # Each connection is wrapped by the ConnectionLoop (its handshake must not block
+            # the accept loop); werkzeug only reads the attribute for wsgi.url_scheme.
+            server.ssl_context = server_context(self.config.tls_cert, self.config.tls_key)
         self.front = ConnectionLoop(server, handler)
         # What this worker imported beyond the warm process: lazy third-party imports
         # (a database dialect, say) that the warm process can take over for the next one.

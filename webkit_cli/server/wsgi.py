@@ -2,9 +2,12 @@
 
 :func:`build_app` composes, outermost first::
 
-    AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"]
+    ErrorRoutes          /__webkit/error/ID (a kept traceback page), /__webkit/retry/ID
+    AccessCapture        status, body size, static flag, exception -> environ["webkit.capture"];
+                         a 5xx with an exception is kept (errorstore.py) and linked by a header
     HostCheck            403 for a Host that does not name this server (DNS rebinding, hosts.py)
     LiveReloadMiddleware /__webkit/livereload.js, /__webkit/events, <script> in HTML pages
+    EditorOpen           /__webkit/open (only with a command editor: vim, emacs; editor.py)
     ExceptionCatcher     an exception escaping the app -> the traceback page (500)
     DebuggedApplication  only with --debug: werkzeug's interactive debugger
     the user's app       or, when it failed to load, the error app (500 on every request)
@@ -17,18 +20,40 @@ size are the real ones), instead of werkzeug's own line.
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from werkzeug.serving import WSGIRequestHandler
 
 from webkit_cli.server.accesslog import AccessEntry, configure_access_logger, log_entry
-from webkit_cli.server.errorpage import REQUEST_TITLE, error_app, error_response
+from webkit_cli.server.editor import EditorOpen, editor_kind, editor_setting
+from webkit_cli.server.errorpage import (
+    REQUEST_TITLE,
+    error_app,
+    error_response,
+    stored_page,
+    summary_line,
+)
+from webkit_cli.server.errorstore import (
+    ERROR_HEADER,
+    ERROR_PREFIX,
+    REPLAY_KEY,
+    SUMMARY_HEADER,
+    ErrorRoutes,
+    ErrorStore,
+)
 from webkit_cli.server.hosts import HostCheck, HostPolicy
 from webkit_cli.server.livereload import PREFIX, LiveReloadHub, LiveReloadMiddleware
+from webkit_cli.server.sqlstats import CURRENT as SQL_CURRENT
+from webkit_cli.server.sqlstats import QueryStats
+from webkit_cli.server.sqlstats import install as install_sql_stats
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -43,12 +68,18 @@ DEFAULT_STATIC_PREFIXES: Final = ("/static/", "/favicon.ico")
 class Capture:
     """What the handler needs to know about one response, filled in by the middleware."""
 
-    __slots__ = ("end", "exc", "size", "static")
+    __slots__ = ("body", "end", "error_id", "exc", "size", "sql", "static")
 
     def __init__(self, static: bool) -> None:
         self.size: int | None = None
         self.exc: BaseException | None = None
         self.static = static
+        #: the request's SQL queries, when the app uses SQLAlchemy (sqlstats.py)
+        self.sql: QueryStats | None = None
+        #: the request body, read before the app ran (the error page and retry need it)
+        self.body: bytes | None = None
+        #: the id a failed request is stored under (errorstore.py)
+        self.error_id: str | None = None
         #: perf_counter() when a streamed body ended (sized bodies end with their headers)
         self.end = 0.0
 
@@ -81,15 +112,35 @@ class _Counted:
 class AccessCapture:
     """Outermost layer: records what the access log line needs, at almost no cost."""
 
-    def __init__(self, app: WSGIApplication, static_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        static_prefixes: tuple[str, ...],
+        *,
+        sql: bool = False,
+        store: ErrorStore | None = None,
+        root: str | None = None,
+    ) -> None:
         self.app = app
         self.static_prefixes = static_prefixes
+        self.sql = sql
+        self.store = store
+        self.root = root
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         capture = Capture(environ.get("PATH_INFO", "").startswith(self.static_prefixes))
         environ[CAPTURE_KEY] = capture
+        if self.sql:
+            # Set on every request: the server's threads are pooled and keep their context.
+            capture.sql = QueryStats()
+            SQL_CURRENT.set(capture.sql)
+        store = self.store
+        if store is not None:
+            capture.body = _buffer_body(environ)
 
         def record(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if store is not None and status.startswith("5") and capture.exc is not None:
+                headers = [*headers, *self._keep(store, capture, environ)]
             # Content-Length is usually among the first headers; stop as soon as it is seen.
             for key, value in headers:
                 if key == "Content-Length" or key.lower() == "content-length":
@@ -104,6 +155,23 @@ class AccessCapture:
             return _Counted(result, capture)
         return result
 
+    def _keep(
+        self, store: ErrorStore, capture: Capture, environ: WSGIEnvironment
+    ) -> list[tuple[str, str]]:
+        """Store the failed request and its traceback page; the headers that link them."""
+        assert capture.exc is not None
+        entry_id = capture.error_id or store.new_id()
+        capture.error_id = entry_id
+        page, csp = stored_page(
+            capture.exc, environ, capture.body, root=self.root, entry_id=entry_id
+        )
+        store.put("page", entry_id, json.dumps({"html": page, "csp": csp}).encode())
+        store.put_request(entry_id, environ, capture.body)
+        return [
+            (ERROR_HEADER, ERROR_PREFIX + entry_id),
+            (SUMMARY_HEADER, summary_line(capture.exc)),
+        ]
+
 
 class ExceptionCatcher:
     """Turns an exception escaping the app into the traceback page, and records it.
@@ -113,11 +181,14 @@ class ExceptionCatcher:
     log its own traceback, which would repeat the one the access log prints.
     """
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, root: str | None = None) -> None:
         self.app = app
+        self.root = root
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         called = False
+        capture: Capture | None = environ.get(CAPTURE_KEY)
+        body = capture.body if capture is not None else None
 
         def tracked(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             nonlocal called
@@ -127,9 +198,11 @@ class ExceptionCatcher:
         try:
             return self.app(environ, tracked)
         except Exception as exc:
-            capture: Capture | None = environ.get(CAPTURE_KEY)
+            retry_id = None
             if capture is not None:
                 capture.exc = exc
+                # The id the outer layer stores this request under, for the retry button.
+                retry_id = capture.error_id = capture.error_id or secrets.token_urlsafe(18)
             return error_response(
                 environ,
                 start_response,
@@ -139,7 +212,28 @@ class ExceptionCatcher:
                 # exc_info tells the server to replace headers the app already set; when
                 # there are none, some servers (werkzeug's test client) would re-raise it.
                 exc_info=sys.exc_info() if called else None,
+                root=self.root,
+                body=body,
+                retry_id=retry_id,
             )
+
+
+#: The largest request body kept for the error page's summary (read before the app runs).
+BODY_LIMIT: Final = 1 << 20
+
+
+def _buffer_body(environ: WSGIEnvironment) -> bytes | None:
+    """The request body, read into memory and put back as a fresh stream, when small.
+
+    The app consumes ``wsgi.input``; the error page summarises the body after it failed.
+    A streamed (chunked) or large body is left alone and not summarised.
+    """
+    length = str(environ.get("CONTENT_LENGTH") or "")
+    if not length.isdigit() or not 0 < int(length) <= BODY_LIMIT:
+        return None
+    body: bytes = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def _record_flask_exception(sender: Any, exception: BaseException, **extra: Any) -> None:
@@ -227,14 +321,18 @@ def build_app(
     then gets the 500 page, which recovers by itself through live reload.
     """
     inner: WSGIApplication
+    sql = False
     if error is not None or app is None:
         if error is None:
             error = RuntimeError("No application was loaded.")
-        inner = error_app(error, reload=config.reload, live_reload=hub is not None)
+        inner = error_app(
+            error, reload=config.reload, live_reload=hub is not None, root=config.project_dir
+        )
         prefixes: tuple[str, ...] = DEFAULT_STATIC_PREFIXES
     else:
         _hook_flask(app)
         prefixes = _static_prefixes(app)
+        sql = install_sql_stats(config.project_dir)
         inner = app
         if config.debug:
             from werkzeug.debug import DebuggedApplication
@@ -247,13 +345,19 @@ def build_app(
             if trusted is not None:
                 trusted.extend(h for h in config.allowed_hosts if h != "*")
             inner = debugged
-        inner = ExceptionCatcher(inner)
+        inner = ExceptionCatcher(inner, config.project_dir)
+    if editor_kind(editor_setting()) == "command":
+        inner = EditorOpen(inner, config.project_dir or Path.cwd())
     if hub is not None and config.live_reload:
         inner = LiveReloadMiddleware(inner, hub)
     policy = HostPolicy(config.host, config.allowed_hosts)
     if not policy.any:
         inner = HostCheck(inner, policy)
-    return AccessCapture(inner, prefixes)
+    store = ErrorStore(config.cache_dir)
+    outer = AccessCapture(inner, prefixes, sql=sql, store=store, root=config.project_dir)
+    # Outside the request log's layer, so a replayed request is logged as itself; its own
+    # URLs get the same Host check.
+    return ErrorRoutes(outer, store, guard=None if policy.any else policy)
 
 
 def debugger_pin(app: WSGIApplication) -> str | None:
@@ -329,6 +433,7 @@ class AccessLogRequestHandler(WSGIRequestHandler):
         environ = getattr(self, "environ", None)
         if environ is None:
             return
+        environ = environ.get(REPLAY_KEY, environ)
         path: str = environ["PATH_INFO"]
         if path.startswith(PREFIX):
             return  # webkit's own live-reload URLs are noise in the user's log
@@ -352,6 +457,11 @@ class AccessLogRequestHandler(WSGIRequestHandler):
             remote_addr=environ["REMOTE_ADDR"],
             exc=None if capture is None else capture.exc,
         )
+        sql = None if capture is None else capture.sql
+        if sql is not None:
+            entry.queries = sql.count
+            entry.query_ms = sql.ms
+            entry.hints = tuple(sql.hints())
         log_entry(self.access_logger, entry)
 
 

@@ -5,6 +5,11 @@
  *   hello  {"generation"}  the worker answering; a new one means new Python code
  *   reload {"paths"}       a template or static file changed
  *   css    {"paths"}       a stylesheet changed: swapped in place, no reload
+ *
+ * It also watches the page's own fetch() and XMLHttpRequest calls: a 5xx from this
+ * origin shows an overlay with the error and a link to its traceback page (named by the
+ * X-Webkit-Error header), so a failing JSON endpoint never goes unnoticed. The overlay
+ * is built with DOM calls and CSSOM properties only: no inline style, no inline script.
  */
 (function () {
   "use strict";
@@ -122,6 +127,119 @@
       }
       status.state = "retrying";
       scheduleConnect();
+    };
+  }
+
+  // -- the overlay for failed fetch/XHR calls -------------------------------------------
+
+  var overlay = null;
+  var overlayList = null;
+  var failures = [];
+  status.failures = failures;
+
+  function styled(tag, props) {
+    var el = document.createElement(tag);
+    Object.keys(props).forEach(function (key) {
+      el.style[key] = props[key];
+    });
+    return el;
+  }
+
+  function ensureOverlay() {
+    if (overlay !== null && overlay.isConnected) {
+      return;
+    }
+    overlay = styled("div", {
+      position: "fixed", left: "1rem", right: "1rem", bottom: "1rem", zIndex: "2147483647",
+      maxHeight: "45vh", overflowY: "auto", background: "#1d1d1f", color: "#f5f5f7",
+      border: "2px solid #ff6b6b", borderRadius: "10px", padding: ".75rem 1rem",
+      font: "14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif",
+      boxShadow: "0 10px 30px rgba(0,0,0,.35)"
+    });
+    overlay.setAttribute("data-webkit-overlay", "");
+    overlay.setAttribute("role", "alert");
+    var head = styled("div", { display: "flex", justifyContent: "space-between",
+      alignItems: "center", gap: "1rem", marginBottom: ".25rem" });
+    var title = styled("strong", { color: "#ff6b6b" });
+    title.textContent = "A request from this page failed (webkit run)";
+    var close = styled("button", { font: "inherit", background: "transparent",
+      color: "inherit", border: "1px solid #6e6e73", borderRadius: "6px", cursor: "pointer" });
+    close.type = "button";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () {
+      overlay.remove();
+      overlay = null;
+    });
+    head.appendChild(title);
+    head.appendChild(close);
+    overlayList = styled("ul", { margin: "0", padding: "0 0 0 1.1rem" });
+    overlay.appendChild(head);
+    overlay.appendChild(overlayList);
+    (document.body || document.documentElement).appendChild(overlay);
+  }
+
+  function reportFailure(method, url, statusCode, link, summary) {
+    var target;
+    try {
+      target = new URL(url, location.href);
+    } catch (err) {
+      return;
+    }
+    if (target.origin !== location.origin || target.pathname.indexOf("/__webkit/") === 0) {
+      return; // another server's error, or webkit's own URLs
+    }
+    var failure = { method: method, url: target.pathname + target.search,
+      status: statusCode, link: link || null, summary: summary || "" };
+    failures.push(failure);
+    ensureOverlay();
+    var item = styled("li", { margin: ".25rem 0" });
+    var code = styled("code", { fontFamily: "ui-monospace, Menlo, Consolas, monospace" });
+    code.textContent = failure.method + " " + failure.url + " \u2192 " + failure.status;
+    item.appendChild(code);
+    if (failure.summary) {
+      var text = styled("div", { color: "#ffb4b4", wordBreak: "break-word" });
+      text.textContent = failure.summary;
+      item.appendChild(text);
+    }
+    if (failure.link) {
+      var anchor = styled("a", { color: "#8ab4ff" });
+      anchor.href = failure.link;
+      anchor.target = "_blank";
+      anchor.rel = "noopener";
+      anchor.textContent = "Show the traceback";
+      item.appendChild(anchor);
+    }
+    overlayList.appendChild(item);
+  }
+
+  if (typeof window.fetch === "function") {
+    var originalFetch = window.fetch;
+    window.fetch = function (input, init) {
+      var method = (init && init.method) || (input && input.method) || "GET";
+      var url = typeof input === "string" ? input : (input && input.url) || String(input);
+      return originalFetch.apply(this, arguments).then(function (response) {
+        if (response.status >= 500) {
+          reportFailure(method.toUpperCase(), response.url || url, response.status,
+            response.headers.get("X-Webkit-Error"),
+            response.headers.get("X-Webkit-Error-Summary"));
+        }
+        return response;
+      });
+    };
+  }
+
+  if (typeof XMLHttpRequest === "function") {
+    var originalOpen = XMLHttpRequest.prototype.open;
+    XMLHttpRequest.prototype.open = function (method, url) {
+      var xhr = this;
+      xhr.addEventListener("loadend", function () {
+        if (xhr.status >= 500) {
+          reportFailure(String(method).toUpperCase(), xhr.responseURL || String(url),
+            xhr.status, xhr.getResponseHeader("X-Webkit-Error"),
+            xhr.getResponseHeader("X-Webkit-Error-Summary"));
+        }
+      });
+      return originalOpen.apply(this, arguments);
     };
   }
 
