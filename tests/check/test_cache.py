@@ -22,6 +22,14 @@ FINDINGS = {
     "src/demo/templates/unsafe.html": "{% extends 'base.html' %}{{ user_bio|safe }}\n",
     "src/demo/templates/bad.html": "{% if x %}\n",
     "src/demo/templates/debugging.html": "{% debug %}\n",
+    # the project-wide rules whose per-file part is cached (T002, T003, S007)
+    "src/demo/templates/refs.html": "{% include 'nowhere.html' %}\n"
+    '<form method="post"><input name="q"></form>\n'
+    '<form method="post">{{ csrf_token() }}</form>\n'
+    '<form method="post">{% include "token.html" %}</form>\n',
+    "src/demo/templates/token.html": '<input type="hidden" value="{{ csrf_token() }}">\n',
+    "src/demo/pages.py": "from flask import render_template\n\n\n"
+    "def page():\n    return render_template('missing.html')\n",
 }
 
 
@@ -47,7 +55,9 @@ def test_a_cached_run_reports_exactly_what_a_cold_run_does(project: Path, tmp_pa
     assert warm.misses == 0 and warm.hits == cached.files_checked
     assert _shown(cached) == _shown(filled) == _shown(cold)
     codes = {code for code, *_ in _shown(cold)}
-    assert {"S001", "S004", "P005", "T001"} <= codes and "S009" not in codes
+    assert {"S001", "S004", "P005", "T001", "T002", "T003"} <= codes and "S009" not in codes
+    s007 = [(file, line) for code, file, line, _ in _shown(cold) if code == "S007"]
+    assert s007 == [("src/demo/templates/refs.html", 2)]
 
 
 def test_an_edited_file_is_checked_again(project: Path, tmp_path: Path) -> None:
@@ -60,6 +70,15 @@ def test_an_edited_file_is_checked_again(project: Path, tmp_path: Path) -> None:
     assert ("S001", "src/demo/settings.py") not in [(c, f) for c, f, _ in locations(report)]
     assert "src/demo/templates/bad.html" not in {f for _, f, _ in locations(report)}
     assert _shown(report) == _shown(_run(project, FileCache(None)))
+
+
+def test_a_project_wide_rule_sees_a_new_file_on_a_cached_run(project: Path, tmp_path: Path) -> None:
+    before = _run(project, FileCache(tmp_path / "cache"))
+    assert ("T002", "src/demo/templates/refs.html", 1) in locations(before)
+    (project / "src/demo/templates/nowhere.html").write_text("<p>here</p>\n", "utf-8")
+    after = _run(project, FileCache(tmp_path / "cache"))
+    assert ("T002", "src/demo/templates/refs.html", 1) not in locations(after)
+    assert _shown(after) == _shown(_run(project, FileCache(None)))
 
 
 def test_a_new_rule_set_invalidates_every_entry(

@@ -174,13 +174,22 @@ class CheckContext:
         """POSIX path relative to the root (the absolute path when outside it)."""
         return display_path(Path(path).resolve(), self.root)
 
-    def parsed_python(self) -> Iterator[tuple[PythonFile, ast.Module]]:
+    def parsed_python(self, *words: str) -> Iterator[tuple[PythonFile, ast.Module]]:
+        """Files that parse, with their trees; given ``words``, only the files whose source
+        names one of them (a tree is parsed on first use: the others are never parsed)."""
         for file in self.python_files:
+            if words and not any(word in file.source for word in words):
+                continue
             if file.tree is not None:
                 yield file, file.tree
 
-    def parsed_templates(self) -> Iterator[tuple[TemplateFile, nodes.Template]]:
+    def parsed_templates(self, *words: str) -> Iterator[tuple[TemplateFile, nodes.Template]]:
+        """Templates that parse, as :meth:`parsed_python` (``words`` matched ignoring case)."""
         for file in self.template_files:
+            if words:
+                lowered = file.source.lower()
+                if not any(word in lowered for word in words):
+                    continue
             if file.tree is not None:
                 yield file, file.tree
 
@@ -539,10 +548,8 @@ def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
     Read from the AST so that ``--no-import`` knows a blueprint's own template folder too
     (Flask resolves it relative to the module's folder, as done here).
     """
-    for file in ctx.python_files:
-        if file.tree is None or "template_folder" not in file.source:
-            continue
-        for node in ast.walk(file.tree):
+    for file, tree in ctx.parsed_python("template_folder"):
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             for kw in node.keywords:

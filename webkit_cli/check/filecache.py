@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 #: Bumped by hand when the shape of :class:`FileResult` changes.
-FORMAT = 1
+FORMAT = 3
 #: Below this many files to analyse, a pool costs more than it saves (its start-up and
 #: the import of the rules in each worker): measured by ``benchmarks/bench_check.py``.
 POOL_MIN_FILES = 300
@@ -54,6 +54,11 @@ class FileResult:
     #: findings of each per-file check (by :func:`check_id`), in the order it emits them
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     suppressions: LineSuppressions = field(default_factory=dict)
+    #: what a project-wide rule needs of this file alone, by rule code (so that a cached
+    #: run need not parse it): ``"T002"`` -> :func:`~webkit_cli.check.templates.template_refs`,
+    #: ``"S007"`` -> :func:`~webkit_cli.check.csrf.forms_locally_protected`, ``"T003"`` ->
+    #: :func:`~webkit_cli.check.templates.render_refs`
+    extracts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ def _well_formed(result: FileResult) -> bool:
             for items in result.findings.values()
         )
         and isinstance(result.suppressions, dict)
+        and isinstance(result.extracts, dict)
         and (result.error is None or isinstance(result.error, tuple))
     )
 
@@ -219,6 +225,10 @@ def _analyse_python(job: Job, context: Any) -> FileResult:
         _run_per_file(job, ctx, file, result, context)
         if result.error is not None:
             return result
+        if "_template" in file.source:
+            from webkit_cli.check.templates import render_refs
+
+            result.extracts["T003"] = render_refs(file.tree)
     if file.error is not None:
         err = file.error
         result.error = (str(err.msg), err.lineno, err.offset or None, False)
@@ -238,6 +248,13 @@ def _analyse_template(job: Job, context: Any) -> FileResult:
         ctx.template_files = [file]
         ctx.jinja_env = env
         _run_per_file(job, ctx, file, result, context)
+        if result.error is None and file.tree is not None:
+            from webkit_cli.check.csrf import forms_locally_protected
+            from webkit_cli.check.templates import template_refs
+
+            result.extracts["T002"] = template_refs(file.tree)
+            if "<form" in file.source.lower():
+                result.extracts["S007"] = forms_locally_protected(file.tree)
         return result
     message = getattr(file.error, "message", None) or str(file.error)
     result.error = (message, file.error_line, None, isinstance(file.error, ValueError))
