@@ -95,8 +95,9 @@ class TemplateFile:
     names: tuple[str, ...]
     error: Exception | None = None
     error_line: int | None = None
-    #: the environment a tree not parsed yet is parsed with
-    env: Environment | None = field(default=None, repr=False, compare=False)
+    #: what the environment a tree not parsed yet is parsed with is built from (built
+    #: only then: a cached run never imports Jinja's parser)
+    env_spec: Any = field(default=None, repr=False, compare=False)
     _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
 
     @property
@@ -104,8 +105,10 @@ class TemplateFile:
         """The Jinja tree, parsed on first use (``None`` when the template does not parse)."""
         if self._tree is _UNPARSED:
             self._tree = None
-            if self.error is None and self.env is not None:
-                self._parse(self.env)
+            if self.error is None and self.env_spec is not None:
+                from webkit_cli.check.filecache import environment
+
+                self._parse(environment(self.env_spec))
         return self._tree  # type: ignore[no-any-return]
 
     @tree.setter
@@ -605,7 +608,6 @@ def load_templates(ctx: CheckContext) -> None:
     from webkit_cli.check.filecache import Job, analyse_many
 
     ctx.template_dirs = _template_dirs(ctx)
-    env = ctx.jinja_env = make_jinja_env(ctx)
     spec = env_spec(ctx)
     by_path: dict[Path, list[str]] = {}
     for directory in ctx.template_dirs:
@@ -630,7 +632,7 @@ def load_templates(ctx: CheckContext) -> None:
         except UnicodeDecodeError:
             source = ""  # T001 says why (from the analysis)
         ctx.template_files.append(
-            TemplateFile(path=path, rel=rel, source=source, names=names, env=env)
+            TemplateFile(path=path, rel=rel, source=source, names=names, env_spec=spec)
         )
         jobs.append(Job("template", str(path), rel, None, data, names, spec))
     results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)

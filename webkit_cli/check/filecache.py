@@ -26,7 +26,6 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -299,6 +298,7 @@ def analyse_many(
 
 def _pooled(jobs: list[Job], workers: int) -> list[FileResult]:
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # fork: the workers inherit the imported rules instead of importing them again
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
