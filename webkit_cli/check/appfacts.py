@@ -105,25 +105,6 @@ def _folder(owner: Any, attribute: str) -> str | None:
     return str(Path(owner.root_path, value).resolve())
 
 
-def _aliases_only(app: Any, routes: list[Any]) -> set[str]:
-    """Endpoints without a view whose every rule repeats an earlier rule that has one.
-
-    ``app.add_url_rule("/", endpoint="index")`` after a blueprint's ``/`` view (Flask's
-    tutorial) exists so that ``url_for("index")`` builds "/": werkzeug dispatches "/" to
-    the earlier rule, so neither "unreachable" nor "every request fails" is true.
-    """
-    views = getattr(app, "view_functions", {}) or {}
-    served: set[tuple[str | None, str | None, str]] = set()
-    rules_of: dict[str, list[bool]] = {}
-    for route in routes:
-        key = (route.host, route.subdomain, route.rule)
-        if route.endpoint in views or route.view is not None:
-            served.add(key)
-        else:
-            rules_of.setdefault(route.endpoint, []).append(key in served)
-    return {endpoint for endpoint, aliased in rules_of.items() if all(aliased)}
-
-
 def read_app(app: Any) -> AppFacts:
     """Everything :class:`AppFacts` holds, read from a live app (runs in the child)."""
     from webkit_cli.routes import collect_routes, find_problems
@@ -145,11 +126,9 @@ def read_app(app: Any) -> AppFacts:
     facts.url_default_scopes = [scope for scope, funcs in defaults.items() if funcs]
     facts.static_folder = _folder(app, "static_folder")
 
+    # find_problems leaves add_url_rule(..., endpoint=...) aliases of a served URL alone
     routes = collect_routes(app)
-    aliases = _aliases_only(app, routes)
     for problem in find_problems(app, routes):
-        if problem.endpoint in aliases and problem.code in {"missing-view", "duplicate-route"}:
-            continue
         facts.route_problems.append(
             RouteProblemFact(
                 problem.code, problem.message, problem.source_file, problem.source_line

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from webkit_cli.check.appfacts import AppFacts
+from webkit_cli.commands._options import DEFAULT_IMPORT_TIMEOUT
 
 if TYPE_CHECKING:
     from webkit_cli.project import Project
 
-#: Default of ``--import-timeout`` / ``WEBKIT_IMPORT_TIMEOUT``, in seconds.
-DEFAULT_TIMEOUT = 20.0
 
 _CHILD = "import sys; from webkit_cli.check._child import main; main(sys.argv)"
 
@@ -82,7 +81,12 @@ class AppImport:
 
     @classmethod
     def start(
-        cls, project: Project, *, target: str | None, dotenv: bool, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        project: Project,
+        *,
+        target: str | None,
+        dotenv: bool,
+        timeout: float = DEFAULT_IMPORT_TIMEOUT,
     ) -> AppImport:
         """Spawn the child; it imports ``target`` (``None``: Flask's conventions) at once."""
         request_read, request_write = os.pipe()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from webkit_cli.check.appfacts import AppFacts
     from webkit_cli.check.appimport import AppImport
+    from webkit_cli.check.filecache import FileCache, FileResult
     from webkit_cli.project import Project
 
 #: Besides :data:`~webkit_cli._paths.IGNORED_DIRS`: Flask's instance folder holds local
@@ -43,6 +44,10 @@ CHECK_TEMPLATE_SUFFIXES = TEMPLATE_SUFFIXES | {".svg"}
 MAX_TEXT_BYTES = 1_000_000
 
 
+#: A tree not parsed yet (trees are parsed on first use: a cached run needs few of them).
+_UNPARSED: Any = object()
+
+
 @dataclass
 class PythonFile:
     """One ``.py`` file: its text, its AST (``None`` when it does not parse)."""
@@ -51,8 +56,21 @@ class PythonFile:
     rel: str
     source: str
     module: str | None
-    tree: ast.Module | None = None
     error: SyntaxError | None = None
+    _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def tree(self) -> ast.Module | None:
+        """The AST, parsed on first use (``None`` when the file does not parse)."""
+        if self._tree is _UNPARSED:
+            self._tree = None
+            if self.error is None:
+                self._tree, self.error = _parse_python(self.source, self.path)
+        return self._tree  # type: ignore[no-any-return]
+
+    @tree.setter
+    def tree(self, value: ast.Module | None) -> None:
+        self._tree = value
 
     @property
     def is_test(self) -> bool:
@@ -75,9 +93,37 @@ class TemplateFile:
     rel: str
     source: str
     names: tuple[str, ...]
-    tree: nodes.Template | None = None
     error: Exception | None = None
     error_line: int | None = None
+    #: what the environment a tree not parsed yet is parsed with is built from (built
+    #: only then: a cached run never imports Jinja's parser)
+    env_spec: Any = field(default=None, repr=False, compare=False)
+    _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def tree(self) -> nodes.Template | None:
+        """The Jinja tree, parsed on first use (``None`` when the template does not parse)."""
+        if self._tree is _UNPARSED:
+            self._tree = None
+            if self.error is None and self.env_spec is not None:
+                from webkit_cli.check.filecache import environment
+
+                self._parse(environment(self.env_spec))
+        return self._tree  # type: ignore[no-any-return]
+
+    @tree.setter
+    def tree(self, value: nodes.Template | None) -> None:
+        self._tree = value
+
+    def _parse(self, env: Environment) -> None:
+        from jinja2 import TemplateSyntaxError
+
+        try:
+            self._tree = env.parse(self.source, name=self.names[0], filename=str(self.path))
+        except TemplateSyntaxError as exc:
+            self.error, self.error_line = exc, exc.lineno
+        except (RecursionError, MemoryError):
+            self.error = ValueError("the template is " + too_deep(MAX_DEPTH) + " (or deeper)")
 
 
 @dataclass
@@ -109,6 +155,11 @@ class CheckContext:
     git_tracked: set[str] | None = None
     #: files with merge-conflict markers -> marker lines (filled by the hygiene rules)
     conflicts: dict[str, list[int]] | None = None
+    #: per-file results (relative path -> what the file yields on its own)
+    file_results: dict[str, FileResult] = field(default_factory=dict)
+    cache: FileCache = field(default_factory=lambda: _memory_cache())
+    #: files from which a process pool pays (``None``: the measured default)
+    pool_min: int | None = None
 
     @property
     def root(self) -> Path:
@@ -126,13 +177,22 @@ class CheckContext:
         """POSIX path relative to the root (the absolute path when outside it)."""
         return display_path(Path(path).resolve(), self.root)
 
-    def parsed_python(self) -> Iterator[tuple[PythonFile, ast.Module]]:
+    def parsed_python(self, *words: str) -> Iterator[tuple[PythonFile, ast.Module]]:
+        """Files that parse, with their trees; given ``words``, only the files whose source
+        names one of them (a tree is parsed on first use: the others are never parsed)."""
         for file in self.python_files:
+            if words and not any(word in file.source for word in words):
+                continue
             if file.tree is not None:
                 yield file, file.tree
 
-    def parsed_templates(self) -> Iterator[tuple[TemplateFile, nodes.Template]]:
+    def parsed_templates(self, *words: str) -> Iterator[tuple[TemplateFile, nodes.Template]]:
+        """Templates that parse, as :meth:`parsed_python` (``words`` matched ignoring case)."""
         for file in self.template_files:
+            if words:
+                lowered = file.source.lower()
+                if not any(word in lowered for word in words):
+                    continue
             if file.tree is not None:
                 yield file, file.tree
 
@@ -188,6 +248,12 @@ class CheckContext:
             top = name.split("/", 1)[0]
             return not any((directory / top).is_dir() for directory in self.template_dirs)
         return False
+
+
+def _memory_cache() -> FileCache:
+    from webkit_cli.check.filecache import FileCache
+
+    return FileCache(None)
 
 
 def _is_excluded(rel: str, config: CheckConfig) -> bool:
@@ -351,37 +417,92 @@ def tree_depth(root: Any, children: Callable[[Any], Iterable[Any]]) -> int:
     return deepest
 
 
-def _too_deep(depth: int) -> str:
+def too_deep(depth: int) -> str:
     return (
         f"nested {depth} levels deep, too deep for webkit check to analyse; "
         "split the expression or block"
     )
 
 
+def _parse_python(source: str, path: Path) -> tuple[ast.Module | None, SyntaxError | None]:
+    try:
+        return ast.parse(source, filename=str(path)), None
+    except SyntaxError as exc:
+        return None, exc
+    except ValueError as exc:
+        return None, SyntaxError(str(exc))
+    except (RecursionError, MemoryError):
+        return None, SyntaxError("the code is " + too_deep(MAX_DEPTH) + " (or deeper)")
+
+
+def python_file_from(path: Path, rel: str, module: str | None, data: bytes) -> PythonFile:
+    """A :class:`PythonFile` for ``data``, parsed now (the per-file analysis needs its tree)."""
+    source, error = decode_python(data)
+    file = PythonFile(path=path, rel=rel, source=source or "", module=module, error=error)
+    if source is None:
+        file.tree = None
+    else:
+        _ = file.tree
+    return file
+
+
+def template_file_from(
+    path: Path, rel: str, names: tuple[str, ...], data: bytes, env: Environment
+) -> TemplateFile:
+    """A :class:`TemplateFile` for ``data``, parsed now with ``env``."""
+    try:
+        source = data.decode("utf-8")  # what Flask's loaders read templates as
+    except UnicodeDecodeError as exc:
+        file = TemplateFile(path=path, rel=rel, source="", names=names)
+        file.error = ValueError(f"the template is not valid UTF-8 (byte 0x{data[exc.start]:02x})")
+        file.error_line = _line_at(data, exc.start)
+        file.tree = None
+        return file
+    file = TemplateFile(path=path, rel=rel, source=source, names=names)
+    file.tree = None
+    file._parse(env)
+    return file
+
+
+def _restore_error(result: FileResult, python: bool) -> Exception | None:
+    if result.error is None:
+        return None
+    message, line, column, plain = result.error
+    if python:
+        error = SyntaxError(message)
+        error.lineno, error.offset = line, column
+        return error
+    if plain:
+        return ValueError(message)
+    from jinja2 import TemplateSyntaxError
+
+    return TemplateSyntaxError(message, line or 1)
+
+
 def load_python_files(ctx: CheckContext) -> None:
-    """Read and parse every ``.py`` file once; one that is not text or does not parse
-    keeps its error (reported as P005) and counts as checked."""
+    """Read every ``.py`` file; what it yields on its own (does it parse, the per-file
+    rules' findings) comes from the cache or is computed once. One that is not text or
+    does not parse keeps its error (reported as P005) and counts as checked."""
+    from webkit_cli.check.filecache import Job, analyse_many
+
+    jobs: list[Job] = []
     for rel, path in ctx.all_files.items():
         if not rel.endswith(".py"):
             continue
         data = read_bytes(path)
         if data is None:
             continue  # not a regular file, or unreadable
-        source, error = decode_python(data)
-        file = PythonFile(
-            path=path, rel=rel, source=source or "", module=module_name(ctx.project, path)
-        )
-        file.error = error
-        if source is not None:
-            try:
-                file.tree = ast.parse(source, filename=str(path))
-            except SyntaxError as exc:
-                file.error = exc
-            except ValueError as exc:
-                file.error = SyntaxError(str(exc))
-            except (RecursionError, MemoryError):
-                file.error = SyntaxError("the code is " + _too_deep(MAX_DEPTH) + " (or deeper)")
-        ctx.python_files.append(file)
+        source, _ = decode_python(data)
+        module = module_name(ctx.project, path)
+        ctx.python_files.append(PythonFile(path=path, rel=rel, source=source or "", module=module))
+        jobs.append(Job("python", str(path), rel, module, data))
+    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
+    for file, result in zip(ctx.python_files, results, strict=True):
+        ctx.file_results[file.rel] = result
+        error = _restore_error(result, python=True)
+        if error is not None:
+            assert isinstance(error, SyntaxError)
+            file.error, file.tree = error, None
 
 
 def drop_deep_trees(ctx: CheckContext) -> bool:
@@ -395,13 +516,13 @@ def drop_deep_trees(ctx: CheckContext) -> bool:
         if pyfile.tree is not None:
             depth = tree_depth(pyfile.tree, ast.iter_child_nodes)
             if depth > MAX_DEPTH:
-                pyfile.tree, pyfile.error = None, SyntaxError("the code is " + _too_deep(depth))
+                pyfile.tree, pyfile.error = None, SyntaxError("the code is " + too_deep(depth))
                 dropped = True
     for tfile in ctx.template_files:
         if tfile.tree is not None:
             depth = tree_depth(tfile.tree, lambda node: node.iter_child_nodes())
             if depth > MAX_DEPTH:
-                tfile.tree, tfile.error = None, ValueError("the template is " + _too_deep(depth))
+                tfile.tree, tfile.error = None, ValueError("the template is " + too_deep(depth))
                 dropped = True
     return dropped
 
@@ -430,10 +551,8 @@ def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
     Read from the AST so that ``--no-import`` knows a blueprint's own template folder too
     (Flask resolves it relative to the module's folder, as done here).
     """
-    for file in ctx.python_files:
-        if file.tree is None or "template_folder" not in file.source:
-            continue
-        for node in ast.walk(file.tree):
+    for file, tree in ctx.parsed_python("template_folder"):
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             for kw in node.keywords:
@@ -452,11 +571,9 @@ def make_jinja_env(ctx: CheckContext) -> Environment:
     (:func:`~webkit_cli.check.jinja.declared_extensions`) and ``jinja-extensions``, plus the
     bundled ones Flask projects commonly enable.
     """
-    from webkit_cli.check.jinja import build_environment, declared_extensions
+    from webkit_cli.check.filecache import environment
 
-    if ctx.facts is not None:
-        return build_environment(ctx.facts.jinja_extensions, ctx.facts.jinja_syntax)
-    return build_environment(declared_extensions(ctx), {}, fallback=True)
+    return environment(env_spec(ctx))
 
 
 def _reparse_in_the_app(ctx: CheckContext) -> None:
@@ -486,11 +603,12 @@ def _reparse_in_the_app(ctx: CheckContext) -> None:
 
 
 def load_templates(ctx: CheckContext) -> None:
-    """Find every template file and parse it once with Jinja's own parser."""
-    from jinja2 import TemplateSyntaxError
+    """Find every template file; its syntax and per-file findings come from the cache or
+    one parse with Jinja's own parser (with the app's environment)."""
+    from webkit_cli.check.filecache import Job, analyse_many
 
     ctx.template_dirs = _template_dirs(ctx)
-    env = ctx.jinja_env = make_jinja_env(ctx)
+    spec = env_spec(ctx)
     by_path: dict[Path, list[str]] = {}
     for directory in ctx.template_dirs:
         for dirpath, dirnames, filenames in os.walk(directory):
@@ -500,6 +618,7 @@ def load_templates(ctx: CheckContext) -> None:
                 if path.suffix.lower() not in CHECK_TEMPLATE_SUFFIXES:
                     continue
                 by_path.setdefault(path, []).append(path.relative_to(directory).as_posix())
+    jobs: list[Job] = []
     for path in sorted(by_path):
         rel = ctx.rel(path)
         if rel not in ctx.all_files:  # excluded or in a skipped directory
@@ -507,22 +626,30 @@ def load_templates(ctx: CheckContext) -> None:
         data = read_bytes(path)
         if data is None:
             continue  # not a regular file, or unreadable
+        names = tuple(by_path[path])
         try:
             source = data.decode("utf-8")  # what Flask's loaders read templates as
-        except UnicodeDecodeError as exc:
-            file = TemplateFile(path=path, rel=rel, source="", names=tuple(by_path[path]))
-            file.error = ValueError(
-                f"the template is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
-            )
-            file.error_line = _line_at(data, exc.start)
-            ctx.template_files.append(file)
-            continue
-        file = TemplateFile(path=path, rel=rel, source=source, names=tuple(by_path[path]))
-        try:
-            file.tree = env.parse(source, name=file.names[0], filename=str(path))
-        except TemplateSyntaxError as exc:
-            file.error, file.error_line = exc, exc.lineno
-        except (RecursionError, MemoryError):
-            file.error = ValueError("the template is " + _too_deep(MAX_DEPTH) + " (or deeper)")
-        ctx.template_files.append(file)
+        except UnicodeDecodeError:
+            source = ""  # T001 says why (from the analysis)
+        ctx.template_files.append(
+            TemplateFile(path=path, rel=rel, source=source, names=names, env_spec=spec)
+        )
+        jobs.append(Job("template", str(path), rel, None, data, names, spec))
+    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
+    for file, result in zip(ctx.template_files, results, strict=True):
+        ctx.file_results[file.rel] = result
+        error = _restore_error(result, python=False)
+        if error is not None:
+            file.error, file.tree = error, None
+            file.error_line = result.error[1] if result.error else None
     _reparse_in_the_app(ctx)
+
+
+def env_spec(ctx: CheckContext) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...], bool]:
+    """What :func:`make_jinja_env` builds the environment from (a part of the cache key)."""
+    from webkit_cli.check.jinja import declared_extensions
+
+    if ctx.facts is not None:
+        syntax = tuple(sorted(ctx.facts.jinja_syntax.items()))
+        return tuple(ctx.facts.jinja_extensions), syntax, False
+    return tuple(declared_extensions(ctx)), (), True

@@ -333,14 +333,15 @@ def find_protection(ctx: CheckContext) -> CsrfProtection | None:
     declared = ctx.config.csrf_token
     if declared:
         return CsrfProtection("config", frozenset({declared}), where="[tool.webkit.check]")
-    for file, tree in ctx.parsed_python():
+    # the source must name the library to import it (a fast path that parses nothing)
+    for file, tree in ctx.parsed_python(*_LIBRARIES):
         if file.is_test:
             continue
         library = _library(tree)
         if library is not None:
             return CsrfProtection(library, where=file.rel)
-    for file, tree in ctx.parsed_python():
-        if file.is_test or not any(word in file.source for word in _BEFORE_REQUEST):
+    for file, tree in ctx.parsed_python(*_BEFORE_REQUEST):
+        if file.is_test:
             continue
         for func in _before_request_functions(tree):
             found = _own_check(func)
@@ -373,14 +374,44 @@ def _post_forms_without_token(
             yield line
 
 
+def forms_locally_protected(tree: Any) -> bool:
+    """True when every POST form of a template has an output naming a CSRF token itself
+    (``{{ csrf_token() }}``, ``{{ form.hidden_tag() }}``): then S007/S008 report nothing
+    for it whatever the project's protection, so the per-file cache keeps this and a cached
+    run does not parse it. (An include is never decided here: it depends on other files.)"""
+    from jinja2 import nodes
+
+    flat = _Flat()
+    _flatten(tree, flat)
+    text = "".join(flat.parts)
+    if "<form" not in text.lower():
+        return True
+    finder = _FormFinder(text)
+    finder.feed(text)
+    for start, end, _line in finder.finish():
+        marks = [int(m) for m in re.findall("\x01(\\d+)\x02", text[start:end])]
+        if not any(
+            not isinstance(flat.marks[i], nodes.Include) and _mentions_csrf(flat.marks[i])
+            for i in marks
+        ):
+            return False
+    return True
+
+
 @register("S007", "S008")
 def csrf_forms(ctx: CheckContext) -> Iterator[Finding]:
     """POST forms without the token the project's CSRF protection checks."""
     protection: CsrfProtection | None = None
     resolver: _CsrfResolver | None = None
-    for file, tree in ctx.parsed_templates():
-        if "<form" not in file.source.lower():
-            continue  # fast path: no form, nothing to protect
+    for file in ctx.template_files:
+        if file.error is not None or "<form" not in file.source.lower():
+            continue  # no form, nothing to protect
+        result = ctx.file_results.get(file.rel)
+        if result is not None and result.extracts.get("S007") is True:
+            continue  # every form renders its token itself (known without a parse)
+        tree = file.tree
+        if tree is None:
+            continue
         if resolver is None:  # looked for once, and only when there is a form at all
             protection = find_protection(ctx)
             fields = protection.fields if protection is not None else frozenset()

@@ -164,15 +164,13 @@ def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
     """Literal url_for() endpoints exist, get their required arguments, static files exist."""
     assert ctx.facts is not None  # a needs-import check runs only with the app
     endpoints = Endpoints(ctx.facts)
-    for pyfile, tree in ctx.parsed_python():
-        if "url_for" not in pyfile.source:  # no call to find: skip the walk (a fast path only)
-            continue
+    for pyfile, tree in ctx.parsed_python("url_for"):  # no call to find: no parse
         blueprint = endpoints.blueprint_of_module(pyfile.module)
         for call in _python_calls(pyfile, tree):
             resolved = _resolve(call, blueprint)
             if resolved is not None:
                 yield from _check_call(call, resolved, endpoints)
-    for tfile, ttree in ctx.parsed_templates():
+    for tfile, ttree in ctx.parsed_templates("url_for"):
         tblueprint = endpoints.blueprint_of_template(tfile.path)
         for call in _template_calls(tfile, ttree):
             resolved = _resolve(call, tblueprint)

@@ -27,6 +27,9 @@ class Check:
 
     codes: frozenset[str]
     func: Callable[[Any], Iterable[Any]]
+    #: what it reports on a file depends on that file alone, so a run may take its
+    #: findings from the per-file cache (:mod:`webkit_cli.check.filecache`)
+    per_file: bool = False
 
     @property
     def needs_import(self) -> bool:
@@ -40,7 +43,9 @@ class CheckRegistry:
     def __init__(self) -> None:
         self._checks: list[Check] = []
 
-    def add(self, codes: Iterable[str], func: Callable[[Any], Iterable[Any]]) -> Check:
+    def add(
+        self, codes: Iterable[str], func: Callable[[Any], Iterable[Any]], *, per_file: bool = False
+    ) -> Check:
         """Register ``func`` as the check emitting ``codes`` (all must be in :data:`RULES`)."""
         frozen = frozenset(codes)
         unknown = sorted(code for code in frozen if code not in RULES)
@@ -49,15 +54,15 @@ class CheckRegistry:
         if len({RULES[code].needs_import for code in frozen}) > 1:
             # One check cannot be half skipped without the app: split it in two.
             raise ValueError(f"codes {sorted(frozen)} disagree on needing the app")
-        item = Check(frozen, func)
+        item = Check(frozen, func, per_file)
         self._checks.append(item)
         return item
 
-    def register(self, *codes: str) -> Callable[[CheckFunc], CheckFunc]:
+    def register(self, *codes: str, per_file: bool = False) -> Callable[[CheckFunc], CheckFunc]:
         """Decorator form of :meth:`add`: ``@registry.register("S001", "S002")``."""
 
         def decorate(func: CheckFunc) -> CheckFunc:
-            self.add(codes, func)
+            self.add(codes, func, per_file=per_file)
             return func
 
         return decorate

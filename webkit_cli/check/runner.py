@@ -22,24 +22,32 @@ from webkit_cli.check import (  # noqa: F401
     templates,
 )
 from webkit_cli.check import project as project_rules
-from webkit_cli.check.appimport import DEFAULT_TIMEOUT
 from webkit_cli.check.config import CheckConfig, parse_check_config
 from webkit_cli.check.context import (
     AppState,
     CheckContext,
+    PythonFile,
+    TemplateFile,
     drop_deep_trees,
     git_files,
     load_python_files,
     load_templates,
     walk_project,
 )
+from webkit_cli.check.filecache import FileCache, check_id
 from webkit_cli.check.findings import Finding
 from webkit_cli.check.registry import Check, CheckRegistry
 from webkit_cli.check.registry import registry as default_registry
 from webkit_cli.check.rules import RULES, Severity, expand_codes
-from webkit_cli.check.suppression import Suppressor, python_suppressions, template_suppressions
+from webkit_cli.check.suppression import Suppressor
+from webkit_cli.commands._options import DEFAULT_IMPORT_TIMEOUT
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, find_project
+
+
+def default_checks() -> list[Check]:
+    """webkit's own checks, in registration order."""
+    return list(default_registry)
 
 
 @dataclass
@@ -110,8 +118,25 @@ def _selected_codes(
     return codes
 
 
+def _cached_findings(ctx: CheckContext, chk: Check) -> Iterable[Finding]:
+    """A per-file check's findings, from each file's analysis (cached or just made)."""
+    name = check_id(chk)
+    files: list[PythonFile | TemplateFile] = [*ctx.python_files, *ctx.template_files]
+    for file in files:
+        if file.error is not None:
+            continue  # no tree (or dropped as too deep): no rule walks it
+        result = ctx.file_results.get(file.rel)
+        if result is not None:
+            yield from result.findings.get(name, ())
+
+
 def _run_checks(
-    ctx: CheckContext, checks: Sequence[Check], codes: set[str], notes: list[str]
+    ctx: CheckContext,
+    checks: Sequence[Check],
+    codes: set[str],
+    notes: list[str],
+    *,
+    own: bool = True,
 ) -> list[Finding]:
     findings: list[Finding] = []
     first_note = len(notes)
@@ -120,6 +145,9 @@ def _run_checks(
             continue
         if chk.needs_import and ctx.facts is None:
             continue
+        if own and chk.per_file:
+            findings.extend(_cached_findings(ctx, chk))
+            continue
         try:
             findings.extend(chk.func(ctx))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
@@ -127,7 +155,7 @@ def _run_checks(
                 # A tree too deep for the recursive walks (a 500-term concatenation): each
                 # such file becomes a P005/T001 finding of its own; start over without it.
                 del notes[first_note:]
-                return _run_checks(ctx, checks, codes, notes)
+                return _run_checks(ctx, checks, codes, notes, own=own)
             codes_text = ", ".join(sorted(chk.codes))
             notes.append(
                 f"webkit check could not run {codes_text} on this project "
@@ -145,8 +173,10 @@ def run_check(
     fail_level: Severity | None = None,
     no_import: bool = False,
     dotenv: bool = True,
-    import_timeout: float = DEFAULT_TIMEOUT,
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
     registry: CheckRegistry | None = None,
+    cache: FileCache | None = None,
+    pool_min: int | None = None,
 ) -> CheckReport:
     """Lint the project at (or above) ``path``.
 
@@ -154,14 +184,21 @@ def run_check(
     ones); given ``select`` replaces the project's, given ``ignore`` adds to it.
     The app is imported in a child process, given at most ``import_timeout`` seconds,
     while the project is parsed. ``registry`` replaces webkit's own checks (tests build
-    their own).
+    their own). ``cache`` holds what each file yields on its own (default: webkit's
+    cache folder); ``pool_min`` is the number of files to analyse from which a process
+    pool is used (default: the measured break-even).
     """
     checks = list(registry if registry is not None else default_registry)
     project, early = _find_project(Path(path) if path is not None else None)
     config, problems = parse_check_config(project.config)
     codes = _selected_codes(config, select, ignore)
     level = fail_level or config.fail_level or Severity.ERROR
-    ctx = CheckContext(project=project, config=config)
+    ctx = CheckContext(
+        project=project,
+        config=config,
+        cache=cache if cache is not None else FileCache.default(),
+        pool_min=pool_min,
+    )
     wants_app = not no_import and any(RULES[code].uses_app for code in codes)
     # The child imports the app while this process walks and parses the project.
     pending = (
@@ -186,19 +223,15 @@ def run_check(
                     f"Rules that need the app (routes, links) were skipped: {ctx.app_state.reason}."
                 )
         load_templates(ctx)
-        findings += _run_checks(ctx, checks, codes, notes)
+        findings += _run_checks(ctx, checks, codes, notes, own=registry is None)
     finally:
         if pending is not None and pending.importer is not None:
             pending.importer.close()
 
     suppressor = Suppressor(config)
-    for pyfile in ctx.python_files:
-        suppressor.add_file(pyfile.rel, python_suppressions(pyfile.source))
-    if ctx.jinja_env is not None:
-        for tfile in ctx.template_files:
-            suppressor.add_file(
-                tfile.rel, template_suppressions(ctx.jinja_env, tfile.source, tfile.names[0])
-            )
+    every: list[PythonFile | TemplateFile] = [*ctx.python_files, *ctx.template_files]
+    for file in every:
+        suppressor.add_file(file.rel, ctx.file_results[file.rel].suppressions)
     kept = [f for f in suppressor.filter(findings) if f.code in codes]
     # dict.fromkeys drops duplicates keeping emission order, so ties sort deterministically
     kept = sorted(dict.fromkeys(kept), key=Finding.sort_key)

@@ -405,7 +405,7 @@ class _PythonVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-@register("S001", "S002", "S003", "S005", "S006", "S009")
+@register("S001", "S002", "S003", "S005", "S006", "S009", per_file=True)
 def python_security(ctx: CheckContext) -> Iterator[Finding]:
     """Secrets, debug, SQL formatting, Markup, autoescape and host in Python code."""
     for file, tree in ctx.parsed_python():

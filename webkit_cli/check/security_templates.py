@@ -12,7 +12,7 @@ from webkit_cli.check.registry import register
 _ESCAPING_FILTERS = frozenset({"tojson", "escape", "e", "forceescape", "urlencode"})
 
 
-@register("S004", "S006")
+@register("S004", "S006", per_file=True)
 def template_security(ctx: CheckContext) -> Iterator[Finding]:
     """|safe on variables and {% autoescape false %}."""
     from jinja2 import nodes

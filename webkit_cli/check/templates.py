@@ -37,26 +37,45 @@ def _literal_names(node: Any) -> list[str] | None:
     return None
 
 
-@register("T002")
-def template_references(ctx: CheckContext) -> Iterator[Finding]:
-    """``{% extends %}``/``{% include %}``/``{% import %}``/``{% from %}`` name real templates."""
+def template_refs(tree: Any) -> list[tuple[tuple[str, ...], int, str]]:
+    """(literal names, line, tag) of each reference a template makes to others: what T002
+    needs of a template, kept in the per-file cache so that a cached run parses nothing."""
     from jinja2 import nodes
 
     kinds = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
-    for file, tree in ctx.parsed_templates():
-        for node in tree.find_all(kinds):
-            assert isinstance(node, kinds)
-            if isinstance(node, nodes.Include) and node.ignore_missing:
+    refs: list[tuple[tuple[str, ...], int, str]] = []
+    for node in tree.find_all(kinds):
+        assert isinstance(node, kinds)
+        if isinstance(node, nodes.Include) and node.ignore_missing:
+            continue
+        names = _literal_names(node.template)
+        if not names:
+            continue  # dynamic names are not guessed
+        tag = type(node).__name__.lower().replace("fromimport", "from")
+        refs.append((tuple(names), node.lineno, tag))
+    return refs
+
+
+@register("T002")
+def template_references(ctx: CheckContext) -> Iterator[Finding]:
+    """``{% extends %}``/``{% include %}``/``{% import %}``/``{% from %}`` name real templates."""
+    for file in ctx.template_files:
+        if file.error is not None:
+            continue
+        result = ctx.file_results.get(file.rel)
+        refs = result.extracts.get("T002") if result is not None else None
+        if refs is None:
+            if file.tree is None:
                 continue
-            names = _literal_names(node.template)
-            if not names or any(ctx.template_exists(name) for name in names):
-                continue  # dynamic names are not guessed; a list needs one existing entry
-            tag = type(node).__name__.lower().replace("fromimport", "from")
+            refs = template_refs(file.tree)
+        for names, line, tag in refs:
+            if any(ctx.template_exists(name) for name in names):
+                continue  # a list needs one existing entry
             shown = " or ".join(f"'{n}'" for n in names)
             yield finding(
                 "T002",
                 file.rel,
-                node.lineno,
+                line,
                 f"{{% {tag} %}} names template {shown}, which does not exist in any "
                 "templates folder.",
             )
@@ -66,29 +85,45 @@ def template_references(ctx: CheckContext) -> Iterator[Finding]:
 _RENDERERS = frozenset({"render_template", "stream_template"})
 
 
+def render_refs(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int, int]]:
+    """(function, literal names, line, column) of each ``render_template(...)`` call: what
+    T003 needs of a module, kept in the per-file cache."""
+    refs: list[tuple[str, tuple[str, ...], int, int]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name not in _RENDERERS:
+            continue
+        names = _python_literal_names(node.args[0])
+        if names:
+            refs.append((name, tuple(names), node.lineno, node.col_offset + 1))
+    return refs
+
+
 @register("T003")
 def render_template_targets(ctx: CheckContext) -> Iterator[Finding]:
     """``render_template("page.html")`` in Python names a template that exists."""
-    for file, tree in ctx.parsed_python():
-        if "_template" not in file.source:  # fast path: no renderer named in this module
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call) or not node.args:
+    for file in ctx.python_files:
+        if file.error is not None or "_template" not in file.source:
+            continue  # no renderer named in this module: nothing to look at (or parse)
+        result = ctx.file_results.get(file.rel)
+        refs = result.extracts.get("T003") if result is not None else None
+        if refs is None:
+            if file.tree is None:
                 continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if name not in _RENDERERS:
-                continue
-            names = _python_literal_names(node.args[0])
-            if not names or any(ctx.template_exists(n) for n in names):
+            refs = render_refs(file.tree)
+        for name, names, line, column in refs:
+            if any(ctx.template_exists(n) for n in names):
                 continue
             shown = " or ".join(f"'{n}'" for n in names)
             yield finding(
                 "T003",
                 file.rel,
-                node.lineno,
+                line,
                 f"{name}() names template {shown}, which does not exist in any templates folder.",
-                column=node.col_offset + 1,
+                column=column,
             )
 
 

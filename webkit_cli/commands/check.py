@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from webkit_cli.commands._options import project_options
+from webkit_cli.commands._options import import_timeout_option, project_options
 
 if TYPE_CHECKING:
     from webkit_cli.check.runner import CheckReport
@@ -98,13 +98,11 @@ def _write_report(path: Path, text: str) -> None:
     help="Write the report to this file instead of standard output.",
 )
 @click.option("--no-dotenv", is_flag=True, help="Do not load .env before importing the app.")
+@import_timeout_option
 @click.option(
-    "--import-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=20.0,
-    show_default=True,
-    envvar="WEBKIT_IMPORT_TIMEOUT",
-    help="Seconds the app import may take; a slower or hung import is reported as P004.",
+    "--watch",
+    is_flag=True,
+    help="Check again on every save and print the new and fixed findings (Ctrl-C stops).",
 )
 def check_command(
     path: Path | None,
@@ -119,6 +117,7 @@ def check_command(
     output: Path | None,
     no_dotenv: bool,
     import_timeout: float,
+    watch: bool,
 ) -> None:
     """Lint a Flask project: templates, url_for links, routes, security, hygiene.
 
@@ -139,6 +138,26 @@ def check_command(
         return
     if path is not None and project_dir is not None and path.resolve() != Path(project_dir):
         raise click.UsageError("Give the project as PATH or as --project DIR, not both.")
+    if watch and (output is not None or output_format.lower() != "text"):
+        raise click.UsageError("--watch prints text to the terminal: drop --format/--output.")
+    if watch:
+        import contextlib
+
+        from webkit_cli.check.watch import watch_check
+
+        # Ctrl-C during a run: run_check has already closed its child and its pool
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_check(
+                path if path is not None else project_dir,
+                echo=click.echo,
+                app=app,
+                select=select or None,
+                ignore=ignore or None,
+                no_import=no_import,
+                dotenv=not no_dotenv,
+                import_timeout=import_timeout,
+            )
+        return
     report = run_check(
         path if path is not None else project_dir,
         app=app,
