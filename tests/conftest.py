@@ -29,21 +29,39 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: The one Playwright of this process (a driver process): Playwright's sync API refuses a
+#: second one while the first runs, and a pytest-xdist worker may run the browser tests of
+#: tests/server and tests/templates in either order.
+_playwright: Any = None
+
+
 @contextmanager
 def launch_chromium() -> Iterator[Any]:
     """A headless Playwright ``Browser`` on Debian's Chromium; a missing browser fails the test."""
+    global _playwright
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    if _playwright is None:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+        _playwright = sync_playwright().start()
+    browser = _playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_playwright() -> Iterator[None]:
+    """Stops the Playwright that :func:`launch_chromium` started, after the last test."""
+    global _playwright
+    yield
+    if _playwright is not None:
+        _playwright.stop()
+        _playwright = None
 
 
 # -- running in parallel (pytest-xdist, see scripts/test) ---------------------------------
