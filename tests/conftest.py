@@ -29,21 +29,77 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: The one Playwright of this process (a driver process): Playwright's sync API refuses a
+#: second one while the first runs, and a pytest-xdist worker may run the browser tests of
+#: tests/server and tests/templates in either order.
+_playwright: Any = None
+
+
 @contextmanager
 def launch_chromium() -> Iterator[Any]:
     """A headless Playwright ``Browser`` on Debian's Chromium; a missing browser fails the test."""
+    global _playwright
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    if _playwright is None:
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+        _playwright = sync_playwright().start()
+    browser = _playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_playwright() -> Iterator[None]:
+    """Stops the Playwright that :func:`launch_chromium` started, after the last test."""
+    global _playwright
+    yield
+    if _playwright is not None:
+        _playwright.stop()
+        _playwright = None
+
+
+# -- running in parallel (pytest-xdist, see scripts/test) ---------------------------------
+
+#: Modules whose tests take longest (``--durations``), started first in a parallel run so
+#: that no long test is left running alone at the end; the others keep their order.
+SLOWEST_FIRST = (
+    "tests/test_wheel.py",
+    "tests/templates/test_api.py",
+    "tests/templates/test_site.py",
+    "tests/templates/test_ajax.py",
+    "tests/templates/test_generated.py",
+    "tests/templates/test_gunicorn.py",
+    "tests/templates/test_browser.py",
+    "tests/server/test_browser_reload.py",
+)
+
+#: Tests that share an expensive module-scoped fixture run in one worker, which then
+#: builds it once (``--dist loadgroup``): the fixture's name and the group's.
+SHARED_FIXTURES = {
+    "wheel": "wheel",  # tests/test_wheel.py builds the wheel once
+    "pg_project": "api-postgresql",  # tests/templates/test_api.py: a project and a server
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, group in SHARED_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, "workerinput"):  # a worker: every worker sorts alike
+
+        def rank(item: pytest.Item) -> int:
+            module = item.nodeid.partition("::")[0]
+            return SLOWEST_FIRST.index(module) if module in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+        items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

@@ -344,7 +344,12 @@ def test_errors_in_user_code_keep_the_original(
     assert isinstance(info.value.original, exc_type)
 
 
-def test_user_traceback_shows_their_file_not_webkit(tmp_path: Path) -> None:
+def test_user_traceback_shows_their_file_not_webkit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Wide enough for the whole tmp path on one line (pytest-xdist's is longer): a wrap
+    # inside "mod_tb.py" would hide it from the assertion below.
+    monkeypatch.setenv("COLUMNS", "200")
     project = find_project(
         webkit_project(tmp_path, None, {"mod_tb.py": "x = 1\nraise ValueError('their bug')\n"})
     )

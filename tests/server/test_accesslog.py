@@ -20,6 +20,7 @@ from flask.logging import default_handler
 from rich.console import Console
 from werkzeug.serving import make_server
 
+from tests._harness import wait_until
 from tests.conftest import build_file_tree
 from tests.server._server import Server
 from webkit_cli.server.accesslog import (
@@ -326,13 +327,18 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 
 
 def lines_when(stream: io.StringIO, count: int, timeout: float = 5.0) -> list[str]:
-    """The lines written so far, once there are at least ``count`` (lines follow responses)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """The lines written so far, once there are at least ``count`` (lines follow responses);
+    fewer after ``timeout`` fail the test."""
+
+    def enough() -> list[str]:
         lines = stream.getvalue().splitlines()
-        if len(lines) >= count or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.01)
+        return lines if len(lines) >= count else []
+
+    return wait_until(
+        enough,
+        timeout,
+        lambda: f"fewer than {count} line(s) logged:\n{stream.getvalue()}",
+    )
 
 
 def test_one_plain_line_per_request_with_real_status_and_size() -> None:

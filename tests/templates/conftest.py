@@ -18,10 +18,9 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
 
 ``serve`` (fixture)
     ``serve(project, env={...})`` starts the project in a real server subprocess on
-    127.0.0.1 and a free port and returns a :class:`Server` with its ``url``. Every
-    server is stopped when the test ends, and the fixture asserts that no process of
-    it is left. It uses ``webkit run --port 0 --no-reload`` when that command
-    exists, else a small werkzeug ``make_server`` script.
+    127.0.0.1 and a free port (``webkit run --port 0 --no-reload``) and returns a
+    :class:`Server` with its ``url``. Every server is stopped when the test ends, and
+    the fixture asserts that no process of it is left.
 
 ``served_project`` (fixture, indirect parameter)
     ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
@@ -37,14 +36,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import secrets
-import signal
 import subprocess
 import sys
-import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -53,9 +48,9 @@ from typing import Any
 
 import pytest
 
+from tests._harness import ServerProcess
 from tests.conftest import launch_chromium
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
 SERVER_START_TIMEOUT = 30.0
@@ -164,120 +159,44 @@ def run_project_pytest(
 
 # --- servers ----------------------------------------------------------------------
 
-FALLBACK_SERVER = """\
-import sys
-from werkzeug.serving import make_server
 
-sys.path.insert(0, "src")
-module, _, factory = sys.argv[1].partition(":")
-app = getattr(__import__(module, fromlist=[factory]), factory)()
-server = make_server("127.0.0.1", 0, app, threaded=True)
-print(f"Serving on http://127.0.0.1:{server.port}", flush=True)
-server.serve_forever()
-"""
+class Server(ServerProcess):
+    """A project served by a real server process on 127.0.0.1 (``url``, ``port``).
 
+    :meth:`stop` sends SIGTERM to the whole process group, waits, and fails the test if
+    anything is left; stopping twice is fine.
+    """
 
-def webkit_run_available() -> bool:
-    """``webkit run`` exists once its command module does."""
-    return (REPO_ROOT / "webkit_cli" / "commands" / "run.py").is_file()
+    STOP_WHOLE_GROUP = True
+    STOP_TIMEOUT = 15.0
+    LEFTOVER_TIMEOUT = 10.0
 
-
-def _live_processes_in_group(pgid: int) -> list[int]:
-    """Processes (zombies excluded) whose process group is ``pgid``, read from /proc."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    def __init__(
+        self, command: list[str], *, cwd: Path, env: Mapping[str, str], url_pattern: re.Pattern[str]
+    ) -> None:
+        super().__init__(command, cwd=cwd, env=env, log_dir=cwd.parent, merge_output=True)
         try:
-            text = stat.read_text()
-        except OSError:
-            continue  # the process ended while we looked
-        # Fields after the command name (which may contain spaces) start after ")".
-        fields = text[text.rfind(")") + 2 :].split()
-        state, group = fields[0], int(fields[2])
-        if group == pgid and state != "Z":
-            alive.append(int(stat.parent.name))
-    return alive
-
-
-@dataclass
-class Server:
-    """A project served by a real server process on 127.0.0.1."""
-
-    process: subprocess.Popen[str]
-    url: str
-    output: list[str] = field(default_factory=list)
-    _reader: threading.Thread | None = None
+            port = self.wait_for_match(url_pattern, SERVER_START_TIMEOUT).group(1)
+        except BaseException:
+            self.abandon()
+            raise
+        self.url = f"http://127.0.0.1:{port}"
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def stop(self) -> None:
-        """SIGTERM the whole process group, wait, and fail if anything is left."""
-        pgid = self.process.pid  # start_new_session=True: the leader's pid is the group
-        if self.process.poll() is None:
-            os.killpg(pgid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(pgid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-                pytest.fail(f"server did not stop on SIGTERM:\n{''.join(self.output)}")
-        deadline = time.monotonic() + 10
-        while _live_processes_in_group(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = _live_processes_in_group(pgid)
-        if left:
-            os.killpg(pgid, signal.SIGKILL)
-        if self._reader is not None:
-            self._reader.join(timeout=10)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        assert not left, f"server processes left after stop: {left}"
+    def stop(self, sig: int | None = None, timeout: float | None = None) -> float:
+        seconds = super().stop(sig, timeout)
+        self.close()
+        return seconds
 
 
 def start_server(
     command: list[str], *, cwd: Path, env: Mapping[str, str], url_pattern: re.Pattern[str]
 ) -> Server:
     """Start ``command`` in its own process group and wait for its URL in the output."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    server = Server(process=process, url="", output=output, _reader=reader)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            line = lines.get(timeout=max(remaining, 0.01))
-        except queue.Empty:
-            line = None
-            remaining = 0
-        if line is not None:
-            match = url_pattern.search(line)
-            if match:
-                server.url = f"http://127.0.0.1:{match.group(1)}"
-                return server
-            continue
-        server.stop()
-        reason = "exited" if process.poll() is not None else "printed no URL in time"
-        pytest.fail(f"server {reason}: {command}\n{''.join(output)}")
+    return Server(command, cwd=cwd, env=env, url_pattern=url_pattern)
 
 
 def app_env(project: Path, **extra: str) -> dict[str, str]:
@@ -303,14 +222,8 @@ def serve() -> Iterator[Callable[..., Server]]:
 
     def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
         settings = child_env(app_env(project) if env is None else env)
-        if webkit_run_available():
-            command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
-            command.append("--reload" if reload else "--no-reload")
-        else:
-            if reload:
-                pytest.fail("serve(reload=True) needs webkit run")
-            target = f"{project_package(project)}:create_app"
-            command = [sys.executable, "-c", FALLBACK_SERVER, target]
+        command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
+        command.append("--reload" if reload else "--no-reload")
         server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
         servers.append(server)
         return server
