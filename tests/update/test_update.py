@@ -353,3 +353,42 @@ def test_ctrl_c_at_any_moment_leaves_the_project_whole(
         results["before" if now == before else "after"] += 1
         assert not list(project.parent.glob(".proj.*.webkit-update"))
     assert results["before"] > 0  # the interrupt did land before the swap at least once
+
+
+def test_a_template_given_as_a_git_url_updates_across_its_tags(
+    make_project: MakeProject, template_repo: Path, runner: CliRunner
+) -> None:
+    project = make_project()
+    release_v2(template_repo)
+
+    url = f"{template_repo.as_uri()}#mini"
+    result = runner.invoke(cli, ["update", str(project), "--no-verify", "--template", url])
+
+    assert result.exit_code == 0, result.output
+    assert (project / "src/proj/health.py").exists()
+    table = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["webkit"]["template"]
+    assert table["version"] == "2.0.0" and table["source"] == url
+
+
+def test_a_template_folder_outside_git_updates_only_from_its_content_and_says_so(
+    tmp_path: Path, template_repo: Path, runner: CliRunner
+) -> None:
+    import shutil
+
+    from webkit_cli.scaffold.engine import create_project
+    from webkit_cli.scaffold.template import load_template
+
+    plain = tmp_path / "plain-template"
+    shutil.copytree(template_repo / "mini", plain)
+    project = tmp_path / "p2"
+    create_project(template=load_template(plain), target=project, author="t")
+    (plain / "files" / "NOTES.md").write_text("new in the template\n")
+
+    same_version = runner.invoke(cli, ["update", str(project), "--dry-run"])
+
+    assert same_version.exit_code == 0, same_version.output
+    assert "not in git" in same_version.output and "only its current" in same_version.output
+    assert "NOTES.md" in same_version.output and "added" in same_version.output
+    missing = runner.invoke(cli, ["update", str(project), "--to", "9.0.0"])
+    assert missing.exit_code == 1
+    assert "holds version 1.0.0 only" in missing.output
