@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+from webkit_cli.errors import BUG_EXIT_CODE, report_bug
 from webkit_cli.server.config import ServerConfig
 
 
@@ -24,18 +25,14 @@ def spawn_module(
     )
 
 
-#: Exit code of a worker whose failure is in webkit's own code (``EX_SOFTWARE``).
-INTERNAL_ERROR_EXIT = 70
+#: Exit code of a worker whose failure is in webkit's own code (``EX_SOFTWARE``), the
+#: same as the CLI's for webkit's own bugs.
+INTERNAL_ERROR_EXIT = BUG_EXIT_CODE
 
 
 def print_internal_error() -> None:
-    """Print the exception being handled as what it is: a bug in webkit, not in the app."""
-    import traceback
-
-    print(
-        "webkit crashed: this is a bug in webkit, not in your app. "
-        "Please report it with the traceback below.",
-        file=sys.stderr,
-    )
-    traceback.print_exc()
+    """Report the exception being handled as what it is: a bug in webkit, not in the app."""
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        report_bug(exc)
     sys.stderr.flush()

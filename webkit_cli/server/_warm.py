@@ -193,16 +193,14 @@ class Zygote:
             self.control.send(json.dumps(message).encode())
 
     def warm(self) -> None:
-        from webkit_cli.project import find_project, load_dotenv_files
+        from webkit_cli.project import find_project, load_dotenv_files, prepare_sys_path
 
         started = time.perf_counter()
         project = find_project(self.config.project_dir)
         # The workers inherit this environment; the supervisor never loads .env itself,
         # so a changed .env takes effect when the zygote is rebuilt.
         load_dotenv_files(project.root)
-        for directory in reversed(project.source_dirs):
-            if str(directory) not in sys.path:
-                sys.path.insert(0, str(directory))
+        prepare_sys_path(project)
         self.project = code = ProjectCode(project.root, project.source_dirs)
         warm_imports(BASE_MODULES)
         extra = [
