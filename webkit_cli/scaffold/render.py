@@ -280,33 +280,42 @@ def render_file(renderer: Renderer, source: Path, context: Mapping[str, Any]) ->
 def iter_render(
     template: Template, context: Mapping[str, Any], renderer: Renderer | None = None
 ) -> Iterator[Entry]:
-    """Yield every directory and file the template produces, parents before children."""
+    """Yield every directory and file the template produces, parents before children.
+
+    The template's ``files/`` and its bases' (``template.files_dirs``, own first) are walked
+    as one tree: a folder merges the folders of that output path, and a file comes from the
+    first layer that renders that output path.
+    """
     renderer = renderer or Renderer()
-    files_dir = template.files_dir
-    real_root = files_dir.resolve()
-    # (source dir, rendered relative output dir)
-    stack: list[tuple[Path, PurePosixPath]] = [(files_dir, PurePosixPath())]
-    seen: dict[PurePosixPath, str] = {}
+    layers = template.files_dirs
+    real_roots = [layer.resolve() for layer in layers]
+    # (source dirs with their layer index, rendered relative output dir)
+    stack: list[tuple[list[tuple[int, Path]], PurePosixPath]] = [
+        ([(i, layer) for i, layer in enumerate(layers) if layer.is_dir()], PurePosixPath())
+    ]
+    seen: dict[PurePosixPath, tuple[int, str]] = {}
     while stack:
-        src_dir, out_dir = stack.pop()
-        with os.scandir(src_dir) as it:
-            children = sorted(
-                (
-                    e
+        src_dirs, out_dir = stack.pop()
+        children: list[tuple[int, os.DirEntry[str]]] = []
+        for layer, src_dir in src_dirs:
+            with os.scandir(src_dir) as it:
+                children += [
+                    (layer, e)
                     for e in it
                     if e.name not in IGNORED_NAMES and not e.name.endswith(IGNORED_SUFFIXES)
-                ),
-                key=lambda e: e.name,
-            )
-        subdirs: list[tuple[Path, PurePosixPath]] = []
-        for child in children:
+                ]
+        children.sort(key=lambda c: (c[1].name, c[0]))
+        subdirs: dict[PurePosixPath, list[tuple[int, Path]]] = {}
+        files: list[tuple[PurePosixPath, int, os.DirEntry[str], bool]] = []
+        for layer, child in children:
             source = Path(child.path)
+            files_dir = layers[layer]
             rel_source = source.relative_to(files_dir).as_posix()
-            where = f"{template.root.name}/files/{rel_source}"
+            where = f"{files_dir.parent.name}/files/{rel_source}"
             is_link = child.is_symlink()
             if is_link:
                 target = source.resolve()
-                if not target.is_relative_to(real_root):
+                if not target.is_relative_to(real_roots[layer]):
                     raise TemplateError(
                         f"{where} is a symlink to {target}, outside the template's files/ folder; "
                         "replace it with a real file."
@@ -322,18 +331,33 @@ def iter_render(
                 continue  # a segment that renders empty drops the file or folder
             _check_segment(rendered, child.name, where)
             out = out_dir / rendered
+            is_dir = child.is_dir(follow_symlinks=False)
             if out in seen:
-                raise TemplateError(
-                    f"{where} and {seen[out]} both render to {out}: rename one of them."
-                )
-            seen[out] = where
-            if child.is_dir(follow_symlinks=False):
-                subdirs.append((source, out))
-                continue
+                first_layer, first_where = seen[out]
+                if first_layer == layer:
+                    raise TemplateError(
+                        f"{where} and {first_where} both render to {out}: rename one of them."
+                    )
+                if layer > first_layer:  # overridden by a nearer layer, or merged below
+                    if is_dir and out in subdirs:
+                        subdirs[out].append((layer, source))
+                    continue
+                # A nearer layer whose source name sorts after the base's: it wins.
+                farther = subdirs.pop(out, [])
+                files = [f for f in files if f[0] != out]
+            else:
+                farther = []
+            seen[out] = (layer, where)
+            if is_dir:
+                subdirs[out] = [(layer, source), *farther]
+            else:
+                files.append((out, layer, child, is_jinja))
+        for out, _layer, child, is_jinja in files:
+            source = Path(child.path)
             mode = stat.S_IMODE(child.stat().st_mode)
             data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
             yield Entry(out, data, mode)
         # Depth-first, in name order: push in reverse so the smallest name pops first.
-        for source, out in reversed(subdirs):
+        for out, sources in reversed(subdirs.items()):
             yield Entry(out)
-            stack.append((source, out))
+            stack.append((sources, out))
