@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -245,5 +246,29 @@ def test_builtin_bases_are_neither_listed_nor_chosen(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(TemplateError, match="Unknown template '_web'"):
         resolve_template("_web")
+    assert "_common" not in builtin_template_names()
     for name in ("site", "ajax"):
-        assert resolve_template(name).bases == (base / "_web",)
+        assert resolve_template(name).bases == (base / "_web", base / "_common")
+    assert resolve_template("api").bases == (base / "_common",)
+
+
+def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:
+    from webkit_cli.scaffold.engine import create_project
+
+    make_template(tmp_path / "_base", files={".env": "KEY=1\n"}, toml=_toml("_base"))
+    base_toml = (tmp_path / "_base" / "template.toml").read_text()
+    (tmp_path / "_base" / "template.toml").write_text(
+        base_toml.replace("[template]\n", '[template]\nprivate = [".env"]\n')
+    )
+    root = make_template(tmp_path / "child", files={"a.txt": "a\n"}, toml=_toml("child", "_base"))
+    tpl = load_template(root)
+    assert tpl.private == (".env",)
+    create_project(template=tpl, target=tmp_path / "out")
+    assert stat.S_IMODE((tmp_path / "out" / ".env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "out" / "a.txt").stat().st_mode) & 0o044  # as before
+
+
+def test_private_must_be_a_list_of_paths(tmp_path: Path) -> None:
+    root = make_template(tmp_path / "t", files={}, toml=_toml("t") + 'private = ".env"\n')
+    with pytest.raises(TemplateError, match="'private' must be a list of relative paths"):
+        load_template(root)

@@ -355,6 +355,8 @@ def iter_render(
         for out, _layer, child, is_jinja in files:
             source = Path(child.path)
             mode = stat.S_IMODE(child.stat().st_mode)
+            if out.as_posix() in template.private:
+                mode &= 0o700  # it holds a secret: the owner's alone
             data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
             yield Entry(out, data, mode)
         # Depth-first, in name order: push in reverse so the smallest name pops first.

@@ -63,6 +63,8 @@ class Template(NamedTuple):
     description: str = ""
     skip_if_exists: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
+    #: Output paths written readable by their owner only (0600): files that hold secrets.
+    private: tuple[str, ...] = ()
     #: The roots of the templates it extends, nearest first.
     bases: tuple[Path, ...] = ()
 
@@ -144,6 +146,14 @@ def _str(table: dict[str, Any], key: str, where: str, *, required: bool = False)
     return value
 
 
+def _paths(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """A list of output paths relative to the target (``skip_if_exists``, ``private``)."""
+    paths = table.get(key, [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise TemplateError(f"{where}: '{key}' must be a list of relative paths.")
+    return tuple(p.strip("/") for p in paths)
+
+
 def _question(raw: object, index: int, toml_path: Path) -> Question:
     where = f"{toml_path}: [[questions]] #{index + 1}"
     if not isinstance(raw, dict):
@@ -218,9 +228,8 @@ def load_template(root: Path, *, _extended_by: tuple[Path, ...] = ()) -> Templat
     where = f"{toml_path}: [template]"
     name = _str(table, "name", where, required=True)
     version = _str(table, "version", where, required=True)
-    skip = table.get("skip_if_exists", [])
-    if not isinstance(skip, list) or not all(isinstance(s, str) for s in skip):
-        raise TemplateError(f"{where}: 'skip_if_exists' must be a list of relative paths.")
+    skip = _paths(table, "skip_if_exists", where)
+    private = _paths(table, "private", where)
     raw_questions = data.get("questions", [])
     if not isinstance(raw_questions, list):
         raise TemplateError(f"{toml_path}: 'questions' must be an array of tables [[questions]].")
@@ -237,8 +246,9 @@ def load_template(root: Path, *, _extended_by: tuple[Path, ...] = ()) -> Templat
         name=name,
         version=version,
         description=_str(table, "description", where),
-        skip_if_exists=tuple(s.strip("/") for s in skip),
+        skip_if_exists=skip,
         questions=questions,
+        private=private,
     )
     extends = _str(table, "extends", where)
     if not extends:
@@ -268,13 +278,16 @@ def _load_base(root: Path, extends: str, where: str, extended_by: tuple[Path, ..
 
 def _extend(template: Template, base: Template) -> Template:
     """``template`` over ``base``: the base's questions first (one of the same name is
-    replaced by the template's), both ``skip_if_exists`` lists, the base's files beneath."""
+    replaced by the template's), both ``skip_if_exists`` and ``private`` lists, the base's
+    files beneath."""
     own = {q.name: q for q in template.questions}
     questions = [own.pop(q.name, q) for q in base.questions]
     questions += [q for q in template.questions if q.name in own]
     skip = dict.fromkeys((*base.skip_if_exists, *template.skip_if_exists))
+    private = dict.fromkeys((*base.private, *template.private))
     return template._replace(
         questions=tuple(questions),
         skip_if_exists=tuple(skip),
+        private=tuple(private),
         bases=(base.root, *base.bases),
     )
