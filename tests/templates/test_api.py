@@ -505,6 +505,27 @@ MUTATIONS = [
         id="nul-in-fields",
     ),
     pytest.param(
+        f"{SRC}/transport.py",
+        "if request.is_secure and max_age and ",
+        "if max_age and ",
+        "test_hsts_over_https_only_and_never_in_development",
+        id="hsts-over-http",
+    ),
+    pytest.param(
+        f"{SRC}/transport.py",
+        "    if proxies:\n",
+        "    if False:\n",
+        "test_forwarded_headers_count_only_from_trusted_proxies",
+        id="no-proxy-fix",
+    ),
+    pytest.param(
+        f"{SRC}/transport.py",
+        '    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)\n',
+        "",
+        "test_every_response_limits_browser_features",
+        id="no-permissions-policy",
+    ),
+    pytest.param(
         f"{SRC}/errors.py",
         "    app.register_error_handler(HTTPException, _http_error)\n",
         "",

@@ -126,6 +126,34 @@ MUTATIONS = [
         "test_a_nul_in_a_query_or_form_field_is_a_400",
         id="nul-in-fields",
     ),
+    pytest.param(
+        "src/{package}/transport.py",
+        "if request.is_secure and max_age and ",
+        "if max_age and ",
+        "test_hsts_over_https_only_and_never_in_development",
+        id="hsts-over-http",
+    ),
+    pytest.param(
+        "src/{package}/transport.py",
+        "    if proxies:\n",
+        "    if False:\n",
+        "test_forwarded_headers_count_only_from_trusted_proxies",
+        id="no-proxy-fix",
+    ),
+    pytest.param(
+        "src/{package}/transport.py",
+        '    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)\n',
+        "",
+        "test_every_response_limits_browser_features",
+        id="no-permissions-policy",
+    ),
+    pytest.param(
+        "src/{package}/transport.py",
+        "    if session.accessed:\n",
+        "    if False:\n",
+        "test_a_response_with_a_session_is_never_cached",
+        id="session-cached",
+    ),
 ]
 
 

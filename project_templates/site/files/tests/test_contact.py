@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, table
 
-from .conftest import csrf_token
+from .conftest import AppFactory, csrf_token
 
 VALID = {"name": "Ada", "email": "ada@example.com", "message": "Hello from the tests!"}
 
@@ -124,3 +126,20 @@ def test_oversized_body_is_refused(client: FlaskClient) -> None:
 def test_form_is_prefilled_with_the_remembered_name(client: FlaskClient) -> None:
     client.post("/name", data={"display_name": "Grace", "csrf_token": csrf_token(client, "/")})
     assert 'value="Grace"' in client.get("/contact").get_data(as_text=True)
+
+
+def test_behind_a_tls_proxy_a_post_needs_a_same_origin_referer(make_app: AppFactory) -> None:
+    """Flask-WTF checks the Referer over HTTPS only: TRUSTED_PROXIES lets it see the HTTPS."""
+    client = make_app(TRUSTED_PROXIES=1).test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"}
+    html = client.get("/contact", headers=https).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert token
+    data = {**VALID, "csrf_token": token.group(1)}
+    for referer, status in [
+        (None, 400),
+        ("https://evil.example/contact", 400),
+        ("https://shop.example/contact", 302),
+    ]:
+        headers = {**https, **({"Referer": referer} if referer else {})}
+        assert client.post("/contact", data=data, headers=headers).status_code == status, referer

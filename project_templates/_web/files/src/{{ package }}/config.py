@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from . import transport
 from .secret_key import MAKE_A_KEY, check_secret_key
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        **transport.load_settings(environ),
     }
 
 
