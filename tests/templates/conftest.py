@@ -436,7 +436,14 @@ def assert_shared_conventions(project: Path, template: str) -> None:
         assert not re.search(r"SECRET_KEY['\"]?\s*[:=]\s*['\"]", source.read_text()), source
 
     dockerfile = (project / "Dockerfile").read_text()
-    assert dockerfile.startswith("FROM python:3.12-slim")
+    # The base pinned to a release, a health check, gunicorn's settings file in the image.
+    assert re.match(r"(#.*\n)*FROM python:3\.12\.\d+-slim-bookworm\n", dockerfile)
+    assert re.search(r"^HEALTHCHECK .*\\\n +CMD \[\"python\"", dockerfile, re.MULTILINE)
+    assert "gunicorn.conf.py" in dockerfile and (project / "gunicorn.conf.py").is_file()
+    # psycopg in the image: DATABASE_URL=postgresql+psycopg://... is the documented way to scale.
+    assert re.search(r"pip install --no-cache-dir '\.\[postgres(ql)?\]'", dockerfile) or (
+        "psycopg" in " ".join(pyproject["project"]["dependencies"])
+    )
     user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert user and user.group(1) not in {"root", "0"}
     cmd = rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]'
