@@ -14,11 +14,16 @@ bind = os.environ.get("BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# A worker accepts no more connections than it has threads: one whose threads are all held
+# by slow clients stops accepting, and the kernel hands new connections to the others
+# (otherwise a busy worker keeps accepting and queues them behind the slow ones).
+worker_connections = threads
 # A worker silent for this long is restarted; a request slower than this is a bug.
 timeout = 30
 graceful_timeout = 30
-# Idle keep-alive connections are closed after this, freeing their slot.
-keepalive = 5
+# No keep-alive: an idle connection would hold a thread's slot (worker_connections above);
+# the proxy in front keeps its own connections to the browsers.
+keepalive = 0
 # Request line and headers: gunicorn's defaults, written down so a change is a decision.
 limit_request_line = 4094
 limit_request_fields = 100
