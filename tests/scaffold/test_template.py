@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,12 @@ import pytest
 import webkit_cli
 from tests.scaffold.helpers import TINY_TOML, make_template
 from webkit_cli.errors import TemplateError
+from webkit_cli.scaffold.render import iter_render
 from webkit_cli.scaffold.template import (
+    Template,
     builtin_template_names,
     builtin_templates_dir,
+    list_templates,
     load_template,
     resolve_template,
 )
@@ -124,3 +128,147 @@ def test_malformed_template_toml(tmp_path: Path, toml: str, message: str) -> Non
     with pytest.raises(TemplateError, match=message) as info:
         load_template(root)
     assert "template.toml" in info.value.message
+
+
+# --- a base: extends = "NAME" --------------------------------------------------------
+
+
+def _toml(name: str, extends: str | None = None, questions: str = "") -> str:
+    line = f'extends = "{extends}"\n' if extends is not None else ""
+    return f'[template]\nname = "{name}"\nversion = "1.0.0"\n{line}{questions}'
+
+
+def _render(tpl: Template) -> dict[str, bytes | None]:
+    context = {"name": "demo", "package": "demo", "greeting": "hi", "flavour": "plain"}
+    return {e.path.as_posix(): e.data for e in iter_render(tpl, context)}
+
+
+def test_a_base_lays_its_files_under_the_templates_own(tmp_path: Path) -> None:
+    base_questions = (
+        '[[questions]]\nname = "greeting"\ndefault = "hi"\n'
+        '[[questions]]\nname = "flavour"\ndefault = "base"\n'
+    )
+    make_template(
+        tmp_path / "_base",
+        files={
+            "shared.txt": "from the base\n",
+            "both.txt": "the base's\n",
+            "src/{{ package }}/db.py": "DB = 1\n",
+            "README.md.jinja": "base readme {{ name }}\n",
+        },
+        toml=_toml("_base", questions='skip_if_exists = [".env"]\n' + base_questions),
+    )
+    own_questions = (
+        '[[questions]]\nname = "flavour"\ndefault = "plain"\n[[questions]]\nname = "extra"\n'
+    )
+    root = make_template(
+        tmp_path / "child",
+        files={
+            "both.txt": "the child's\n",
+            "src/{{ package }}/views.py": "VIEWS = 1\n",
+            # Another source name for the same output path: the child's still wins.
+            "README.md": "child readme\n",
+        },
+        toml=_toml("child", "_base", own_questions),
+    )
+    tpl = load_template(root)
+    assert tpl.bases == (tmp_path / "_base",)
+    assert tpl.files_dirs == (root / "files", tmp_path / "_base" / "files")
+    assert [q.name for q in tpl.questions] == ["greeting", "flavour", "extra"]
+    assert tpl.questions[1].default == "plain"  # the child's question replaces the base's
+    assert tpl.skip_if_exists == (".env",)
+    assert _render(tpl) == {
+        "README.md": b"child readme\n",
+        "both.txt": b"the child's\n",
+        "shared.txt": b"from the base\n",
+        "src": None,
+        "src/demo": None,
+        "src/demo/db.py": b"DB = 1\n",
+        "src/demo/views.py": b"VIEWS = 1\n",
+    }
+
+
+def test_bases_chain(tmp_path: Path) -> None:
+    make_template(tmp_path / "a", files={"a.txt": "a\n", "x.txt": "from a\n"}, toml=_toml("a"))
+    make_template(tmp_path / "b", files={"x.txt": "from b\n"}, toml=_toml("b", "a"))
+    root = make_template(tmp_path / "c", files={"c.txt": "c\n"}, toml=_toml("c", "b"))
+    tpl = load_template(root)
+    assert tpl.bases == (tmp_path / "b", tmp_path / "a")
+    assert _render(tpl) == {"a.txt": b"a\n", "c.txt": b"c\n", "x.txt": b"from b\n"}
+
+
+def test_two_files_of_one_layer_for_one_path_are_still_refused(tmp_path: Path) -> None:
+    make_template(tmp_path / "_base", files={"x": "1\n", "x.jinja": "2\n"}, toml=_toml("_base"))
+    root = make_template(tmp_path / "child", files={}, toml=_toml("child", "_base"))
+    with pytest.raises(TemplateError, match=r"_base/files/x.* both render to x"):
+        _render(load_template(root))
+
+
+def test_a_symlink_in_a_base_may_not_leave_the_bases_files(tmp_path: Path) -> None:
+    make_template(tmp_path / "_base", files={}, toml=_toml("_base"))
+    root = make_template(
+        tmp_path / "child", files={"inside.txt": "x\n"}, toml=_toml("child", "_base")
+    )
+    (tmp_path / "_base" / "files" / "link.txt").symlink_to(root / "files" / "inside.txt")
+    with pytest.raises(TemplateError, match=r"_base/files/link.txt is a symlink .* outside"):
+        _render(load_template(root))
+
+
+@pytest.mark.parametrize(
+    ("extends", "message"),
+    [
+        ("missing", r"extends = 'missing', but .*missing is not a template"),
+        ("../elsewhere", "must be the name of a folder next to child/"),
+        ("/etc", "must be the name of a folder next to child/"),
+        ("..", "must be the name of a folder next to child/"),
+        ("sub\\\\dir", "must be the name of a folder next to child/"),
+        ("child", r"makes a cycle \(child -> child\)"),
+        ("loop", r"makes a cycle \(child -> loop -> child\)"),
+    ],
+)
+def test_a_bad_base_is_one_error(tmp_path: Path, extends: str, message: str) -> None:
+    make_template(tmp_path / "loop", files={}, toml=_toml("loop", "child"))
+    root = make_template(tmp_path / "child", files={}, toml=_toml("child", extends))
+    with pytest.raises(TemplateError, match=message) as info:
+        load_template(root)
+    assert "template.toml" in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_builtin_bases_are_neither_listed_nor_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = builtin_templates_dir()
+    assert base is not None
+    assert (base / "_web" / "template.toml").is_file()
+    assert "_web" not in builtin_template_names()
+    assert "_web" not in [t.root.name for t in list_templates()]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TemplateError, match="Unknown template '_web'"):
+        resolve_template("_web")
+    assert "_common" not in builtin_template_names()
+    for name in ("site", "ajax"):
+        assert resolve_template(name).bases == (base / "_web", base / "_common")
+    assert resolve_template("api").bases == (base / "_common",)
+
+
+def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:
+    from webkit_cli.scaffold.engine import create_project
+
+    make_template(tmp_path / "_base", files={".env": "KEY=1\n"}, toml=_toml("_base"))
+    base_toml = (tmp_path / "_base" / "template.toml").read_text()
+    (tmp_path / "_base" / "template.toml").write_text(
+        base_toml.replace("[template]\n", '[template]\nprivate = [".env"]\n')
+    )
+    root = make_template(tmp_path / "child", files={"a.txt": "a\n"}, toml=_toml("child", "_base"))
+    tpl = load_template(root)
+    assert tpl.private == (".env",)
+    create_project(template=tpl, target=tmp_path / "out")
+    assert stat.S_IMODE((tmp_path / "out" / ".env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "out" / "a.txt").stat().st_mode) & 0o044  # as before
+
+
+def test_private_must_be_a_list_of_paths(tmp_path: Path) -> None:
+    root = make_template(tmp_path / "t", files={}, toml=_toml("t") + 'private = ".env"\n')
+    with pytest.raises(TemplateError, match="'private' must be a list of relative paths"):
+        load_template(root)

@@ -44,6 +44,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_IMODE
 from typing import Any
 
 import pytest
@@ -321,13 +322,19 @@ def assert_shared_conventions(project: Path, template: str) -> None:
     assert pyproject["tool"]["webkit"]["app"] == f"{package}:create_app"
     assert pyproject["tool"]["webkit"]["template"]["name"] == template
     dev = " ".join(pyproject["project"]["optional-dependencies"]["dev"])
-    for requirement in ("pytest", "pytest-cov", "ruff", "webkit-cli"):
+    for requirement in ("pytest", "pytest-cov", "ruff"):
         assert requirement in dev
+    # webkit is a tool the CI installs on its own, not a dependency of the project: an
+    # unpublished name there fails every fresh install (and is a supply-chain hole).
+    requirements = [*pyproject["project"]["dependencies"], *dev.split()]
+    assert not [r for r in requirements if r.lower().startswith("webkit")], requirements
+    assert_advisory_free_bounds(pyproject["project"]["dependencies"])
     assert pyproject["tool"]["pytest"]["ini_options"]["pythonpath"] == ["src"]
     assert (project / "src" / package / "__init__.py").is_file()
 
     # The secret key: random in the git-ignored .env, never in code or in the example.
     env_file = (project / ".env").read_text()
+    assert S_IMODE((project / ".env").stat().st_mode) == 0o600  # it holds the secret key
     assert re.search(r"^SECRET_KEY=[0-9a-f]{64}$", env_file, re.MULTILINE)
     assert re.search(r"^APP_ENV=development$", env_file, re.MULTILINE)
     assert re.search(r"^SECRET_KEY=$", (project / ".env.example").read_text(), re.MULTILINE)
@@ -342,23 +349,20 @@ def assert_shared_conventions(project: Path, template: str) -> None:
         assert not re.search(r"SECRET_KEY['\"]?\s*[:=]\s*['\"]", source.read_text()), source
 
     dockerfile = (project / "Dockerfile").read_text()
-    assert dockerfile.startswith("FROM python:3.12-slim")
+    # The base pinned to a release, a health check, gunicorn's settings file in the image.
+    assert re.match(r"(#.*\n)*FROM python:3\.12\.\d+-slim-bookworm\n", dockerfile)
+    assert re.search(r"^HEALTHCHECK .*\\\n +CMD \[\"python\"", dockerfile, re.MULTILINE)
+    assert "gunicorn.conf.py" in dockerfile and (project / "gunicorn.conf.py").is_file()
+    # psycopg in the image: DATABASE_URL=postgresql+psycopg://... is the documented way to scale.
+    assert re.search(r"pip install --no-cache-dir '\.\[postgres(ql)?\]'", dockerfile) or (
+        "psycopg" in " ".join(pyproject["project"]["dependencies"])
+    )
     user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert user and user.group(1) not in {"root", "0"}
     cmd = rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]'
     assert re.search(cmd, dockerfile, re.MULTILINE)
 
-    ci = (project / ".github" / "workflows" / "ci.yml").read_text()
-    for step in (
-        "actions/checkout",
-        "actions/setup-python",
-        '"3.12"',
-        "pip install -e '.[dev]'",
-        "pytest",
-        "ruff check .",
-        "webkit check --format github",
-    ):
-        assert step in ci
+    assert_ci_workflow(project)
 
     readme = (project / "README.md").read_text()
     for text in (
@@ -383,6 +387,50 @@ def assert_shared_conventions(project: Path, template: str) -> None:
                 assert "hidden_tag()" in form or "csrf_token()" in form, f"{html}: {form}"
 
 
+#: Releases below these have published advisories (Werkzeug CVE-2024-49766/49767, Jinja2
+#: CVE-2025-27516, gunicorn CVE-2024-1135/6827).
+ADVISORY_FREE_BOUNDS = {"werkzeug": "3.0.6", "jinja2": "3.1.6", "gunicorn": "23"}
+
+
+def assert_advisory_free_bounds(dependencies: list[str]) -> None:
+    """Each of werkzeug, jinja2, gunicorn is required at its first release without advisories."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    found = {Requirement(d).name.lower(): Requirement(d) for d in dependencies}
+    for name, bound in ADVISORY_FREE_BOUNDS.items():
+        assert name in found, f"{name} is not pinned below: {dependencies}"
+        lowest = [Version(s.version) for s in found[name].specifier if s.operator == ">="]
+        assert lowest and min(lowest) >= Version(bound), f"{found[name]} allows < {bound}"
+
+
+def assert_ci_workflow(project: Path) -> None:
+    """The generated workflow is valid YAML whose steps install the project alone, test,
+    lint, audit the dependencies, then install webkit pinned and run ``webkit check``.
+
+    pip-audit cannot reach its advisory database from here: the step is checked, not run.
+    """
+    import yaml
+
+    from webkit_cli import __version__
+
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    assert set(workflow[True]) == {"push", "pull_request"}  # YAML 1.1 reads "on" as True
+    steps = workflow["jobs"]["test"]["steps"]
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert uses == ["actions/checkout@v4", "actions/setup-python@v5"]
+    assert steps[1]["with"]["python-version"] == "3.12"
+    runs = [step["run"] for step in steps if "run" in step]
+    assert all(isinstance(step.get("name"), str) for step in steps if "run" in step)
+    assert runs[0] == "pip install -e '.[dev]'"
+    assert runs[1].startswith("pytest")
+    assert runs[2] == "ruff check ."
+    assert runs[3] == "pip install pip-audit && pip-audit --skip-editable"
+    assert runs[4] == f"pip install 'webkit-cli=={__version__}'"
+    assert runs[5] == "webkit check --format github"
+    assert not any("webkit" in run for run in runs[:4])
+
+
 def assert_lint_clean(project: Path) -> None:
     """``ruff check`` and ``ruff format --check`` pass with the project's own settings."""
     for args in (["check", "."], ["format", "--check", "."]):
@@ -397,18 +445,49 @@ def assert_lint_clean(project: Path) -> None:
         assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"
 
 
+def project_test_id(project: Path, test_name: str) -> str:
+    """``tests/test_x.py::test_name``: the one module of the project's suite defining it."""
+    pattern = re.compile(rf"^def {re.escape(test_name)}\(", re.MULTILINE)
+    found = [
+        path.relative_to(project).as_posix()
+        for path in sorted((project / "tests").rglob("test_*.py"))
+        if pattern.search(path.read_text())
+    ]
+    assert len(found) == 1, f"{test_name} is defined in {found or 'no test module'}"
+    return f"{found[0]}::{test_name}"
+
+
 def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_failure: str) -> None:
-    """Break ``path`` (replace ``old`` by ``new``) and check the project's tests notice."""
+    """Break ``path`` (replace ``old`` by ``new``) and check the project's test notices.
+
+    Only ``expected_failure`` runs (``pytest tests/test_x.py::name``): the whole suite would
+    take ten times as long to say the same.
+    """
+    test_id = project_test_id(project, expected_failure)
     target = project / path.replace("{package}", project_package(project))
     source = target.read_text()
     assert old in source, f"{old!r} not in {target}: update the mutation"
     target.write_text(source.replace(old, new))
     try:
-        result, _ = run_project_pytest(project, "--no-cov")
+        result, _ = run_project_pytest(project, "--no-cov", test_id)
     finally:
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert expected_failure in result.stdout, result.stdout
+    assert f"FAILED {test_id}" in result.stdout, result.stdout
+
+
+@pytest.fixture(scope="module")
+def mutation_project(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``mutation_project(template)``: one project per template for a module's mutations
+    (each mutation is undone before the next)."""
+    cache: dict[str, Path] = {}
+
+    def get(template: str) -> Path:
+        if template not in cache:
+            cache[template] = generate(template, tmp_path_factory.mktemp(f"{template}-mutations"))
+        return cache[template]
+
+    return get
 
 
 def assert_webkit_check_clean(project: Path) -> None:

@@ -28,7 +28,6 @@ from tests.templates.conftest import (
     assert_lint_clean,
     assert_shared_conventions,
     assert_tests_catch,
-    generate,
     project_package,
 )
 
@@ -171,7 +170,7 @@ def test_served_by_webkit_run(
     project = scaffolded("api")
     env = {
         "APP_ENV": "development",
-        "SECRET_KEY": os.urandom(16).hex(),
+        "SECRET_KEY": os.urandom(32).hex(),
         "INSTANCE_PATH": str(tmp_path / "instance"),
     }
     created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
@@ -315,7 +314,7 @@ def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, 
 def test_keys_command_and_gunicorn_on_sqlite(project: Path, tmp_path: Path) -> None:
     """Without DATABASE_URL both variants keep their data in SQLite under instance/."""
     # gunicorn reads no .env: production settings come from the environment.
-    env = {"APP_ENV": "production", "SECRET_KEY": os.urandom(16).hex()}
+    env = {"APP_ENV": "production", "SECRET_KEY": os.urandom(32).hex()}
     exercise_keys_and_gunicorn(project, tmp_path, env)
     assert (project / "instance" / f"{PACKAGE}.sqlite3").is_file()
 
@@ -336,7 +335,7 @@ def test_keys_command_and_gunicorn_on_postgresql(
     import psycopg
 
     url = postgres.create_database("served")
-    env = {"APP_ENV": "production", "SECRET_KEY": os.urandom(16).hex(), "DATABASE_URL": url}
+    env = {"APP_ENV": "production", "SECRET_KEY": os.urandom(32).hex(), "DATABASE_URL": url}
     exercise_keys_and_gunicorn(pg_project, tmp_path, env)
     assert not (pg_project / "instance").exists()  # DATABASE_URL alone moved the data
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
@@ -450,6 +449,83 @@ MUTATIONS = [
         id="no-secret-key-check",
     ),
     pytest.param(
+        f"{SRC}/__init__.py",
+        '            check_secret_key(str(app.config["SECRET_KEY"]))\n',
+        "            pass\n",
+        "test_a_weak_key_refuses_production",
+        id="weak-secret-key-accepted",
+    ),
+    pytest.param(
+        f"{SRC}/secret_key.py",
+        "    if key_bits(key) < MIN_KEY_BITS:\n",
+        "    if False:\n",
+        "test_a_weak_or_placeholder_key_is_refused",
+        id="secret-key-rules-gone",
+    ),
+    pytest.param(
+        f"{SRC}/__init__.py",
+        ' and config.get("APP_ENV") == "testing"',
+        "",
+        "test_unknown_app_env_is_refused",
+        id="testing-from-the-environment",
+    ),
+    pytest.param(
+        f"{SRC}/__init__.py",
+        '            app.config["DEBUG"] = False\n',
+        "            pass\n",
+        "test_flask_debug_is_ignored_in_production_and_said_once",
+        id="debug-in-production",
+    ),
+    pytest.param(
+        f"{SRC}/input_guard.py",
+        "        super().__init__(map, min=1, max=MAX_ID)\n",
+        "        super().__init__(map, min=1)\n",
+        "test_ids_outside_the_database_range_match_no_route",
+        id="ids-unbounded",
+    ),
+    pytest.param(
+        f"{SRC}/input_guard.py",
+        "    app.json = GuardedJSONProvider(app)\n",
+        "",
+        "test_json_nested_too_deeply_is_a_400",
+        id="deep-json-crashes",
+    ),
+    pytest.param(
+        f"{SRC}/input_guard.py",
+        "    app.before_request(_buffer_chunked_body)\n",
+        "",
+        "test_a_chunked_body_over_the_limit_is_a_413",
+        id="chunked-body-cut",
+    ),
+    pytest.param(
+        f"{SRC}/input_guard.py",
+        "    app.before_request(_refuse_bad_fields)\n",
+        "",
+        "test_a_nul_in_a_query_or_form_field_is_a_400",
+        id="nul-in-fields",
+    ),
+    pytest.param(
+        f"{SRC}/transport.py",
+        "if request.is_secure and max_age and ",
+        "if max_age and ",
+        "test_hsts_over_https_only_and_never_in_development",
+        id="hsts-over-http",
+    ),
+    pytest.param(
+        f"{SRC}/transport.py",
+        "    if proxies:\n",
+        "    if False:\n",
+        "test_forwarded_headers_count_only_from_trusted_proxies",
+        id="no-proxy-fix",
+    ),
+    pytest.param(
+        f"{SRC}/transport.py",
+        '    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)\n',
+        "",
+        "test_every_response_limits_browser_features",
+        id="no-permissions-policy",
+    ),
+    pytest.param(
         f"{SRC}/errors.py",
         "    app.register_error_handler(HTTPException, _http_error)\n",
         "",
@@ -466,14 +542,8 @@ MUTATIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def mutation_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One project for all mutations: each one is undone before the next."""
-    return generate("api", tmp_path_factory.mktemp("api-mutations"))
-
-
 @pytest.mark.parametrize(("path", "old", "new", "failing_test"), MUTATIONS)
 def test_project_tests_catch_a_broken_feature(
-    mutation_project: Path, path: str, old: str, new: str, failing_test: str
+    mutation_project: Callable[[str], Path], path: str, old: str, new: str, failing_test: str
 ) -> None:
-    assert_tests_catch(mutation_project, path, old, new, failing_test)
+    assert_tests_catch(mutation_project("api"), path, old, new, failing_test)

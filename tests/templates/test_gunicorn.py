@@ -17,6 +17,7 @@ import http.client
 import json
 import re
 import secrets
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -246,3 +247,26 @@ def test_two_app_servers_share_postgresql_and_sessions(
         assert b"Posted to the second server." in body
         first.stop()
         second.stop()
+
+
+def test_a_new_request_is_answered_while_50_slow_clients_are_held(
+    gunicorn: Callable[..., Server],
+) -> None:
+    """The project's gunicorn.conf.py (threaded workers): 50 connections that sent half a
+    request and wait do not freeze ``-w 2``, as they froze its sync workers."""
+    server = gunicorn("site")
+    wait_for_workers(server, 2)
+    assert "Using worker: gthread" in "".join(server.output)
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(50):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+            slow.append(client)
+        # A fresh connection is answered while all 50 are held (the wait, not a timing).
+        status, _, body = request(server, "GET", "/about")
+        assert status == 200
+        assert b"<h1" in body
+    finally:
+        for client in slow:
+            client.close()

@@ -364,46 +364,45 @@ def _listing(src_dir: Path) -> list[os.DirEntry[str]]:
 def iter_render(
     template: Template, context: Mapping[str, Any], renderer: Renderer | None = None
 ) -> Iterator[Entry]:
-    """Yield every directory and file the template produces, parents before children."""
-    files_dirs = template_files_dirs(template)
+    """Yield every directory and file the template produces, parents before children.
+
+    The template's ``files/`` and its bases' (``template.files_dirs``, own first) are walked
+    as one tree: a folder merges the folders of that output path, and a file comes from the
+    first layer that renders that output path. ``{% include %}`` searches them in the same
+    order.
+    """
+    layers = template_files_dirs(template)
     if renderer is None:
-        renderer = Renderer(files_dirs=files_dirs)
+        renderer = Renderer(files_dirs=layers)
     else:
-        renderer.use_files(files_dirs)
-    # Output path -> (index of the files dir, where it came from, is a folder); an earlier
-    # files dir wins.
-    seen: dict[PurePosixPath, tuple[int, str, bool]] = {}
-    for index, files_dir in enumerate(files_dirs):
-        yield from _iter_dir(template, files_dir, index, seen, context, renderer)
-
-
-def _iter_dir(
-    template: Template,
-    files_dir: Path,
-    index: int,
-    seen: dict[PurePosixPath, tuple[int, str, bool]],
-    context: Mapping[str, Any],
-    renderer: Renderer,
-) -> Iterator[Entry]:
-    real_root = files_dir.resolve()
-    label = f"{files_dir.parent.name}/{files_dir.name}"
-    # (source dir, rendered relative output dir)
-    stack: list[tuple[Path, PurePosixPath]] = [(files_dir, PurePosixPath())]
+        renderer.use_files(layers)
+    private = getattr(template, "private", ())
+    real_roots = [layer.resolve() for layer in layers]
+    # (source dirs with their layer index, rendered relative output dir)
+    stack: list[tuple[list[tuple[int, Path]], PurePosixPath]] = [
+        ([(i, layer) for i, layer in enumerate(layers) if layer.is_dir()], PurePosixPath())
+    ]
+    seen: dict[PurePosixPath, tuple[int, str]] = {}
     while stack:
-        src_dir, out_dir = stack.pop()
-        subdirs: list[tuple[Path, PurePosixPath, bool]] = []  # (source, output, is new)
-        try:
-            listing = _listing(src_dir)
-        except OSError as exc:
-            raise TemplateError(f"Cannot read {src_dir} ({exc.strerror or exc}).") from None
-        for child in listing:
+        src_dirs, out_dir = stack.pop()
+        children: list[tuple[int, os.DirEntry[str]]] = []
+        for layer, src_dir in src_dirs:
+            try:
+                children += [(layer, e) for e in _listing(src_dir)]
+            except OSError as exc:
+                raise TemplateError(f"Cannot read {src_dir} ({exc.strerror or exc}).") from None
+        children.sort(key=lambda c: (c[1].name, c[0]))
+        subdirs: dict[PurePosixPath, list[tuple[int, Path]]] = {}
+        files: list[tuple[PurePosixPath, int, os.DirEntry[str], bool, str]] = []
+        for layer, child in children:
             source = Path(child.path)
+            files_dir = layers[layer]
             rel_source = source.relative_to(files_dir).as_posix()
-            where = f"{label}/{rel_source}"
+            where = f"{files_dir.parent.name}/{files_dir.name}/{rel_source}"
             is_link = child.is_symlink()
             if is_link:
                 target = source.resolve()
-                if not target.is_relative_to(real_root):
+                if not target.is_relative_to(real_roots[layer]):
                     raise TemplateError(
                         f"{where} is a symlink to {target}, outside the template's files/ folder; "
                         "replace it with a real file."
@@ -420,26 +419,37 @@ def _iter_dir(
                 continue  # a segment that renders empty drops the file or folder
             _check_segment(rendered, child.name, where)
             out = out_dir / rendered
-            earlier = seen.get(out)
-            if earlier is not None and earlier[0] == index:
-                raise TemplateError(
-                    f"{where} and {earlier[1]} both render to {out}: rename one of them."
-                )
-            if earlier is not None and (earlier[2] != is_dir or not is_dir):
-                continue  # shadowed by what an earlier files dir has at that path
-            if earlier is None:
-                seen[out] = (index, where, is_dir)
+            if out in seen:
+                first_layer, first_where = seen[out]
+                if first_layer == layer:
+                    raise TemplateError(
+                        f"{where} and {first_where} both render to {out}: rename one of them."
+                    )
+                if layer > first_layer:  # overridden by a nearer layer, or merged below
+                    if is_dir and out in subdirs:
+                        subdirs[out].append((layer, source))
+                    continue
+                # A nearer layer whose source name sorts after the base's: it wins.
+                farther = subdirs.pop(out, [])
+                files = [f for f in files if f[0] != out]
+            else:
+                farther = []
+            seen[out] = (layer, where)
             if is_dir:
-                subdirs.append((source, out, earlier is None))
-                continue
+                subdirs[out] = [(layer, source), *farther]
+            else:
+                files.append((out, layer, child, is_jinja, where))
+        for out, _layer, child, is_jinja, where in files:
+            source = Path(child.path)
             try:
                 mode = stat.S_IMODE(child.stat().st_mode)
                 data = render_file(renderer, source, context) if is_jinja else source.read_bytes()
             except OSError as exc:
                 raise TemplateError(f"Cannot read {where} ({exc.strerror or exc}).") from None
+            if out.as_posix() in private:
+                mode &= 0o700  # it holds a secret: the owner's alone
             yield Entry(out, data, mode)
         # Depth-first, in name order: push in reverse so the smallest name pops first.
-        for source, out, new in reversed(subdirs):
-            if new:
-                yield Entry(out)
-            stack.append((source, out))
+        for out, sources in reversed(subdirs.items()):
+            yield Entry(out)
+            stack.append((sources, out))

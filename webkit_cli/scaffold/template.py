@@ -2,6 +2,11 @@
 
 The built-in templates use exactly this format, so ``--template ./my-template`` works
 for any user's template folder (see TEMPLATE_FORMAT.md in the project notes).
+
+A template may extend a base (``extends = "_web"``: a sibling folder, itself a template):
+the base's ``files/`` are laid under the template's own, the template's own file winning,
+and its questions and ``skip_if_exists`` come first. Built-in folders whose name starts
+with ``_`` are bases only: ``webkit new --list`` does not show them and ``-t`` refuses them.
 """
 
 from __future__ import annotations
@@ -58,10 +63,19 @@ class Template(NamedTuple):
     description: str = ""
     skip_if_exists: tuple[str, ...] = ()
     questions: tuple[Question, ...] = ()
+    #: Output paths written readable by their owner only (0600): files that hold secrets.
+    private: tuple[str, ...] = ()
+    #: The roots of the templates it extends, nearest first.
+    bases: tuple[Path, ...] = ()
 
     @property
     def files_dir(self) -> Path:
         return self.root / "files"
+
+    @property
+    def files_dirs(self) -> tuple[Path, ...]:
+        """Its own ``files/`` then each base's: an output path comes from the first that has it."""
+        return (self.files_dir, *(base / "files" for base in self.bases))
 
 
 def builtin_templates_dir() -> Path | None:
@@ -80,7 +94,16 @@ def builtin_template_names() -> list[str]:
     base = builtin_templates_dir()
     if base is None:
         return []
-    return sorted(p.name for p in base.iterdir() if (p / "template.toml").is_file())
+    return sorted(
+        p.name
+        for p in base.iterdir()
+        if not _is_base_name(p.name) and (p / "template.toml").is_file()
+    )
+
+
+def _is_base_name(name: str) -> bool:
+    """``_web``: a built-in base other templates extend, not a template to choose."""
+    return name.startswith("_")
 
 
 def list_templates() -> list[Template]:
@@ -97,7 +120,11 @@ def resolve_template(spec: str) -> Template:
     """Load a template from a built-in name (``site``) or a folder path (``./my-template``)."""
     if not _looks_like_path(spec):
         base = builtin_templates_dir()
-        if base is not None and (base / spec / "template.toml").is_file():
+        if (
+            base is not None
+            and not _is_base_name(spec)
+            and (base / spec / "template.toml").is_file()
+        ):
             return load_template(base / spec)
         if not Path(spec).is_dir():
             names = ", ".join(builtin_template_names()) or "none installed"
@@ -117,6 +144,14 @@ def _str(table: dict[str, Any], key: str, where: str, *, required: bool = False)
     if not isinstance(value, str):
         raise TemplateError(f"{where}: '{key}' must be a string, not {type(value).__name__}.")
     return value
+
+
+def _paths(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """A list of output paths relative to the target (``skip_if_exists``, ``private``)."""
+    paths = table.get(key, [])
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise TemplateError(f"{where}: '{key}' must be a list of relative paths.")
+    return tuple(p.strip("/") for p in paths)
 
 
 def _question(raw: object, index: int, toml_path: Path) -> Question:
@@ -171,8 +206,9 @@ def _question(raw: object, index: int, toml_path: Path) -> Question:
     )
 
 
-def load_template(root: Path) -> Template:
-    """Read and check ``root/template.toml``; raise TemplateError with the fix when unusable."""
+def load_template(root: Path, *, _extended_by: tuple[Path, ...] = ()) -> Template:
+    """Read and check ``root/template.toml`` (and its bases); raise TemplateError with the fix
+    when unusable."""
     import tomllib
 
     toml_path = root / "template.toml"
@@ -192,9 +228,8 @@ def load_template(root: Path) -> Template:
     where = f"{toml_path}: [template]"
     name = _str(table, "name", where, required=True)
     version = _str(table, "version", where, required=True)
-    skip = table.get("skip_if_exists", [])
-    if not isinstance(skip, list) or not all(isinstance(s, str) for s in skip):
-        raise TemplateError(f"{where}: 'skip_if_exists' must be a list of relative paths.")
+    skip = _paths(table, "skip_if_exists", where)
+    private = _paths(table, "private", where)
     raw_questions = data.get("questions", [])
     if not isinstance(raw_questions, list):
         raise TemplateError(f"{toml_path}: 'questions' must be an array of tables [[questions]].")
@@ -206,11 +241,53 @@ def load_template(root: Path) -> Template:
         seen.add(q.name)
     if not (root / "files").is_dir():
         raise TemplateError(f"{root} has no files/ folder: put the tree to generate in files/.")
-    return Template(
+    template = Template(
         root=root,
         name=name,
         version=version,
         description=_str(table, "description", where),
-        skip_if_exists=tuple(s.strip("/") for s in skip),
+        skip_if_exists=skip,
         questions=questions,
+        private=private,
+    )
+    extends = _str(table, "extends", where)
+    if not extends:
+        return template
+    return _extend(template, _load_base(root, extends, where, _extended_by))
+
+
+def _load_base(root: Path, extends: str, where: str, extended_by: tuple[Path, ...]) -> Template:
+    """The template named by ``extends``: a sibling folder of ``root``, never a path."""
+    if extends in {".", ".."} or any(sep in extends for sep in ("/", "\\", "\x00", ":")):
+        raise TemplateError(
+            f"{where}: extends = {extends!r} must be the name of a folder next to "
+            f'{root.name}/ (for example "_base"), not a path.'
+        )
+    base_root = root.parent / extends
+    chain = (*extended_by, root.resolve())
+    if base_root.resolve() in chain:
+        names = " -> ".join([*(p.name for p in chain), extends])
+        raise TemplateError(f"{where}: extends = {extends!r} makes a cycle ({names}): break it.")
+    if not (base_root / "template.toml").is_file():
+        raise TemplateError(
+            f"{where}: extends = {extends!r}, but {base_root} is not a template "
+            "(a folder with template.toml and files/): fix the name or add the base."
+        )
+    return load_template(base_root, _extended_by=chain)
+
+
+def _extend(template: Template, base: Template) -> Template:
+    """``template`` over ``base``: the base's questions first (one of the same name is
+    replaced by the template's), both ``skip_if_exists`` and ``private`` lists, the base's
+    files beneath."""
+    own = {q.name: q for q in template.questions}
+    questions = [own.pop(q.name, q) for q in base.questions]
+    questions += [q for q in template.questions if q.name in own]
+    skip = dict.fromkeys((*base.skip_if_exists, *template.skip_if_exists))
+    private = dict.fromkeys((*base.private, *template.private))
+    return template._replace(
+        questions=tuple(questions),
+        skip_if_exists=tuple(skip),
+        private=tuple(private),
+        bases=(base.root, *base.bases),
     )

@@ -48,9 +48,13 @@ def _rmtree(path: Path) -> None:
 
 
 def _write_bytes(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` (never an existing one); executable if the template's file is."""
+    """Create ``path`` (never an existing one); executable if the template's file is, and
+    private (0600) if its entry has no group or other bits (a template's ``private`` file)."""
     # os.open applies the umask itself, so no chmod (and no umask lookup) per file.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode & 0o111 else 0o666)
+    perms = 0o777 if mode & 0o111 else 0o666
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, perms if mode & 0o077 else perms & 0o700
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -7,7 +7,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, table
 
-from .conftest import AppFactory
+from .conftest import AppFactory, crash, csrf_token
+
+
+@pytest.fixture
+def headers(client: FlaskClient) -> dict[str, str]:
+    """The headers static/app.js sends: the page's CSRF token in X-CSRFToken."""
+    return {"X-CSRFToken": csrf_token(client)}
 
 
 def count_todos(app: Flask) -> int:
@@ -154,13 +160,7 @@ def test_api_errors_are_json(client: FlaskClient) -> None:
 
 
 def test_a_crash_in_the_api_is_a_json_500(make_app: AppFactory) -> None:
-    app = make_app(PROPAGATE_EXCEPTIONS=False)
-
-    @app.get("/api/boom")
-    def boom() -> str:
-        raise ZeroDivisionError("a bug")
-
-    response = app.test_client().get("/api/boom")
+    response = crash(make_app, "/api/boom")
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"
     assert "ZeroDivisionError" not in response.get_data(as_text=True)

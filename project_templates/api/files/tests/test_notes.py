@@ -139,3 +139,23 @@ def test_like_wildcards_are_matched_literally(client: FlaskClient, auth: AuthHea
     assert [n["title"] for n in client.get("/notes?q=_", headers=auth).get_json()["data"]] == [
         "snake_case"
     ]
+
+
+def test_odd_input_is_a_4xx_never_a_500(client: FlaskClient, auth: AuthHeaders) -> None:
+    """Each of these crashed the app on SQLite or PostgreSQL (the suite runs on both)."""
+    create(client, auth)
+    for path, status, code in [
+        ("/notes/2147483648", 404, "not_found"),  # past PostgreSQL's integer
+        ("/notes/9223372036854775808", 404, "not_found"),  # past SQLite's 64 bits
+        ("/notes?offset=99999999999999999999", 422, "validation_failed"),
+        ("/notes?offset=2147483648", 422, "validation_failed"),
+        ("/notes?q=a%00b", 400, "bad_request"),  # PostgreSQL refuses NUL in text
+    ]:
+        response = client.get(path, headers=auth)
+        assert (response.status_code, response.get_json()["code"]) == (status, code), path
+        assert response.mimetype == "application/problem+json"
+    for title in ("a\x00b", "\ud800"):
+        response = client.post("/notes", json={"title": title}, headers=auth)
+        assert response.status_code == 400, title
+        assert response.get_json()["code"] == "invalid_json"
+    assert client.get("/notes", headers=auth).get_json()["total"] == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, table
 
-from .conftest import csrf_token
+from .conftest import AppFactory, csrf_token
 
 VALID = {"name": "Ada", "email": "ada@example.com", "message": "Hello from the tests!"}
 
@@ -17,8 +19,12 @@ def count_messages(app: Flask) -> int:
         return connection.scalar(select(func.count()).select_from(table("messages"))) or 0
 
 
+def contact_token(client: FlaskClient) -> str:
+    return csrf_token(client, "/contact")
+
+
 def test_form_carries_a_csrf_token(client: FlaskClient) -> None:
-    assert len(csrf_token(client)) > 20
+    assert len(contact_token(client)) > 20
 
 
 def test_post_without_csrf_token_is_rejected(app: Flask, client: FlaskClient) -> None:
@@ -29,7 +35,7 @@ def test_post_without_csrf_token_is_rejected(app: Flask, client: FlaskClient) ->
 
 
 def test_post_with_a_forged_csrf_token_is_rejected(app: Flask, client: FlaskClient) -> None:
-    csrf_token(client)  # the session has a real token; the form sends another
+    contact_token(client)  # the session has a real token; the form sends another
     response = client.post("/contact", data={**VALID, "csrf_token": "forged"})
     assert response.status_code == 400
     assert count_messages(app) == 0
@@ -38,7 +44,7 @@ def test_post_with_a_forged_csrf_token_is_rejected(app: Flask, client: FlaskClie
 def test_invalid_input_shows_errors_next_to_fields_and_keeps_values(
     app: Flask, client: FlaskClient
 ) -> None:
-    token = csrf_token(client)
+    token = contact_token(client)
     data = {"csrf_token": token, "name": "", "email": "not-an-email", "message": "short"}
     response = client.post("/contact", data=data)
     assert response.status_code == 422
@@ -58,7 +64,7 @@ def test_invalid_input_shows_errors_next_to_fields_and_keeps_values(
 def test_valid_message_is_stored_then_redirected_with_a_flash(
     app: Flask, client: FlaskClient
 ) -> None:
-    response = client.post("/contact", data={**VALID, "csrf_token": csrf_token(client)})
+    response = client.post("/contact", data={**VALID, "csrf_token": contact_token(client)})
     assert response.status_code == 302
     assert response.headers["Location"] == "/messages"
     assert count_messages(app) == 1
@@ -72,7 +78,7 @@ def test_valid_message_is_stored_then_redirected_with_a_flash(
 
 def test_messages_are_listed_newest_first(client: FlaskClient) -> None:
     for text in ("The first message", "The second message"):
-        data = {**VALID, "message": text, "csrf_token": csrf_token(client)}
+        data = {**VALID, "message": text, "csrf_token": contact_token(client)}
         client.post("/contact", data=data)
     page = client.get("/messages").get_data(as_text=True)
     assert page.index("The second message") < page.index("The first message")
@@ -84,7 +90,7 @@ def test_empty_message_list_invites_a_first_message(client: FlaskClient) -> None
 
 def test_script_in_a_message_is_rendered_escaped(client: FlaskClient) -> None:
     payload = '<script>alert("xss")</script>'
-    data = {**VALID, "name": payload, "message": payload, "csrf_token": csrf_token(client)}
+    data = {**VALID, "name": payload, "message": payload, "csrf_token": contact_token(client)}
     client.post("/contact", data=data)
     page = client.get("/messages").get_data(as_text=True)
     assert payload not in page
@@ -93,7 +99,7 @@ def test_script_in_a_message_is_rendered_escaped(client: FlaskClient) -> None:
 
 def test_script_in_a_rejected_form_is_rendered_escaped(client: FlaskClient) -> None:
     payload = '"><script>alert(1)</script>'
-    data = {**VALID, "email": payload, "csrf_token": csrf_token(client)}
+    data = {**VALID, "email": payload, "csrf_token": contact_token(client)}
     html = client.post("/contact", data=data).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html
     assert "&#34;&gt;&lt;script&gt;" in html
@@ -101,9 +107,9 @@ def test_script_in_a_rejected_form_is_rendered_escaped(client: FlaskClient) -> N
 
 def test_sql_injection_is_stored_as_plain_text(app: Flask, client: FlaskClient) -> None:
     payload = "Robert'); DROP TABLE messages;--"
-    data = {**VALID, "name": payload, "csrf_token": csrf_token(client)}
+    data = {**VALID, "name": payload, "csrf_token": contact_token(client)}
     client.post("/contact", data=data)
-    data = {**VALID, "name": "x' OR '1'='1", "csrf_token": csrf_token(client)}
+    data = {**VALID, "name": "x' OR '1'='1", "csrf_token": contact_token(client)}
     client.post("/contact", data=data)
     assert count_messages(app) == 2
     page = client.get("/messages").get_data(as_text=True)
@@ -111,7 +117,7 @@ def test_sql_injection_is_stored_as_plain_text(app: Flask, client: FlaskClient) 
 
 
 def test_oversized_body_is_refused(client: FlaskClient) -> None:
-    data = {**VALID, "message": "x" * (2 * 1024 * 1024), "csrf_token": csrf_token(client)}
+    data = {**VALID, "message": "x" * (2 * 1024 * 1024), "csrf_token": contact_token(client)}
     response = client.post("/contact", data=data)
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
@@ -120,3 +126,20 @@ def test_oversized_body_is_refused(client: FlaskClient) -> None:
 def test_form_is_prefilled_with_the_remembered_name(client: FlaskClient) -> None:
     client.post("/name", data={"display_name": "Grace", "csrf_token": csrf_token(client, "/")})
     assert 'value="Grace"' in client.get("/contact").get_data(as_text=True)
+
+
+def test_behind_a_tls_proxy_a_post_needs_a_same_origin_referer(make_app: AppFactory) -> None:
+    """Flask-WTF checks the Referer over HTTPS only: TRUSTED_PROXIES lets it see the HTTPS."""
+    client = make_app(TRUSTED_PROXIES=1).test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"}
+    html = client.get("/contact", headers=https).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert token
+    data = {**VALID, "csrf_token": token.group(1)}
+    for referer, status in [
+        (None, 400),
+        ("https://evil.example/contact", 400),
+        ("https://shop.example/contact", 302),
+    ]:
+        headers = {**https, **({"Referer": referer} if referer else {})}
+        assert client.post("/contact", data=data, headers=headers).status_code == status, referer

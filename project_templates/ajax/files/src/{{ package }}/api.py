@@ -43,7 +43,7 @@ def create_todo() -> tuple[Response, int]:
     return jsonify(todo=todo.to_json()), 201
 
 
-@bp.patch("/todos/<int:todo_id>")
+@bp.patch("/todos/<id:todo_id>")
 def update_todo(todo_id: int) -> Response:
     data = json_object(allowed={"title", "done"})
     todo = find_todo(todo_id)
@@ -57,7 +57,7 @@ def update_todo(todo_id: int) -> Response:
     return jsonify(todo=todo.to_json())
 
 
-@bp.delete("/todos/<int:todo_id>")
+@bp.delete("/todos/<id:todo_id>")
 def delete_todo(todo_id: int) -> tuple[str, int]:
     db = get_session()
     db.delete(find_todo(todo_id))

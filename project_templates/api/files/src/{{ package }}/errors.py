@@ -39,40 +39,27 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """A problem-details response."""
+def problem(error: ApiError) -> Response:
+    """The problem-details response for ``error``."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "code": code,
-        "detail": detail,
+        "title": HTTPStatus(error.status).phrase,
+        "status": error.status,
+        "code": error.code,
+        "detail": error.detail,
     }
-    if errors:
-        body["errors"] = errors
+    if error.errors:
+        body["errors"] = error.errors
     response = jsonify(body)
-    response.status_code = status
+    response.status_code = error.status
     response.mimetype = PROBLEM_JSON
-    response.headers.update(headers or {})
+    response.headers.update(error.headers)
     return response
 
 
 def init_app(app: Flask) -> None:
-    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ApiError, problem)
     app.register_error_handler(HTTPException, _http_error)
-
-
-def _api_error(error: ApiError) -> Response:
-    return problem(
-        error.status, error.code, error.detail, errors=error.errors, headers=error.headers
-    )
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -91,7 +78,7 @@ def _http_error(error: HTTPException) -> Response:
         for name, value in error.get_headers()
         if name.lower() not in {"content-type", "content-length"}
     }
-    return problem(status, _code(error.name), detail, headers=headers)
+    return problem(ApiError(status, _code(error.name), detail, headers=headers))
 
 
 def _code(name: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from .auth import require_scope
 from .db import get_session
 from .errors import ApiError
+from .input_guard import MAX_ID
 from .models import BODY_MAX, TITLE_MAX, Note
 from .validation import (
     Field,
@@ -38,7 +39,7 @@ def list_notes() -> Response:
     reject_unknown_query(LIST_PARAMETERS)
     max_size = current_app.config["MAX_PAGE_SIZE"]
     limit = query_int("limit", current_app.config["PAGE_SIZE"], minimum=1, maximum=max_size)
-    offset = query_int("offset", 0, minimum=0)
+    offset = query_int("offset", 0, minimum=0, maximum=MAX_ID)
     query = select(Note).where(*_filters())
 
     session = get_session()
@@ -75,13 +76,13 @@ def create_note() -> tuple[Response, int, dict[str, str]]:
     return jsonify(note.to_dict()), 201, {"Location": location}
 
 
-@bp.get("/<int:note_id>")
+@bp.get("/<id:note_id>")
 @require_scope("read")
 def get_note(note_id: int) -> Response:
     return jsonify(_get_or_404(note_id).to_dict())
 
 
-@bp.patch("/<int:note_id>")
+@bp.patch("/<id:note_id>")
 @require_scope("write")
 def update_note(note_id: int) -> Response:
     """Partial update: only the fields sent change."""
@@ -94,7 +95,7 @@ def update_note(note_id: int) -> Response:
     return jsonify(note.to_dict())
 
 
-@bp.delete("/<int:note_id>")
+@bp.delete("/<id:note_id>")
 @require_scope("write")
 def delete_note(note_id: int) -> tuple[str, int]:
     session = get_session()

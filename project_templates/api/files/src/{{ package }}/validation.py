@@ -18,12 +18,11 @@ out_of_range  422     a query number outside its bounds
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from .errors import ApiError
 
@@ -60,7 +59,8 @@ def json_body() -> dict[str, Any]:
         )
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: werkzeug raises 413
     try:
-        payload = json.loads(raw, parse_constant=_reject_constant)
+        # The app's JSON (input_guard): too deep, NUL or lone surrogates are a ValueError too.
+        payload = current_app.json.loads(raw, parse_constant=_reject_constant)
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):

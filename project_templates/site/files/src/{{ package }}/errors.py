@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, render_template
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -16,8 +15,9 @@ def init_app(app: Flask) -> None:
     def server_error(_error: Exception) -> tuple[str, int]:
         return render_template("errors/500.html"), 500
 
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
+    # Also a missing or expired CSRF token (CSRFError is a 400), and text that cannot be stored.
+    @app.errorhandler(400)
+    def bad_request(error: HTTPException) -> tuple[str, int]:
         return render_template("errors/400.html", reason=error.description), 400
 
     @app.errorhandler(413)

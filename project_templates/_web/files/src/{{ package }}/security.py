@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
+from . import transport
+
 # No 'unsafe-inline': all scripts and styles come from files under /static.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -34,3 +36,4 @@ def add_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.after_request(add_security_headers)
+    transport.init_app(app)

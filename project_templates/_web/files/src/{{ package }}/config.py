@@ -1,7 +1,9 @@
 """Settings, read from the environment in one place.
 
 ``APP_ENV`` is ``production`` unless said otherwise: forgetting to configure a
-server must never leave it in a development setting.
+server must never leave it in a development setting. Production fails closed: it
+refuses an unknown ``APP_ENV``, a missing or guessable ``SECRET_KEY``, and ignores
+``FLASK_DEBUG``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ import secrets
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from . import transport
+from .secret_key import MAKE_A_KEY, check_secret_key
+
 logger = logging.getLogger(__name__)
+
+#: What ``APP_ENV`` may say. ``testing`` is set by the test suite's ``config``, never by the
+#: environment: a typo such as ``prod`` must not start a half-configured server.
+APP_ENVS = ("production", "development")
 
 MISSING_SECRET_KEY = (
     "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random value, "
-    'for example the output of: python -c "import secrets; print(secrets.token_hex(32))"'
+    f"for example the output of: {MAKE_A_KEY}"
 )
+
+_debug_ignored_said = False
 
 
 def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -30,17 +41,40 @@ def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        **transport.load_settings(environ),
     }
+
+
+def check_app_env(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Refuse an APP_ENV this app does not know (``testing`` only from the test suite)."""
+    app_env = config["APP_ENV"]
+    if app_env in APP_ENVS or (app_env == "testing" and overrides.get("APP_ENV") == "testing"):
+        return
+    raise RuntimeError(
+        f"APP_ENV={app_env!r} is not one of {', '.join(APP_ENVS)}: fix it in the environment "
+        "or .env (an unknown value never starts the app)."
+    )
 
 
 def finalize_settings(config: MutableMapping[str, Any], overrides: Mapping[str, Any]) -> None:
     """Derive the settings that depend on others, once ``overrides`` are applied."""
+    global _debug_ignored_said
+    check_app_env(config, overrides)
     production = config["APP_ENV"] == "production"
+    if production and config.get("DEBUG"):
+        # FLASK_DEBUG=1 from a development .env would show tracebacks to anyone.
+        config["DEBUG"] = False
+        if not _debug_ignored_said:
+            _debug_ignored_said = True
+            logger.warning("FLASK_DEBUG is ignored in production (APP_ENV=production).")
     if "SESSION_COOKIE_SECURE" not in overrides:
         # Browsers send a Secure cookie over HTTPS only: off for the local development
-        # server, on everywhere else (production, staging, tests).
+        # server, on everywhere else (production, tests).
         config["SESSION_COOKIE_SECURE"] = config["APP_ENV"] != "development"
-    if not config.get("SECRET_KEY"):
+    key = config.get("SECRET_KEY")
+    if production and key:
+        check_secret_key(str(key))
+    if not key:
         if production:
             raise RuntimeError(MISSING_SECRET_KEY)
         # Development without a .env: sessions still work, but reset on each restart.
