@@ -634,7 +634,10 @@ def test_interactive_new_describes_suggests_summarises_and_confirms(out: Path) -
     assert "Package name 'email' is a standard-library module" in text
     assert "with the prompt below" in text and "--package" not in text
     assert "Python package (email_app):" in text
-    assert re.search(r"About to create \S*email:\n  template\s+api 1.0.0 \(\d+ files\)", text)
+    version = resolve_template("api").version
+    assert re.search(
+        rf"About to create \S*email:\n  template\s+api {re.escape(version)} \(\d+ files\)", text
+    )
     summary = text[text.index("About to create") : text.index("Write it?")]
     assert re.search(r"package\s+email_app", summary)
     assert re.search(r"description\s+\(none\)", summary)

@@ -90,7 +90,7 @@ def test_with_256_descriptors_new_clients_are_served_or_refused_not_hung(
     server = serve(project, "--no-reload")
     # macOS's default limit, applied to the running supervisor and worker: the worker
     # planned for far more, so accept() runs into EMFILE.
-    for pid, _ in server.members():
+    for pid in server.members():
         with contextlib.suppress(ProcessLookupError):
             resource.prlimit(pid, resource.RLIMIT_NOFILE, (256, 256))
     descriptors_for(400)
