@@ -112,7 +112,9 @@ def test_at_80_columns_view_goes_first_and_file_and_line_stay() -> None:
     assert all(len(line) <= 80 for line in lines[:-1])
     home = next(row for row in rows_of(text) if " home " in row)
     assert home.endswith(f"…helpers.py:{def_line('home')}")  # shortened, file:line whole
-    assert "↳" not in text  # nothing lost that needs a second line
+    # Nothing of the project's own rows needs a second line (Flask's static view may: its
+    # file is flask/scaffold.py before Flask 2.2, longer than the column then).
+    assert not [line for line in lines if "↳" in line and "flask/" not in line]
     assert lines[-1] == "10 routes: app 4, blog 2, blog.admin 4 (View hidden to fit the width)"
 
 

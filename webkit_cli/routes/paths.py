@@ -27,8 +27,14 @@ class PathDisplay:
         if cached is not None:
             return cached
         shown = filename
-        if self.root is not None and filename.startswith(self.root + os.sep):
-            shown = filename[len(self.root) + 1 :]
+        inside = self.root is not None and filename.startswith(self.root + os.sep)
+        # Installed code in a virtual environment inside the project is shown as installed
+        # code elsewhere is (``flask/app.py``), not by its long path under the project.
+        installed = inside and not {"site-packages", "dist-packages"}.isdisjoint(
+            Path(filename[len(self.root or "") + 1 :]).parts
+        )
+        if inside and not installed:
+            shown = filename[len(self.root or "") + 1 :]
         else:
             for entry in self._entries:
                 if filename.startswith(entry + os.sep):
