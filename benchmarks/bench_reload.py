@@ -289,6 +289,19 @@ def measure_under_load(
     return stats
 
 
+def print_latency_table(table: dict[str, Stats]) -> None:
+    """Median and max save -> new code per server, with refused and failed polls (stderr)."""
+    print(
+        f"{'server':<24}{'median ms':>11}{'max ms':>9}{'refused':>9}{'failed':>8}", file=sys.stderr
+    )
+    for name, stats in table.items():
+        print(
+            f"{name:<24}{statistics.median(stats.latencies):>11.1f}{max(stats.latencies):>9.1f}"
+            f"{stats.refused:>9}{stats.failed:>8}",
+            file=sys.stderr,
+        )
+
+
 def run(quick: bool = False) -> list[Result]:
     reloads = 5 if quick else 20
     load_reloads = 20 if quick else 100
@@ -305,15 +318,7 @@ def run(quick: bool = False) -> list[Result]:
         load = measure_under_load(project, argv, port, load_reloads, Path(tmp) / "load.log")
 
     print(f"\nproject: {project.kind}; {reloads} reloads each", file=sys.stderr)
-    print(
-        f"{'server':<24}{'median ms':>11}{'max ms':>9}{'refused':>9}{'failed':>8}", file=sys.stderr
-    )
-    for name, stats in table.items():
-        print(
-            f"{name:<24}{statistics.median(stats.latencies):>11.1f}{max(stats.latencies):>9.1f}"
-            f"{stats.refused:>9}{stats.failed:>8}",
-            file=sys.stderr,
-        )
+    print_latency_table(table)
     print(
         f"webkit, {load_reloads} reloads under continuous requests: {load.ok} ok, "
         f"{load.refused} refused, {load.failed} failed; median "

@@ -33,6 +33,7 @@ from bench_reload import (  # noqa: E402
     free_port,
     has_marker,
     poll,
+    print_latency_table,
     set_marker,
     wait_up,
 )
@@ -314,15 +315,7 @@ def run(quick: bool = False) -> list[Result]:
         f"\nproject: {project.kind}; import {imported:.0f} ms; {reloads} reloads each",
         file=sys.stderr,
     )
-    print(
-        f"{'server':<24}{'median ms':>11}{'max ms':>9}{'refused':>9}{'failed':>8}", file=sys.stderr
-    )
-    for name, stats in table.items():
-        print(
-            f"{name:<24}{statistics.median(stats.latencies):>11.1f}{max(stats.latencies):>9.1f}"
-            f"{stats.refused:>9}{stats.failed:>8}",
-            file=sys.stderr,
-        )
+    print_latency_table(table)
     for name, (rss, pss) in memory.items():
         print(f"memory, {name}: RSS {rss} kB, PSS {pss} kB", file=sys.stderr)
 
