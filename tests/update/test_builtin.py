@@ -107,3 +107,16 @@ def test_a_1_0_0_project_with_local_edits_updates_to_the_current_template(
     assert "Deployed on my server." in readme.read_text()
     assert f'version = "{current}"' in (project / "pyproject.toml").read_text()
     assert all(c.outcome is not Outcome.KEPT_REMOVED or c.path != "README.md" for c in plan.changes)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_released_version_after_1_0_0_says_what_changed(name: str) -> None:
+    """`--dry-run` shows it and `--check` flags security releases from these entries."""
+    from webkit_cli.update.core import template_releases
+
+    base = builtin_templates_dir()
+    assert base is not None
+    described = {note.version: note for note in template_releases(load_template(base / name))}
+    for version in BuiltinSource(name).versions():
+        if version != "1.0.0":
+            assert version in described and described[version].changes, version
