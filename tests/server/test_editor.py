@@ -56,7 +56,11 @@ def recording_editor(tmp_path: Path) -> tuple[Path, Path]:
     """A fake terminal editor that writes its arguments to a file and exits."""
     record = tmp_path / "editor-args.txt"
     script = tmp_path / "fake-vim"
-    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n', encoding="utf-8")
+    # Written aside and renamed, so the test never reads a file the shell has only truncated.
+    script.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}.part && mv {record}.part {record}\n',
+        encoding="utf-8",
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script, record
 

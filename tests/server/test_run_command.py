@@ -164,7 +164,8 @@ def test_open_starts_the_browser_once_the_server_answers(tmp_path: Path) -> None
     server = Server(project, ["--open", "--no-reload"], env={"BROWSER": str(browser)})
     try:
         deadline = time.monotonic() + 20
-        while not record.exists() and time.monotonic() < deadline:
+        # Until a whole line is there: the shell creates the file before it writes to it.
+        while not _has_line(record) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert record.read_text(encoding="utf-8").splitlines() == [
             f"http://127.0.0.1:{server.port}/"
@@ -174,3 +175,10 @@ def test_open_starts_the_browser_once_the_server_answers(tmp_path: Path) -> None
         server.close()
     server.assert_nothing_left()
     assert len(record.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def _has_line(path: Path) -> bool:
+    try:
+        return path.read_text(encoding="utf-8").endswith("\n")
+    except FileNotFoundError:
+        return False

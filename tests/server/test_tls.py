@@ -142,7 +142,8 @@ def test_open_with_https_opens_the_https_url(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 30
-        while not record.exists() and time.monotonic() < deadline:
+        # Until a whole line is there: the shell creates the file before it writes to it.
+        while not _has_line(record) and time.monotonic() < deadline:
             assert server.proc.poll() is None, server.stderr
             time.sleep(0.05)
         port = HTTPS_URL.search(server.stderr)
@@ -153,3 +154,10 @@ def test_open_with_https_opens_the_https_url(tmp_path: Path) -> None:
     finally:
         server.close()
     server.assert_nothing_left()
+
+
+def _has_line(path: Path) -> bool:
+    try:
+        return path.read_text(encoding="utf-8").endswith("\n")
+    except FileNotFoundError:
+        return False
