@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "webkit_cli.commands.update:update_command",
         "Update the project to a newer template version.",
     ),
+    "generate": (
+        "webkit_cli.commands.generate:generate_command",
+        "Add a resource (model, migration, views, tests) to the project.",
+    ),
 }
 
 
