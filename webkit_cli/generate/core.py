@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from webkit_cli.generate.edits import Applied, Edit, apply_edit
@@ -43,9 +43,9 @@ def python_literal(value: Any) -> str:
     A long run of one character (a value past a field's maximum) is written as ``"x" * N``,
     so the generated test stays within the line length.
     """
-    from webkit_cli.generate.fields import _literal
-
     import json
+
+    from webkit_cli.generate.fields import _literal
 
     if isinstance(value, str):
         if len(value) > 20 and len(set(value)) == 1:
@@ -172,15 +172,22 @@ def plan_generate(
             f"{names.singular} title:str:required body:text."
         )
     revision = down_revision = None
-    if migration and generator.migrations:
-        versions = info.root / generator.migrations
+    renderer = Renderer()
+    renderer.env.filters["py"] = python_literal
+    renderer.env.filters["isort"] = isort_block
+    base_context = build_context(info, names, fields)
+    migrations = (
+        renderer.render_text(generator.migrations, base_context) if generator.migrations else None
+    )
+    if migration and migrations:
+        versions = info.root / migrations
         if not versions.is_dir():
             raise GenerateError(
-                f"The project has no {generator.migrations}/ folder for migrations: restore it, "
-                "or add --no-migration and write the migration yourself."
+                f"The project has no {migrations}/ folder for migrations: restore it, or add "
+                "--no-migration and write the migration yourself."
             )
         down_revision = migration_head(versions)
-        revision = uuid.uuid4().hex[:12]
+        revision = next_revision(versions, down_revision)
     context = build_context(
         info,
         names,
@@ -190,12 +197,9 @@ def plan_generate(
     )
     # The generator is a template folder: the same walk, sandbox and limits as webkit new.
     template = Template(root=generator.root, name=generator.name, version="", bases=generator.bases)
-    renderer = Renderer()
-    renderer.env.filters["py"] = python_literal
-    renderer.env.filters["isort"] = isort_block
     plan = GeneratePlan(info=info, generator=generator, names=names, fields=fields)
     root_real = info.root.resolve()
-    skipped = PurePosixPath(generator.migrations) if generator.migrations and not revision else None
+    skipped = PurePosixPath(migrations) if migrations and not revision else None
     for entry in iter_render(template, context, renderer):
         if entry.is_dir:
             continue
@@ -220,6 +224,19 @@ def plan_generate(
     plan.migration = revision if migration else None
     _plan_edits(plan, context, renderer)
     return plan
+
+
+def next_revision(versions: Path, head: str | None) -> str:
+    """The next revision id: the number after the head's when the project numbers its
+    revisions (``0001``, ``0002``: the templates' style), else a random one like Alembic's."""
+    if head is None:
+        return "0001"
+    if head.isdigit():
+        number = int(head) + 1
+        while any(versions.glob(f"{number:0{len(head)}d}_*.py")):
+            number += 1
+        return f"{number:0{len(head)}d}"
+    return uuid.uuid4().hex[:12]
 
 
 def _plan_edits(plan: GeneratePlan, context: dict[str, Any], renderer: Any) -> None:
