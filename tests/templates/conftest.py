@@ -354,7 +354,7 @@ def assert_shared_conventions(project: Path, template: str) -> None:
     assert re.search(r"^HEALTHCHECK .*\\\n +CMD \[\"python\"", dockerfile, re.MULTILINE)
     assert "gunicorn.conf.py" in dockerfile and (project / "gunicorn.conf.py").is_file()
     # psycopg in the image: DATABASE_URL=postgresql+psycopg://... is the documented way to scale.
-    assert re.search(r"pip install --no-cache-dir '\.\[postgres(ql)?\]'", dockerfile) or (
+    assert re.search(r"pip install --no-cache-dir '\.\[postgres(ql)?(,redis)?\]'", dockerfile) or (
         "psycopg" in " ".join(pyproject["project"]["dependencies"])
     )
     user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)

@@ -11,6 +11,13 @@ from .conftest import AppFactory, crash, csrf_token
 
 
 @pytest.fixture
+def client(user_client: FlaskClient) -> FlaskClient:
+    """The to-do list is its owner's: these tests talk as a logged-in user (the anonymous
+    and the other user are in test_ownership.py)."""
+    return user_client
+
+
+@pytest.fixture
 def headers(client: FlaskClient) -> dict[str, str]:
     """The headers static/app.js sends: the page's CSRF token in X-CSRFToken."""
     return {"X-CSRFToken": csrf_token(client)}

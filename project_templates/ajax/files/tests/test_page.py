@@ -9,11 +9,20 @@ from flask.testing import FlaskClient
 from .conftest import AppFactory, get_html
 
 
-def test_page_has_the_button_the_list_and_a_csrf_token(client: FlaskClient) -> None:
-    html = get_html(client, "/")
+def test_page_has_the_button_the_list_and_a_csrf_token(user_client: FlaskClient) -> None:
+    html = get_html(user_client, "/")
     assert 'id="time-button"' in html
     assert 'id="todo-form"' in html
     assert re.search(r'<meta name="csrf-token" content="[^"]{20,}">', html)
+    assert 'action="/auth/logout"' in html
+
+
+def test_logged_out_the_page_shows_a_login_link_instead_of_the_list(client: FlaskClient) -> None:
+    html = get_html(client, "/")
+    assert 'id="time-button"' in html
+    assert 'id="todo-form"' not in html
+    assert 'id="todo-login"' in html
+    assert 'href="/auth/login"' in html
 
 
 def test_javascript_is_a_static_file_never_inline(client: FlaskClient) -> None:

@@ -13,8 +13,9 @@ PAGES = ["/", "/about", "/contact", "/messages"]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_renders_in_the_layout_with_navigation(client: FlaskClient, path: str) -> None:
-    html = get_html(client, path)
+def test_page_renders_in_the_layout_with_navigation(admin_client: FlaskClient, path: str) -> None:
+    """An admin's navigation; others do not see Messages (test_accounts.py)."""
+    html = get_html(admin_client, path)
     assert '<nav aria-label="Main">' in html
     for link in PAGES:
         assert f'href="{link}"' in html
@@ -22,10 +23,10 @@ def test_page_renders_in_the_layout_with_navigation(client: FlaskClient, path: s
     assert re.search(rf'href="{re.escape(path)}"\s+aria-current="page"', html)
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_no_inline_script_or_style(client: FlaskClient, path: str) -> None:
+@pytest.mark.parametrize("path", [*PAGES, "/auth/login", "/auth/register", "/auth/reset"])
+def test_no_inline_script_or_style(admin_client: FlaskClient, path: str) -> None:
     """The Content-Security-Policy forbids them; a page using one would break."""
-    html = client.get(path).get_data(as_text=True)
+    html = admin_client.get(path).get_data(as_text=True)
     assert "<style" not in html
     assert " style=" not in html
     for tag in re.findall(r"<script[^>]*>", html):

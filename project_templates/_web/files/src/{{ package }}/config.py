@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping, MutableMapping
+from datetime import timedelta
 from typing import Any
 
 from . import transport
@@ -42,6 +43,31 @@ def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         **transport.load_settings(environ),
+        # Where the rate limits count (see limits.py): redis://... to share them between
+        # servers. memory:// keeps one count per process.
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        # "Remember me" (an explicit checkbox at login) keeps a user logged in this long.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # A password reset link works once, for this many seconds.
+        "PASSWORD_RESET_MAX_AGE": 3600,
+        **mail_settings(environ),
+    }
+
+
+def mail_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """SMTP settings for the password reset mail. Without MAIL_SERVER, development prints
+    the mail to the terminal and production sends nothing (see mail.py)."""
+    return {
+        "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(environ.get("MAIL_PORT") or 587),
+        "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
+        "MAIL_FROM": environ.get("MAIL_FROM") or "no-reply@localhost",
+        # STARTTLS unless MAIL_STARTTLS=0 (a relay on localhost, for example).
+        "MAIL_STARTTLS": (environ.get("MAIL_STARTTLS") or "1").strip().lower()
+        not in {"0", "false", "no", "off"},
     }
 
 
@@ -71,6 +97,8 @@ def finalize_settings(config: MutableMapping[str, Any], overrides: Mapping[str, 
         # Browsers send a Secure cookie over HTTPS only: off for the local development
         # server, on everywhere else (production, tests).
         config["SESSION_COOKIE_SECURE"] = config["APP_ENV"] != "development"
+    if "REMEMBER_COOKIE_SECURE" not in overrides:
+        config["REMEMBER_COOKIE_SECURE"] = config["SESSION_COOKIE_SECURE"]
     key = config.get("SECRET_KEY")
     if production and key:
         check_secret_key(str(key))

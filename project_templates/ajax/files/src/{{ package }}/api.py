@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, request
-from sqlalchemy import select
+from flask_login import current_user, login_required
+from sqlalchemy import Select, select
 from werkzeug.wrappers import Response
 
 from .db import get_session
@@ -27,16 +28,23 @@ def server_time() -> Response:
     return jsonify(iso=now.isoformat(timespec="seconds"), text=now.strftime("%H:%M:%S UTC"))
 
 
+def own_todos() -> Select[tuple[Todo]]:
+    """The current user's to-dos: every query starts here, so no one reaches another's."""
+    return select(Todo).where(Todo.user_id == current_user.id)
+
+
 @bp.get("/todos")
+@login_required
 def list_todos() -> Response:
-    todos = get_session().scalars(select(Todo).order_by(Todo.id)).all()
+    todos = get_session().scalars(own_todos().order_by(Todo.id)).all()
     return jsonify(todos=[todo.to_json() for todo in todos])
 
 
 @bp.post("/todos")
+@login_required
 def create_todo() -> tuple[Response, int]:
     data = json_object(allowed={"title"})
-    todo = Todo(title=valid_title(data.get("title")))
+    todo = Todo(title=valid_title(data.get("title")), user_id=current_user.id)
     db = get_session()
     db.add(todo)
     db.commit()
@@ -44,6 +52,7 @@ def create_todo() -> tuple[Response, int]:
 
 
 @bp.patch("/todos/<id:todo_id>")
+@login_required
 def update_todo(todo_id: int) -> Response:
     data = json_object(allowed={"title", "done"})
     todo = find_todo(todo_id)
@@ -58,6 +67,7 @@ def update_todo(todo_id: int) -> Response:
 
 
 @bp.delete("/todos/<id:todo_id>")
+@login_required
 def delete_todo(todo_id: int) -> tuple[str, int]:
     db = get_session()
     db.delete(find_todo(todo_id))
@@ -66,7 +76,9 @@ def delete_todo(todo_id: int) -> tuple[str, int]:
 
 
 def find_todo(todo_id: int) -> Todo:
-    todo = get_session().get(Todo, todo_id)
+    """The current user's to-do ``todo_id``; another user's is a 404 like a missing one (a
+    403 would tell that the id exists)."""
+    todo = get_session().scalars(own_todos().where(Todo.id == todo_id)).first()
     if todo is None:
         abort(404)
     return todo

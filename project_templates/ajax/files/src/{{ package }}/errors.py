@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
+from .limits import retry_after
+
 
 class ApiError(Exception):
     """A client error with a machine-readable code and, when it has one, the field at fault."""
@@ -57,6 +59,18 @@ def init_app(app: Flask) -> None:
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(429)
+    def too_many_requests(_error: HTTPException) -> Response:
+        seconds = retry_after()
+        if _wants_json():
+            message = f"Too many attempts. Try again in {seconds} seconds."
+            response = json_error(429, "too_many_requests", message)
+        else:
+            html = render_template("auth/too_many.html", retry_after=seconds)
+            response = app.make_response((html, 429))
+        response.headers["Retry-After"] = str(seconds)
         return response
 
     @app.errorhandler(InternalServerError)

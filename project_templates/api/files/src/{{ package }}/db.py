@@ -1,8 +1,9 @@
 """SQLAlchemy 2.x wiring: one engine per app, one session per app context.
 
 ``DATABASE_URL`` picks the database (``postgresql+psycopg://user:pass@host/db``); without it
-the app uses ``instance/<package>.sqlite3``. Tables are created on first use, so a fresh
-database needs no set-up step. (When the schema starts to change, add Alembic.)
+the app uses ``instance/<package>.sqlite3``. The schema is made and changed by the migrations
+in ``migrations/`` (Flask-Migrate): ``flask --app <package> db upgrade`` before the first start
+and after each pull; the app itself never creates tables.
 """
 
 from __future__ import annotations
@@ -13,17 +14,38 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, exc
+from flask_migrate import Migrate
+from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+#: Where the migrations live: inside the package, so an installed wheel (the Docker image)
+#: has them too.
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+#: Named constraints: a later migration can drop or alter them (SQLite's batch mode needs it).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class Base(DeclarativeBase):
     """Base class of every model."""
 
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
 
 class Database:
-    """The app's engine and session factory, created lazily on first use."""
+    """The app's engine and session factory, created lazily on first use.
+
+    ``migrations/env.py`` reads ``engine`` and ``metadata`` from it.
+    """
+
+    metadata = Base.metadata
 
     def __init__(self, url: str, create_dir: Path | None = None) -> None:
         self.url = url
@@ -38,7 +60,7 @@ class Database:
         return self._ready()[0]
 
     def session(self) -> Session:
-        """A new session (connects and creates the tables on first use)."""
+        """A new session (the engine is made on first use)."""
         return self._ready()[1]()
 
     def dispose(self) -> None:
@@ -60,14 +82,7 @@ class Database:
         if self.create_dir is not None:
             self.create_dir.mkdir(parents=True, exist_ok=True)
         # pre_ping: a server-side restart of PostgreSQL must not fail the next request.
-        engine = create_engine(self.url, pool_pre_ping=True)
-        try:
-            Base.metadata.create_all(engine)
-        except exc.DBAPIError:
-            # Several workers starting on a fresh database race to create the tables; the
-            # loser's CREATE fails because the table now exists. A second pass checks first.
-            Base.metadata.create_all(engine)
-        return engine
+        return create_engine(self.url, pool_pre_ping=True)
 
 
 def database_url(app: Flask) -> str:
@@ -83,9 +98,14 @@ def database_url(app: Flask) -> str:
 
 
 def init_app(app: Flask) -> None:
+    """Make the app's ``Database``, add ``flask db ...``, and close each request's session."""
+    from . import models  # noqa: F401  (registers the tables on Base.metadata)
+
     default = not app.config.get("DATABASE_URL")
     create_dir = Path(app.instance_path) if default else None
-    app.extensions["database"] = Database(database_url(app), create_dir)
+    database = Database(database_url(app), create_dir)
+    app.extensions["database"] = database
+    Migrate(app, database, directory=str(MIGRATIONS))
     app.teardown_appcontext(_close_session)
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from .auth import admin_required
 from .db import get_session
 from .forms import ContactForm, NameForm
 from .models import Message
@@ -60,14 +61,17 @@ def contact() -> Response | tuple[str, int] | str:
         db.commit()
         flash("Thanks! Your message was sent.", "success")
         # Post/Redirect/Get: reloading the next page does not send the form again.
-        return redirect(url_for("pages.messages"))
+        return redirect(url_for("pages.contact"))
     if form.is_submitted():
         return render_template("contact.html", form=form), 422
     return render_template("contact.html", form=form)
 
 
 @bp.get("/messages")
+@admin_required
 def messages() -> str:
+    """Admins only (``flask users create EMAIL --admin``): the messages hold visitors'
+    addresses. Anonymous visitors are sent to log in; other users get a 403."""
     query = select(Message).order_by(Message.created_at.desc(), Message.id.desc())
     rows = get_session().scalars(query.limit(MESSAGES_SHOWN)).all()
     return render_template("messages.html", messages=rows)

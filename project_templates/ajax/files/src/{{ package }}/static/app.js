@@ -87,6 +87,9 @@ function setUpTimeButton() {
 
 function setUpTodos() {
   const form = document.getElementById("todo-form");
+  if (!form) {
+    return; // Logged out: the page shows a login link instead of the list.
+  }
   const input = document.getElementById("todo-input");
   const formError = document.getElementById("todo-error");
   const list = document.getElementById("todo-list");
