@@ -54,6 +54,21 @@ def python_literal(value: Any) -> str:
     return _literal(value)
 
 
+def format_call(head: str, args: Any, indent: int = 4, tail: str = "") -> str:
+    """A Jinja global: ``head(args…)tail`` laid out as ruff format would: on one line when it
+    fits in 100 columns, else the arguments on one indented line, else one per line."""
+    pad = " " * indent
+    items = [str(a) for a in args]
+    one = f"{pad}{head}({', '.join(items)}){tail}"
+    if len(one) <= 100:
+        return one
+    middle = f"{pad}    {', '.join(items)}"
+    if len(middle) <= 100 and not any("\n" in i for i in items):
+        return f"{pad}{head}(\n{middle}\n{pad}){tail}"
+    body = "".join(f"{pad}    {item},\n" for item in items)
+    return f"{pad}{head}(\n{body}{pad}){tail}"
+
+
 def isort_block(statements: Any) -> str:
     """A Jinja filter: ``from X import a, b`` statements merged and ordered as ruff's isort
     (its defaults) wants them within one section, long ones wrapped in parentheses."""
@@ -175,6 +190,7 @@ def plan_generate(
     renderer = Renderer()
     renderer.env.filters["py"] = python_literal
     renderer.env.filters["isort"] = isort_block
+    renderer.env.globals["call"] = format_call
     base_context = build_context(info, names, fields)
     migrations = (
         renderer.render_text(generator.migrations, base_context) if generator.migrations else None
