@@ -215,7 +215,7 @@ class Field:
         if self.default is not None and self.type in {"str", "text", "email", "url"}:
             n += 1  # keep the samples apart from the default
         values: dict[str, Any] = {
-            "str": f"{self.label} {n}"[: self.max],
+            "str": _short(self.label, n, self.max),
             "text": f"Some {self.name.replace('_', ' ')} text, number {n}.",
             "email": f"person{n}@example.com",
             "url": f"https://example.com/{self.name}/{n}",
@@ -272,6 +272,16 @@ class Field:
             "text": 12,
             REF: "x",
         }.get(self.type)
+
+
+def _short(label: str, n: int, max_len: int | None) -> str:
+    """``"Title 1"``, shortened to ``max_len`` without losing the number (that makes two
+    samples differ) and without a space at either end (forms strip them)."""
+    suffix = str(n)
+    if max_len is None or len(label) + 1 + len(suffix) <= max_len:
+        return f"{label} {suffix}"
+    head = label[: max(max_len - len(suffix), 0)].rstrip()
+    return f"{head}{suffix}" if head else suffix[:max_len]
 
 
 def _literal(value: Any) -> str:
