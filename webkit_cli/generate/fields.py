@@ -13,7 +13,7 @@ import keyword
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -241,8 +241,10 @@ class Field:
     def json_value(self, n: int = 1) -> Any:
         """:meth:`sample` as a JSON client sends it."""
         value = self.sample(n)
-        if self.type in {"date", "datetime", "decimal"}:
-            return value.isoformat() if self.type != "decimal" else str(value)
+        if self.type == "datetime":
+            return value.replace(tzinfo=UTC).isoformat()  # JSON times carry their offset
+        if self.type in {"date", "decimal"}:
+            return value.isoformat() if self.type == "date" else str(value)
         return value
 
     @property
