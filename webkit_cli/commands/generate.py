@@ -86,11 +86,7 @@ class GeneratorGroup(click.Group):
 
 
 def _command_for(generator: Generator) -> click.Command:
-    @click.command(
-        generator.name,
-        help=f"{generator.description}\n\n{FIELDS_HELP}",
-        short_help=generator.description.split(". ")[0].rstrip(".") + ".",
-    )
+    @click.command(generator.name, help=f"{generator.description}\n\n{FIELDS_HELP}")
     @click.argument("name")
     @click.argument("fields", nargs=-1, metavar="[FIELD:TYPE[:OPTIONS]]...")
     @click.option("--dry-run", is_flag=True, help="Show every file and edit; write nothing.")
@@ -119,6 +115,9 @@ def _command_for(generator: Generator) -> click.Command:
             style=style,
         )
 
+    # A generator's one-line help is its description (cli.py's table holds only webkit's
+    # own commands'): whole, where click would cut it at 45 characters.
+    command.short_help = generator.description
     return command
 
 
