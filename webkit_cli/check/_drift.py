@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import re
 import sys
 import textwrap
 import traceback
@@ -172,8 +173,13 @@ def compare_app(app: Any, root: str) -> DriftReport:
     return report
 
 
+#: SQLAlchemy's noise in an error message: the compiler's repr, the link to its docs
+_NOISE = re.compile(r"Compiler <[^<>]*> |\s*\(Background on this error at: [^)]*\)")
+
+
 def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = _NOISE.sub(lambda m: "SQLite " if m.group(0).startswith("Compiler") else "", str(exc))
+    text = " ".join(text.split())
     if len(text) > 300:
         text = text[:299] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

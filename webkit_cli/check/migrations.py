@@ -35,7 +35,7 @@ def fix_hint(tool: str, summary: str, folder: str) -> str:
 
 
 def skipped_note(ctx: CheckContext, report: DriftReport) -> str:
-    folder = ctx.rel(report.directory) if report.directory else "the migrations folder"
+    folder = ctx.rel(report.directory) + "/" if report.directory else "the migrations folder"
     where = ""
     if report.file:
         where = ctx.rel(report.file) + (f":{report.line}" if report.line else "") + ": "
