@@ -102,6 +102,8 @@ def _metadata_of(db: Any) -> Any:
 
 def _find_source(app: Any, root: Path) -> _Source | None:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
     extensions = getattr(app, "extensions", None) or {}
     migrate = extensions.get("migrate")
@@ -125,10 +127,14 @@ def _find_source(app: Any, root: Path) -> _Source | None:
         return None
     db = getattr(state, "db", state)  # Flask-SQLAlchemy 2.x keeps a state holding db
     config = Config(str(ini))
-    location = config.get_main_option("script_location")
-    if not location:
+    if not config.get_main_option("script_location"):
         return None
-    directory = Path(root, location)
+    try:
+        # as Alembic resolves it: relative to the working directory (the root), "%(here)s",
+        # or a package resource ("myapp:migrations")
+        directory = Path(ScriptDirectory.from_config(config).dir)
+    except CommandError:  # the folder does not exist: no migrations yet
+        return None
     if not (directory / "env.py").is_file():
         return None
     return _Source("alembic", config, directory, _metadata_of(db), db, {})

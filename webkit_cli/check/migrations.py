@@ -52,7 +52,14 @@ def model_drift(ctx: CheckContext) -> Iterator[Finding]:
     if importer is None:  # a needs-import check runs only with the app
         return
     report = importer.drift()
-    if report is None or report.status == "none":
+    if report is None:
+        ctx.notes.append(
+            "D001 was skipped: the app's process stopped answering before it compared the "
+            f"models with the migrations (it exited, or took over {importer.timeout:g} s, "
+            "the --import-timeout)."
+        )
+        return
+    if report.status == "none":
         return
     if report.status == "failed":
         ctx.notes.append(skipped_note(ctx, report))
