@@ -430,3 +430,18 @@ def test_list_rules_shows_d001(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["check", "--list-rules"])
     assert result.exit_code == 0
     assert "D001" in result.stdout and "missing-migration" in result.stdout
+
+
+@needs_migrate
+def test_alembic_logs_nothing_when_the_app_logs_at_info(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    init = INIT_PY.replace(
+        "def create_app(config=None):\n",
+        "def create_app(config=None):\n"
+        "    import logging\n\n"
+        "    logging.basicConfig(level=logging.INFO)\n",
+    )
+    root = blog(tmp_path / "blog", {"src/blog/__init__.py": init})
+    assert d001(root) == []
+    assert "Running upgrade" not in capfd.readouterr().err

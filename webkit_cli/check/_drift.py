@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import logging
 import re
 import sys
 import textwrap
@@ -142,15 +143,20 @@ def _find_source(app: Any, root: Path) -> _Source | None:
 
 @contextlib.contextmanager
 def _quietly() -> Iterator[None]:
-    """No bytecode written into the project's migrations, no warnings on the user's stderr."""
+    """No bytecode written into the project's migrations; no warnings, nor Alembic's
+    "Running upgrade" lines (when the app logs at INFO), on the user's stderr."""
     saved = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
         sys.dont_write_bytecode = saved
+        logger.setLevel(level)
 
 
 def compare_app(app: Any, root: str) -> DriftReport:
@@ -175,8 +181,21 @@ def compare_app(app: Any, root: str) -> DriftReport:
             report.file, report.line = _failing_frame(exc, source.directory)
             return report
         locator = _Locator(source.db)
-        report.differences = [d for diff in raw for d in _differences(diff, locator)]
+        for diff in raw:
+            try:
+                report.differences.extend(_differences(diff, locator))
+            except Exception:  # noqa: BLE001 - a diff shape this code does not know
+                report.differences.append(_unknown(diff))
     return report
+
+
+def _unknown(diff: Any) -> Difference:
+    """A difference reported as Alembic gives it (a newer Alembic's operation, say)."""
+    first = diff[0] if isinstance(diff, list) and diff else diff
+    kind = str(first[0]) if isinstance(first, tuple) and first else "difference"
+    text = " ".join(repr(diff).split())
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return Difference(kind, "", "", f"The models differ from the migrations: {text}.", kind)
 
 
 #: SQLAlchemy's noise in an error message: the compiler's repr, the link to its docs
@@ -381,29 +400,36 @@ class _Locator:
                 self._classes.setdefault(name, mapper)
 
     def table(self, table: str) -> tuple[str | None, int | None]:
-        mapper = self._classes.get(table)
-        if mapper is None:
-            return None, None
+        """The file and line of the model class mapped to ``table``."""
         try:
-            lines, start = inspect.getsourcelines(mapper.class_)
-            return inspect.getsourcefile(mapper.class_), start
-        except (OSError, TypeError):
+            return self._table(table)
+        except Exception:  # noqa: BLE001 - an odd class: no location rather than no finding
             return None, None
 
     def column(self, table: str, column: str) -> tuple[str | None, int | None]:
         """The line that assigns the column's attribute in the class, else the class line."""
+        try:
+            return self._column(table, column)
+        except Exception:  # noqa: BLE001 - as above
+            return self.table(table)
+
+    def _table(self, table: str) -> tuple[str | None, int | None]:
         mapper = self._classes.get(table)
         if mapper is None:
             return None, None
-        file, start = self.table(table)
-        if file is None or start is None:
+        _lines, start = inspect.getsourcelines(mapper.class_)  # OSError: defined in exec()
+        return inspect.getsourcefile(mapper.class_), start
+
+    def _column(self, table: str, column: str) -> tuple[str | None, int | None]:
+        mapper = self._classes.get(table)
+        if mapper is None:
+            return None, None
+        file, start = self._table(table)
+        if start is None:
             return file, start
         keys = [key for key, col in mapper.columns.items() if getattr(col, "name", None) == column]
-        try:
-            lines, _ = inspect.getsourcelines(mapper.class_)
-            tree = ast.parse(textwrap.dedent("".join(lines)))
-        except (OSError, TypeError, SyntaxError):
-            return file, start
+        lines, _ = inspect.getsourcelines(mapper.class_)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
         for node in body:
             targets: list[ast.expr] = []
