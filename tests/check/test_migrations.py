@@ -445,3 +445,101 @@ def test_alembic_logs_nothing_when_the_app_logs_at_info(
     root = blog(tmp_path / "blog", {"src/blog/__init__.py": init})
     assert d001(root) == []
     assert "Running upgrade" not in capfd.readouterr().err
+
+
+DECLARATIVE_INIT_PY = """\
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from flask import Flask
+from flask_migrate import Migrate
+from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MigrationTarget(NamedTuple):
+    engine: Engine
+    metadata: MetaData
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    app.config["DATABASE_URL"] = "sqlite:///blog.db"
+    if config:
+        app.config.update(config)
+    from blog import models  # noqa: F401
+
+    engine = create_engine(app.config["DATABASE_URL"])
+    migrations = Path(__file__).with_name("migrations")
+    Migrate(app, MigrationTarget(engine, Base.metadata), directory=str(migrations))
+    return app
+"""
+
+DECLARATIVE_MODELS_PY = """\
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from blog import Base
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(50))
+    price: Mapped[int | None]
+"""
+
+ITEMS_REVISION = """\
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=50), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade():
+    op.drop_table("items")
+"""
+
+
+@needs_migrate
+def test_flask_migrate_over_a_plain_declarative_base_as_in_the_templates(tmp_path: Path) -> None:
+    """webkit's templates: SQLAlchemy's own DeclarativeBase, Flask-Migrate given an object
+    with the engine and metadata, the migrations inside the package."""
+    folder = "src/blog/migrations"
+    root = blog(
+        tmp_path / "blog",
+        {
+            "src/blog/__init__.py": DECLARATIVE_INIT_PY,
+            "src/blog/models.py": DECLARATIVE_MODELS_PY,
+            "migrations/alembic.ini": None,
+            "migrations/env.py": None,
+            "migrations/script.py.mako": None,
+            VERSION_FILE: None,
+            f"{folder}/alembic.ini": _flask_migrate_file("alembic.ini.mako"),
+            f"{folder}/env.py": _flask_migrate_file("env.py"),
+            f"{folder}/versions/0001_items.py": ITEMS_REVISION,
+        },
+    )
+    [(file, line, message, fix)] = d001(root)
+    assert (file, line) == ("src/blog/models.py", line_of(DECLARATIVE_MODELS_PY, "price:"))
+    assert message == "Column items.price is in the model but not in the migrations."
+    assert f"review the new script in {folder}/versions" in fix

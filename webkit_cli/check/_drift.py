@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib
 import inspect
 import logging
 import re
@@ -180,7 +181,7 @@ def compare_app(app: Any, root: str) -> DriftReport:
             report.status, report.reason = "failed", _describe(exc)
             report.file, report.line = _failing_frame(exc, source.directory)
             return report
-        locator = _Locator(source.db)
+        locator = _Locator(source.db, source.metadata)
         for diff in raw:
             try:
                 report.differences.extend(_differences(diff, locator))
@@ -386,18 +387,34 @@ def _modifications(changes: list[Any], locator: _Locator) -> Iterator[Difference
         yield Difference(kind, table, column, message, f"change {table}.{column}", file, line)
 
 
+def _registries(db: Any) -> list[Any]:
+    """The ORM registries whose mapped classes may define the tables: Flask-SQLAlchemy's
+    ``db.Model.registry``, else every registry (a plain ``DeclarativeBase``, as in webkit's
+    templates, is known to SQLAlchemy only)."""
+    registry = getattr(getattr(db, "Model", None), "registry", None)
+    if registry is not None:
+        return [registry]
+    # (the module, not the legacy function sqlalchemy.orm.mapper of the same name)
+    mapper_module = importlib.import_module("sqlalchemy.orm.mapper")
+    # private, but in SQLAlchemy since 1.4; without it findings only have no line
+    every = getattr(mapper_module, "_all_registries", None)
+    return sorted(every(), key=id) if every is not None else []
+
+
 class _Locator:
     """The model class (and line of the attribute) that defines a table or column."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, metadata: Any) -> None:
         self._classes: dict[str, Any] = {}
-        model = getattr(db, "Model", None)
-        registry = getattr(model, "registry", None)
-        for mapper in getattr(registry, "mappers", ()) or ():
-            table = getattr(mapper, "local_table", None)
-            name = getattr(table, "name", None)
-            if isinstance(name, str):
-                self._classes.setdefault(name, mapper)
+        try:
+            registries = _registries(db)
+            for registry in registries:
+                for mapper in registry.mappers:
+                    table = mapper.local_table
+                    if getattr(table, "metadata", None) is metadata:
+                        self._classes.setdefault(table.name, mapper)
+        except Exception:  # noqa: BLE001 - no locations rather than no findings
+            self._classes.clear()
 
     def table(self, table: str) -> tuple[str | None, int | None]:
         """The file and line of the model class mapped to ``table``."""
