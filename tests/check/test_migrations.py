@@ -543,3 +543,86 @@ def test_flask_migrate_over_a_plain_declarative_base_as_in_the_templates(tmp_pat
     assert (file, line) == ("src/blog/models.py", line_of(DECLARATIVE_MODELS_PY, "price:"))
     assert message == "Column items.price is in the model but not in the migrations."
     assert f"review the new script in {folder}/versions" in fix
+
+
+MULTIDB_INIT_PY = INIT_PY.replace(
+    "    if config:\n",
+    '    app.config["SQLALCHEMY_BINDS"] = {"audit": "sqlite:///audit.db"}\n    if config:\n',
+)
+
+MULTIDB_MODELS_PY = """\
+from __future__ import annotations
+
+from blog import db
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(120), nullable=False)
+
+
+class Event(db.Model):
+    __bind_key__ = "audit"
+    id = db.Column(db.Integer, primary_key=True)
+    action = db.Column(db.String(20), nullable=False)
+    ip = db.Column(db.String(45))
+"""
+
+#: what `flask db init --multidb` revisions look like: one upgrade_<bind>() per database
+MULTIDB_REVISION = """\
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_():
+    op.create_table(
+        "user",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=120), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade_():
+    op.drop_table("user")
+
+
+def upgrade_audit():
+    op.create_table(
+        "event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade_audit():
+    op.drop_table("event")
+"""
+
+
+@needs_migrate
+def test_multi_database_migrations_are_compared_per_bind(tmp_path: Path) -> None:
+    root = blog(
+        tmp_path / "blog",
+        {
+            "src/blog/__init__.py": MULTIDB_INIT_PY,
+            "src/blog/models.py": MULTIDB_MODELS_PY,
+            "migrations/env.py": _flask_migrate_file("../flask-multidb/env.py"),
+            VERSION_FILE: MULTIDB_REVISION,
+        },
+    )
+    [(file, line, message, _fix)] = d001(root)
+    assert (file, line) == ("src/blog/models.py", line_of(MULTIDB_MODELS_PY, "ip ="))
+    assert message == "Column event.ip is in the model but not in the migrations (bind 'audit')."

@@ -34,7 +34,7 @@ import textwrap
 import traceback
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -176,17 +176,23 @@ def compare_app(app: Any, root: str) -> DriftReport:
             return DriftReport()
         report = DriftReport(status="compared", tool=source.tool, directory=str(source.directory))
         try:
-            raw = _migrate_and_compare(source)
+            compared = _migrate_and_compare(source)
         except Exception as exc:  # noqa: BLE001 - migrations SQLite cannot run, bad scripts
             report.status, report.reason = "failed", _describe(exc)
             report.file, report.line = _failing_frame(exc, source.directory)
             return report
-        locator = _Locator(source.db, source.metadata)
-        for diff in raw:
-            try:
-                report.differences.extend(_differences(diff, locator))
-            except Exception:  # noqa: BLE001 - a diff shape this code does not know
-                report.differences.append(_unknown(diff))
+        for bind, metadata, raw in compared:
+            locator = _Locator(source.db, metadata)
+            for diff in raw:
+                try:
+                    found = list(_differences(diff, locator))
+                except Exception:  # noqa: BLE001 - a diff shape this code does not know
+                    found = [_unknown(diff)]
+                if bind:  # Flask-Migrate's multi-database migrations: say which database
+                    found = [
+                        replace(d, message=f"{d.message[:-1]} (bind {bind!r}).") for d in found
+                    ]
+                report.differences.extend(found)
     return report
 
 
@@ -222,14 +228,37 @@ def _failing_frame(exc: BaseException, directory: Path) -> tuple[str | None, int
     return found
 
 
-def _migrate_and_compare(source: _Source) -> list[Any]:
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.environment import EnvironmentContext
+def _binds(script: Any, source: _Source) -> list[tuple[str | None, Any]]:
+    """``[(None, metadata)]``, or for ``flask db init --multidb`` migrations (whose
+    ``upgrade(engine_name)`` runs one database's part) every Flask-SQLAlchemy bind, the
+    default one as ``""`` (the names Flask-Migrate's multi-database ``env.py`` passes)."""
+    head = next(iter(script.walk_revisions()), None)
+    upgrade = getattr(getattr(head, "module", None), "upgrade", None)
+    if upgrade is None or "engine_name" not in inspect.signature(upgrade).parameters:
+        return [(None, source.metadata)]
+    metadatas = getattr(source.db, "metadatas", None)
+    if isinstance(metadatas, dict) and metadatas:
+        return [("" if key is None else str(key), data) for key, data in metadatas.items()]
+    return [("", source.metadata)]
+
+
+def _migrate_and_compare(source: _Source) -> list[tuple[str, Any, list[Any]]]:
+    """(bind, metadata, Alembic's differences) for the default database (bind ``""``) or,
+    with multi-database migrations, for each."""
     from alembic.script import ScriptDirectory
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import StaticPool
 
     script = ScriptDirectory.from_config(source.config)
+    return [
+        (bind or "", metadata, _compare_one(source, script, metadata, bind))
+        for bind, metadata in _binds(script, source)
+    ]
+
+
+def _compare_one(source: _Source, script: Any, metadata: Any, bind: str | None) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.environment import EnvironmentContext
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
 
     def upgrade(revision: Any, context: Any) -> Any:
         return script._upgrade_revs("heads", revision)
@@ -241,12 +270,13 @@ def _migrate_and_compare(source: _Source) -> list[Any]:
             engine.connect() as connection,
             EnvironmentContext(source.config, script, fn=upgrade, destination_rev="heads") as env,
         ):
-            env.configure(
-                connection=connection, target_metadata=source.metadata, **source.configure_args
-            )
+            env.configure(connection=connection, target_metadata=metadata, **source.configure_args)
             with env.begin_transaction():
-                env.run_migrations()
-            return list(compare_metadata(env.get_context(), source.metadata))
+                if bind is None:
+                    env.run_migrations()
+                else:
+                    env.run_migrations(engine_name=bind)
+            return list(compare_metadata(env.get_context(), metadata))
     finally:
         engine.dispose()
 
