@@ -301,8 +301,8 @@ def test_the_users_database_is_never_opened_nor_anything_written(
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     root = blog(tmp_path / "blog", {"src/blog/models.py": with_name_column()})
     database = root / "blog.db"
-    # The user's database is already up to date with the models (created without
-    # migrations): compared with it instead of the migrations, there would be no finding.
+    # The user's database has a user.name column and nothing else: compared with it
+    # instead of the migrations, the findings would be about other columns and tables.
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE user (id INTEGER PRIMARY KEY, name VARCHAR(80))")
     before = database.read_bytes(), database.stat().st_mtime_ns
@@ -626,3 +626,15 @@ def test_multi_database_migrations_are_compared_per_bind(tmp_path: Path) -> None
     [(file, line, message, _fix)] = d001(root)
     assert (file, line) == ("src/blog/models.py", line_of(MULTIDB_MODELS_PY, "ip ="))
     assert message == "Column event.ip is in the model but not in the migrations (bind 'audit')."
+
+
+@needs_migrate
+def test_a_migration_that_ends_the_process_is_a_note(tmp_path: Path) -> None:
+    revision = REVISION.replace(
+        "def upgrade():\n", "def upgrade():\n    import os\n\n    os._exit(3)\n"
+    )
+    root = blog(tmp_path / "blog", {VERSION_FILE: revision})
+    report = check(root)
+    assert [f for f in report.findings if f.code == "D001"] == []
+    [note] = report.notes
+    assert note.startswith("D001 was skipped: the app's process stopped answering")
