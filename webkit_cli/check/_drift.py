@@ -8,14 +8,17 @@ data that crosses the pipe to the parent, where rule D001 turns it into a findin
 
 Where the migrations and the models are:
 
-* Flask-Migrate: ``app.extensions["migrate"]`` holds the Flask-SQLAlchemy instance (its
-  default metadata, what Flask-Migrate's ``env.py`` compares), the migrations folder and
-  the arguments its ``env.py`` passes to Alembic (``compare_type``, ``include_object``…);
+* Flask-Migrate: ``app.extensions["migrate"]`` holds the ``db`` it was given (Flask-
+  SQLAlchemy's instance, or any object with a ``metadata``, as webkit's templates give it),
+  the migrations folder and the arguments its ``env.py`` passes to Alembic
+  (``compare_type``, ``include_object``…). ``db.metadata`` (the default bind) is what its
+  ``env.py`` compares; ``flask db init --multidb`` revisions are run and compared per bind;
 * plain Alembic: an ``alembic.ini`` at the project root names the scripts
   (``script_location``), and the models are Flask-SQLAlchemy's (``app.extensions
-  ["sqlalchemy"]``).
+  ["sqlalchemy"]``): the ``target_metadata`` of an ``env.py`` cannot be read without
+  running it.
 
-Anything else (no Alembic installed, no migrations folder, no Flask-SQLAlchemy) is
+Anything else (no Alembic installed, no migrations folder, no models) is
 ``status="none"``: nothing to say. Migrations that cannot run on SQLite (PostgreSQL-only
 types or statements, data migrations that need the app's session) are ``status="failed"``
 with the reason: a note, never a guess.
@@ -220,11 +223,11 @@ def _describe(exc: BaseException) -> str:
 def _failing_frame(exc: BaseException, directory: Path) -> tuple[str | None, int | None]:
     """The innermost frame inside the migrations folder: the revision that could not run."""
     found: tuple[str | None, int | None] = (None, None)
-    base = str(directory.resolve())
+    base = directory.resolve()
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        filename = str(Path(frame.f_code.co_filename).resolve())
-        if filename.startswith(base):
-            found = (filename, lineno)
+        filename = Path(frame.f_code.co_filename).resolve()
+        if filename.is_relative_to(base):
+            found = (str(filename), lineno)
     return found
 
 
