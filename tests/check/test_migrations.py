@@ -638,3 +638,25 @@ def test_a_migration_that_ends_the_process_is_a_note(tmp_path: Path) -> None:
     assert [f for f in report.findings if f.code == "D001"] == []
     [note] = report.notes
     assert note.startswith("D001 was skipped: the app's process stopped answering")
+
+
+@needs_migrate
+def test_indexes_unique_constraints_and_foreign_keys_are_each_named(tmp_path: Path) -> None:
+    models = (
+        MODELS_PY.replace(
+            'db.Column(db.ForeignKey("user.id"), nullable=False)',
+            "db.Column(db.Integer, nullable=False)",
+        )
+        .replace(
+            "db.Column(db.Text, nullable=False)", "db.Column(db.Text, nullable=False, unique=True)"
+        )
+        .replace("db.Column(db.Numeric(10, 2))", "db.Column(db.Numeric(10, 2), index=True)")
+    )
+    root = blog(tmp_path / "blog", {"src/blog/models.py": models})
+    found = {(line, message) for _file, line, message, _fix in d001(root)}
+    note = line_of(models, "class Note")
+    assert found == {
+        (note, "Foreign key note (user_id) -> user.id is in the migrations but not in the models."),
+        (note, "Unique constraint on note (body) is in the models but not in the migrations."),
+        (note, "Index 'ix_note_price' on note (price) is in the models but not in the migrations."),
+    }
