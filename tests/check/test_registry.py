@@ -29,7 +29,9 @@ def test_the_catalogue_imports_nothing_of_the_check_package() -> None:
 
 def test_needing_the_app_is_declared_on_the_rule_only() -> None:
     needs = {code for code, rule in RULES.items() if rule.needs_import}
-    assert needs == {"P003", "P004", "R001", "R002", "R003", "R004", "R005", "L001", "L002", "L003"}
+    assert needs == {
+        "P003", "P004", "R001", "R002", "R003", "R004", "R005", "L001", "L002", "L003", "D001"
+    }  # fmt: skip
     assert {code for code, rule in RULES.items() if rule.app is AppUse.READS} == {
         "T001", "T002", "T003"
     }  # fmt: skip

@@ -72,6 +72,28 @@ MUTATIONS = [
         "test_delete",
         id="delete-does-nothing",
     ),
+    # Accounts (issue 13): the to-dos are their owner's.
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        "    return select(Todo).where(Todo.user_id == current_user.id)\n",
+        "    return select(Todo)\n",
+        "test_each_user_sees_only_their_own_todos",
+        id="no-ownership-filter",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        "    todo = get_session().scalars(own_todos().where(Todo.id == todo_id)).first()\n",
+        "    todo = get_session().get(Todo, todo_id)\n",
+        "test_another_users_todo_is_a_404_and_stays_unchanged",
+        id="others-todos-changeable",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/api.py",
+        '@bp.get("/todos")\n@login_required\n',
+        '@bp.get("/todos")\n',
+        "test_anonymous_requests_get_a_json_401",
+        id="anonymous-list",
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.templates.conftest import Server, generate
+from tests.templates.conftest import VENV_BIN, Server, app_env, child_env, generate, project_package
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,6 +31,53 @@ def ajax(tmp_path: Path, serve: Callable[..., Server]) -> Server:
     return serve(generate("ajax", tmp_path))
 
 
+PASSWORD = "correct horse battery"
+
+
+def register(page: Any, server: Server, email: str) -> None:
+    """Create an account through the form; registering logs the new user in."""
+    page.goto(server.url + "/auth/register")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("text=Create the account")
+    expect_text(page, ".account-email", re.escape(email))
+
+
+def log_in(page: Any, server: Server, email: str, path: str = "/auth/login") -> None:
+    page.goto(server.url + path)
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("input[type=submit]")
+    expect_text(page, ".account-email", re.escape(email))
+
+
+def log_out(page: Any) -> None:
+    page.click("text=Log out")
+    expect_text(page, ".flash-success", "You are logged out.")
+    assert page.locator(".account-email").count() == 0
+
+
+def create_admin(project: Path, env: dict[str, str], email: str) -> None:
+    """``flask users create EMAIL --admin`` in the project, as its README says."""
+    import subprocess
+
+    result = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", project_package(project), "users", "create", email,
+         "--admin", "--password-stdin"],
+        cwd=project, env=child_env({**env, "PYTHONPATH": "src"}), input=PASSWORD,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def ajax_user(ajax: Server, page: Any) -> Server:
+    """The ajax project served, with ``page`` logged in as a newly registered user."""
+    register(page, ajax, "ada@example.com")
+    return ajax
+
+
 def expect_text(page: Any, selector: str, pattern: str) -> None:
     """Wait until ``selector`` is visible and its text matches ``pattern``."""
     from playwright.sync_api import expect
@@ -43,9 +90,10 @@ def expect_text(page: Any, selector: str, pattern: str) -> None:
 # --- site -----------------------------------------------------------------------
 
 
+AUTH_PAGES = ["/auth/login", "/auth/register", "/auth/reset"]
 PAGES = {
-    "site": ["/", "/about", "/contact", "/messages"],
-    "ajax": ["/"],
+    "site": ["/", "/about", "/contact", *AUTH_PAGES],
+    "ajax": ["/", *AUTH_PAGES],
 }
 
 
@@ -60,7 +108,7 @@ def test_every_page_loads_without_console_errors_or_csp_violations(
         page.wait_for_load_state("networkidle")  # the ajax page loads its list with fetch
         # The stylesheet applied: the CSP let it load and the layout uses it.
         assert page.evaluate("getComputedStyle(document.body).display") == "flex"
-        if template == "site":
+        if template == "site" and path not in AUTH_PAGES:
             assert page.locator("nav[aria-label=Main] a[aria-current=page]").count() == 1
     response = page.goto(served_project.url + "/no/such/page")
     assert response.status == 404
@@ -87,24 +135,31 @@ def test_site_contact_form_error_then_success(site: Server, page: Any) -> None:
     page.fill("#message", "The Analytical Engine weaves algebraic patterns.")
     page.click("input[type=submit]")
 
-    # Post/Redirect/Get: the browser lands on the list, with the flash message.
-    page.wait_for_url(site.url + "/messages")
+    # Post/Redirect/Get: the browser is back on the form, with the flash message.
+    page.wait_for_url(site.url + "/contact")
     expect_text(page, ".flash-success", "Thanks! Your message was sent.")
-    expect_text(page, ".message .body", "The Analytical Engine weaves algebraic patterns.")
-    # A reload shows the list again but neither resends the form nor repeats the flash.
+    assert page.input_value("#message") == ""
+    # A reload neither resends the form nor repeats the flash.
     page.reload()
     assert page.locator(".flash").count() == 0
-    assert page.locator(".message").count() == 1
     assert page.problems.unexpected("status of 422") == []
 
 
-def test_site_escapes_markup_typed_into_forms(site: Server, page: Any) -> None:
+def test_site_escapes_markup_typed_into_forms(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    project = generate("site", tmp_path)
+    env = app_env(project)
+    create_admin(project, env, "root@example.com")
+    site = serve(project, env=env)
     payload = "<img src=x onerror=window.__xss=1>"
     page.goto(site.url + "/contact")
     page.fill("#name", payload)
     page.fill("#email", "eve@example.com")
     page.fill("#message", payload + " and more text")
     page.click("input[type=submit]")
+    page.wait_for_url(site.url + "/contact")
+    log_in(page, site, "root@example.com", "/messages")  # the login page, then the list
     page.wait_for_url(site.url + "/messages")
     expect_text(page, ".message .body", re.escape(payload))
     assert page.locator(".message img").count() == 0
@@ -132,7 +187,8 @@ def test_site_remembers_the_name_in_the_session(site: Server, page: Any) -> None
 # --- ajax -----------------------------------------------------------------------
 
 
-def test_ajax_button_writes_the_answer_without_reload(ajax: Server, page: Any) -> None:
+def test_ajax_button_writes_the_answer_without_reload(ajax_user: Server, page: Any) -> None:
+    ajax = ajax_user
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
     page.evaluate("window.__sameDocument = true")
@@ -144,7 +200,8 @@ def test_ajax_button_writes_the_answer_without_reload(ajax: Server, page: Any) -
     assert page.problems.unexpected() == []
 
 
-def test_ajax_todo_list_with_keyboard_only(ajax: Server, page: Any) -> None:
+def test_ajax_todo_list_with_keyboard_only(ajax_user: Server, page: Any) -> None:
+    ajax = ajax_user
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
 
@@ -187,7 +244,8 @@ def test_ajax_todo_list_with_keyboard_only(ajax: Server, page: Any) -> None:
     assert page.problems.unexpected() == []
 
 
-def test_ajax_shows_the_server_validation_error(ajax: Server, page: Any) -> None:
+def test_ajax_shows_the_server_validation_error(ajax_user: Server, page: Any) -> None:
+    ajax = ajax_user
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
     page.fill("#todo-input", "   ")
@@ -207,7 +265,8 @@ def test_ajax_shows_the_server_validation_error(ajax: Server, page: Any) -> None
     assert page.problems.unexpected("status of 422") == []
 
 
-def test_ajax_shows_network_failures(ajax: Server, page: Any) -> None:
+def test_ajax_shows_network_failures(ajax_user: Server, page: Any) -> None:
+    ajax = ajax_user
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
     page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
@@ -224,7 +283,8 @@ def test_ajax_shows_network_failures(ajax: Server, page: Any) -> None:
     assert page.problems.unexpected("net::ERR_INTERNET_DISCONNECTED") == []
 
 
-def test_ajax_inserts_titles_as_text(ajax: Server, page: Any) -> None:
+def test_ajax_inserts_titles_as_text(ajax_user: Server, page: Any) -> None:
+    ajax = ajax_user
     payload = "<img src=x onerror=window.__xss=1>"
     page.goto(ajax.url + "/")
     page.fill("#todo-input", payload)
@@ -286,6 +346,7 @@ def test_ajax_without_the_csrf_header_is_refused_visibly(
     assert 'headers["X-CSRFToken"] = csrfToken;' in source
     script.write_text(source.replace('headers["X-CSRFToken"] = csrfToken;', ""))
     server = serve(project)
+    register(page, server, "ada@example.com")
 
     page.goto(server.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
@@ -297,6 +358,76 @@ def test_ajax_without_the_csrf_header_is_refused_visibly(
     page.reload()
     expect_text(page, "#todo-status", "Nothing to do yet.")
     assert page.problems.unexpected("status of 400") == []
+
+
+# --- accounts -------------------------------------------------------------------
+
+
+def test_ajax_each_user_sees_only_their_own_todos(ajax: Server, page: Any) -> None:
+    """Register, add a to-do, log out, log in as a second user: none of the first's."""
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-login", "log in")
+    assert page.locator("#todo-form").count() == 0
+    register(page, ajax, "ada@example.com")
+    log_out(page)
+    log_in(page, ajax, "ada@example.com")
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    page.fill("#todo-input", "Ada's secret plan")
+    page.click("text=Add")
+    expect_text(page, "#todo-list label", "Ada's secret plan")
+    log_out(page)
+    expect_text(page, "#todo-login", "log in")
+
+    register(page, ajax, "grace@example.com")
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-status", "Nothing to do yet.")
+    assert page.locator("#todo-list li").count() == 0
+    # Not even by asking for it: the first user's item is a 404 to the second.
+    answer = page.request.fetch(
+        ajax.url + "/api/todos/1",
+        method="PATCH",
+        data={"done": True},
+        headers={"X-CSRFToken": page.get_attribute('meta[name="csrf-token"]', "content")},
+    )
+    assert answer.status == 404
+    log_out(page)
+
+    log_in(page, ajax, "ada@example.com")
+    page.goto(ajax.url + "/")
+    expect_text(page, "#todo-list label", "Ada's secret plan")
+    assert not page.is_checked("#todo-list input[type=checkbox]")
+    assert page.problems.unexpected() == []
+
+
+def test_site_admin_sees_messages_a_plain_user_does_not(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    project = generate("site", tmp_path)
+    env = app_env(project)
+    create_admin(project, env, "root@example.com")
+    site = serve(project, env=env)
+
+    page.goto(site.url + "/contact")
+    page.fill("#name", "Visitor")
+    page.fill("#email", "visitor@example.com")
+    page.fill("#message", "A message for the admins only.")
+    page.click("input[type=submit]")
+    expect_text(page, ".flash-success", "Thanks! Your message was sent.")
+
+    register(page, site, "ada@example.com")
+    assert page.locator("nav a", has_text="Messages").count() == 0
+    response = page.goto(site.url + "/messages")
+    assert response.status == 403
+    expect_text(page, "h1", "Not allowed")
+    assert page.locator(".message").count() == 0
+    log_out(page)
+
+    log_in(page, site, "root@example.com")
+    page.click("nav >> text=Messages")
+    page.wait_for_url(site.url + "/messages")
+    expect_text(page, ".message .body", "A message for the admins only.")
+    assert page.problems.unexpected("status of 403") == []
 
 
 # --- api --------------------------------------------------------------------------

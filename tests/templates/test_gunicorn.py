@@ -106,6 +106,49 @@ def session_cookie(headers: dict[str, str]) -> str:
     return cookie.split(";", 1)[0]
 
 
+PASSWORD = "correct horse battery"
+
+
+def create_account(project: Path, email: str, *, admin: bool = False, **settings: str) -> None:
+    """``flask users create`` in the project, on the database its gunicorn uses."""
+    env = child_env(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "INSTANCE_PATH": str(project.parent / "instance"),
+            "PYTHONPATH": "src",
+            **settings,
+        }
+    )
+    command = [str(GUNICORN.parent / "flask"), "--app", project_package(project), "users"]
+    command += ["create", email, "--password-stdin", *(["--admin"] if admin else [])]
+    result = subprocess.run(
+        command, cwd=project, env=env, input=PASSWORD, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def log_in(server: Server, email: str) -> str:
+    """Log in through the form over HTTP; returns the logged-in ``session=...`` cookie."""
+    status, headers, body = request(server, "GET", "/auth/login")
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+    assert status == 200 and token
+    form = urlencode({"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+    status, headers, _ = request(
+        server,
+        "POST",
+        "/auth/login",
+        body=form.encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": session_cookie(headers),
+        },
+    )
+    assert status == 302, headers
+    return session_cookie(headers)
+
+
 def wait_for_workers(server: Server, count: int) -> None:
     """Both workers booted (gunicorn logs one line per worker)."""
     for _ in range(200):
@@ -131,7 +174,7 @@ def test_gunicorn_with_two_workers_serves_the_project(
 
 
 def test_gunicorn_site_form_round_trip_across_workers(
-    gunicorn: Callable[..., Server],
+    gunicorn: Callable[..., Server], tmp_path: Path
 ) -> None:
     server = gunicorn("site")
     wait_for_workers(server, 2)
@@ -156,17 +199,25 @@ def test_gunicorn_site_form_round_trip_across_workers(
         headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
     )
     assert status == 302
-    assert headers["location"] == "/messages"
+    assert headers["location"] == "/contact"
+    # /messages is for admins (template 1.2.0): one logs in, on either worker.
+    create_account(tmp_path / "my-site", "admin@example.com", admin=True)
+    admin = log_in(server, "admin@example.com")
     for _ in range(4):
-        status, _, body = request(server, "GET", "/messages")
+        status, _, body = request(server, "GET", "/messages", headers={"Cookie": admin})
         assert b"Served by one of two workers." in body
 
 
-def test_gunicorn_ajax_json_post_across_workers(gunicorn: Callable[..., Server]) -> None:
+def test_gunicorn_ajax_json_post_across_workers(
+    gunicorn: Callable[..., Server], tmp_path: Path
+) -> None:
     server = gunicorn("ajax")
     wait_for_workers(server, 2)
-    status, headers, body = request(server, "GET", "/")
-    cookie = session_cookie(headers)
+    # The to-dos are their owner's (template 1.2.0): log in first.
+    create_account(tmp_path / "my-ajax", "ada@example.com")
+    cookie = log_in(server, "ada@example.com")
+    status, headers, body = request(server, "GET", "/", headers={"Cookie": cookie})
+    cookie = session_cookie(headers)  # now with the page's CSRF token in it
     token = re.search(rb'<meta name="csrf-token" content="([^"]+)">', body)
     assert token
     status, _, body = request(
@@ -182,7 +233,7 @@ def test_gunicorn_ajax_json_post_across_workers(gunicorn: Callable[..., Server])
     )
     assert status == 201, body
     for _ in range(4):
-        status, _, body = request(server, "GET", "/api/todos")
+        status, _, body = request(server, "GET", "/api/todos", headers={"Cookie": cookie})
         assert [t["title"] for t in json.loads(body)["todos"]] == ["Deploy"]
 
 
@@ -209,7 +260,7 @@ def test_gunicorn_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_two_app_servers_share_postgresql_and_sessions(
-    gunicorn: Callable[..., Server],
+    gunicorn: Callable[..., Server], tmp_path: Path
 ) -> None:
     """A form fetched from one server is accepted by the other, and data is shared."""
     with start_postgres(require_pg_bin()) as postgres:
@@ -243,7 +294,10 @@ def test_two_app_servers_share_postgresql_and_sessions(
             },
         )
         assert status == 302
-        _, _, body = request(first, "GET", "/messages")
+        # Logged in on the second server, the admin reads the messages on the first.
+        create_account(tmp_path / "my-site", "admin@example.com", admin=True, **shared)
+        admin = log_in(second, "admin@example.com")
+        _, _, body = request(first, "GET", "/messages", headers={"Cookie": admin})
         assert b"Posted to the second server." in body
         first.stop()
         second.stop()

@@ -78,6 +78,21 @@ MUTATIONS = [
         "test_unknown_page_gets_the_custom_404",
         id="default-404",
     ),
+    # Accounts (issue 13): /messages is for admins only.
+    pytest.param(
+        f"{PACKAGE_DIR}/auth.py",
+        "        if not current_user.is_admin:\n",
+        "        if False:\n",
+        "test_messages_are_for_admins_only",
+        id="no-admin-check",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/views.py",
+        '@bp.get("/messages")\n@admin_required\n',
+        '@bp.get("/messages")\n',
+        "test_anonymous_visitors_are_sent_to_log_in",
+        id="messages-public",
+    ),
 ]
 
 

@@ -4,8 +4,8 @@ Protocol: one JSON object per line. The child writes ``{"type": "started"}`` whe
 and webkit are loaded (the import timeout counts from there), ``{"type": "facts", ...}`` once the
 app is imported (or ``{"type": "failed", ...}`` and exits), then answers each
 ``{"type": "resolve", "names": [...]}`` with ``{"type": "resolved", "found": {...}}``
-until its request pipe closes. The user's prints go to stderr: the protocol has its own
-pipe, so nothing the app writes can corrupt it.
+(and ``parse``, ``drift`` likewise) until its request pipe closes. The user's prints go
+to stderr: the protocol has its own pipe, so nothing the app writes can corrupt it.
 """
 
 from __future__ import annotations
@@ -120,6 +120,10 @@ def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:
             _send(replies, {"type": "resolved", "found": resolve_templates(app, request["names"])})
         elif request.get("type") == "parse":
             _send(replies, {"type": "parsed", "errors": parse_templates(app, request["templates"])})
+        elif request.get("type") == "drift":
+            from webkit_cli.check._drift import compare_app
+
+            _send(replies, {"type": "drift", "drift": compare_app(app, spec["root"]).to_json()})
 
 
 def main(argv: list[str]) -> None:

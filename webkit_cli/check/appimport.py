@@ -26,6 +26,7 @@ from webkit_cli.check.appfacts import AppFacts
 from webkit_cli.commands._options import DEFAULT_IMPORT_TIMEOUT
 
 if TYPE_CHECKING:
+    from webkit_cli.check._drift import DriftReport
     from webkit_cli.project import Project
 
 
@@ -217,6 +218,16 @@ class AppImport:
         if errors is None:
             return None
         return {path: (int(e[0]), str(e[1])) if e else None for path, e in errors.items()}
+
+    def drift(self) -> DriftReport | None:
+        """The models compared with the migrations (:mod:`._drift`), in the app's process;
+        ``None`` when the child cannot answer."""
+        data = self._ask({"type": "drift"}, "drift")
+        if data is None:
+            return None
+        from webkit_cli.check._drift import DriftReport
+
+        return DriftReport.from_json(data)
 
     def close(self, *, wait: bool = True) -> None:
         """End the child (and anything it started); idempotent.

@@ -160,6 +160,8 @@ class CheckContext:
     cache: FileCache = field(default_factory=lambda: _memory_cache())
     #: files from which a process pool pays (``None``: the measured default)
     pool_min: int | None = None
+    #: what the rules tell the user that is not a finding (e.g. why one could not run)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def root(self) -> Path:

@@ -5,7 +5,8 @@ the catalogue can be read, listed and validated without loading a single rule.
 
 A code never changes meaning once released (users put them in ``ignore`` lists and
 ``# webkit: ignore[...]`` comments). Codes are a letter for the area and three digits:
-``P`` project, ``R`` routes, ``L`` links, ``T`` templates, ``S`` security, ``H`` hygiene.
+``P`` project, ``R`` routes, ``L`` links, ``T`` templates, ``S`` security, ``H`` hygiene,
+``D`` database.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ AREAS = {
     "T": "templates",
     "S": "security",
     "H": "hygiene",
+    "D": "database",
 }
 
 E = Severity.ERROR
@@ -167,6 +169,11 @@ _RULES = [
          "Resolve the conflict and delete the <<<<<<< / ======= / >>>>>>> lines."),
     Rule("H002", "leftover-patch-file", W, "A .rej/.orig (or merge tool backup) file was left.",
          "Delete the file once the patch or merge is resolved."),
+    # Database
+    Rule("D001", "missing-migration", E,
+         "The models differ from the schema their migrations build (what `alembic check` finds).",
+         'Run flask db migrate -m "describe the change", review the new script, '
+         "then flask db upgrade.", app=N),
 ]  # fmt: skip
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

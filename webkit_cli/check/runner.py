@@ -16,6 +16,7 @@ from webkit_cli.check import (  # noqa: F401
     csrf,
     hygiene,
     links,
+    migrations,
     routes,
     security_python,
     security_templates,
@@ -224,6 +225,7 @@ def run_check(
                 )
         load_templates(ctx)
         findings += _run_checks(ctx, checks, codes, notes, own=registry is None)
+        notes += [note for note in dict.fromkeys(ctx.notes) if note not in notes]
     finally:
         if pending is not None and pending.importer is not None:
             pending.importer.close()

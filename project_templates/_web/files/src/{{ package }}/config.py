@@ -56,12 +56,18 @@ def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def mail_port(value: str) -> int:
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise RuntimeError(f"MAIL_PORT={value!r} is not a port number: fix it in the environment.")
+    return int(value)
+
+
 def mail_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     """SMTP settings for the password reset mail. Without MAIL_SERVER, development prints
     the mail to the terminal and production sends nothing (see mail.py)."""
     return {
         "MAIL_SERVER": environ.get("MAIL_SERVER") or None,
-        "MAIL_PORT": int(environ.get("MAIL_PORT") or 587),
+        "MAIL_PORT": mail_port(environ.get("MAIL_PORT") or "587"),
         "MAIL_USERNAME": environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": environ.get("MAIL_FROM") or "no-reply@localhost",

@@ -20,7 +20,8 @@ AUTH_LIMIT = "10 per 3 minutes"
 
 # The client's address: request.remote_addr, which transport.py's ProxyFix corrects behind
 # TRUSTED_PROXIES (never a forwarded header an attacker could choose).
-limiter = Limiter(key_func=get_remote_address)
+# The prefix keeps this app's counters apart from other apps' in a shared Redis.
+limiter = Limiter(key_func=get_remote_address, key_prefix=__package__ or "")
 
 
 def account_key() -> str:
