@@ -31,16 +31,17 @@ from tests.templates.conftest import (
 pytestmark = pytest.mark.slow
 
 #: The two resources, as a user would type them.
-AUTHOR = ["author", "name:str:required", "email:email:unique"]
+AUTHOR = ["author", "name:str:required", "email:email:unique", "born:date"]
 POST = [
     "post",
     "title:str:max=80:required",
     "body:text",
     "published:bool",
-    "rating:int:index",
+    "rating:float:index",
     "price:decimal",
-    "due:date",
+    "at:datetime",
     "author:ref:author:required",
+    "editor:ref:author",
 ]
 
 
