@@ -47,6 +47,8 @@ def python_literal(value: Any) -> str:
 
     from webkit_cli.generate.fields import _literal
 
+    if isinstance(value, dict | list) and _plain_json(value):
+        return json.dumps(value)  # JSON of strings and numbers is Python, in ruff's quotes
     if isinstance(value, str):
         if len(value) > 20 and len(set(value)) == 1:
             return f"{json.dumps(value[0])} * {len(value)}"
@@ -67,6 +69,15 @@ def format_call(head: str, args: Any, indent: int = 4, tail: str = "") -> str:
         return f"{pad}{head}(\n{middle}\n{pad}){tail}"
     body = "".join(f"{pad}    {item},\n" for item in items)
     return f"{pad}{head}(\n{body}{pad}){tail}"
+
+
+def _plain_json(value: Any) -> bool:
+    """Only strings, numbers, lists and dicts with string keys: its JSON is Python too."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(v) for v in value)
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
 def isort_block(statements: Any) -> str:
@@ -191,7 +202,7 @@ def plan_generate(
     renderer.env.filters["py"] = python_literal
     renderer.env.filters["isort"] = isort_block
     renderer.env.globals["call"] = format_call
-    base_context = build_context(info, names, fields)
+    base_context = build_context(info, names, fields, **dict(generator.context))
     migrations = (
         renderer.render_text(generator.migrations, base_context) if generator.migrations else None
     )
@@ -208,6 +219,7 @@ def plan_generate(
         info,
         names,
         fields,
+        **dict(generator.context),
         migration={"revision": revision, "down_revision": down_revision} if revision else None,
         webkit_generator=generator.name,
     )

@@ -10,6 +10,9 @@ its ``files/`` over the base generator's, like the templates do. ``generator.tom
     style = "html"                      # or "api": what --html / --api pick
     migrations = "migrations/versions"  # where the Alembic revisions are (optional)
 
+    [generator.context]                 # values the files/ templates read, e.g. {{ owner }}
+    owner = "user_id"
+
     [[edits]]                           # each edit of a file the user owns, explained
     file = "src/{{ package }}/__init__.py"
     why = "imports the {{ resource.plural }} blueprint"
@@ -63,6 +66,8 @@ class Generator:
     migrations: str | None
     edits: tuple[EditSpec, ...]
     bases: tuple[Path, ...] = ()  # the same generator in the template's bases, nearest first
+    #: ``[generator.context]``: values the generator's templates read (a base's, then its own).
+    context: tuple[tuple[str, object], ...] = ()
 
     @property
     def files_dirs(self) -> tuple[Path, ...]:
@@ -80,11 +85,17 @@ def _load(root: Path, name: str, bases: tuple[Path, ...]) -> Generator:
         raise GenerateError(f"{toml_path}: [generator] must be a table.")
     # A base generator's settings hold unless the nearer one sets them.
     merged: dict[str, Any] = {}
+    context: dict[str, object] = {}
     edits: list[EditSpec] = []
     for base in reversed(bases):
         base_data = tomllib.loads((base / "generator.toml").read_text(encoding="utf-8"))
         merged.update(base_data.get("generator", {}))
+        context.update(base_data.get("generator", {}).get("context", {}))
     merged.update(table)
+    extra = table.get("context", {})
+    if not isinstance(extra, dict):
+        raise GenerateError(f"{toml_path}: [generator.context] must be a table.")
+    context.update(extra)
     style = merged.get("style", "html")
     if style not in STYLES:
         raise GenerateError(f"{toml_path}: style must be one of {', '.join(STYLES)}.")
@@ -106,6 +117,7 @@ def _load(root: Path, name: str, bases: tuple[Path, ...]) -> Generator:
         migrations=str(migrations) if migrations else None,
         edits=tuple(edits),
         bases=bases,
+        context=tuple(sorted(context.items())),
     )
 
 

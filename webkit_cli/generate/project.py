@@ -18,7 +18,7 @@ class Model:
     name: str  # the class
     table: str
     module: str  # dotted, relative to the package: "models", "authors.models"
-    owned: bool = False  # it has a user_id column: its rows belong to a user
+    owned: bool = False  # it has a user_id or owner_id column: its rows belong to a user
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _scan_package(info: ProjectInfo) -> None:
             if isinstance(node, ast.ClassDef):
                 table = _tablename(node)
                 if table:
-                    owned = "user_id" in _attributes(node)
+                    owned = bool({"user_id", "owner_id"} & _attributes(node))
                     info.models[node.name] = Model(node.name, table, dotted, owned)
 
 
