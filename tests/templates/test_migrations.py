@@ -1,0 +1,141 @@
+"""The templates' migrations: current with the models, what CI runs, and on PostgreSQL.
+
+``scripts/regen-migrations --check`` fails when a template's models.py changed and its
+committed initial migration was not regenerated. The generated CI's migration step runs here
+literally (the command and the environment of the workflow), passes on a fresh project and
+fails once a model has no migration. The site and ajax suites (their migration tests
+included) run against a real PostgreSQL, as the api's does in ``test_api.py``, and two
+upgrades that start at once on one PostgreSQL database both succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates.conftest import child_env, generate, project_package, run_project_pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ["site", "ajax", "api"]
+SEARCH_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+#: A model without a migration: what `flask db check` in CI must refuse.
+NEW_MODEL = """
+
+class AddedWithoutMigration(Base):
+    __tablename__ = "added_without_migration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with start_postgres(require_pg_bin()) as server:
+        yield server
+
+
+def test_the_committed_migrations_match_the_templates_models() -> None:
+    """Regenerating the initial migrations from today's models changes nothing."""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "regen-migrations"), "--check"],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for template in TEMPLATES:
+        assert f"project_templates/{template}/files/src/" in result.stdout
+    assert result.stdout.count(": up to date") == len(TEMPLATES), result.stdout
+
+
+def ci_migration_step(project: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    """The workflow's migration step, run as GitHub would (bash, the step's env)."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    step = next(s for s in job["steps"] if "db upgrade" in s.get("run", ""))
+    env = {**job.get("env", {}), **step["env"], "DATABASE_URL": database_url}
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=project,
+        # `flask` from webkit's environment, which has the project's dependencies but not
+        # the project itself: its src is the path.
+        env=child_env({**env, "PYTHONPATH": str(project / "src"), "PATH": SEARCH_PATH}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_the_ci_migration_step_fails_for_a_model_without_a_migration(
+    template: str, tmp_path: Path
+) -> None:
+    project = generate(template, tmp_path)
+    passed = ci_migration_step(project, f"sqlite:///{tmp_path / 'scratch.db'}")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Running upgrade  -> 0001" in passed.stderr
+    assert "No new upgrade operations detected" in passed.stdout + passed.stderr
+
+    models = project / "src" / project_package(project) / "models.py"
+    models.write_text(models.read_text() + NEW_MODEL)
+    failed = ci_migration_step(project, f"sqlite:///{tmp_path / 'scratch-2.db'}")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "added_without_migration" in failed.stdout + failed.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("template", ["site", "ajax"])
+def test_project_tests_pass_on_postgresql(
+    template: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """The whole suite, its migrations up and down included, on a real PostgreSQL."""
+    project = generate(template, tmp_path)
+    url = postgres.create_database(f"{template}_suite")
+    env = {"TEST_DATABASE_URL": url}
+    result, percent = run_project_pytest(project, env=env)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " skipped" not in result.stdout and " failed" not in result.stdout
+    assert "test_migrations.py" not in result.stdout  # no failure there either
+    assert percent >= 90
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_servers_that_start_at_once_upgrade_one_postgresql_database(
+    template: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Two ``flask db upgrade`` at the same moment (two containers starting) both succeed:
+    the migrations take a PostgreSQL lock, so one waits for the other instead of failing."""
+    import psycopg
+
+    project = generate(template, tmp_path)
+    url = postgres.create_database(f"{template}_race")
+    env = child_env(
+        {"APP_ENV": "development", "DATABASE_URL": url, "PYTHONPATH": str(project / "src")}
+    )
+    command = [sys.executable, "-m", "flask", "--app", project_package(project), "db", "upgrade"]
+    upgrades = [
+        subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120)[0].decode() for process in upgrades]
+    assert [process.returncode for process in upgrades] == [0, 0], outputs
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert versions == [("0001",)]
