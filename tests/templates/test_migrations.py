@@ -1,7 +1,8 @@
 """The templates' migrations: current with the models, what CI runs, and on PostgreSQL.
 
 ``scripts/regen-migrations --check`` fails when a template's models.py changed and its
-committed initial migration was not regenerated. The generated CI's migration step runs here
+committed initial migration was not regenerated (and the script follows a model change, on a
+copy of the templates). The generated CI's migration step runs here
 literally (the command and the environment of the workflow), passes on a fresh project and
 fails once a model has no migration. The site and ajax suites (their migration tests
 included) run against a real PostgreSQL, as the api's does in ``test_api.py``, and two
@@ -11,6 +12,7 @@ upgrades that start at once on one PostgreSQL database both succeed.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,6 +61,55 @@ def test_the_committed_migrations_match_the_templates_models() -> None:
     for template in TEMPLATES:
         assert f"project_templates/{template}/files/src/" in result.stdout
     assert result.stdout.count(": up to date") == len(TEMPLATES), result.stdout
+
+
+def regen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "regen-migrations"), *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_regen_migrations_follows_a_model_change(tmp_path: Path) -> None:
+    """On a copy of the templates: a new model makes --check fail; regenerating rewrites the
+    initial migration, once (a second run changes nothing); --new adds 0002 on top instead."""
+    templates = tmp_path / "project_templates"
+    shutil.copytree(
+        ROOT / "project_templates", templates, ignore=shutil.ignore_patterns("_releases")
+    )
+    versions = templates / "site" / "files" / "src" / "{{ package }}" / "migrations" / "versions"
+    initial = (versions / "0001_initial_schema.py").read_text()
+    models = templates / "site" / "files" / "src" / "{{ package }}" / "models.py"
+    models.write_text(models.read_text() + NEW_MODEL)
+    where = ("--templates", str(templates))
+
+    stale = regen("--check", *where, "site")
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "0001_initial_schema.py: out of date with site's models" in stale.stdout
+    assert (versions / "0001_initial_schema.py").read_text() == initial  # --check wrote nothing
+
+    written = regen(*where, "site")
+    assert written.returncode == 0, written.stdout + written.stderr
+    regenerated = (versions / "0001_initial_schema.py").read_text()
+    assert '"added_without_migration"' in regenerated and "Create Date" not in regenerated
+    again = regen(*where, "site")
+    assert again.returncode == 0 and ": up to date" in again.stdout, again.stdout + again.stderr
+    assert (versions / "0001_initial_schema.py").read_text() == regenerated
+
+    (versions / "0001_initial_schema.py").write_text(initial)
+    added = regen("--new", "add a table", *where, "site")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert sorted(p.name for p in versions.glob("*.py")) == [
+        "0001_initial_schema.py",
+        "0002_add_a_table.py",
+    ]
+    assert 'down_revision = "0001"' in (versions / "0002_add_a_table.py").read_text()
+    assert regen("--check", *where, "site").returncode == 0
 
 
 def ci_migration_step(project: Path, database_url: str) -> subprocess.CompletedProcess[str]:
