@@ -17,12 +17,22 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
-from tests.templates.conftest import child_env, generate, project_package, run_project_pytest
+from tests.templates.conftest import (
+    assert_tests_catch,
+    child_env,
+    generate,
+    project_package,
+    run_project_pytest,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +71,53 @@ def test_the_committed_migrations_match_the_templates_models() -> None:
     for template in TEMPLATES:
         assert f"project_templates/{template}/files/src/" in result.stdout
     assert result.stdout.count(": up to date") == len(TEMPLATES), result.stdout
+
+
+MIGRATION = "src/{package}/migrations/versions/0001_initial_schema.py"
+#: The app making its own tables again, as 1.1.0 did (db.py differs between site/ajax and api).
+CREATE_ALL = {
+    "_web": (
+        "    Migrate(app, MigrationTarget(",
+        "    Base.metadata.create_all(engine)\n    Migrate(app, MigrationTarget(",
+    ),
+    "api": (
+        "        return create_engine(self.url, pool_pre_ping=True)\n",
+        "        engine = create_engine(self.url, pool_pre_ping=True)\n"
+        "        Base.metadata.create_all(engine)\n        return engine\n",
+    ),
+}
+MUTATIONS = [
+    pytest.param(
+        "src/{package}/db.py", "create_all", "test_the_app_creates_no_tables", id="create-all"
+    ),
+    pytest.param(
+        MIGRATION,
+        ("nullable=False", "nullable=True"),
+        "test_the_migrations_match_the_models",
+        id="migration-differs-from-models",
+    ),
+    pytest.param(
+        MIGRATION,
+        ("op.drop_table(", "print("),
+        "test_the_migrations_go_down_and_up_again",
+        id="downgrade-keeps-tables",
+    ),
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize(("path", "change", "failing_test"), MUTATIONS)
+def test_project_tests_catch_a_broken_migration(
+    mutation_project: Callable[[str], Path],
+    template: str,
+    path: str,
+    change: str | tuple[str, str],
+    failing_test: str,
+) -> None:
+    old, new = (
+        CREATE_ALL["api" if template == "api" else "_web"] if change == "create_all" else change
+    )
+    assert_tests_catch(mutation_project(template), path, old, new, failing_test)
 
 
 def regen(*args: str) -> subprocess.CompletedProcess[str]:
