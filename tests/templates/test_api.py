@@ -173,6 +173,7 @@ def test_served_by_webkit_run(
         "SECRET_KEY": os.urandom(32).hex(),
         "INSTANCE_PATH": str(tmp_path / "instance"),
     }
+    flask_upgrade(project, env)
     created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
@@ -197,8 +198,20 @@ def flask_keys(
     project: Path, env: Mapping[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     """``flask --app <package> keys ...`` from the project root (``flask`` loads ``.env``)."""
+    return flask_command(project, env, "keys", *args)
+
+
+def flask_upgrade(project: Path, env: Mapping[str, str]) -> None:
+    """``flask --app <package> db upgrade``: the README's step before the first start."""
+    upgraded = flask_command(project, env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+
+
+def flask_command(
+    project: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", project_package(project), "keys", *args],
+        [str(VENV_BIN / "flask"), "--app", project_package(project), *args],
         cwd=project, capture_output=True, text=True, env=clean_env(PYTHONPATH="src", **env),
         timeout=60,
         check=False,
@@ -273,6 +286,7 @@ class Gunicorn:
 
 def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, str]) -> None:
     """Create a key with the CLI, use it on gunicorn, revoke it, see 401."""
+    flask_upgrade(project, env)
     created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
