@@ -244,7 +244,7 @@ def test_api_template_project_gets_its_database_and_models(tmp_path: Path) -> No
     result = _webkit("shell", "-c", code, cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "['ApiKey', 'Note', 'app', 'db', 'g', 'session']",
+        "['ApiKey', 'Note', 'User', 'app', 'db', 'g', 'session']",
         "0 Database",
     ]
     assert list(project.rglob("*.sqlite3"))  # the database the query read

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,9 +175,7 @@ def test_served_by_webkit_run(
         "INSTANCE_PATH": str(tmp_path / "instance"),
     }
     flask_upgrade(project, env)
-    created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip()
+    key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
     server = serve(project, env=env)
     status, headers, note = http_json(server.port, "POST", "/notes", key, {"title": "live"})
     assert status == 201, note
@@ -194,10 +193,22 @@ def test_served_by_webkit_run(
 # -- the keys command and gunicorn, as a user runs them ----------------------------------------
 
 
+def flask_command(
+    project: Path, env: Mapping[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``flask --app <package> ...`` from the project root (``flask`` loads ``.env``)."""
+    return subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", project_package(project), *args],
+        cwd=project, capture_output=True, text=True, env=clean_env(PYTHONPATH="src", **env),
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+
+
 def flask_keys(
     project: Path, env: Mapping[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """``flask --app <package> keys ...`` from the project root (``flask`` loads ``.env``)."""
+    """``flask --app <package> keys ...``."""
     return flask_command(project, env, "keys", *args)
 
 
@@ -207,15 +218,15 @@ def flask_upgrade(project: Path, env: Mapping[str, str]) -> None:
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
 
 
-def flask_command(
-    project: Path, env: Mapping[str, str], *args: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", project_package(project), *args],
-        cwd=project, capture_output=True, text=True, env=clean_env(PYTHONPATH="src", **env),
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+def flask_user_key(project: Path, env: Mapping[str, str], email: str, *args: str) -> str:
+    """Create the user ``email`` (if new) and a key of theirs with ``keys create ARGS``."""
+    made = flask_command(project, env, "users", "create", email)
+    assert made.returncode == 0 or "already exists" in made.stderr, made.stderr
+    created = flask_keys(project, env, "create", "--user", email, *args)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert KEY_LINE.match(key), created.stdout  # the key, alone on stdout, once
+    return key
 
 
 def http_json(
@@ -285,18 +296,32 @@ class Gunicorn:
 
 
 def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, str]) -> None:
-    """Create a key with the CLI, use it on gunicorn, revoke it, see 401."""
+    """Create users and keys with the CLI, use them on gunicorn, revoke one, see 401."""
     flask_upgrade(project, env)
-    created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
+    made = flask_command(project, env, "users", "create", "ada@example.com")
+    assert made.returncode == 0, made.stderr
+    assert "Created user 1: ada@example.com" in made.stdout
+    duplicate = flask_command(project, env, "users", "create", "ADA@example.com")
+    assert duplicate.returncode == 1
+    assert duplicate.stderr.splitlines()[-1] == (
+        "Error: A user with the email ada@example.com already exists."
+    )
+    created = flask_keys(
+        project, env, "create", "--user", "ada@example.com", "--scope", "read,write"
+    )
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert KEY_LINE.match(key), created.stdout  # the key, alone on stdout, once
-    assert "Created API key 1 with scopes: read, write" in created.stderr
+    assert "Created API key 1 for ada@example.com with scopes: read, write" in created.stderr
+    unknown = flask_keys(project, env, "create", "--user", "bob@example.com")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert "Error: No user with the email bob@example.com. Create one first" in unknown.stderr
+    bob = flask_user_key(project, env, "bob@example.com", "--scope", "read")
 
     listing = flask_keys(project, env, "list")
     assert listing.returncode == 0, listing.stderr
     assert key not in listing.stdout
-    assert re.search(r"^1\s.*read write.*active$", listing.stdout, re.MULTILINE)
+    assert re.search(r"^1\s+ada@example\.com\s.*read write.*never\s+active$", listing.stdout, re.M)
 
     server = Gunicorn(project, env, tmp_path / "gunicorn.log")
     try:
@@ -308,8 +333,17 @@ def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, 
         status, page = server.request("GET", "/notes", key)
         assert status == 200 and page is not None
         assert [n["title"] for n in page["data"]] == ["served"]
+        # Bob's key reaches none of Ada's notes: not in his list, 404 by id.
+        assert server.request("GET", "/notes", bob)[1] == {
+            "data": [], "total": 0, "limit": 20, "offset": 0, "next": None
+        }  # fmt: skip
+        status, problem = server.request("GET", f"/notes/{note and note['id']}", bob)
+        assert (status, problem and problem["code"]) == (404, "not_found")
         status, problem = server.request("GET", "/notes")
         assert (status, problem and problem["code"]) == (401, "unauthorized")
+        assert problem and "keys create --user EMAIL --scope read" in problem["detail"]
+        used = flask_keys(project, env, "list")
+        assert re.search(r"^1\s.*Z\s+never\s+\S+Z\s+active$", used.stdout, re.M), used.stdout
 
         revoked = flask_keys(project, env, "revoke", "1")
         assert revoked.returncode == 0, revoked.stderr
@@ -354,10 +388,90 @@ def test_keys_command_and_gunicorn_on_postgresql(
     assert not (pg_project / "instance").exists()  # DATABASE_URL alone moved the data
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
         titles = [row[0] for row in conn.execute("SELECT title FROM notes")]
-        stored = conn.execute("SELECT key_hash, revoked_at FROM api_keys").fetchall()
+        stored = conn.execute("SELECT key_hash, revoked_at FROM api_keys ORDER BY id").fetchall()
+        owners = conn.execute("SELECT email FROM users JOIN notes ON owner_id = users.id")
+        assert [row[0] for row in owners] == ["ada@example.com"]
     assert titles == ["served"]
-    assert len(stored) == 1
-    assert len(stored[0][0]) == 64 and stored[0][1] is not None
+    assert len(stored) == 2  # Ada's, revoked, and Bob's
+    assert len(stored[0][0]) == 64 and stored[0][1] is not None and stored[1][1] is None
+
+
+# -- rate limits shared through a real Redis ---------------------------------------------------
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throw-away ``redis-server`` on 127.0.0.1 (Debian's package, as in production)."""
+    import redis
+
+    for _attempt in range(3):  # another process may take the probed port before redis binds it
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log = (tmp_path / "redis.log").open("w")
+        server = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        client = redis.Redis(host="127.0.0.1", port=port)
+        deadline = time.monotonic() + 20
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        if server.poll() is None:
+            break
+        log.close()
+    else:
+        raise AssertionError(f"redis-server did not start:\n{(tmp_path / 'redis.log').read_text()}")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_rate_limits_hold_across_two_gunicorns_sharing_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Two gunicorns (two workers each) count one key's requests and one address's failures
+    together in Redis: the limit holds for the whole deployment, not per process."""
+    import redis
+
+    project = scaffold(tmp_path, "sqlite")
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": os.urandom(32).hex(),
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "API_KEY_RATE_LIMIT": "6/minute",
+        "AUTH_FAILURE_RATE_LIMIT": "3/minute",
+    }
+    key = flask_user_key(project, env, "ada@example.com", "--scope", "read")
+    servers = [Gunicorn(project, env, tmp_path / f"gunicorn-{i}.log") for i in (1, 2)]
+    try:
+        statuses = [servers[i % 2].request("GET", "/notes", key)[0] for i in range(6)]
+        assert statuses == [200] * 6
+        for server in servers:  # the 7th request and every one after, on either server
+            status, headers, problem = http_json(server.port, "GET", "/notes", key)
+            assert (status, problem["code"]) == (429, "rate_limited"), problem
+            assert 1 <= int(headers["Retry-After"]) <= 60
+            assert problem["retry_after"] == int(headers["Retry-After"])
+        wrong = "wk_00000000_wrong"
+        failures = [servers[i % 2].request("GET", "/notes", wrong)[0] for i in range(4)]
+        assert failures == [401, 401, 401, 429]
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        assert server.process.returncode == 0, server.log.read_text()
+    stored = [k.decode() for k in redis.Redis.from_url(redis_url).scan_iter()]
+    assert any("api-key" in k for k in stored) and any("auth-failures" in k for k in stored)
 
 
 # -- the project's tests catch a broken feature ----------------------------------------------
@@ -398,6 +512,76 @@ MUTATIONS = [
         "        pass",
         "test_revoke_makes_the_key_401",
         id="revoke-does-nothing",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "    return [Note.owner_id == key.user_id]\n",
+        "    return []\n",
+        "test_a_key_sees_only_its_owners_notes",
+        id="no-ownership-filter",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "    return [Note.owner_id == key.user_id]\n",
+        "    return []\n",
+        "test_another_owners_note_is_404_like_a_missing_one",
+        id="another-owners-note-reached",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        '    return "admin" in key.scope_set and key.user.is_admin\n',
+        '    return "admin" in key.scope_set\n',
+        "test_the_admin_scope_needs_a_user_who_is_still_admin",
+        id="admin-scope-without-admin-user",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        "    if not _may_read():\n",
+        "    if False:\n",
+        "test_a_write_only_key_never_receives_a_note",
+        id="write-only-key-reads-by-patch",
+    ),
+    pytest.param(
+        f"{SRC}/notes.py",
+        '    body = note.to_dict() if _may_read() else {"id": note.id}\n',
+        "    body = note.to_dict()\n",
+        "test_a_write_only_key_never_receives_a_note",
+        id="write-only-key-reads-by-post",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "    if key.expires_at is not None and key.expired(now):\n",
+        "    if False:\n",
+        "test_an_expired_key_is_401_saying_it_expired",
+        id="expiry-ignored",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "            ratelimit.count_request(key.id)\n",
+        "",
+        "test_a_key_over_its_limit_gets_429",
+        id="no-per-key-rate-limit",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "                ratelimit.count_failure()\n",
+        "",
+        "test_failed_authentications_are_limited_per_address",
+        id="no-auth-failure-rate-limit",
+    ),
+    pytest.param(
+        f"{SRC}/auth.py",
+        "    session.commit()\n",
+        "    session.rollback()\n",
+        "test_last_used_at_is_written_at_most_once_a_minute",
+        id="last-used-never-written",
+    ),
+    pytest.param(
+        f"{SRC}/users.py",
+        "    normalized = email.strip().lower()\n",
+        "    normalized = email.strip()\n",
+        "test_a_duplicate_email_is_refused",
+        id="email-case-makes-a-second-user",
     ),
     pytest.param(
         f"{SRC}/notes.py",

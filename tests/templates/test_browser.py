@@ -441,14 +441,12 @@ def test_api_in_the_browser_with_a_key(
     import json
 
     from tests.templates.conftest import app_env
-    from tests.templates.test_api import flask_keys, flask_upgrade
+    from tests.templates.test_api import flask_upgrade, flask_user_key
 
     project = generate("api", tmp_path)
     env = app_env(project)
     flask_upgrade(project, env)  # the README's first step: the key needs its table
-    created = flask_keys(project, env, "create", "--scope", "read", "--scope", "write")
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip()
+    key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
     server = serve(project, env=env)
 
     response = page.goto(server.url + "/openapi.json")

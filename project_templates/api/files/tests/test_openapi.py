@@ -68,3 +68,37 @@ def test_page_sizes_follow_the_config(make_app: Any) -> None:
     limit = document["paths"]["/notes"]["get"]["parameters"][0]
     assert limit["name"] == "limit"
     assert (limit["schema"]["default"], limit["schema"]["maximum"]) == (5, 50)
+
+
+def test_scoped_and_refused_answers_match_the_document(
+    client: FlaskClient, make_key: Any, document: dict[str, Any]
+) -> None:
+    writer = make_key("write")
+    created = client.post("/notes", json={"title": "t"}, headers=writer)
+    assert created.get_json() == {"id": 1}
+    content = document["paths"]["/notes"]["post"]["responses"]["201"]["content"]
+    schema = {**content["application/json"]["schema"], "components": document["components"]}
+    OAS31Validator(schema).validate(created.get_json())  # the oneOf: Note or NoteId
+    schema_for(document, "NoteId").validate(created.get_json())
+    patch = document["paths"]["/notes/{note_id}"]["patch"]["responses"]
+    assert client.patch("/notes/1", json={}, headers=writer).status_code == 204
+    assert "204" in patch and "content" not in patch["204"]
+    for _ in range(20):
+        client.get("/notes", headers={"Authorization": "Bearer wk_0_x"})
+    refused = client.get("/notes")
+    assert refused.status_code == 429
+    schema_for(document, "Problem").validate(refused.get_json())
+    too_many = document["components"]["responses"]["TooManyRequests"]
+    assert "Retry-After" in too_many["headers"]
+
+
+def test_every_secured_operation_documents_its_refusals(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["apiKey"]["description"]
+    assert all(f"`{scope}`" in scheme for scope in ("read", "write", "admin"))
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters" or "security" not in operation:
+                continue
+            assert {"401", "403", "429"} <= set(operation["responses"]), (path, method)
+            if "{note_id}" in path:
+                assert "another user's" in operation["responses"]["404"]["description"]

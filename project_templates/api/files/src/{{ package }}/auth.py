@@ -1,10 +1,16 @@
-"""API keys: ``Authorization: Bearer wk_<prefix>_<secret>``.
+"""API keys: ``Authorization: Bearer wk_<prefix>_<secret>``, each owned by a user.
 
 A key is 32 random bytes from :mod:`secrets`, made on the server and shown once. The database
 keeps only its SHA-256 (a fast hash is right for a high-entropy key; passwords would need a slow
 one) and the public ``prefix`` that finds the row. Hashes are compared in constant time.
-Errors follow RFC 6750: 401 with ``WWW-Authenticate: Bearer`` when the key is missing or
-wrong, 403 ``insufficient_scope`` when the key may not do this.
+
+Scopes: ``read`` sees notes, ``write`` creates, changes and deletes them; both reach only the
+notes of the key's owner, unless the key also has ``admin`` (which only an admin user's key
+may have): then they reach every user's notes. A key may expire (``expires_at``).
+
+Errors follow RFC 6750: 401 with ``WWW-Authenticate: Bearer`` when the key is missing, wrong,
+revoked or expired, 403 ``insufficient_scope`` when the key may not do this. Failed
+authentications and each key's requests are rate limited (:mod:`.ratelimit`).
 """
 
 from __future__ import annotations
@@ -13,21 +19,31 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from . import ratelimit
 from .db import get_session
 from .errors import ApiError
-from .models import ApiKey
+from .models import ApiKey, User, as_utc, isoformat, utcnow
 
-SCOPES = ("read", "write")
+SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "wk"
 REALM = "api"
+#: How stale ``last_used_at`` may be. Writing it on every request would turn every read into
+#: a write transaction (SQLite has one writer at a time); once a minute per key is plenty to
+#: tell a key in use from a forgotten one.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: What a 401 tells the client to do (the project's own command).
+HOW_TO_GET_A_KEY = (
+    f"Ask an operator for one: flask --app {__name__.rpartition('.')[0]} "
+    "keys create --user EMAIL --scope read"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,14 +53,39 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, scopes: Iterable[str], name: str = "") -> tuple[ApiKey, str]:
-    """Store a new key and return it with its plain text, which is never stored."""
-    scope_list = sorted(set(scopes))
-    if not scope_list or not set(scope_list) <= set(SCOPES):
-        raise ValueError(f"scopes must be some of {', '.join(SCOPES)}")
+def parse_scopes(values: Iterable[str]) -> list[str]:
+    """``["read,write"]`` or ``["read", "write"]`` -> ``["read", "write"]``, else ValueError."""
+    scopes = sorted({part.strip() for value in values for part in value.split(",")} - {""})
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown or not scopes:
+        named = f"unknown scope {unknown[0]!r}" if unknown else "no scope given"
+        raise ValueError(f"{named}: scopes are some of {', '.join(SCOPES)}")
+    return scopes
+
+
+def create_key(
+    session: Session,
+    user: User,
+    scopes: Iterable[str],
+    name: str = "",
+    expires_in: timedelta | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key of ``user`` and return it with its plain text, which is never stored."""
+    scope_list = parse_scopes(scopes)
+    if "admin" in scope_list and not user.is_admin:
+        raise ValueError(
+            f"{user.email} is not an admin: only an admin user's key may have the admin scope"
+        )
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    record = ApiKey(name=name, prefix=prefix, key_hash=hash_key(key), scopes=" ".join(scope_list))
+    record = ApiKey(
+        user=user,
+        name=name,
+        prefix=prefix,
+        key_hash=hash_key(key),
+        scopes=" ".join(scope_list),
+        expires_at=utcnow() + expires_in if expires_in is not None else None,
+    )
     session.add(record)
     session.flush()
     return record, key
@@ -59,7 +100,7 @@ def revoke_key(session: Session, key_id: int) -> ApiKey | None:
 
 
 def find_key(session: Session, presented: str) -> ApiKey | None:
-    """The active key matching ``presented``, or ``None``."""
+    """The unrevoked key matching ``presented`` (expired or not), or ``None``."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
@@ -71,15 +112,53 @@ def find_key(session: Session, presented: str) -> ApiKey | None:
     return record
 
 
+def record_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Set ``last_used_at``, at most once per :data:`LAST_USED_RESOLUTION` per key."""
+    if key.last_used_at is not None and as_utc(key.last_used_at) > now - LAST_USED_RESOLUTION:
+        return
+    # The WHERE makes it once a minute across workers too: a worker that lost the race to
+    # another one updates no row.
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            or_(
+                ApiKey.last_used_at.is_(None),
+                ApiKey.last_used_at <= now - LAST_USED_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def sees_every_owner(key: ApiKey) -> bool:
+    """Whether ``key`` reaches every user's notes (admin scope of an admin user)."""
+    return "admin" in key.scope_set and key.user.is_admin
+
+
+def current_key() -> ApiKey:
+    """The key of this request (set by :func:`require_scope`)."""
+    key: ApiKey = g.api_key
+    return key
+
+
 def require_scope(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """View decorator: the request must carry an active key that has ``scope``."""
+    """View decorator: the request must carry a valid key that has ``scope``."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            key = _authenticate()
+            ratelimit.refuse_after_failures()
+            try:
+                key = _authenticate()
+            except ApiError:
+                ratelimit.count_failure()
+                raise
+            ratelimit.count_request(key.id)
             if scope not in key.scope_set:
                 raise ApiError(
                     403,
@@ -106,15 +185,30 @@ def _authenticate() -> ApiKey:
         raise ApiError(
             401,
             "unauthorized",
-            "Send an API key: Authorization: Bearer <key>.",
+            f"Send an API key: Authorization: Bearer <key>. {HOW_TO_GET_A_KEY}.",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
-    key = find_key(get_session(), presented.strip()) if scheme.lower() == "bearer" else None
+    session = get_session()
+    key = find_key(session, presented.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         raise ApiError(
             401,
             "invalid_token",
-            "The API key is malformed, unknown or revoked.",
+            f"The API key is malformed, unknown or revoked. {HOW_TO_GET_A_KEY}.",
             headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
         )
+    now = utcnow()
+    if key.expires_at is not None and key.expired(now):
+        raise ApiError(
+            401,
+            "key_expired",
+            f"The API key expired at {isoformat(key.expires_at)}. {HOW_TO_GET_A_KEY}.",
+            headers={
+                "WWW-Authenticate": (
+                    f'Bearer realm="{REALM}", error="invalid_token", '
+                    'error_description="The API key expired"'
+                )
+            },
+        )
+    record_use(session, key, now)
     return key

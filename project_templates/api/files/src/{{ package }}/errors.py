@@ -30,13 +30,18 @@ class ApiError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.errors = errors or []
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        #: Seconds; sent as the ``Retry-After`` header and as ``retry_after`` in the body (429).
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)
 
 
 def problem(error: ApiError) -> Response:
@@ -50,6 +55,8 @@ def problem(error: ApiError) -> Response:
     }
     if error.errors:
         body["errors"] = error.errors
+    if error.retry_after is not None:
+        body["retry_after"] = error.retry_after
     response = jsonify(body)
     response.status_code = error.status
     response.mimetype = PROBLEM_JSON
