@@ -17,7 +17,10 @@ again without a model change changes nothing.
 Today each template has one migration, ``0001_initial_schema.py``. After a model change,
 either regenerate it (the schema starts over: fine while no project has applied it) or add
 the change as a new migration with ``--new`` (projects that applied 0001 upgrade to it).
-``--check`` writes nothing and exits 1 when a committed migration is out of date.
+``--check`` writes nothing and exits 1 when a committed migration is out of date. A migration
+with the line ``# webkit: hand-edited`` (a data migration: autogenerate cannot keep rows) is
+never overwritten; the generated projects' ``test_migrations`` checks that its schema is the
+models'.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ DEFAULT_TEMPLATES = ROOT / "project_templates"
 BUILT_IN = ("site", "ajax", "api")
 VERSIONS = Path("src", "{{ package }}", "migrations", "versions")
 INITIAL = ("0001", "initial schema")
+#: The line that marks a migration edited by hand: regenerating never overwrites it.
+HAND_EDITED = "# webkit: hand-edited"
 NAME = re.compile(r"^(\d{4})_\w+\.py$")
 
 
@@ -196,7 +201,11 @@ def main(argv: list[str]) -> int:
             target = templates / template / "files" / VERSIONS / revision.filename
             current = target.read_text() if target.is_file() else None
             shown = target.relative_to(templates.parent)
-            if current == text:
+            if current is not None and HAND_EDITED in current:
+                # A data migration written by hand (autogenerate cannot keep rows): it is
+                # never overwritten; the projects' test_migrations checks its schema.
+                print(f"{shown}: hand-edited, kept (its schema is checked by the projects' tests)")
+            elif current == text:
                 print(f"{shown}: up to date")
             elif options.check:
                 print(f"{shown}: out of date with {template}'s models")
