@@ -249,6 +249,49 @@ def _add(shell: ShellNamespace, key: str, value: Any, label: str) -> None:
 # -- running -----------------------------------------------------------------------------
 
 
+def start(
+    *,
+    project_dir: str | None,
+    app: str | None,
+    import_timeout: float,
+    code: str | None,
+    interface: str,
+    served_by: str = "",
+) -> int:
+    """Import the app, push its context, build the namespace and run ``code`` or the
+    prompt (``interface``, already picked); the exit code.
+
+    The same in ``webkit shell``'s own process and in a shell forked by ``webkit run``
+    (``served_by``: its warm process or layer, said in the banner).
+    """
+    from webkit_cli.project import ProjectContext
+
+    context = ProjectContext.from_options(project_dir=project_dir, app=app)
+    flask_app = context.load_app(timeout=import_timeout)
+    with flask_app.app_context():
+        models = find_models(context.project.source_dirs)
+        namespace = build_namespace(flask_app, models)
+        try:
+            if code is not None:
+                if namespace.collisions or namespace.failures:
+                    print(namespace.summary(), file=sys.stderr)
+                return run_command(code, namespace.names)
+            where = f", forked from webkit run's {SERVED_BY[served_by]}" if served_by else ""
+            banner = (
+                f"Python {sys.version.split()[0]} on {sys.platform}; "
+                f"app {flask_app.import_name!r}, app context pushed{where}.\n"
+                f"{namespace.summary()}"
+            )
+            interact(namespace.names, banner, interface)
+            return 0
+        finally:
+            namespace.close()
+
+
+#: How the banner names the process a forked shell came from.
+SERVED_BY = {"warm": "warm process", "layer": "layer (the unchanged modules imported)"}
+
+
 def run_command(code: str, names: dict[str, Any]) -> int:
     """Run ``code`` as ``python -c`` would, in ``names``; 1 with the traceback on error."""
     try:
