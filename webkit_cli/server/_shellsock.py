@@ -301,10 +301,15 @@ class Snapshot:
         return None
 
 
-def layer_snapshot(files: Iterable[str], roots: Iterable[Path], since_ns: int) -> Snapshot:
-    """The snapshot of a layer whose modules and data files are ``files``: the folders
-    are those of its ``.py`` files and the project's source folders (``roots``)."""
-    files = list(files)
+def layer_snapshot(
+    files: Iterable[str], roots: Iterable[Path], since_ns: int, *, watched: Iterable[Path] = ()
+) -> Snapshot:
+    """The snapshot of a layer whose modules and data files are ``files``: those in the
+    ``watched`` folders (what the run reloads for; ``roots`` when empty), the folders of
+    its ``.py`` files and the project's source folders (``roots``)."""
+    roots = list(roots)
+    within = tuple(os.path.realpath(p) + os.sep for p in (watched or roots))
+    files = [f for f in files if f.startswith(within)]
     folders = {os.path.dirname(f) for f in files if f.endswith(".py")}  # noqa: PTH120
     folders |= {os.path.realpath(r) for r in roots}
     return Snapshot.take(files, sorted(folders), since_ns)
@@ -361,6 +366,7 @@ class ShellServer:
             self.sock.listen(8)
             self.sock.setblocking(False)
             making.rename(path)
+            self.inode = path.stat().st_ino
         except OSError:
             self.sock.close()
             with contextlib.suppress(OSError):
@@ -431,7 +437,9 @@ class ShellServer:
     def _unfit(self, header: dict[str, Any]) -> str | None:
         if header.get("protocol") != PROTOCOL:
             return "another version of webkit"
-        if header.get("prefix") != sys.prefix or header.get("executable") != sys.executable:
+        # The same environment (a `python3 -m webkit_cli` run serves the `webkit` script).
+        python = os.path.realpath(sys.executable)
+        if header.get("prefix") != sys.prefix or header.get("executable") != python:
             return f"webkit run uses another Python ({sys.executable})"
         if header.get("root") != os.path.realpath(self.root):
             return "another project"
@@ -461,7 +469,7 @@ class ShellServer:
         """Stop listening and remove the socket; the shells running go on."""
         with contextlib.suppress(OSError):
             # Only ours: a new process with the same pid may have bound the path since.
-            if self.path.stat().st_ino == os.fstat(self.sock.fileno()).st_ino:
+            if self.path.stat().st_ino == self.inode:
                 self.path.unlink()
         self.sock.close()
 
@@ -613,7 +621,7 @@ def _header(root: str, role: str, options: dict[str, Any]) -> bytes:
             "role": role,
             "root": os.path.realpath(root),
             "prefix": sys.prefix,
-            "executable": sys.executable,
+            "executable": os.path.realpath(sys.executable),
             "argv": sys.argv,
             "cwd": str(Path.cwd()),
             "env": dict(os.environ),

@@ -502,7 +502,9 @@ class Zygote:
         self.can_fork = threads == 1 and report.ok
         if self.can_fork:
             roots = [self.project.root, self.project.root / "src"]
-            self._listen_shell("layer", layer_snapshot(report.files, roots, since))
+            watched = [self.project.root, *(Path(p) for p in self.config.watch)]
+            snapshot = layer_snapshot(report.files, roots, since, watched=watched)
+            self._listen_shell("layer", snapshot)
         self.send(event="layer", pid=os.getpid(), threads=threads, **report.message())
         if not self.can_fork:
             return 0  # of no use: the supervisor builds another, or none
