@@ -329,9 +329,12 @@ def test_a_changed_file_or_a_new_module_makes_a_snapshot_stale(tmp_path: Path) -
     for path in files:  # written "long" before the layer was built
         os.utime(path, ns=(time.time_ns() - 10**10,) * 2)
     since = time.time_ns()
-    snapshot = _shellsock.layer_snapshot(files, [tmp_path], since)
+    bytecode = str(pkg / "pkg/__pycache__/a.cpython-311.pyc")  # stamped, it would go stale
+    snapshot = _shellsock.layer_snapshot([*files, bytecode], [tmp_path], since)
+    assert list(snapshot.files) == files
     assert snapshot.changed() is None
     (pkg / "pkg/notes.txt").write_text("not a module\n")
+    (pkg / "pkg/__pycache__").mkdir()  # what any import of pkg.a may do
     assert snapshot.changed() is None
     (pkg / "pkg/b.py").write_text("")  # what `try: import pkg.b` would now find
     assert "added to or removed from" in (snapshot.changed() or "")

@@ -258,7 +258,7 @@ def _module_entries(directory: str) -> frozenset[str] | None:
                 e.name
                 for e in entries
                 if (e.name.endswith(".py") and e.name[:-3].isidentifier())
-                or (e.name.isidentifier() and e.is_dir())
+                or (e.name.isidentifier() and e.name != "__pycache__" and e.is_dir())
             )
     except OSError:
         return None
@@ -309,7 +309,8 @@ def layer_snapshot(
     its ``.py`` files and the project's source folders (``roots``)."""
     roots = list(roots)
     within = tuple(os.path.realpath(p) + os.sep for p in (watched or roots))
-    files = [f for f in files if f.startswith(within)]
+    # Not the bytecode: any import may rewrite it, and its source is in the list.
+    files = [f for f in files if f.startswith(within) and not f.endswith(".pyc")]
     folders = {os.path.dirname(f) for f in files if f.endswith(".py")}  # noqa: PTH120
     folders |= {os.path.realpath(r) for r in roots}
     return Snapshot.take(files, sorted(folders), since_ns)
@@ -375,9 +376,19 @@ class ShellServer:
 
     @classmethod
     def listen(cls, root: Path, role: str, snapshot: Snapshot | None = None) -> ShellServer | None:
-        """A server for ``root`` in the runtime folder, or ``None`` when it cannot be."""
+        """A server for ``root`` in the runtime folder, or ``None`` when it cannot be.
+
+        What every shell does first is done here, once: importing webkit's shell, and in
+        a layer (which holds the project's modules as they are) parsing them for models.
+        """
         if not supported():
             return None
+        from webkit_cli import shell
+
+        if role == "layer":
+            with contextlib.suppress(Exception):
+                sources = [root / "src", root] if (root / "src").is_dir() else [root]
+                shell.find_models(sources)
         directory = runtime_dir(create=True)
         if directory is None:
             return None

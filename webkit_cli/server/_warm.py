@@ -500,14 +500,13 @@ class Zygote:
         self._freeze()
         threads = threading.active_count()
         self.can_fork = threads == 1 and report.ok
-        if self.can_fork:
-            roots = [self.project.root, self.project.root / "src"]
-            watched = [self.project.root, *(Path(p) for p in self.config.watch)]
-            snapshot = layer_snapshot(report.files, roots, since, watched=watched)
-            self._listen_shell("layer", snapshot)
         self.send(event="layer", pid=os.getpid(), threads=threads, **report.message())
         if not self.can_fork:
             return 0  # of no use: the supervisor builds another, or none
+        # After the message: the supervisor need not wait for the shell's socket.
+        roots = [self.project.root, self.project.root / "src"]
+        watched = [self.project.root, *(Path(p) for p in self.config.watch)]
+        self._listen_shell("layer", layer_snapshot(report.files, roots, since, watched=watched))
         return self.loop()
 
     def _become_worker(self) -> None:
