@@ -14,7 +14,7 @@ alternately, one sample at a time (median of N):
 Each webkit side is checked once for who served it (the shell's parent pid against the
 run's socket names). Target (DESIGN.md): webkit ≤ 0.3× ``flask shell``.
 
-    python benchmarks/bench_shell.py [--quick]
+    python benchmarks/bench_shell.py [--quick] [--markdown]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Result, bench_env, print_table, tool  # noqa: E402
+from _harness import Result, bench_env, markdown_table, print_table, tool  # noqa: E402
 from bench_reload import (  # noqa: E402
     Project,
     Running,
@@ -167,4 +167,7 @@ def run(quick: bool = False) -> list[Result]:
 
 
 if __name__ == "__main__":
-    print_table(run(quick="--quick" in sys.argv))
+    figures = run(quick="--quick" in sys.argv)
+    print_table(figures)
+    if "--markdown" in sys.argv:
+        print(markdown_table(figures))

@@ -276,6 +276,25 @@ def test_the_shell_ends_with_its_client_and_with_the_run(
     assert _sockets(shop, "warm") == []  # the run removed its socket
 
 
+def test_a_shell_outlives_its_warm_process_and_still_reports_its_status(
+    run: Server, shop: Path, runtime: Path
+) -> None:
+    (warm,) = run.warm_pids()
+    proc = _start_session(shop, runtime)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write("import os\nprint('pid', os.getpid(), flush=True)\n")
+        pid = int(_read_line(proc, "pid").split()[1])
+        os.kill(warm, signal.SIGKILL)  # nobody left to reap the shell and say its status
+        wait_until(lambda: warm not in run.warm_pids(), 10, "the warm process survived")
+        proc.stdin.write("print('still', 1 + 1, flush=True)\nexit(4)\n")
+        assert _read_line(proc, "still") == "still 2\n"
+        assert proc.wait(30) == 4
+    finally:
+        _end(proc)
+    wait_until(lambda: _gone(pid), 10, f"shell {pid} still running")
+
+
 def test_a_run_killed_with_sigkill_leaves_a_socket_the_shell_steps_over(
     run: Server, shop: Path, runtime: Path
 ) -> None:

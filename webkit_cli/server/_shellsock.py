@@ -589,6 +589,8 @@ def run_child(request: Request) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    # Said by the shell itself too: the run may be gone (killed) and nobody reaps it.
+    _send(request.conn, event="exit", code=code)
     return code
 
 
