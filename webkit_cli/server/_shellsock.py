@@ -401,6 +401,10 @@ class ShellServer:
         except OSError:
             return None
 
+    @property
+    def listening(self) -> bool:
+        return self.sock.fileno() >= 0
+
     def fileno(self) -> int:
         return self.sock.fileno()
 
@@ -477,7 +481,10 @@ class ShellServer:
         return True
 
     def close(self) -> None:
-        """Stop listening and remove the socket; the shells running go on."""
+        """Stop listening and remove the socket; the shells running go on (and their
+        clients are still told their status)."""
+        if not self.listening:
+            return
         with contextlib.suppress(OSError):
             # Only ours: a new process with the same pid may have bound the path since.
             if self.path.stat().st_ino == self.inode:

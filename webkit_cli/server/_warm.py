@@ -297,7 +297,6 @@ class Zygote:
         request = server.accept(self._shell_unfit())
         if server.stale:
             server.close()  # a layer whose files changed: no shell from it any more
-            self.shell = None
         if request is None:
             return
         for stream in (sys.stdout, sys.stderr):
@@ -338,10 +337,9 @@ class Zygote:
         """Serve forks until retired (and its children gone) or terminated."""
         while True:
             watched = [self.wake_r] if self.retiring else [self.wake_r, self.control]
-            if self.shell is not None:
+            if self.shell is not None and self.shell.listening:
                 if self.retiring or self.terminate:
                     self.shell.close()
-                    self.shell = None
                 else:
                     watched.append(self.shell.fileno())
             try:
@@ -360,7 +358,7 @@ class Zygote:
                 return self._kill_children()
             if self.control in readable:
                 self._handle_control()
-            if self.shell is not None and self.shell.fileno() in readable:
+            if self.shell is not None and self.shell.listening and self.shell.fileno() in readable:
                 self._accept_shell()
             if self.retiring and not self.children:
                 return 0
