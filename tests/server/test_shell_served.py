@@ -418,3 +418,30 @@ def test_a_real_terminal_prompt_with_ctrl_c(run: Server, shop: Path, runtime: Pa
             proc.kill()
             proc.wait()
         os.close(leader)
+
+
+def test_a_refusal_is_returned_and_nothing_is_forked(shop: Path, runtime: Path) -> None:
+    """What the command turns into one dim line before importing the shell itself."""
+    import select
+    import threading
+
+    server = _shellsock.ShellServer.listen(shop, "warm")
+    assert server is not None
+    assert _sockets(shop, "warm") == [os.getpid()]
+    refused: list[_shellsock.Request | None] = []
+
+    def serve_one() -> None:
+        select.select([server.fileno()], [], [], 30)
+        refused.append(server.accept("busy for this test"))
+
+    thread = threading.Thread(target=serve_one)
+    thread.start()
+    try:
+        answer = _shellsock.serve_in_run({"project_dir": str(shop), "code": "pass"})
+    finally:
+        thread.join(30)
+        server.close()
+    assert isinstance(answer, _shellsock.Refusal)
+    assert answer.reason == "busy for this test"
+    assert refused == [None]  # nothing to fork
+    assert _sockets(shop, "warm") == []
