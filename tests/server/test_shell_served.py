@@ -20,7 +20,7 @@ import pytest
 from tests._harness import wait_until
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from webkit_cli.server import _shellsock
+from webkit_cli.server import _shellclient, _shellsock
 
 WEBKIT = [sys.executable, "-m", "webkit_cli"]
 
@@ -332,7 +332,7 @@ def test_a_runtime_folder_others_may_enter_is_not_used(
     folder.chmod(0o755)
     assert _shellsock.runtime_dir(create=False) is None
     assert _shellsock.runtime_dir(create=True) is None
-    assert _shellsock.serve_in_run({"project_dir": str(runtime)}) is None
+    assert _shellclient.serve_in_run({"project_dir": str(runtime)}) is None
     folder.chmod(0o700)
     link = runtime / "elsewhere"
     link.symlink_to(folder)
@@ -437,11 +437,11 @@ def test_a_refusal_is_returned_and_nothing_is_forked(shop: Path, runtime: Path) 
     thread = threading.Thread(target=serve_one)
     thread.start()
     try:
-        answer = _shellsock.serve_in_run({"project_dir": str(shop), "code": "pass"})
+        answer = _shellclient.serve_in_run({"project_dir": str(shop), "code": "pass"})
     finally:
         thread.join(30)
         server.close()
-    assert isinstance(answer, _shellsock.Refusal)
+    assert isinstance(answer, _shellclient.Refusal)
     assert answer.reason == "busy for this test"
     assert refused == [None]  # nothing to fork
     assert _sockets(shop, "warm") == []

@@ -89,10 +89,10 @@ def _serve_in_run(options: dict[str, Any]) -> int | None:
     """The exit code of the shell a running ``webkit run`` served, or ``None``."""
     # Only this, before it is known whether the app must be imported here: the time a
     # shell forked from the run takes is mostly this process's start-up.
-    from webkit_cli.server import _shellsock
+    from webkit_cli.server import _shellclient
 
-    served = _shellsock.serve_in_run(options)
-    if isinstance(served, _shellsock.Refusal):
+    served = _shellclient.serve_in_run(options)
+    if isinstance(served, _shellclient.Refusal):
         line = f"webkit run is not serving this shell ({served.reason}): importing it here."
         if sys.stderr.isatty() and "NO_COLOR" not in os.environ:
             line = f"\x1b[2m{line}\x1b[0m"

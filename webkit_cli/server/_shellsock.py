@@ -9,7 +9,7 @@ only imports what is missing and calls the factory.
   listens on a Unix socket in this user's private runtime folder (``0700``, owned by the
   user, refused otherwise), named for the project's path and the listening process:
   ``<key>.<role>.<pid>.sock``. It closes and removes it when it is retired.
-* ``webkit shell`` (:func:`serve_in_run`) connects, layer first, checks that the server
+* ``webkit shell`` (``_shellclient.serve_in_run``) connects, layer first, checks that the server
   is the same user, and sends its stdin, stdout and stderr (``SCM_RIGHTS``) with its
   argv, environment, working directory and options. The server checks the peer
   (``SO_PEERCRED``: the same user, or it refuses), that it is still current (not tainted
@@ -21,22 +21,21 @@ only imports what is missing and calls the factory.
   must not stop it with SIGTTIN). So the terminal's Ctrl-C reaches the client, which
   passes it on (``{"signal": 2}``, as for a resized window); the shell's watchdog thread
   raises it in the shell, whose running statement gets the KeyboardInterrupt. Ctrl-Z
-  stops both. When the client goes, the watchdog ends the shell; when the shell ends,
-  the server reaps it and sends its exit status, which the client exits with.
+  stops both. When the client goes, the watchdog ends the shell; when the shell ends, it
+  says its exit status, and so does the server that reaps it (a shell killed by a signal
+  says nothing); the client exits with the first it reads.
 * Anything else (no run, a run killed with SIGKILL that left its socket, a refusal, an
-  error before ``started``) and :func:`serve_in_run` returns ``None``: the command imports
-  everything itself, as before.
+  error before ``started``) and ``serve_in_run`` returns without a status: the command
+  imports everything itself, as before.
 
-This module is what ``webkit shell`` imports before it knows whether it must import the
-app: nothing beyond what click imports already, no dataclasses (they import more), and
-the client's end uses ``_socket``: ``socket`` builds its enums at import, which costs more
-than all the rest of the client's work.
+The client (``_shellclient``) imports this module before it knows whether it must import
+the app, so nothing here imports more than click already has: no dataclasses, and no
+``socket`` at module level (the server's side imports it where it needs it).
 """
 
 from __future__ import annotations
 
 import _socket
-import array
 import contextlib
 import json
 import os
@@ -46,7 +45,7 @@ import struct
 import sys
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,11 +179,21 @@ def remove_stale(directory: Path) -> list[str]:
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
             parts = entry.name.split(".")
-            if len(parts) >= 4 and parts[2].isdigit() and not _alive(int(parts[2])):
+            if len(parts) >= 4 and parts[2].isdigit() and not alive(int(parts[2])):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)  # noqa: PTH108
                     removed.append(entry.name)
     return removed
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process has the pid now: not ours to judge
+    return True
 
 
 # -- the peer ------------------------------------------------------------------------
@@ -214,7 +223,7 @@ def check_peer(sock: _socket.socket, uid: int | None = None) -> str | None:
     return None
 
 
-def _send(sock: _socket.socket, **message: Any) -> bool:
+def send_message(sock: _socket.socket, **message: Any) -> bool:
     try:
         sock.send(json.dumps(message).encode())
     except OSError:
@@ -222,7 +231,7 @@ def _send(sock: _socket.socket, **message: Any) -> bool:
     return True
 
 
-def _recv(sock: _socket.socket) -> dict[str, Any] | None:
+def recv_message(sock: _socket.socket) -> dict[str, Any] | None:
     """One message, or ``None`` at end of file (or on a broken one)."""
     try:
         data = sock.recv(MAX_MESSAGE)
@@ -334,7 +343,7 @@ class Request:
         self.fds = []
 
     def refuse(self, reason: str) -> None:
-        _send(self.conn, event="refused", reason=reason)
+        send_message(self.conn, event="refused", reason=reason)
         self.close_fds()
         self.conn.close()
 
@@ -422,7 +431,7 @@ class ShellServer:
         conn.setblocking(True)
         refusal = check_peer(conn)
         if refusal is not None:
-            _send(conn, event="refused", reason=refusal)
+            send_message(conn, event="refused", reason=refusal)
             conn.close()
             return None
         conn.settimeout(HEADER_TIMEOUT)
@@ -468,7 +477,7 @@ class ShellServer:
         """The shell ``pid`` was forked for ``request``: tell the client."""
         request.close_fds()
         self.sessions[pid] = request.conn
-        _send(request.conn, event="started", pid=pid)
+        send_message(request.conn, event="started", pid=pid)
 
     def reaped(self, pid: int, status: int) -> bool:
         """``pid`` exited: ``True`` when it was a shell (its client is told its status)."""
@@ -476,7 +485,7 @@ class ShellServer:
         if conn is None:
             return False
         code = os.waitstatus_to_exitcode(status)
-        _send(conn, event="exit", code=128 - code if code < 0 else code)
+        send_message(conn, event="exit", code=128 - code if code < 0 else code)
         conn.close()
         return True
 
@@ -525,7 +534,7 @@ def _reopen_stdio(header: dict[str, Any]) -> None:
 def _watchdog(conn: socket.socket) -> None:
     """Signals the client passes on are raised here; the client gone ends the shell."""
     while True:
-        message = _recv(conn)
+        message = recv_message(conn)
         if message is None:
             os._exit(1)  # nobody reads its output any more: nothing else to do
         sig = message.get("signal")
@@ -558,7 +567,7 @@ def run_child(request: Request) -> int:
     sys.argv = [str(a) for a in header.get("argv") or ["webkit"]]
     # The server's own exit handlers are not the shell's; the user's code may add some.
     atexit._clear()
-    if _recv(request.conn) != {"go": True}:
+    if recv_message(request.conn) != {"go": True}:
         return 1  # the client gave up before we started
     threading.Thread(target=_watchdog, args=(request.conn,), daemon=True).start()
     import importlib
@@ -597,163 +606,5 @@ def run_child(request: Request) -> int:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     # Said by the shell itself too: the run may be gone (killed) and nobody reaps it.
-    _send(request.conn, event="exit", code=code)
+    send_message(request.conn, event="exit", code=code)
     return code
-
-
-# -- the client ------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process has the pid now: not ours to judge
-    return True
-
-
-def _connect(path: Path) -> _socket.socket | None:
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    try:
-        sock.connect(os.fspath(path))
-    except OSError as exc:
-        sock.close()
-        if isinstance(exc, ConnectionRefusedError):
-            with contextlib.suppress(OSError):
-                path.unlink()  # nobody listens: its pid is another process's now
-        return None
-    if check_peer(sock) is not None:
-        sock.close()
-        return None
-    return sock
-
-
-def _header(root: str, role: str, options: dict[str, Any]) -> bytes:
-    encodings = {
-        name: [getattr(stream, "encoding", None), getattr(stream, "errors", None)]
-        for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout), ("stderr", sys.stderr))
-    }
-    return json.dumps(
-        {
-            "protocol": PROTOCOL,
-            "role": role,
-            "root": os.path.realpath(root),
-            "prefix": sys.prefix,
-            "executable": os.path.realpath(sys.executable),
-            "argv": sys.argv,
-            "cwd": str(Path.cwd()),
-            "env": dict(os.environ),
-            "encodings": encodings,
-            "options": options,
-        }
-    ).encode()
-
-
-class Refusal:
-    """Why the run's processes did not serve the shell (said in one dim line)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def serve_in_run(options: dict[str, Any]) -> int | Refusal | None:
-    """Run the shell in a running ``webkit run`` of the project: its exit code, once it
-    ended (``options``: the command's, ``project_dir`` finds the project).
-
-    ``None``: no run to ask; a :class:`Refusal`: there was one, and it could not serve.
-    In both cases nothing ran: the caller runs the shell itself.
-    """
-    if not supported():
-        return None
-    directory = runtime_dir(create=False)
-    if directory is None:
-        return None
-    root = project_root(options.get("project_dir"))
-    if root is None:
-        return None
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            return None  # a closed stdio descriptor cannot be passed on
-    refusal: Refusal | None = None
-    for role, pid, path in candidates(directory, root):
-        if not _alive(pid):
-            with contextlib.suppress(OSError):
-                path.unlink()  # left by a run that was killed
-            continue
-        sock = _connect(path)
-        if sock is None:
-            continue
-        try:
-            answer = _ask(sock, root, role, options)
-            if isinstance(answer, dict) and answer.get("event") == "started":
-                return _attend(sock, int(answer.get("pid") or 0))
-            if isinstance(answer, dict) and answer.get("reason") not in (None, "stale"):
-                refusal = Refusal(str(answer["reason"]))
-        finally:
-            sock.close()
-    return refusal
-
-
-def _ask(
-    sock: _socket.socket, root: str, role: str, options: dict[str, Any]
-) -> dict[str, Any] | None:
-    sock.settimeout(ANSWER_TIMEOUT)
-    try:
-        rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))
-        sock.sendmsg([_header(root, role, options)], [rights])
-        answer = _recv(sock)
-        if answer is not None and answer.get("event") == "started":
-            sock.send(json.dumps({"go": True}).encode())
-    except OSError:
-        return None
-    finally:
-        sock.settimeout(None)
-    return answer
-
-
-def _attend(sock: _socket.socket, pid: int) -> int:
-    """Pass signals on until the shell ends; its exit code."""
-
-    def forward(signum: int, frame: Any) -> None:
-        _send(sock, signal=signum)
-
-    def suspend(signum: int, frame: Any) -> None:
-        # The shell is in a session of its own, so Ctrl-Z stops only us: stop it too (it
-        # must not read the terminal the user's shell has taken back), and go on together.
-        if pid > 0:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGSTOP)
-        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTSTP)
-        # ...stopped here until `fg`.
-        signal.signal(signal.SIGTSTP, suspend)
-        if pid > 0:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGCONT)
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
-    if hasattr(signal, "SIGTSTP"):
-        signal.signal(signal.SIGTSTP, suspend)
-    while True:
-        message = _recv(sock)
-        if message is None:
-            print(
-                "Error: the shell's process ended without an exit status (webkit run stopped?).",
-                file=sys.stderr,
-            )
-            return 1
-        if message.get("event") == "exit":
-            return int(message.get("code") or 0)
-
-
-def sockets_of(root: Path) -> Iterator[Path]:
-    """The socket files of ``root``'s runs (for tests and diagnostics)."""
-    directory = runtime_dir(create=False)
-    if directory is not None:
-        for _, _, path in candidates(directory, root):
-            yield path
