@@ -267,3 +267,24 @@ def test_shell_imports_no_rich_before_the_prompt(shop: Path) -> None:
     }
     assert {"flask", "shop", "webkit_cli"} <= imported
     assert not imported & {"rich", "IPython", "ptpython", "watchfiles", "readline"}
+
+
+def test_parsed_files_are_reused_until_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that forks shells parses the project once; a changed file is parsed again."""
+    path = tmp_path / "m.py"
+    path.write_text("class A(db.Model):\n    pass\n")
+    settled = time.time_ns() - 10**10
+    os.utime(path, ns=(settled, settled))
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["A"]
+
+    def no_parsing(module: str, path: Path) -> tuple[list[shell.ModelRef], set[str]]:
+        raise AssertionError("parsed again")
+
+    real_parse = shell._parse_classes
+    monkeypatch.setattr(shell, "_parse_classes", no_parsing)
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["A"]
+    monkeypatch.setattr(shell, "_parse_classes", real_parse)
+    path.write_text("class B(db.Model):\n    pass\n")
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["B"]
