@@ -1,15 +1,26 @@
-"""Regenerate the initial migration of the built-in templates from their models.
+"""Regenerate the newest migration of the built-in templates from their models.
 
-For each template: render it with ``webkit new`` (default answers, once per answer of a
-``database`` question), delete the rendered migration, let Alembic autogenerate it against an
-empty SQLite database (``flask db migrate``, whose ruff hooks format it), drop the one line that
-changes on every run (``Create Date``), and write it to
-``project_templates/<template>/files/src/{{ package }}/migrations/versions/``. The revision id
-is fixed, so running it again without a model change changes nothing.
+A template's migrations are ``versions/NNNN_<slug>.py`` in
+``project_templates/<template>/files/src/{{ package }}/migrations/``, numbered in order. For
+each template: render it with ``webkit new`` (default answers, once per answer of a
+``database`` question), delete the rendered copy of the newest migration, upgrade an empty
+SQLite database to the one before, let Alembic autogenerate the newest again (``flask db
+migrate`` with its id and message; alembic.ini's ruff hooks format it), drop the one line that
+changes on every run (``Create Date``) and write it back. The ids are fixed, so running it
+again without a model change changes nothing.
 
-    scripts/regen-migrations [--check] [TEMPLATE ...]
+    scripts/regen-migrations [--check] [TEMPLATE ...]       regenerate the newest migration
+    scripts/regen-migrations --new MESSAGE TEMPLATE ...     add the next one, on top
 
-``--check`` writes nothing and exits 1 when a committed migration is out of date.
+``--templates DIR`` works on a copy of ``project_templates`` (webkit's tests use one).
+
+Today each template has one migration, ``0001_initial_schema.py``. After a model change,
+either regenerate it (the schema starts over: fine while no project has applied it) or add
+the change as a new migration with ``--new`` (projects that applied 0001 upgrade to it).
+``--check`` writes nothing and exits 1 when a committed migration is out of date. A migration
+with the line ``# webkit: hand-edited`` (a data migration: autogenerate cannot keep rows) is
+never overwritten; the generated projects' ``test_migrations`` checks that its schema is the
+models'.
 """
 
 from __future__ import annotations
@@ -22,24 +33,52 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "project_templates"
+DEFAULT_TEMPLATES = ROOT / "project_templates"
 BUILT_IN = ("site", "ajax", "api")
-REVISION = "0001"
-MESSAGE = "initial schema"
-FILENAME = f"{REVISION}_initial_schema.py"
 VERSIONS = Path("src", "{{ package }}", "migrations", "versions")
+INITIAL = ("0001", "initial schema")
+#: The line that marks a migration edited by hand: regenerating never overwrites it.
+HAND_EDITED = "# webkit: hand-edited"
+NAME = re.compile(r"^(\d{4})_\w+\.py$")
 
 
 class RegenError(Exception):
     """A step failed; the message says which and why."""
 
 
-def answer_sets(template: str) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class Revision:
+    """One migration file: its id (``0002``), message (the docstring's first line) and name."""
+
+    id: str
+    message: str
+
+    @property
+    def filename(self) -> str:
+        # Alembic's file_template "%(rev)s_%(slug)s": the message's words joined by "_".
+        slug = "_".join(re.findall(r"\w+", self.message.lower()))
+        return f"{self.id}_{slug}.py"
+
+
+def committed(templates: Path, template: str) -> list[Revision]:
+    """The template's migrations, oldest first."""
+    revisions = []
+    for path in sorted((templates / template / "files" / VERSIONS).glob("*.py")):
+        match = NAME.match(path.name)
+        if not match:
+            raise RegenError(f"{path}: not named NNNN_<slug>.py")
+        message = path.read_text().lstrip('"').splitlines()[0].strip()
+        revisions.append(Revision(match.group(1), message))
+    return revisions
+
+
+def answer_sets(templates: Path, template: str) -> list[dict[str, str]]:
     """The answers to render with: the defaults, and each choice of a ``database`` question."""
-    with (TEMPLATES / template / "template.toml").open("rb") as f:
+    with (templates / template / "template.toml").open("rb") as f:
         questions = tomllib.load(f).get("questions", [])
     for question in questions:
         if question.get("name") == "database" and question.get("choices"):
@@ -67,10 +106,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def autogenerate(template: str, answers: dict[str, str], work: Path) -> str:
-    """The initial migration of ``template`` rendered with ``answers``, as committed."""
+def autogenerate(source: Path, answers: dict[str, str], revision: Revision, work: Path) -> str:
+    """``revision`` of the template in ``source`` rendered with ``answers``, made from the
+    models on top of the migrations before it, as it is committed."""
+    template = source.name
     parent = Path(tempfile.mkdtemp(prefix=f"{template}-", dir=work))
-    command = [sys.executable, "-m", "webkit_cli", "new", "regen-app", "--template", template,
+    command = [sys.executable, "-m", "webkit_cli", "new", "regen-app", "--template", str(source),
                "--dir", str(parent), "--no-input", "--no-install", "--no-git"]  # fmt: skip
     for key, value in answers.items():
         command += ["--data", f"{key}={value}"]
@@ -80,20 +121,25 @@ def autogenerate(template: str, answers: dict[str, str], work: Path) -> str:
         package = str(tomllib.load(f)["tool"]["webkit"]["app"]).partition(":")[0]
     versions = project / "src" / package / "migrations" / "versions"
     versions.mkdir(exist_ok=True)
-    for old in versions.glob("*.py"):
-        old.unlink()
+    target = versions / revision.filename
+    target.unlink(missing_ok=True)
+    before = sorted(versions.glob("*.py"))
     env = clean_env(
         APP_ENV="development",
         SECRET_KEY=secrets.token_hex(32),
         DATABASE_URL=f"sqlite:///{parent / 'scratch.db'}",
         PYTHONPATH=str(project / "src"),
     )
-    run([sys.executable, "-m", "flask", "--app", package, "db", "migrate", "-m", MESSAGE,
-         "--rev-id", REVISION], cwd=project, env=env)  # fmt: skip
-    made = sorted(versions.glob("*.py"))
-    if [path.name for path in made] != [FILENAME]:
-        raise RegenError(f"{template}: expected versions/{FILENAME}, Alembic wrote {made}")
-    text = re.sub(r"^Create Date: .*\n", "", made[0].read_text(), flags=re.MULTILINE)
+    flask = [sys.executable, "-m", "flask", "--app", package, "db"]
+    run([*flask, "upgrade"], cwd=project, env=env)
+    run([*flask, "migrate", "-m", revision.message, "--rev-id", revision.id], cwd=project, env=env)
+    made = sorted(set(versions.glob("*.py")) - set(before))
+    if made != [target]:
+        raise RegenError(
+            f"{template}: expected versions/{revision.filename}, Alembic wrote "
+            f"{[path.name for path in made] or 'nothing (the models match the migrations)'}"
+        )
+    text = re.sub(r"^Create Date: .*\n", "", target.read_text(), flags=re.MULTILINE)
     if re.search(rf"\b{re.escape(package)}\b", text):
         # The file is copied as is (no .jinja): it must not name the project's package.
         raise RegenError(
@@ -103,14 +149,25 @@ def autogenerate(template: str, answers: dict[str, str], work: Path) -> str:
     return text
 
 
-def regenerate(template: str, work: Path) -> str:
+def regenerate(templates: Path, template: str, revision: Revision, work: Path) -> str:
     """The migration every answer set agrees on."""
     texts = {
-        repr(answers): autogenerate(template, answers, work) for answers in answer_sets(template)
+        repr(answers): autogenerate(templates / template, answers, revision, work)
+        for answers in answer_sets(templates, template)
     }
     if len(set(texts.values())) != 1:
         raise RegenError(f"{template}: the answers {', '.join(texts)} give different migrations")
     return next(iter(texts.values()))
+
+
+def plan(templates: Path, template: str, new: str | None) -> Revision:
+    """The revision to (re)generate: the newest, or the next one for ``--new``."""
+    revisions = committed(templates, template)
+    if new is not None:
+        if not revisions:
+            raise RegenError(f"{template} has no migration yet: run without --new first")
+        return Revision(f"{int(revisions[-1].id) + 1:04d}", new)
+    return revisions[-1] if revisions else Revision(*INITIAL)
 
 
 def main(argv: list[str]) -> int:
@@ -120,39 +177,48 @@ def main(argv: list[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
-    parser.add_argument("templates", nargs="*", metavar="TEMPLATE", default=list(BUILT_IN))
+    parser.add_argument("--new", metavar="MESSAGE", help="add the next migration, on top")
+    parser.add_argument(
+        "--templates", type=Path, default=DEFAULT_TEMPLATES, help="the project_templates folder"
+    )
+    parser.add_argument("names", nargs="*", metavar="TEMPLATE", default=list(BUILT_IN))
     options = parser.parse_args(argv)
+    templates: Path = options.templates.resolve()
+    if options.check and options.new:
+        parser.error("--check and --new exclude each other")
     stale = []
     with tempfile.TemporaryDirectory(prefix="webkit-regen-") as tmp:
-        for template in options.templates:
+        for template in options.names:
             if template not in BUILT_IN:
                 print(f"Error: {template!r} is not one of {', '.join(BUILT_IN)}", file=sys.stderr)
                 return 2
             try:
-                text = regenerate(template, Path(tmp))
+                revision = plan(templates, template, options.new)
+                text = regenerate(templates, template, revision, Path(tmp))
             except RegenError as error:
                 print(f"Error: {error}", file=sys.stderr)
                 return 1
-            folder = TEMPLATES / template / "files" / VERSIONS
-            target = folder / FILENAME
-            others = sorted(p.name for p in folder.glob("*.py") if p.name != FILENAME)
-            if others:
-                print(f"Error: {folder} holds more than the initial migration: {others}",
-                      file=sys.stderr)  # fmt: skip
-                return 1
+            target = templates / template / "files" / VERSIONS / revision.filename
             current = target.read_text() if target.is_file() else None
-            shown = target.relative_to(ROOT)
-            if current == text:
+            shown = target.relative_to(templates.parent)
+            if current is not None and HAND_EDITED in current:
+                # A data migration written by hand (autogenerate cannot keep rows): it is
+                # never overwritten; the projects' test_migrations checks its schema.
+                print(f"{shown}: hand-edited, kept (its schema is checked by the projects' tests)")
+            elif current == text:
                 print(f"{shown}: up to date")
             elif options.check:
                 print(f"{shown}: out of date with {template}'s models")
                 stale.append(template)
             else:
-                folder.mkdir(parents=True, exist_ok=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
                 print(f"{shown}: written")
     if stale:
-        print(f"Run: scripts/regen-migrations {' '.join(stale)}", file=sys.stderr)
+        print(
+            f"Run: scripts/regen-migrations {' '.join(stale)} (or --new MESSAGE to add one)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

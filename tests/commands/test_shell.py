@@ -226,6 +226,17 @@ def test_api_template_project_gets_its_database_and_models(tmp_path: Path) -> No
     # `pass` opens no session: no database file appears.
     assert _webkit("shell", "-c", "pass", cwd=project).returncode == 0
     assert not list(project.rglob("*.sqlite3"))
+    # The README's first step: the migrations make the tables (the app makes none).
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "notes", "db", "upgrade"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(project / "src")},
+        check=False,
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
     code = (
         "print(sorted(k for k in dir() if not k.startswith('_')))\n"
         "print(session.query(Note).count(), type(db).__name__)"
@@ -236,7 +247,7 @@ def test_api_template_project_gets_its_database_and_models(tmp_path: Path) -> No
         "['ApiKey', 'Note', 'User', 'app', 'db', 'g', 'session']",
         "0 Database",
     ]
-    assert list(project.rglob("*.sqlite3"))  # the first query opened the database
+    assert list(project.rglob("*.sqlite3"))  # the database the query read
 
 
 def test_shell_imports_no_rich_before_the_prompt(shop: Path) -> None:
@@ -256,3 +267,24 @@ def test_shell_imports_no_rich_before_the_prompt(shop: Path) -> None:
     }
     assert {"flask", "shop", "webkit_cli"} <= imported
     assert not imported & {"rich", "IPython", "ptpython", "watchfiles", "readline"}
+
+
+def test_parsed_files_are_reused_until_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that forks shells parses the project once; a changed file is parsed again."""
+    path = tmp_path / "m.py"
+    path.write_text("class A(db.Model):\n    pass\n")
+    settled = time.time_ns() - 10**10
+    os.utime(path, ns=(settled, settled))
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["A"]
+
+    def no_parsing(module: str, path: Path) -> tuple[list[shell.ModelRef], set[str]]:
+        raise AssertionError("parsed again")
+
+    real_parse = shell._parse_classes
+    monkeypatch.setattr(shell, "_parse_classes", no_parsing)
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["A"]
+    monkeypatch.setattr(shell, "_parse_classes", real_parse)
+    path.write_text("class B(db.Model):\n    pass\n")
+    assert [r.name for r in shell.parse_classes("m", path)[0]] == ["B"]

@@ -108,6 +108,20 @@ def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "webkit run --reload" in text
     text = render(next_steps_panel(tmp_path / "shop", installed=True))
     assert "pip install" not in text
+    assert "db upgrade" not in text
+
+
+def test_next_steps_upgrade_the_database_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project with migrations has no tables until ``flask db upgrade``: before the server."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shop" / "src" / "shop_app" / "migrations").mkdir(parents=True)
+    (tmp_path / "shop" / "src" / "shop_app" / "migrations" / "alembic.ini").write_text("")
+    lines = render(next_steps_panel(tmp_path / "shop", installed=True)).splitlines()
+    steps = [line.strip("│ ") for line in lines]
+    upgrade = steps.index("flask --app shop_app db upgrade")
+    assert upgrade < steps.index("webkit run --reload")
 
 
 # --- pip install into a fresh environment ---------------------------------------------------

@@ -16,10 +16,14 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     Runs the project's own test suite (``python -m pytest``) in a subprocess with
     coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
 
+``upgrade_database(project, env)``
+    ``flask --app <package> db upgrade`` in the project, as its README says before the first
+    start: the apps make no tables themselves.
+
 ``serve`` (fixture)
-    ``serve(project, env={...})`` starts the project in a real server subprocess on
-    127.0.0.1 and a free port (``webkit run --port 0 --no-reload``) and returns a
-    :class:`Server` with its ``url``. Every server is stopped when the test ends, and
+    ``serve(project, env={...})`` upgrades the project's database, starts the project in a
+    real server subprocess on 127.0.0.1 and a free port (``webkit run --port 0 --no-reload``)
+    and returns a :class:`Server` with its ``url``. Every server is stopped when the test ends, and
     the fixture asserts that no process of it is left.
 
 ``served_project`` (fixture, indirect parameter)
@@ -124,10 +128,27 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def upgrade_database(project: Path, env: Mapping[str, str]) -> None:
+    """``flask --app <package> db upgrade`` with ``env`` (the README's step before the first
+    start), from the project folder and its ``src``, as the servers of the tests run it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", project_package(project), "db", "upgrade"],
+        cwd=project,
+        env={**env, "PYTHONPATH": str(project / "src")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}{result.stderr}"
+
+
 def run_project_pytest(
-    project: Path, *args: str, timeout: float = 300
+    project: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the project's own tests with coverage; returns the result and the percentage."""
+    """Run the project's own tests with coverage; returns the result and the percentage.
+
+    ``env`` adds variables, e.g. ``TEST_DATABASE_URL`` for a PostgreSQL run."""
     report = project.parent / f"{project.name}-coverage.json"
     result = subprocess.run(
         [
@@ -145,7 +166,7 @@ def run_project_pytest(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=child_env(),
+        env=child_env(env),
         check=False,
     )
     percent = -1.0
@@ -223,6 +244,7 @@ def serve() -> Iterator[Callable[..., Server]]:
 
     def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
         settings = child_env(app_env(project) if env is None else env)
+        upgrade_database(project, settings)
         command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
         command.append("--reload" if reload else "--no-reload")
         server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
@@ -361,11 +383,18 @@ def assert_shared_conventions(project: Path, template: str) -> None:
     assert user and user.group(1) not in {"root", "0"}
     cmd = rf'^CMD \[.*"gunicorn", "-w", "4".*"{package}:create_app\(\)"\]'
     assert re.search(cmd, dockerfile, re.MULTILINE)
+    # The migrations run before the CMD (test_fresh_install runs this entrypoint).
+    assert re.search(r'^ENTRYPOINT \["sh", "/app/docker-entrypoint.sh"\]$', dockerfile, re.M)
+    entrypoint = (project / "docker-entrypoint.sh").read_text()
+    assert f'\nflask --app {package} db upgrade\nexec "$@"\n' in entrypoint
+    assert "docker-entrypoint.sh ./" in dockerfile
 
     assert_ci_workflow(project)
 
     readme = (project / "README.md").read_text()
     for text in (
+        f"flask --app {package} db upgrade",
+        f"flask --app {package} db migrate",
         "webkit run --reload",
         "pytest",
         f"gunicorn -w 4 -b 0.0.0.0:8000 '{package}:create_app()'",
@@ -406,7 +435,8 @@ def assert_advisory_free_bounds(dependencies: list[str]) -> None:
 
 def assert_ci_workflow(project: Path) -> None:
     """The generated workflow is valid YAML whose steps install the project alone, test,
-    lint, audit the dependencies, then install webkit pinned and run ``webkit check``.
+    migrate a scratch database and check it against the models, lint, audit the dependencies,
+    then install webkit pinned and run ``webkit check``.
 
     pip-audit cannot reach its advisory database from here: the step is checked, not run.
     """
@@ -424,11 +454,17 @@ def assert_ci_workflow(project: Path) -> None:
     assert all(isinstance(step.get("name"), str) for step in steps if "run" in step)
     assert runs[0] == "pip install -e '.[dev]'"
     assert runs[1].startswith("pytest")
-    assert runs[2] == "ruff check ."
-    assert runs[3] == "pip install pip-audit && pip-audit --skip-editable"
-    assert runs[4] == f"pip install 'webkit-cli=={__version__}'"
-    assert runs[5] == "webkit check --format github"
-    assert not any("webkit" in run for run in runs[:4])
+    package = project_package(project)
+    # A scratch database migrated to the newest revision, then the models checked against it
+    # (tests/templates/test_migrations.py runs this step and makes it fail).
+    assert runs[2] == f"flask --app {package} db upgrade && flask --app {package} db check"
+    migrations = next(step for step in steps if step.get("run") == runs[2])
+    assert migrations["env"]["DATABASE_URL"]
+    assert runs[3] == "ruff check ."
+    assert runs[4] == "pip install pip-audit && pip-audit --skip-editable"
+    assert runs[5] == f"pip install 'webkit-cli=={__version__}'"
+    assert runs[6] == "webkit check --format github"
+    assert not any("webkit" in run for run in runs[:5])
 
 
 def assert_lint_clean(project: Path) -> None:

@@ -174,6 +174,7 @@ def test_served_by_webkit_run(
         "SECRET_KEY": os.urandom(32).hex(),
         "INSTANCE_PATH": str(tmp_path / "instance"),
     }
+    flask_upgrade(project, env)
     key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
     server = serve(project, env=env)
     status, headers, note = http_json(server.port, "POST", "/notes", key, {"title": "live"})
@@ -209,6 +210,12 @@ def flask_keys(
 ) -> subprocess.CompletedProcess[str]:
     """``flask --app <package> keys ...``."""
     return flask_command(project, env, "keys", *args)
+
+
+def flask_upgrade(project: Path, env: Mapping[str, str]) -> None:
+    """``flask --app <package> db upgrade``: the README's step before the first start."""
+    upgraded = flask_command(project, env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
 
 
 def flask_user_key(project: Path, env: Mapping[str, str], email: str, *args: str) -> str:
@@ -290,6 +297,7 @@ class Gunicorn:
 
 def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, str]) -> None:
     """Create users and keys with the CLI, use them on gunicorn, revoke one, see 401."""
+    flask_upgrade(project, env)
     made = flask_command(project, env, "users", "create", "ada@example.com")
     assert made.returncode == 0, made.stderr
     assert "Created user 1: ada@example.com" in made.stdout

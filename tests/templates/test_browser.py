@@ -441,10 +441,11 @@ def test_api_in_the_browser_with_a_key(
     import json
 
     from tests.templates.conftest import app_env
-    from tests.templates.test_api import flask_user_key
+    from tests.templates.test_api import flask_upgrade, flask_user_key
 
     project = generate("api", tmp_path)
     env = app_env(project)
+    flask_upgrade(project, env)  # the README's first step: the key needs its table
     key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
     server = serve(project, env=env)
 

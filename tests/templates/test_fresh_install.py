@@ -6,8 +6,9 @@ dependencies. The one line skipped starts the development server (it would not r
 pip installs from this machine's index and cache, and reaches PyPI for what they lack.
 
 No Docker engine runs here, so the Dockerfile is checked the same way: its ``pip install``
-runs in that fresh environment, and its ``CMD`` (with ``--check-config``: gunicorn reads
-``gunicorn.conf.py``, loads the app in production settings and exits) must succeed.
+runs in that fresh environment, then its ``ENTRYPOINT`` (the migrations, from the installed
+package) with its ``CMD`` (with ``--check-config``: gunicorn reads ``gunicorn.conf.py``, loads
+the app in production settings and exits) must succeed and leave the database migrated.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.templates.conftest import child_env, generate
+from tests.templates.conftest import child_env, generate, project_package
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +55,16 @@ def test_the_readme_works_in_a_fresh_virtualenv_without_webkit(tmp_path: Path) -
     dockerfile = (project / "Dockerfile").read_text()
     docker_install = re.search(r"^RUN (pip install [^\\\n&]+?)\s*(?:\\|&&|$)", dockerfile, re.M)
     docker_cmd = re.search(r"^CMD (\[.*\])$", dockerfile, re.M)
-    assert docker_install and docker_cmd, dockerfile
+    docker_entrypoint = re.search(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.M)
+    assert docker_install and docker_cmd and docker_entrypoint, dockerfile
     cmd = json.loads(docker_cmd.group(1))
     assert cmd[0] == "gunicorn"
+    # The image's WORKDIR /app is the project folder here.
+    entrypoint = [
+        str(project / arg.removeprefix("/app/")) if arg.startswith("/app/") else arg
+        for arg in json.loads(docker_entrypoint.group(1))
+    ]
+    database = tmp_path / "instance" / f"{project_package(project)}.db"
     production = (
         f"APP_ENV=production SECRET_KEY={secrets.token_hex(32)} "
         f"INSTANCE_PATH={shlex.quote(str(tmp_path / 'instance'))}"
@@ -72,7 +80,11 @@ def test_the_readme_works_in_a_fresh_virtualenv_without_webkit(tmp_path: Path) -
             # The Dockerfile's steps: its install (the PostgreSQL driver with it), its command.
             docker_install.group(1),
             "python -c 'import psycopg'",
-            f"{production} {shlex.join(['gunicorn', '--check-config', *cmd[1:]])}",
+            f"{production} {shlex.join([*entrypoint, 'gunicorn', '--check-config', *cmd[1:]])}",
+            # The entrypoint migrated the database before gunicorn loaded the app.
+            "python -c 'import sqlite3, sys; print(*sqlite3.connect(sys.argv[1]).execute("
+            '"SELECT version_num FROM alembic_version").fetchone())\' '
+            + shlex.quote(str(database)),
             "echo DOCKERFILE-OK",
         ]
     )
@@ -92,5 +104,6 @@ def test_the_readme_works_in_a_fresh_virtualenv_without_webkit(tmp_path: Path) -
     assert result.returncode == 0, output
     assert "README-OK" in result.stdout
     assert "DOCKERFILE-OK" in result.stdout, output
+    assert re.search(r"^0001$", result.stdout, re.M), output  # the initial migration applied
     assert re.search(r"\d+ passed", result.stdout), output
     assert "Required test coverage of 90" in result.stdout, output

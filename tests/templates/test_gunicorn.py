@@ -33,6 +33,7 @@ from tests.templates.conftest import (
     generate,
     project_package,
     start_server,
+    upgrade_database,
 )
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,7 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
                 **settings,
             }
         )
+        upgrade_database(project, env)
         command = gunicorn_command(project)
         server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
         servers.append(server)

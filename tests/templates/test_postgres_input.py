@@ -23,10 +23,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 # Runs inside the generated project: its app on PostgreSQL, driven by Flask's test client.
 PROBE = """
 import re, secrets, sys
+from flask_migrate import upgrade
 from {package} import create_app
 
 app = create_app({{"APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
                   "SESSION_COOKIE_SECURE": False}})
+with app.app_context():
+    upgrade()  # the tables, as `flask db upgrade` makes them
 client = app.test_client()
 if "{template}" == "ajax":  # the to-dos are their owner's: log in first
     from {package}.auth import create_user

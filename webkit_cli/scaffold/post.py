@@ -209,6 +209,10 @@ def next_steps_panel(target: Path, *, installed: bool) -> Panel:
     steps = [f"cd {where}"] if where != "." else []
     if not installed:
         steps.append("pip install -e '.[dev]'")
+    # Flask-Migrate in the package (the built-in templates): the app makes no tables itself.
+    migrations = sorted(target.glob("src/*/migrations/alembic.ini"))
+    if migrations:
+        steps.append(f"flask --app {migrations[0].parent.parent.name} db upgrade")
     steps += ["webkit run --reload", "pytest"]
     from rich.text import Text
 

@@ -5,10 +5,12 @@ Modules: ``config`` (settings), ``sockets`` (binding the listening socket),
 ``supervisor`` (the reload loop, shutdown) fed by ``events``, with one ``handles`` entry
 per worker process; ``worker`` (serves the app); ``_warm`` (forks workers from a warm
 process), ``_imports`` (what it may import, what it must never hold) and ``_layer`` (a
-process that also holds the project's unchanged modules, and when it may serve); ``_process``
-(starting webkit's own processes); ``watch`` (file watching and change classification);
-``banner`` (terminal output). The in-worker WSGI pieces are ``wsgi``, ``accesslog``,
-``livereload``, ``errorpage`` and ``tracebacks`` (the user's frames first).
+process that also holds the project's unchanged modules, and when it may serve);
+``_shellsock`` and ``_shellclient`` (``webkit shell`` forked from either, over a Unix
+socket); ``_process`` (starting webkit's own processes); ``watch`` (file watching and
+change classification); ``banner`` (terminal output). The in-worker WSGI pieces are
+``wsgi``, ``accesslog``, ``livereload``, ``errorpage`` and ``tracebacks`` (the user's frames
+first).
 """
 
 from __future__ import annotations

@@ -64,6 +64,8 @@ from webkit_cli.server._process import (
     print_internal_error,
     spawn_module,
 )
+from webkit_cli.server._shellsock import ShellServer, Snapshot, layer_snapshot
+from webkit_cli.server._shellsock import run_child as run_shell_child
 from webkit_cli.server.config import ServerConfig
 
 #: Always warmed: what every worker imports before it reaches the project.
@@ -187,6 +189,9 @@ class Zygote:
         self.layers: set[int] = set()
         #: true in a layer: it serves forks only, and never forks a layer itself
         self.is_layer = False
+        #: ``webkit shell``'s socket (``_shellsock``): listening while this process is clean
+        self.shell: ShellServer | None = None
+        self.stamp = site_packages_stamp()
 
     def send(self, **message: Any) -> None:
         with contextlib.suppress(OSError):
@@ -216,6 +221,7 @@ class Zygote:
         self._freeze()
         threads = threading.active_count()
         self.can_fork = threads == 1
+        self._listen_shell("warm")
         self.send(
             event="warm",
             ms=round((time.perf_counter() - started) * 1000, 1),
@@ -270,6 +276,47 @@ class Zygote:
             tainting=self.tainting,
         )
 
+    def _listen_shell(self, role: str, snapshot: Snapshot | None = None) -> None:
+        if self.can_fork and not self.tainting and self.project is not None:
+            self.shell = ShellServer.listen(self.project.root, role, snapshot)
+
+    def _shell_unfit(self) -> str | None:
+        """Why no shell may be forked from this process now (``None``: one may)."""
+        if self.retiring or not self.can_fork:
+            return "webkit run is restarting its warm process"
+        if self.tainting:
+            return "the warm process holds the project's own modules"
+        if site_packages_stamp() != self.stamp:
+            return "packages were installed since webkit run started"
+        return None
+
+    def _accept_shell(self) -> None:
+        """Fork a ``webkit shell`` for the client that connected (``_shellsock``)."""
+        server = self.shell
+        assert server is not None
+        request = server.accept(self._shell_unfit())
+        if server.stale:
+            server.close()  # a layer whose files changed: no shell from it any more
+        if request is None:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:  # the shell
+            code = INTERNAL_ERROR_EXIT
+            try:
+                self._become_worker()
+                os.close(self.listen_fd)  # the port must not outlive the run
+                server.close_in_child(keep=request.conn)
+                code = run_shell_child(request)
+            except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
+                print_internal_error()
+            finally:
+                os._exit(code)
+        server.started(pid, request)
+        self.children.add(pid)
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         if signum == signal.SIGTERM:
             self.terminate = True
@@ -290,6 +337,11 @@ class Zygote:
         """Serve forks until retired (and its children gone) or terminated."""
         while True:
             watched = [self.wake_r] if self.retiring else [self.wake_r, self.control]
+            if self.shell is not None and self.shell.listening:
+                if self.retiring or self.terminate:
+                    self.shell.close()
+                else:
+                    watched.append(self.shell.fileno())
             try:
                 # Retiring, it looks now and then whether the supervisor is still there.
                 timeout = 0.25 if self.retiring else None
@@ -301,9 +353,13 @@ class Zygote:
                     os.read(self.wake_r, 4096)
             self._reap()
             if self.terminate:
+                if self.shell is not None:
+                    self.shell.close()
                 return self._kill_children()
             if self.control in readable:
                 self._handle_control()
+            if self.shell is not None and self.shell.listening and self.shell.fileno() in readable:
+                self._accept_shell()
             if self.retiring and not self.children:
                 return 0
             if self.retiring and self._orphan_grace_over():
@@ -407,6 +463,9 @@ class Zygote:
         self.layers.add(pid)
 
     def _become_layer(self, control_fd: int) -> None:
+        if self.shell is not None:
+            self.shell.close_in_child()  # the warm process's: the layer listens on its own
+            self.shell = None
         signal.set_wakeup_fd(-1)
         os.close(self.wake_r)
         os.close(self.wake_w)
@@ -428,6 +487,7 @@ class Zygote:
         from webkit_cli.server._layer import app_module_names, build_layer
 
         assert self.project is not None
+        since = time.time_ns()
         report = build_layer(
             self.project,
             exclude=[str(p) for p in message.get("exclude", [])],
@@ -441,9 +501,16 @@ class Zygote:
         self.send(event="layer", pid=os.getpid(), threads=threads, **report.message())
         if not self.can_fork:
             return 0  # of no use: the supervisor builds another, or none
+        # After the message: the supervisor need not wait for the shell's socket.
+        roots = [self.project.root, self.project.root / "src"]
+        watched = [self.project.root, *(Path(p) for p in self.config.watch)]
+        self._listen_shell("layer", layer_snapshot(report.files, roots, since, watched=watched))
         return self.loop()
 
     def _become_worker(self) -> None:
+        if self.shell is not None:
+            self.shell.close_in_child()
+            self.shell = None
         signal.set_wakeup_fd(-1)
         os.close(self.wake_r)
         os.close(self.wake_w)
@@ -461,6 +528,8 @@ class Zygote:
                 return
             self.children.discard(pid)
             self.layers.discard(pid)
+            if self.shell is not None and self.shell.reaped(pid, status):
+                continue  # a shell's status is its client's business
             self.send(event="exited", pid=pid, code=os.waitstatus_to_exitcode(status))
 
     def _kill_children(self) -> int:

@@ -1,0 +1,249 @@
+"""The templates' migrations: current with the models, what CI runs, and on PostgreSQL.
+
+``scripts/regen-migrations --check`` fails when a template's models.py changed and its
+committed initial migration was not regenerated (and the script follows a model change, on a
+copy of the templates). The generated CI's migration step runs here
+literally (the command and the environment of the workflow), passes on a fresh project and
+fails once a model has no migration. The site and ajax suites (their migration tests
+included) run against a real PostgreSQL, as the api's does in ``test_api.py``, and two
+upgrades that start at once on one PostgreSQL database both succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates.conftest import (
+    assert_tests_catch,
+    child_env,
+    generate,
+    project_package,
+    run_project_pytest,
+)
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ["site", "ajax", "api"]
+SEARCH_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+#: A model without a migration: what `flask db check` in CI must refuse.
+NEW_MODEL = """
+
+class AddedWithoutMigration(Base):
+    __tablename__ = "added_without_migration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with start_postgres(require_pg_bin()) as server:
+        yield server
+
+
+def test_the_committed_migrations_match_the_templates_models() -> None:
+    """Regenerating the initial migrations from today's models changes nothing."""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "regen-migrations"), "--check"],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for template in TEMPLATES:
+        assert f"project_templates/{template}/files/src/" in result.stdout
+    assert result.stdout.count(": up to date") == len(TEMPLATES), result.stdout
+
+
+MIGRATION = "src/{package}/migrations/versions/0001_initial_schema.py"
+#: The app making its own tables again, as 1.1.0 did (db.py differs between site/ajax and api).
+CREATE_ALL = {
+    "_web": (
+        "    Migrate(app, MigrationTarget(",
+        "    Base.metadata.create_all(engine)\n    Migrate(app, MigrationTarget(",
+    ),
+    "api": (
+        "        return create_engine(self.url, pool_pre_ping=True)\n",
+        "        engine = create_engine(self.url, pool_pre_ping=True)\n"
+        "        Base.metadata.create_all(engine)\n        return engine\n",
+    ),
+}
+MUTATIONS = [
+    pytest.param(
+        "src/{package}/db.py", "create_all", "test_the_app_creates_no_tables", id="create-all"
+    ),
+    pytest.param(
+        MIGRATION,
+        ("nullable=False", "nullable=True"),
+        "test_the_migrations_match_the_models",
+        id="migration-differs-from-models",
+    ),
+    pytest.param(
+        MIGRATION,
+        ("op.drop_table(", "print("),
+        "test_the_migrations_go_down_and_up_again",
+        id="downgrade-keeps-tables",
+    ),
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize(("path", "change", "failing_test"), MUTATIONS)
+def test_project_tests_catch_a_broken_migration(
+    mutation_project: Callable[[str], Path],
+    template: str,
+    path: str,
+    change: str | tuple[str, str],
+    failing_test: str,
+) -> None:
+    old, new = (
+        CREATE_ALL["api" if template == "api" else "_web"] if change == "create_all" else change
+    )
+    assert_tests_catch(mutation_project(template), path, old, new, failing_test)
+
+
+def regen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / "regen-migrations"), *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_regen_migrations_follows_a_model_change(tmp_path: Path) -> None:
+    """On a copy of the templates: a new model makes --check fail; regenerating rewrites the
+    initial migration, once (a second run changes nothing); --new adds 0002 on top instead."""
+    templates = tmp_path / "project_templates"
+    shutil.copytree(
+        ROOT / "project_templates", templates, ignore=shutil.ignore_patterns("_releases")
+    )
+    versions = templates / "site" / "files" / "src" / "{{ package }}" / "migrations" / "versions"
+    initial = (versions / "0001_initial_schema.py").read_text()
+    models = templates / "site" / "files" / "src" / "{{ package }}" / "models.py"
+    models.write_text(models.read_text() + NEW_MODEL)
+    where = ("--templates", str(templates))
+
+    stale = regen("--check", *where, "site")
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "0001_initial_schema.py: out of date with site's models" in stale.stdout
+    assert (versions / "0001_initial_schema.py").read_text() == initial  # --check wrote nothing
+
+    written = regen(*where, "site")
+    assert written.returncode == 0, written.stdout + written.stderr
+    regenerated = (versions / "0001_initial_schema.py").read_text()
+    assert '"added_without_migration"' in regenerated and "Create Date" not in regenerated
+    again = regen(*where, "site")
+    assert again.returncode == 0 and ": up to date" in again.stdout, again.stdout + again.stderr
+    assert (versions / "0001_initial_schema.py").read_text() == regenerated
+
+    (versions / "0001_initial_schema.py").write_text(initial)
+    added = regen("--new", "add a table", *where, "site")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert sorted(p.name for p in versions.glob("*.py")) == [
+        "0001_initial_schema.py",
+        "0002_add_a_table.py",
+    ]
+    assert 'down_revision = "0001"' in (versions / "0002_add_a_table.py").read_text()
+    assert regen("--check", *where, "site").returncode == 0
+
+
+def ci_migration_step(project: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    """The workflow's migration step, run as GitHub would (bash, the step's env)."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    step = next(s for s in job["steps"] if "db upgrade" in s.get("run", ""))
+    env = {**job.get("env", {}), **step["env"], "DATABASE_URL": database_url}
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=project,
+        # `flask` from webkit's environment, which has the project's dependencies but not
+        # the project itself: its src is the path.
+        env=child_env({**env, "PYTHONPATH": str(project / "src"), "PATH": SEARCH_PATH}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_the_ci_migration_step_fails_for_a_model_without_a_migration(
+    template: str, tmp_path: Path
+) -> None:
+    project = generate(template, tmp_path)
+    passed = ci_migration_step(project, f"sqlite:///{tmp_path / 'scratch.db'}")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Running upgrade  -> 0001" in passed.stderr
+    assert "No new upgrade operations detected" in passed.stdout + passed.stderr
+
+    models = project / "src" / project_package(project) / "models.py"
+    models.write_text(models.read_text() + NEW_MODEL)
+    failed = ci_migration_step(project, f"sqlite:///{tmp_path / 'scratch-2.db'}")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "added_without_migration" in failed.stdout + failed.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("template", ["site", "ajax"])
+def test_project_tests_pass_on_postgresql(
+    template: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """The whole suite, its migrations up and down included, on a real PostgreSQL."""
+    project = generate(template, tmp_path)
+    url = postgres.create_database(f"{template}_suite")
+    env = {"TEST_DATABASE_URL": url}
+    result, percent = run_project_pytest(project, env=env)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " skipped" not in result.stdout and " failed" not in result.stdout
+    assert "test_migrations.py" not in result.stdout  # no failure there either
+    assert percent >= 90
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_servers_that_start_at_once_upgrade_one_postgresql_database(
+    template: str, tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Two ``flask db upgrade`` at the same moment (two containers starting) both succeed:
+    the migrations take a PostgreSQL lock, so one waits for the other instead of failing."""
+    import psycopg
+
+    project = generate(template, tmp_path)
+    url = postgres.create_database(f"{template}_race")
+    env = child_env(
+        {"APP_ENV": "development", "DATABASE_URL": url, "PYTHONPATH": str(project / "src")}
+    )
+    command = [sys.executable, "-m", "flask", "--app", project_package(project), "db", "upgrade"]
+    upgrades = [
+        subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120)[0].decode() for process in upgrades]
+    assert [process.returncode for process in upgrades] == [0, 0], outputs
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        versions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert versions == [("0001",)]
