@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from webkit_cli.server import _routecache
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.connections import ConnectionLoop
 
@@ -155,6 +156,8 @@ class Worker:
             # save; serve the explanation instead, so requests get an answer.
             app, error, status, message = None, WorkerExited(self.report), "error", self.report
         else:
+            if self.config.cache_dir:
+                _routecache.install(self.config.cache_dir)
             app, error, status, message = self.load()
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
@@ -173,6 +176,9 @@ class Worker:
         self.control.send(
             event="ready", status=status, message=message, pin=self._pin(wsgi), learned=learned
         )
+        if self.config.cache_dir:
+            # After "ready": the next worker's factory reuses the URL builders compiled here.
+            _routecache.save(self.config.cache_dir)
         return self._loop(self.front)
 
     def _pin(self, wsgi: WSGIApp) -> str | None:
