@@ -451,6 +451,12 @@ class LayerProcess(ForkServer):
                 return False
         return True
 
+    def leaves_out(self, paths: Iterable[Path]) -> bool:
+        """True when every one of ``paths`` is a ``.py`` file it was told to leave out:
+        whenever it was saved, the layer never imports it."""
+        resolved = [real(p) for p in paths]
+        return bool(resolved) and all(p.endswith(".py") and p in self.exclude for p in resolved)
+
     def left_out_for(self, paths: Iterable[Path]) -> set[str]:
         """What the next layer leaves out after ``paths`` changed: the changed modules, and
         the modules that read a changed data file while importing."""
