@@ -69,12 +69,16 @@ def install(cache_dir: str | None) -> bool:
 
 
 def _key(rule: Any, append_unknown: bool) -> Key | None:
-    defaults = rule.defaults or {}
-    trace = tuple((bool(dynamic), str(data)) for dynamic, data in rule._trace)
-    if any(dynamic and data in defaults for dynamic, data in trace):
-        return None  # the converter's output for the default is baked in
-    charset = getattr(rule.map, "charset", None)
-    return (rule.rule, trace, tuple(str(k) for k in defaults), bool(append_unknown), charset)
+    # Called for every rule of every reload: kept cheap (the trace is (bool, str) pairs).
+    trace = tuple(rule._trace)
+    defaults = rule.defaults
+    if defaults:
+        if any(dynamic and data in defaults for dynamic, data in trace):
+            return None  # the converter's output for the default is baked in
+        names: tuple[Any, ...] = tuple(defaults)
+    else:
+        names = ()
+    return (rule.rule, trace, names, append_unknown, getattr(rule.map, "charset", None))
 
 
 def _builder(rule: Any, append_unknown: bool) -> Any:
@@ -82,11 +86,11 @@ def _builder(rule: Any, append_unknown: bool) -> Any:
     assert _original is not None
     try:
         key = _key(rule, append_unknown)
+        entry = _cache.get(key) if key is not None else None
     except Exception:  # noqa: BLE001 - a rule shaped differently: werkzeug's own way
-        key = None
+        key = entry = None
     if key is None:
         return _original(rule, append_unknown)
-    entry = _cache.get(key)
     if entry is not None:
         code, defaults = entry
         return types.FunctionType(code, {"__builtins__": builtins}, code.co_name, defaults)
@@ -126,7 +130,10 @@ def save(cache_dir: str | None) -> None:
         return
     _added = False
     _load(cache_dir)  # another worker's entries too
-    data = marshal.dumps((_version, dict(_cache)))
+    try:
+        data = marshal.dumps((_version, dict(_cache)))
+    except ValueError:  # a part marshal cannot write: nothing is shared
+        return
     with contextlib.suppress(OSError):
         fd, temp = tempfile.mkstemp(dir=cache_dir, prefix=".url-builders-")
         try:
