@@ -6,7 +6,8 @@ regular expressions and build tables at import, blueprints with templates, and a
 that imports and registers every blueprint (≥ 150 modules, importing it takes ≥ 300 ms).
 Each reload edits one leaf view (the marker of ``/__bench``) and polls on new
 connections until the new marker answers. The first reload of each server is a warm-up
-(webkit builds its layer after it) and is not counted. Also reported: the resident and
+(webkit's layer, built at start, holds the edited view: the next layer leaves it out) and
+is not counted. Also reported: the resident and
 proportional memory (RSS, PSS) of webkit's supervisor, warm process and layer.
 
     python benchmarks/bench_reload_large.py [--quick]
@@ -32,6 +33,7 @@ from bench_reload import (  # noqa: E402
     Stats,
     free_port,
     has_marker,
+    load_average,
     poll,
     print_latency_table,
     set_marker,
@@ -305,14 +307,15 @@ def run(quick: bool = False) -> list[Result]:
         memory: dict[str, tuple[int | None, int | None]] = {}
         for name, (argv, env) in commands(project, free_port()).items():
             port = int(argv[argv.index("--port") + 1])
-            print(f"  {name}: {reloads} reloads ...", file=sys.stderr)
+            print(f"  {name}: {reloads} reloads (load {load_average()}) ...", file=sys.stderr)
             stats, mem = measure(project, argv, env, port, reloads, Path(tmp) / "server.log")
             table[name] = stats
             if name == "webkit (layer)":
                 memory = mem
 
     print(
-        f"\nproject: {project.kind}; import {imported:.0f} ms; {reloads} reloads each",
+        f"\nproject: {project.kind}; import {imported:.0f} ms; {reloads} reloads each; "
+        f"load average now {load_average()}",
         file=sys.stderr,
     )
     print_latency_table(table)
