@@ -211,21 +211,8 @@ def flask_keys(
     return flask_command(project, env, "keys", *args)
 
 
-def prepare_database(project: Path, env: Mapping[str, str]) -> None:
-    """``flask db upgrade``, in a project whose schema comes from migrations.
-
-    Before the migrations (template 1.1.0 and this branch's 1.2.0 alone) the app made its
-    tables on first use, and there is no ``db`` command to run.
-    """
-    if not (project / "src" / project_package(project) / "migrations").is_dir():
-        return
-    upgraded = flask_command(project, env, "db", "upgrade")
-    assert upgraded.returncode == 0, upgraded.stderr
-
-
 def flask_user_key(project: Path, env: Mapping[str, str], email: str, *args: str) -> str:
     """Create the user ``email`` (if new) and a key of theirs with ``keys create ARGS``."""
-    prepare_database(project, env)
     made = flask_command(project, env, "users", "create", email)
     assert made.returncode == 0 or "already exists" in made.stderr, made.stderr
     created = flask_keys(project, env, "create", "--user", email, *args)
@@ -303,7 +290,6 @@ class Gunicorn:
 
 def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, str]) -> None:
     """Create users and keys with the CLI, use them on gunicorn, revoke one, see 401."""
-    prepare_database(project, env)
     made = flask_command(project, env, "users", "create", "ada@example.com")
     assert made.returncode == 0, made.stderr
     assert "Created user 1: ada@example.com" in made.stdout
