@@ -94,6 +94,14 @@ def make_project(parent: Path) -> Project:
     return Project(root, app, "app:app", False, str(root), "one-file Flask app")
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages: reload times are only comparable with them."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -310,14 +318,17 @@ def run(quick: bool = False) -> list[Result]:
         table: dict[str, Stats] = {}
         for name, argv in commands(project, free_port()).items():
             port = int(argv[argv.index("--port") + 1])
-            print(f"  {name}: {reloads} reloads ...", file=sys.stderr)
+            print(f"  {name}: {reloads} reloads (load {load_average()}) ...", file=sys.stderr)
             table[name] = measure_latency(project, argv, port, reloads, Path(tmp) / "server.log")
         port = free_port()
         argv = commands(project, port)["webkit run --reload"]
         print(f"  webkit run --reload: {load_reloads} reloads under load ...", file=sys.stderr)
         load = measure_under_load(project, argv, port, load_reloads, Path(tmp) / "load.log")
 
-    print(f"\nproject: {project.kind}; {reloads} reloads each", file=sys.stderr)
+    print(
+        f"\nproject: {project.kind}; {reloads} reloads each; load average now {load_average()}",
+        file=sys.stderr,
+    )
     print_latency_table(table)
     print(
         f"webkit, {load_reloads} reloads under continuous requests: {load.ok} ok, "

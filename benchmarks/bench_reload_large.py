@@ -32,6 +32,7 @@ from bench_reload import (  # noqa: E402
     Stats,
     free_port,
     has_marker,
+    load_average,
     poll,
     print_latency_table,
     set_marker,
@@ -305,14 +306,15 @@ def run(quick: bool = False) -> list[Result]:
         memory: dict[str, tuple[int | None, int | None]] = {}
         for name, (argv, env) in commands(project, free_port()).items():
             port = int(argv[argv.index("--port") + 1])
-            print(f"  {name}: {reloads} reloads ...", file=sys.stderr)
+            print(f"  {name}: {reloads} reloads (load {load_average()}) ...", file=sys.stderr)
             stats, mem = measure(project, argv, env, port, reloads, Path(tmp) / "server.log")
             table[name] = stats
             if name == "webkit (layer)":
                 memory = mem
 
     print(
-        f"\nproject: {project.kind}; import {imported:.0f} ms; {reloads} reloads each",
+        f"\nproject: {project.kind}; import {imported:.0f} ms; {reloads} reloads each; "
+        f"load average now {load_average()}",
         file=sys.stderr,
     )
     print_latency_table(table)

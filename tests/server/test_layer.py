@@ -247,6 +247,12 @@ def pkg(tmp_path: Path) -> Iterator[Path]:
                 "DATA = Path(__file__).with_name('data.yaml').read_text()\n"
             ),
             "lyr_pkg/data.yaml": "a: 1\n",
+            # Each works only inside the app's context (as CTFd's helpers do).
+            "lyr_pkg/ctx_a.py": "raise RuntimeError('Working outside of application context.')\n",
+            "lyr_pkg/ctx_b.py": "from lyr_pkg import base\nraise RuntimeError('no app')\n",
+            "lyr_pkg/helpers/__init__.py": "from lyr_pkg import base\n",
+            "lyr_pkg/helpers/models.py": "X = 1\n",
+            "lyr_pkg/admin.py": "from lyr_pkg.helpers.models import X\n",
         },
     )
     sys.path.insert(0, str(root))
@@ -294,6 +300,33 @@ def test_a_layer_leaves_out_what_changed_and_what_imports_it(pkg: Path) -> None:
     assert data in report.files
     assert report.readers[data] == real(pkg / "lyr_pkg/reads.py")
     assert real(pkg / "lyr_pkg/base.py") in report.files
+
+
+def test_every_module_that_fails_is_found_in_one_round(pkg: Path) -> None:
+    code = ProjectCode(pkg, [pkg], editable=[])
+    candidates = [*CANDIDATES, "lyr_pkg.ctx_a", "lyr_pkg.ctx_b"]
+    report = build_layer(code, exclude=[], candidates=candidates, skip=())
+    assert not report.ok
+    assert "lyr_pkg.ctx_a" in report.reason
+    # Both, not one per round: the next layer leaves both out and is of use.
+    assert {real(pkg / "lyr_pkg/ctx_a.py"), real(pkg / "lyr_pkg/ctx_b.py")} <= set(report.exclude)
+
+
+def test_a_module_inside_a_left_out_package_is_left_out_with_its_importers(pkg: Path) -> None:
+    code = ProjectCode(pkg, [pkg], editable=[])
+    helpers = real(pkg / "lyr_pkg/helpers/__init__.py")
+    candidates = ["lyr_pkg", "lyr_pkg.base", "lyr_pkg.helpers", "lyr_pkg.helpers.models"]
+    report = build_layer(
+        code, exclude=[helpers], candidates=[*candidates, "lyr_pkg.admin"], skip=()
+    )
+    # admin imports lyr_pkg.helpers.models, which runs the left-out package first: found
+    # from the sources, so this layer is of use at once.
+    assert report.ok, report.reason
+    assert set(report.exclude) == {
+        real(pkg / "lyr_pkg/helpers/models.py"),
+        real(pkg / "lyr_pkg/admin.py"),
+    }
+    assert report.modules == ["lyr_pkg", "lyr_pkg.base"]
 
 
 def test_the_apps_own_module_is_never_layered(pkg: Path) -> None:

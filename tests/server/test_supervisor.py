@@ -209,3 +209,38 @@ def test_a_worker_that_reads_nothing_never_blocks_the_supervisor(harness: Harnes
         sent += 1
         assert time.monotonic() < deadline
     assert sent > 0
+
+
+def building_layer(exclude: list[Path]) -> Any:
+    """A layer still importing (never ready), told to leave ``exclude`` out."""
+    from webkit_cli.server._layer import LayerProcess, real
+
+    layer = object.__new__(LayerProcess)
+    layer.sock, layer.peer = socket.socketpair()
+    layer.exclude = frozenset(real(p) for p in exclude)
+    layer.ready = False
+    layer.files = frozenset()
+    layer.readers = {}
+    return layer
+
+
+def test_a_layer_still_importing_is_kept_for_a_save_it_leaves_out(
+    harness: Harness, tmp_path: Path
+) -> None:
+    sup = harness.sup
+    sup.use_layer = True
+    views, models = tmp_path / "views.py", tmp_path / "models.py"
+    for path in (views, models):
+        path.write_text("")
+    layer = sup.layer = building_layer([views])
+    try:
+        # Saved again while it imports: the warm process serves it, the layer stays.
+        assert sup._layer_for(batch(tmp_path, "views.py", action=Action.WORKER)) is None
+        assert sup.layer is layer and not sup.layer_wanted
+        # A file it may hold: it goes, and the next layer leaves that file out too.
+        assert sup._layer_for(batch(tmp_path, "models.py", action=Action.WORKER)) is None
+        assert sup.layer is None and layer in sup.old_layers and sup.layer_wanted
+        assert layer.peer.recv(10) == b""  # retired: told by end of file
+    finally:
+        layer.sock.close()
+        layer.peer.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -456,3 +457,50 @@ def test_a_project_folder_named_like_a_stdlib_module_does_not_claim_it(tmp_path:
     code = ProjectCode(root, [root], editable=[])
     assert "email" in code.own
     assert "email" not in code.loaded() and "email.message" not in code.loaded()
+
+
+def test_a_forked_worker_takes_the_project_resolved_by_the_warm_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webkit_cli import project as project_module
+    from webkit_cli.server import worker
+    from webkit_cli.server.config import ServerConfig
+
+    root = build_file_tree(
+        tmp_path / "site",
+        {
+            "pyproject.toml": '[project]\nname = "site"\n\n[tool.webkit]\napp = "site_app:app"\n',
+            ".env": "PREPARED_GREETING=hello\n",
+        },
+    )
+    monkeypatch.setenv("PREPARED_GREETING", "")  # removed again after the test
+    monkeypatch.delenv("PREPARED_GREETING")
+    monkeypatch.setattr(worker, "_prepared", None)
+    prepared = worker.prepare_project(str(root), None)
+    assert prepared is not None
+    assert os.environ["PREPARED_GREETING"] == "hello"  # loaded once, for every worker
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the worker resolved the project again")
+
+    monkeypatch.setattr(project_module, "find_project", not_again)
+    ctx = worker._prepared_context(ServerConfig(project_dir=str(root)))
+    assert ctx is not None and ctx is not prepared
+    assert ctx.project.root == root.resolve() and ctx.app_target == "site_app:app"
+    assert ctx.app_source is not None and ctx.app_source.origin.startswith("[tool.webkit]")
+    # Another app or project than the one prepared: the worker resolves its own.
+    assert worker._prepared_context(ServerConfig(project_dir=str(root), app="x:y")) is None
+    assert worker._prepared_context(ServerConfig(project_dir=str(tmp_path))) is None
+
+
+def test_a_project_the_warm_process_cannot_resolve_is_left_to_each_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webkit_cli.server import worker
+
+    root = build_file_tree(
+        tmp_path / "bad", {"pyproject.toml": '[project]\nname = "bad"\n\n[tool.webkit]\napp = 3\n'}
+    )
+    monkeypatch.setattr(worker, "_prepared", None)
+    assert worker.prepare_project(str(root), None) is None
+    assert worker._prepared is None

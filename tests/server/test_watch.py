@@ -248,3 +248,38 @@ def test_saves_made_while_the_watch_is_rebuilt_are_caught_up(tmp_path: Path) -> 
     watcher._catch_up_later(before)
     batch = batches.get(timeout=5)
     assert getattr(batch, "paths", None) == (root / "a.py",)
+
+
+def test_without_inotify_watchfiles_reports_a_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch of other platforms (and of a system without inotify)."""
+    import queue
+
+    from webkit_cli.server import _inotify
+
+    monkeypatch.setattr(_inotify, "available", lambda: False)
+    monkeypatch.setattr(
+        _inotify,
+        "watch",
+        lambda *a, **k: pytest.fail("inotify used"),  # type: ignore[misc]
+    )
+    root = build_file_tree(tmp_path / "p", {"app.py": "X = 1\n"})
+    batches: queue.Queue[object] = queue.Queue()
+    watcher = ProjectWatcher(root, on_batch=batches.put, on_error=batches.put)
+    watcher.start()
+    try:
+        assert watcher.ready.wait(5)
+        # watchfiles sets its watch up once its generator runs: save until it is seen.
+        batch = None
+        for n in range(2, 30):
+            (root / "app.py").write_text(f"X = {n}\n")
+            try:
+                batch = batches.get(timeout=1)
+                break
+            except queue.Empty:
+                continue
+        assert getattr(batch, "action", None) is Action.WORKER
+        assert getattr(batch, "paths", None) == (root / "app.py",)
+    finally:
+        watcher.stop()

@@ -195,6 +195,21 @@ def static_imports(file: str, name: str) -> set[str]:
     return found
 
 
+def packages_of(name: str) -> set[str]:
+    """The packages that importing ``name`` imports first: ``a.b.c`` -> ``a``, ``a.b``."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def with_packages(names: Iterable[str]) -> set[str]:
+    """``names`` and every package above each of them."""
+    found = set()
+    for name in names:
+        found.add(name)
+        found |= packages_of(name)
+    return found
+
+
 def dependents(
     excluded: set[str], names: Sequence[str], path: Sequence[str]
 ) -> tuple[set[str], set[str]]:
@@ -207,7 +222,11 @@ def dependents(
     files = {n: module_file(n, path) for n in names}
     by_file = {f: n for n, f in files.items() if f}
     left_out = {by_file[f] for f in excluded if f in by_file}
-    imports = {n: static_imports(f, n) for n, f in files.items() if f}
+    # Importing ``a.b.c`` runs ``a`` and ``a.b`` first: a module inside a left-out package
+    # cannot be imported either, nor can what imports it.
+    imports = {
+        n: with_packages(static_imports(f, n)) | packages_of(n) for n, f in files.items() if f
+    }
     changed = True
     while changed:
         changed = False
@@ -313,6 +332,9 @@ def build_layer(
                 continue
             if name in plain_app:
                 continue  # the app's own module: the worker's (it may create the app)
+            # After a failure the layer is of no use, but it goes on: each other module
+            # that fails (or needs a left-out one) is found in this round, not one round
+            # each. Whatever the rest does, the next layer starts again from the zygote.
             try:
                 importlib.import_module(name)
             except LeftOut:
@@ -320,19 +342,15 @@ def build_layer(
             except ModuleNotFoundError as exc:
                 if exc.name != name:  # the module is there; something it imports is not
                     report.exclude.extend(_failed_chain(exc))
-                    report.reason = f"importing {name} failed: {exc!r}"[:300]
-                    break
+                    report.reason = report.reason or f"importing {name} failed: {exc!r}"[:300]
             except BaseException as exc:  # noqa: BLE001 - the worker shows the user's errors
                 report.exclude.extend(_failed_chain(exc))
-                report.reason = f"importing {name} failed: {exc!r}"[:300]
-                break
-            if guard.refused:
-                break
+                report.reason = report.reason or f"importing {name} failed: {exc!r}"[:300]
     finally:
         opened.stop()
         sys.meta_path.remove(guard)
     if guard.refused:
-        report.reason = f"{guard.refused[0]} is left out, and a module imported it"
+        report.reason = report.reason or f"{guard.refused[0]} is left out, and a module imported it"
         report.exclude.extend(sorted(guard.chain))
     files: set[str] = set()
     for path, reader in opened.paths.items():
@@ -432,6 +450,12 @@ class LayerProcess(ForkServer):
             if resolved.endswith(".py") and resolved not in self.exclude:
                 return False
         return True
+
+    def leaves_out(self, paths: Iterable[Path]) -> bool:
+        """True when every one of ``paths`` is a ``.py`` file it was told to leave out:
+        whenever it was saved, the layer never imports it."""
+        resolved = [real(p) for p in paths]
+        return bool(resolved) and all(p.endswith(".py") and p in self.exclude for p in resolved)
 
     def left_out_for(self, paths: Iterable[Path]) -> set[str]:
         """What the next layer leaves out after ``paths`` changed: the changed modules, and

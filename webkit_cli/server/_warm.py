@@ -201,10 +201,17 @@ class Zygote:
         from webkit_cli.project import find_project, load_dotenv_files, prepare_sys_path
 
         started = time.perf_counter()
-        project = find_project(self.config.project_dir)
         # The workers inherit this environment; the supervisor never loads .env itself,
-        # so a changed .env takes effect when the zygote is rebuilt.
-        load_dotenv_files(project.root)
+        # so a changed .env takes effect when the zygote is rebuilt. Resolved here once,
+        # the project and the app's name are not read again by each worker.
+        from webkit_cli.server.worker import prepare_project
+
+        prepared = prepare_project(self.config.project_dir, self.config.app)
+        if prepared is not None:
+            project = prepared.project  # and .env is loaded
+        else:
+            project = find_project(self.config.project_dir)
+            load_dotenv_files(project.root)
         prepare_sys_path(project)
         self.project = code = ProjectCode(project.root, project.source_dirs)
         warm_imports(BASE_MODULES)

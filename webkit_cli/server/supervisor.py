@@ -355,6 +355,10 @@ class Supervisor:
         layer = self.layer
         if layer is not None and layer.can_serve(batch.paths):
             return layer
+        if layer is not None and not layer.ready and layer.leaves_out(batch.paths):
+            # Still importing, and told to leave these files out: it will serve the next
+            # save of them. Dropping it would restart its imports at every save.
+            return None
         from webkit_cli.server._layer import real
 
         if layer is not None:

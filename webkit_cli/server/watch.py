@@ -338,13 +338,48 @@ class ProjectWatcher:
 
     def _batches(self, paths: list[Path]) -> Iterator[tuple[set[Path], bool]]:
         """(changed paths, whether the set of folders changed) for each batch."""
-        import watchfiles
-
         watched = set(paths)
-        # The watch is set up as the generator starts, right after this: a worker takes
-        # far longer to import the app, so no save made once it answers can be missed.
+        for raw, lost in self._changes(paths):
+            # Filtered first: a new ``__pycache__`` is no folder to watch either.
+            changes = {(c, p) for c, p in raw if not self.filter.is_ignored(Path(p))}
+            added = {p for change, p in changes if change == "added"}
+            # An editor's temporary file (created and removed within the batch) is no change.
+            changed = {Path(p) for _, p in changes if not (p in added and not Path(p).exists())}
+            folders_changed = (
+                lost
+                or any(Path(p).is_dir() for p in added)
+                or any(Path(p) in watched for change, p in changes if change == "deleted")
+            )
+            yield changed, folders_changed
+
+    def _started(self) -> None:
+        # The watch is set up now: a worker takes far longer to import the app, so no save
+        # made once it answers can be missed.
         self._watch_started_ns = time.time_ns()
         self.ready.set()
+
+    def _changes(self, paths: list[Path]) -> Iterator[tuple[set[tuple[str, str]], bool]]:
+        """Each burst of raw changes ("added" / "modified" / "deleted", path), and whether
+        events were lost: inotify on Linux (no timer while idle), watchfiles elsewhere."""
+        from webkit_cli.server import _inotify
+
+        if _inotify.available():
+            yield from _inotify.watch(
+                paths,
+                step_ms=self.STEP_MS,
+                debounce_ms=self.DEBOUNCE_MS,
+                stopped=self.stop_event.is_set,
+                started=self._started,
+            )
+            return
+        import watchfiles
+
+        names = {
+            watchfiles.Change.added: "added",
+            watchfiles.Change.modified: "modified",
+            watchfiles.Change.deleted: "deleted",
+        }
+        self._started()
         for changes in watchfiles.watch(
             *paths,
             watch_filter=self.filter,
@@ -356,13 +391,7 @@ class ProjectWatcher:
             raise_interrupt=False,
             ignore_permission_denied=True,
         ):
-            added = {p for change, p in changes if change == watchfiles.Change.added}
-            # An editor's temporary file (created and removed within the batch) is no change.
-            changed = {Path(p) for _, p in changes if not (p in added and not Path(p).exists())}
-            folders_changed = any(Path(p).is_dir() for p in added) or any(
-                Path(p) in watched for change, p in changes if change == watchfiles.Change.deleted
-            )
-            yield changed, folders_changed
+            yield {(names[change], path) for change, path in changes}, False
 
     def _run(self) -> None:
         self._remember_pages()

@@ -20,6 +20,7 @@ stops too, so nothing outlives it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import json
@@ -32,11 +33,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from webkit_cli.server import _routecache
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.connections import ConnectionLoop
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
+
+    from webkit_cli.project import ProjectContext
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
@@ -99,9 +103,11 @@ class Worker:
         from webkit_cli.project import ProjectContext
 
         try:
-            ctx = ProjectContext.from_options(
-                project_dir=self.config.project_dir, app=self.config.app
-            )
+            ctx = _prepared_context(self.config)
+            if ctx is None:
+                ctx = ProjectContext.from_options(
+                    project_dir=self.config.project_dir, app=self.config.app
+                )
             app = ctx.load_app()
         except AppImportError as exc:
             print_user_traceback(exc.original)
@@ -155,6 +161,8 @@ class Worker:
             # save; serve the explanation instead, so requests get an answer.
             app, error, status, message = None, WorkerExited(self.report), "error", self.report
         else:
+            if self.config.cache_dir:
+                _routecache.install(self.config.cache_dir)
             app, error, status, message = self.load()
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
@@ -173,6 +181,9 @@ class Worker:
         self.control.send(
             event="ready", status=status, message=message, pin=self._pin(wsgi), learned=learned
         )
+        if self.config.cache_dir:
+            # After "ready": the next worker's factory reuses the URL builders compiled here.
+            _routecache.save(self.config.cache_dir)
         return self._loop(self.front)
 
     def _pin(self, wsgi: WSGIApp) -> str | None:
@@ -229,6 +240,42 @@ class Worker:
         finished = self.front.drain(deadline)
         self.control.send(event="stopped", clean=finished)
         return 0
+
+
+#: (project_dir, app, context) resolved once by the warm process for the workers it forks.
+_prepared: tuple[str | None, str | None, ProjectContext] | None = None
+
+
+def prepare_project(project_dir: str | None, app: str | None) -> ProjectContext | None:
+    """Find the project, resolve the app's name and load ``.env`` once, in the warm process.
+
+    What it reads (``pyproject.toml``, ``.env``, ``.flaskenv`` at the project's root) is what
+    rebuilds the warm process when it changes, so a forked worker can take it as is: ~20%
+    of a reload's CPU on the generated site. ``None`` when it fails: each worker then
+    resolves it itself, and says what is wrong.
+    """
+    global _prepared
+    from webkit_cli.errors import WebkitError
+    from webkit_cli.project import ProjectContext
+
+    try:
+        ctx = ProjectContext.from_options(project_dir=project_dir, app=app)
+    except WebkitError:
+        return None
+    _prepared = (project_dir, app, ctx)
+    return ctx
+
+
+def _prepared_context(config: ServerConfig) -> ProjectContext | None:
+    """A fresh context from the one the warm process prepared for this configuration."""
+    if _prepared is None:
+        return None
+    project_dir, app, ctx = _prepared
+    if (project_dir, app) != (config.project_dir, config.app):
+        return None
+    fresh = dataclasses.replace(ctx)  # the app itself is never shared: a new one is imported
+    fresh._env_loaded = True  # this process inherited the environment the warm process loaded
+    return fresh
 
 
 def _pooled_server(host: str, app: WSGIApp, handler: type[Any], fd: int) -> BaseWSGIServer:
