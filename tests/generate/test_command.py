@@ -65,7 +65,7 @@ def test_dry_run_plans_every_file_and_edit_and_writes_nothing(site: Path) -> Non
         f"src/{package}/posts/views.py",
         f"src/{package}/templates/posts/form.html",
         "tests/test_posts.py",
-        f"src/{package}/migrations/versions/0002_create_posts.py",
+        f"src/{package}/migrations/versions/0003_create_posts.py",
     ]:
         assert f"create     {path}" in result.stdout, result.stdout
     assert f"edit       src/{package}/__init__.py" in result.stdout
@@ -170,7 +170,10 @@ def test_no_migration_writes_none(site: Path) -> None:
     result = webkit("generate", "resource", "post", "title:str", "--no-migration", cwd=site)
     assert result.returncode == 0, result.stderr
     versions = site / "src" / "my_site" / "migrations" / "versions"
-    assert [p.name for p in versions.glob("*.py")] == ["0001_initial_schema.py"]
+    assert sorted(p.name for p in versions.glob("*.py")) == [
+        "0001_initial_schema.py",
+        "0002_accounts.py",
+    ]
     assert "db upgrade" not in result.stdout
 
 
