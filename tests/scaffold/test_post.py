@@ -108,6 +108,16 @@ def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "webkit run --reload" in text
     text = render(next_steps_panel(tmp_path / "shop", installed=True))
     assert "pip install" not in text
+    assert "keys create" not in text
+
+
+def test_next_steps_panel_of_an_api_says_how_to_get_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = render(next_steps_panel(tmp_path / "shop", installed=True, api_package="shop"))
+    assert "flask --app shop users create you@example.com" in text
+    assert "flask --app shop keys create --user you@example.com --scope read,write" in text
 
 
 # --- pip install into a fresh environment ---------------------------------------------------
