@@ -8,6 +8,7 @@ page and width to FOLDER: ``<template>-<page>-desktop.png`` (the 1280x800 window
 Content-Security-Policy violation is reported (allowed: the 4xx/5xx a page is shot for).
 
     scripts/screenshots [FOLDER] [--only TEMPLATE ...]
+    scripts/screenshots --readme    # docs/site.png and docs/error-page.png, for README.md
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 DEFAULT_FOLDER = Path("/work/coord/screens") if Path("/work/coord").is_dir() else None
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
+#: README.md's two pictures, in 256 colours so that each PNG stays well under 150 kB.
+README_SHOTS = {"home-welcome": "site.png", "dev-error-page": "error-page.png"}
+README_SIZE = (1024, 760)
 ADMIN = ("ada@example.com", "correct horse battery staple")
 
 BOOM_VIEW = '''
@@ -148,10 +152,13 @@ def log_in(page: Any, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def shoot(browser: Any, url: str, template: str, shot: Shot, folder: Path) -> list[str]:
+def shoot(
+    browser: Any, url: str, template: str, shot: Shot, folder: Path, *, readme: bool = False
+) -> list[str]:
     """Saves the shot at every size; returns the problems the page reported."""
     problems: list[str] = []
-    for size, (width, height) in SIZES.items():
+    sizes = {"readme": README_SIZE} if readme else SIZES
+    for size, (width, height) in sizes.items():
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         page.on("console", lambda m: m.type == "error" and problems.append(m.text))
@@ -170,6 +177,12 @@ def shoot(browser: Any, url: str, template: str, shot: Shot, folder: Path) -> li
         if shot.focus_skip_link:
             page.keyboard.press("Tab")
         out = folder / f"{template}-{shot.name}-{size}.png"
+        if readme:
+            out = folder / README_SHOTS[shot.name]
+            page.screenshot(path=str(out))
+            _quantize(out)
+            context.close()
+            continue
         # Desktop: what the window shows first; phone: the whole page, to look at every part.
         page.screenshot(path=str(out), full_page=size == "phone" and not shot.focus_skip_link)
         context.close()
@@ -177,14 +190,29 @@ def shoot(browser: Any, url: str, template: str, shot: Shot, folder: Path) -> li
     return sorted({p for p in problems if shot.status == 200 or allowed not in p})
 
 
+def _quantize(path: Path) -> None:
+    """256 colours, for a small PNG in the repository (needs Pillow: pip install pillow)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        print(f"  {path.name}: not made smaller, Pillow is not installed (pip install pillow)")
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--only", nargs="*", choices=sorted(SHOTS), default=sorted(SHOTS))
+    parser.add_argument("--readme", action="store_true", help="write README.md's pictures")
     args = parser.parse_args(argv)
     folder: Path = (args.folder or Path.cwd() / "screens-out").resolve()
-    if folder.is_relative_to(ROOT) and not args.folder:
-        raise SystemExit("Error: give a FOLDER outside the repository")
+    if args.readme:
+        folder, args.only = ROOT / "docs", ["site"]
+    elif folder.is_relative_to(ROOT):
+        raise SystemExit("Error: give a FOLDER outside the repository (README's: --readme)")
     folder.mkdir(parents=True, exist_ok=True)
     if not CHROMIUM.exists():
         raise SystemExit(f"Error: {CHROMIUM} is missing (apt-get install chromium)")
@@ -217,16 +245,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
             with served(project, env) as url:
                 for shot in SHOTS[template]:
-                    problems = shoot(browser, url, template, shot, folder)
+                    if args.readme and shot.name not in README_SHOTS:
+                        continue
+                    problems = shoot(browser, url, template, shot, folder, readme=args.readme)
                     mark = "!" if problems else " "
                     print(f"{mark} {template}-{shot.name}: {shot.path}", flush=True)
                     for problem in problems:
                         print(f"    {problem}")
                     failures += bool(problems)
         browser.close()
-    print(
-        f"{sum(len(s) for t, s in SHOTS.items() if t in args.only) * len(SIZES)} PNGs in {folder}"
-    )
+    print(f"Saved in {folder}")
     return 1 if failures else 0
 
 
