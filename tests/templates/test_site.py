@@ -78,6 +78,20 @@ MUTATIONS = [
         "test_unknown_page_gets_the_custom_404",
         id="default-404",
     ),
+    pytest.param(
+        f"{PACKAGE_DIR}/welcome.py",
+        '    if app.config["APP_ENV"] == "development":\n',
+        "    if True:\n",
+        "test_no_welcome_outside_development",
+        id="welcome-in-production",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/templates/index.html",
+        '  <p class="hero-kicker">{% if session.display_name %}Hello,',
+        '  <p class="hero-kicker">{% if session.display_name %}Welcome back,',
+        "test_name_is_remembered_across_pages",
+        id="welcome-back-on-the-first-visit",
+    ),
 ]
 
 
