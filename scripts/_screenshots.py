@@ -30,7 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"]
-DEFAULT_FOLDER = Path("/work/coord/screens") if Path("/work/coord").is_dir() else None
+DEFAULT_FOLDER = (
+    Path("/work/coord/screens")
+    if Path("/work/coord").is_dir()
+    else Path(tempfile.gettempdir()) / "webkit-screens"
+)
 URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 #: README.md's two pictures, in 256 colours so that each PNG stays well under 150 kB.
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(SHOTS), default=sorted(SHOTS))
     parser.add_argument("--readme", action="store_true", help="write README.md's pictures")
     args = parser.parse_args(argv)
-    folder: Path = (args.folder or Path.cwd() / "screens-out").resolve()
+    folder: Path = args.folder.resolve()
     if args.readme:
         folder, args.only = ROOT / "docs", ["site"]
     elif folder.is_relative_to(ROOT):
