@@ -60,12 +60,14 @@ class Shot:
     login: bool = False  # as the admin user
     accept_json: bool = False
     focus_skip_link: bool = False
+    dark: bool = False  # prefers-color-scheme: dark
 
 
 SHOTS: dict[str, list[Shot]] = {
     "site": [
         Shot("home-welcome", "/"),
         Shot("home-skip-link-focused", "/", focus_skip_link=True),
+        Shot("home-dark", "/", dark=True),
         Shot("about", "/about"),
         Shot("contact", "/contact"),
         Shot("login", "/auth/login"),
@@ -84,6 +86,7 @@ SHOTS: dict[str, list[Shot]] = {
     "api": [
         Shot("index", "/"),
         Shot("docs", "/docs"),
+        Shot("docs-dark", "/docs", dark=True),
         Shot("openapi-json", "/openapi.json"),
         Shot("healthz", "/healthz"),
         Shot("401", "/notes", status=401),
@@ -163,7 +166,10 @@ def shoot(
     problems: list[str] = []
     sizes = {"readme": README_SIZE} if readme else SIZES
     for size, (width, height) in sizes.items():
-        context = browser.new_context(viewport={"width": width, "height": height})
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            color_scheme="dark" if shot.dark else "light",
+        )
         page = context.new_page()
         page.on("console", lambda m: m.type == "error" and problems.append(m.text))
         page.on("pageerror", lambda error: problems.append(str(error)))
