@@ -74,6 +74,14 @@ def test_creates_a_project_without_asking(runner: CliRunner, tiny: Path, out: Pa
     assert not (project / ".git").exists()
 
 
+def test_an_api_project_says_how_to_get_a_key(runner: CliRunner, out: Path) -> None:
+    result = new(runner, "notes-api", "-t", "api", "--dir", str(out), "--no-git", "--no-input")
+    assert result.exit_code == 0, result.output
+    assert "flask --app notes_api keys create --user you@example.com" in result.output
+    site = new(runner, "web", "-t", "site", "--dir", str(out), "--no-git", "--no-input")
+    assert "Next steps" in site.output and "keys create" not in site.output
+
+
 def test_options_reach_the_template(runner: CliRunner, tiny: Path, out: Path) -> None:
     result = new(
         runner,

@@ -109,6 +109,7 @@ def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     text = render(next_steps_panel(tmp_path / "shop", installed=True))
     assert "pip install" not in text
     assert "db upgrade" not in text
+    assert "keys create" not in text
 
 
 def test_next_steps_upgrade_the_database_first(
@@ -122,6 +123,15 @@ def test_next_steps_upgrade_the_database_first(
     steps = [line.strip("│ ") for line in lines]
     upgrade = steps.index("flask --app shop_app db upgrade")
     assert upgrade < steps.index("webkit run --reload")
+
+
+def test_next_steps_panel_of_an_api_says_how_to_get_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = render(next_steps_panel(tmp_path / "shop", installed=True, api_package="shop"))
+    assert "flask --app shop users create you@example.com" in text
+    assert "flask --app shop keys create --user you@example.com --scope read,write" in text
 
 
 # --- pip install into a fresh environment ---------------------------------------------------

@@ -111,13 +111,17 @@ def reloaded(page: Any) -> bool:
 
 def test_template_edit_updates_the_open_page(served: Server, site: Path, page: Any) -> None:
     open_connected(page, f"http://127.0.0.1:{served.port}/")
-    assert page.locator("h1").inner_text() == "Welcome!"
+    assert page.locator(".hero-kicker").text_content() == "Welcome"
     # The site's own strict policy is in force on the page that runs the script.
     csp = page.evaluate("fetch(location.href).then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self'" in csp
 
-    save(site / "src/mysite/templates/index.html", "Welcome!", "Welcome, saved from the editor!")
-    page.locator("h1", has_text="saved from the editor").wait_for(timeout=TIMEOUT_MS)
+    save(
+        site / "src/mysite/templates/index.html",
+        "{% else %}Welcome{% endif %}",
+        "{% else %}Welcome, saved from the editor!{% endif %}",
+    )
+    page.locator(".hero-kicker", has_text="saved from the editor").wait_for(timeout=TIMEOUT_MS)
     assert reloaded(page)
     assert page.problems == []
 
@@ -132,9 +136,9 @@ def test_python_edit_updates_the_open_page_once_the_new_worker_answers(
         site / "src/mysite/views.py",
         'return render_template("index.html", name_form=NameForm())',
         'return render_template("index.html", name_form=NameForm()).replace('
-        '"Welcome!", "Welcome from new Python code!")',
+        '"Welcome</p>", "Welcome from new Python code!</p>")',
     )
-    page.locator("h1", has_text="new Python code").wait_for(timeout=TIMEOUT_MS)
+    page.locator(".hero-kicker", has_text="new Python code").wait_for(timeout=TIMEOUT_MS)
     assert reloaded(page)
     page.wait_for_function("() => window.__webkitLiveReload.state === 'open'", timeout=TIMEOUT_MS)
     assert page.evaluate("window.__webkitLiveReload.generation") != first
@@ -176,7 +180,7 @@ def test_syntax_error_page_recovers_by_itself(served: Server, site: Path, page: 
     page.locator("h1", has_text="The app failed to load").wait_for(timeout=TIMEOUT_MS)
     assert "SyntaxError" in page.content()
     save(views, "def about( -> str:", "def about() -> str:")
-    page.locator("h1", has_text="Welcome!").wait_for(timeout=TIMEOUT_MS)
+    page.locator(".hero-kicker", has_text="Welcome").wait_for(timeout=TIMEOUT_MS)
     assert views.read_text(encoding="utf-8") == good
     # The error page is a 500: Chromium reports that response as a console error.
     assert [p for p in page.problems if "500" not in p] == []

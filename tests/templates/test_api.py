@@ -737,6 +737,20 @@ MUTATIONS = [
         "test_document_lists_exactly_the_routes",
         id="openapi-out-of-date",
     ),
+    pytest.param(
+        f"{SRC}/docs.py",
+        '    response.headers["Content-Security-Policy"] = HTML_CONTENT_SECURITY_POLICY\n',
+        "",
+        "test_docs_pages_run_no_script_and_load_only_this_origin",
+        id="docs-without-their-csp",
+    ),
+    pytest.param(
+        f"{SRC}/docs.py",
+        "        for method in METHODS:\n",
+        "        for method in METHODS[:1]:\n",
+        "test_docs_show_every_operation_of_the_document",
+        id="docs-miss-operations",
+    ),
 ]
 
 

@@ -116,6 +116,32 @@ def test_every_page_loads_without_console_errors_or_csp_violations(
     assert page.problems.unexpected("status of 404") == []
 
 
+def test_site_skip_link_shows_without_covering_the_brand(site: Server, page: Any) -> None:
+    """Focused (the first Tab), the skip link is visible and the brand stays uncovered."""
+    page.goto(site.url + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    link = page.locator(".skip-link").bounding_box()
+    brand = page.locator(".brand").bounding_box()
+    assert link["x"] >= 0 and link["y"] >= 0 and link["height"] > 0  # on screen
+    overlap_x = link["x"] < brand["x"] + brand["width"] and brand["x"] < link["x"] + link["width"]
+    overlap_y = link["y"] < brand["y"] + brand["height"] and brand["y"] < link["y"] + link["height"]
+    assert not (overlap_x and overlap_y), (link, brand)
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#content"
+    assert page.problems.unexpected() == []
+
+
+def test_site_home_in_development_shows_the_welcome(site: Server, page: Any) -> None:
+    """webkit run serves in development: the home page says it works, with the real paths."""
+    page.goto(site.url + "/")
+    expect_text(page, ".welcome h2", "It works!")
+    files = page.locator(".welcome-files code").all_inner_texts()
+    assert "src/my_site/templates/index.html" in files
+    assert page.locator(".welcome-routes a", has_text="/about").count() == 1
+    assert page.problems.unexpected() == []
+
+
 def test_site_contact_form_error_then_success(site: Server, page: Any) -> None:
     page.goto(site.url + "/contact")
     page.fill("#name", "Ada Lovelace")
@@ -475,3 +501,31 @@ def test_api_in_the_browser_with_a_key(
     assert listing["data"][0]["title"] == "<script>alert(1)</script>"
     assert page.locator("script").count() == 0
     assert page.problems.unexpected("status of 401") == []
+
+
+def test_api_docs_show_every_path_under_the_strict_csp(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    """/docs, made from the OpenAPI document, shows every path in Chromium, styled by its
+    own stylesheet, with no script, no console error and no CSP violation; a browser asking
+    for / gets a page linking to it."""
+    server = serve(generate("api", tmp_path))
+    document = page.request.get(server.url + "/openapi.json").json()
+
+    response = page.goto(server.url + "/")
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page.get_by_role("link", name="Documentation").click()
+    page.wait_for_url(server.url + "/docs")
+    page.wait_for_load_state("networkidle")
+    headings = page.locator(".operation h2").all_inner_texts()
+    for path, item in document["paths"].items():
+        for method in item:
+            if method != "parameters":
+                assert f"{method.upper()} {path}" in headings, (method, path)
+    # The stylesheet applied: the CSP let it load.
+    assert page.evaluate("getComputedStyle(document.querySelector('.operation')).borderRadius") == (
+        "8px"
+    )
+    assert page.locator("script").count() == 0
+    assert page.problems.unexpected() == []

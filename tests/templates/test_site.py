@@ -93,6 +93,20 @@ MUTATIONS = [
         "test_anonymous_visitors_are_sent_to_log_in",
         id="messages-public",
     ),
+    pytest.param(
+        f"{PACKAGE_DIR}/welcome.py",
+        '    if app.config["APP_ENV"] == "development":\n',
+        "    if True:\n",
+        "test_no_welcome_outside_development",
+        id="welcome-in-production",
+    ),
+    pytest.param(
+        f"{PACKAGE_DIR}/templates/index.html",
+        '  <p class="hero-kicker">{% if session.display_name %}Hello,',
+        '  <p class="hero-kicker">{% if session.display_name %}Welcome back,',
+        "test_name_is_remembered_across_pages",
+        id="welcome-back-on-the-first-visit",
+    ),
 ]
 
 

@@ -473,4 +473,5 @@ def _after(
     if install:
         install_project(target, console)
         console.print(f"Installed {name} with its dev extras into {sys.prefix}.")
-    console.print(next_steps_panel(target, installed=install))
+    api_package = str(result.answers["package"]) if tpl.name == "api" else None
+    console.print(next_steps_panel(target, installed=install, api_package=api_package))

@@ -201,8 +201,12 @@ def summary_line(result: ScaffoldResult, *, overwrite: bool) -> str:
     )
 
 
-def next_steps_panel(target: Path, *, installed: bool) -> Panel:
-    """The small 'what now' panel printed after a successful run."""
+def next_steps_panel(target: Path, *, installed: bool, api_package: str | None = None) -> Panel:
+    """The small 'what now' panel printed after a successful run.
+
+    ``api_package``: the project is the built-in ``api`` template's, whose every endpoint but
+    ``/``, ``/docs`` and ``/healthz`` needs a key; the panel says how to make one.
+    """
     from rich.panel import Panel
 
     where = _where(target)
@@ -214,6 +218,12 @@ def next_steps_panel(target: Path, *, installed: bool) -> Panel:
     if migrations:
         steps.append(f"flask --app {migrations[0].parent.parent.name} db upgrade")
     steps += ["webkit run --reload", "pytest"]
+    if api_package:
+        flask = f"flask --app {api_package}"
+        steps += [
+            f"{flask} users create you@example.com",
+            f"{flask} keys create --user you@example.com --scope read,write  # an API key",
+        ]
     from rich.text import Text
 
     return Panel(Text("\n".join(steps)), title="Next steps", expand=False, border_style="green")
