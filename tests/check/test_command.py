@@ -33,6 +33,31 @@ def test_clean_project_exits_0(runner: CliRunner, tmp_path: Path) -> None:
     assert invoke(runner, str(root)) == (0, "All checks passed\n", "")
 
 
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "1"}])
+def test_a_clean_run_prints_what_rich_prints(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Not a terminal: the line is printed without importing rich, as rich prints it;
+    when rich would colour it, rich prints it."""
+    import io
+
+    from rich.console import Console
+
+    from webkit_cli.check.reporters import ALL_PASSED
+
+    root = make_project(tmp_path / "demo")
+    result = runner.invoke(cli, ["check", str(root), "--no-import"], env=env)
+    buffer = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        console = Console(file=buffer, highlight=False, soft_wrap=False)
+        console.print(f"[bold green]{ALL_PASSED}[/]")
+    assert result.exit_code == 0
+    assert result.stdout == buffer.getvalue()
+    assert ("\x1b[" in result.stdout) == bool(env)
+
+
 def test_error_exits_1(runner: CliRunner, tmp_path: Path) -> None:
     root = make_project(tmp_path / "demo", TEMPLATE_ERROR)
     code, out, _ = invoke(runner, str(root))

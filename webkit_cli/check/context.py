@@ -8,12 +8,10 @@ Jinja's ``Environment.parse`` once; every rule walks those trees. That is what k
 from __future__ import annotations
 
 import ast
-import io
 import os
 import shutil
 import stat
 import subprocess
-import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -50,14 +48,26 @@ _UNPARSED: Any = object()
 
 @dataclass
 class PythonFile:
-    """One ``.py`` file: its text, its AST (``None`` when it does not parse)."""
+    """One ``.py`` file: its text, its AST (``None`` when it does not parse).
+
+    ``text`` is ``None`` until :attr:`source` is first read: a run whose results come from
+    the cache reads only the files a rule still looks at.
+    """
 
     path: Path
     rel: str
-    source: str
+    text: str | None
     module: str | None
     error: SyntaxError | None = None
     _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The text (by PEP 263; ``""`` when it is not text), read on first use."""
+        if self.text is None:
+            data = read_bytes(self.path)
+            self.text = (decode_python(data)[0] if data is not None else None) or ""
+        return self.text
 
     @property
     def tree(self) -> ast.Module | None:
@@ -91,7 +101,8 @@ class TemplateFile:
 
     path: Path
     rel: str
-    source: str
+    #: ``None`` until :attr:`source` is first read (as :class:`PythonFile`)
+    text: str | None
     names: tuple[str, ...]
     error: Exception | None = None
     error_line: int | None = None
@@ -99,6 +110,18 @@ class TemplateFile:
     #: only then: a cached run never imports Jinja's parser)
     env_spec: Any = field(default=None, repr=False, compare=False)
     _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The text (UTF-8, as Flask's loaders read it; ``""`` when it is not), read on
+        first use."""
+        if self.text is None:
+            data = read_bytes(self.path)
+            try:
+                self.text = data.decode("utf-8") if data is not None else ""
+            except UnicodeDecodeError:
+                self.text = ""
+        return self.text
 
     @property
     def tree(self) -> nodes.Template | None:
@@ -380,6 +403,9 @@ def _line_at(data: bytes, offset: int) -> int:
 
 def decode_python(data: bytes) -> tuple[str | None, SyntaxError | None]:
     """Source text by PEP 263 (the coding cookie, else UTF-8), or why it is not text."""
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:
@@ -438,7 +464,7 @@ def _parse_python(source: str, path: Path) -> tuple[ast.Module | None, SyntaxErr
 def python_file_from(path: Path, rel: str, module: str | None, data: bytes) -> PythonFile:
     """A :class:`PythonFile` for ``data``, parsed now (the per-file analysis needs its tree)."""
     source, error = decode_python(data)
-    file = PythonFile(path=path, rel=rel, source=source or "", module=module, error=error)
+    file = PythonFile(path=path, rel=rel, text=source or "", module=module, error=error)
     if source is None:
         file.tree = None
     else:
@@ -453,12 +479,12 @@ def template_file_from(
     try:
         source = data.decode("utf-8")  # what Flask's loaders read templates as
     except UnicodeDecodeError as exc:
-        file = TemplateFile(path=path, rel=rel, source="", names=names)
+        file = TemplateFile(path=path, rel=rel, text="", names=names)
         file.error = ValueError(f"the template is not valid UTF-8 (byte 0x{data[exc.start]:02x})")
         file.error_line = _line_at(data, exc.start)
         file.tree = None
         return file
-    file = TemplateFile(path=path, rel=rel, source=source, names=names)
+    file = TemplateFile(path=path, rel=rel, text=source, names=names)
     file.tree = None
     file._parse(env)
     return file
@@ -480,29 +506,75 @@ def _restore_error(result: FileResult, python: bool) -> Exception | None:
 
 
 def load_python_files(ctx: CheckContext) -> None:
-    """Read every ``.py`` file; what it yields on its own (does it parse, the per-file
+    """List every ``.py`` file; what it yields on its own (does it parse, the per-file
     rules' findings) comes from the cache or is computed once. One that is not text or
     does not parse keeps its error (reported as P005) and counts as checked."""
-    from webkit_cli.check.filecache import Job, analyse_many
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
 
     jobs: list[Job] = []
+    paths: list[Path] = []
+    module_of = _module_namer(ctx.project)
     for rel, path in ctx.all_files.items():
         if not rel.endswith(".py"):
             continue
-        data = read_bytes(path)
-        if data is None:
-            continue  # not a regular file, or unreadable
-        source, _ = decode_python(data)
-        module = module_name(ctx.project, path)
-        ctx.python_files.append(PythonFile(path=path, rel=rel, source=source or "", module=module))
-        jobs.append(Job("python", str(path), rel, module, data))
-    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
-    for file, result in zip(ctx.python_files, results, strict=True):
+        sig = regular_file_signature(path)
+        if sig is None:
+            continue  # not a regular file (a FIFO called pipe.py), or gone
+        jobs.append(Job("python", str(path), rel, module_of(path), stat=sig))
+        paths.append(path)
+    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    for job, path, result in zip(jobs, paths, results, strict=True):
+        if result is None:
+            continue  # unreadable
+        file = PythonFile(path=path, rel=job.rel, text=None, module=job.module)
+        ctx.python_files.append(file)
         ctx.file_results[file.rel] = result
         error = _restore_error(result, python=True)
         if error is not None:
             assert isinstance(error, SyntaxError)
             file.error, file.tree = error, None
+
+
+def _module_namer(project: Project) -> Callable[[Path], str | None]:
+    """:func:`module_name` for many files (string prefixes: pathlib costs more than the
+    rest of a cached run)."""
+    bases = [os.path.join(str(base), "") for base in project.source_dirs]  # noqa: PTH118
+
+    def name(path: Path) -> str | None:
+        text = str(path)
+        for base in bases:
+            if not text.startswith(base):
+                continue
+            parts = text[len(base) :].split(os.sep)  # noqa: PTH206 - strings are faster
+            stem, dot, _suffix = parts[-1].rpartition(".")
+            parts[-1] = stem if dot and stem else parts[-1]
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(part.isidentifier() for part in parts):
+                return ".".join(parts)
+        return None
+
+    return name
+
+
+def text_file_results(ctx: CheckContext) -> dict[str, FileResult]:
+    """What each walked file that is neither Python nor a template yields on its own (its
+    conflict markers), from the cache or read once; larger files than
+    :data:`MAX_TEXT_BYTES` and binary files yield nothing."""
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
+
+    known = {f.rel for f in ctx.python_files}
+    known.update(f.rel for f in ctx.template_files)
+    jobs: list[Job] = []
+    for rel, path in ctx.all_files.items():
+        if rel in known:
+            continue
+        sig = regular_file_signature(path)
+        if sig is None or sig[0] > MAX_TEXT_BYTES:
+            continue
+        jobs.append(Job("text", str(path), rel, None, stat=sig))
+    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    return {job.rel: result for job, result in zip(jobs, results, strict=True) if result}
 
 
 def drop_deep_trees(ctx: CheckContext) -> bool:
@@ -545,23 +617,39 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
     return list(dirs)
 
 
+def template_folder_literals(tree: ast.Module) -> list[str]:
+    """The literal ``template_folder="x"`` arguments of a module's calls (kept in the
+    per-file cache)."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for kw in node.keywords:
+            if kw.arg == "template_folder" and isinstance(kw.value, ast.Constant):
+                value = kw.value.value
+                if isinstance(value, str) and value:
+                    found.append(value)
+    return found
+
+
 def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
     """``Flask(..., template_folder="x")`` / ``Blueprint(..., template_folder="x")`` literals.
 
     Read from the AST so that ``--no-import`` knows a blueprint's own template folder too
     (Flask resolves it relative to the module's folder, as done here).
     """
-    for file, tree in ctx.parsed_python("template_folder"):
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            for kw in node.keywords:
-                if kw.arg == "template_folder" and isinstance(kw.value, ast.Constant):
-                    value = kw.value.value
-                    if isinstance(value, str) and value:
-                        path = (file.path.parent / value).resolve()
-                        if path.is_dir() and ctx.root in path.parents:
-                            yield path
+    for file in ctx.python_files:
+        result = ctx.file_results.get(file.rel)
+        if result is not None:
+            values = result.extracts.get("template-folders", ()) if file.error is None else ()
+        elif "template_folder" in file.source and file.tree is not None:
+            values = template_folder_literals(file.tree)
+        else:
+            continue
+        for value in values:
+            path = (file.path.parent / value).resolve()
+            if path.is_dir() and ctx.root in path.parents:
+                yield path
 
 
 def make_jinja_env(ctx: CheckContext) -> Environment:
@@ -579,12 +667,14 @@ def make_jinja_env(ctx: CheckContext) -> Environment:
 def _reparse_in_the_app(ctx: CheckContext) -> None:
     """Templates that fail here because an extension of the app's own code is missing in
     this process: the app's environment (in the child) decides whether they parse."""
+    importer = ctx.app_state.importer
+    if ctx.facts is None or importer is None:
+        return  # (before importing Jinja: a cached run without the app never needs it)
     from jinja2 import TemplateSyntaxError
 
     from webkit_cli.check.jinja import unloadable
 
-    importer = ctx.app_state.importer
-    if ctx.facts is None or importer is None or not unloadable(ctx.facts.jinja_extensions):
+    if not unloadable(ctx.facts.jinja_extensions):
         return
     failed = {
         str(f.path): f for f in ctx.template_files if isinstance(f.error, TemplateSyntaxError)
@@ -602,41 +692,55 @@ def _reparse_in_the_app(ctx: CheckContext) -> None:
             file.error_line = verdict[0]
 
 
+def _template_paths(directories: Iterable[Path]) -> dict[Path, tuple[str, list[str]]]:
+    """Template files under each folder: path -> (its real path, its name in each folder).
+
+    A folder's real path is resolved once and a file's only when it is a link (resolving
+    each file cost more than the rest of a cached run)."""
+    found: dict[Path, tuple[str, list[str]]] = {}
+    for directory in directories:
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            real_dir = os.path.realpath(dirpath)
+            prefix = os.path.relpath(dirpath, directory).replace(os.sep, "/")
+            for name in filenames:
+                if os.path.splitext(name)[1].lower() not in CHECK_TEMPLATE_SUFFIXES:  # noqa: PTH122
+                    continue
+                path = Path(dirpath, name)
+                if path not in found:
+                    link = path.is_symlink()
+                    real = os.path.realpath(path) if link else os.path.join(real_dir, name)  # noqa: PTH118
+                    found[path] = (real, [])
+                found[path][1].append(name if prefix == "." else f"{prefix}/{name}")
+    return found
+
+
 def load_templates(ctx: CheckContext) -> None:
     """Find every template file; its syntax and per-file findings come from the cache or
     one parse with Jinja's own parser (with the app's environment)."""
-    from webkit_cli.check.filecache import Job, analyse_many
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
 
     ctx.template_dirs = _template_dirs(ctx)
     spec = env_spec(ctx)
-    by_path: dict[Path, list[str]] = {}
-    for directory in ctx.template_dirs:
-        for dirpath, dirnames, filenames in os.walk(directory):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                path = Path(dirpath) / name
-                if path.suffix.lower() not in CHECK_TEMPLATE_SUFFIXES:
-                    continue
-                by_path.setdefault(path, []).append(path.relative_to(directory).as_posix())
+    by_path = _template_paths(ctx.template_dirs)
     jobs: list[Job] = []
+    paths: list[Path] = []
     for path in sorted(by_path):
-        rel = ctx.rel(path)
+        real, names = by_path[path]
+        rel = display_path(real, ctx.root)
         if rel not in ctx.all_files:  # excluded or in a skipped directory
             continue
-        data = read_bytes(path)
-        if data is None:
-            continue  # not a regular file, or unreadable
-        names = tuple(by_path[path])
-        try:
-            source = data.decode("utf-8")  # what Flask's loaders read templates as
-        except UnicodeDecodeError:
-            source = ""  # T001 says why (from the analysis)
-        ctx.template_files.append(
-            TemplateFile(path=path, rel=rel, source=source, names=names, env_spec=spec)
-        )
-        jobs.append(Job("template", str(path), rel, None, data, names, spec))
-    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
-    for file, result in zip(ctx.template_files, results, strict=True):
+        sig = regular_file_signature(path)
+        if sig is None:
+            continue  # not a regular file, or gone
+        jobs.append(Job("template", str(path), rel, None, None, tuple(names), spec, sig))
+        paths.append(path)
+    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    for job, path, result in zip(jobs, paths, results, strict=True):
+        if result is None:
+            continue  # unreadable
+        file = TemplateFile(path=path, rel=job.rel, text=None, names=job.names, env_spec=spec)
+        ctx.template_files.append(file)
         ctx.file_results[file.rel] = result
         error = _restore_error(result, python=False)
         if error is not None:
