@@ -18,6 +18,7 @@ WARNING_ONLY = {
     "{{ bio|safe }}\n{% endblock %}\n"
 }
 TEMPLATE_ERROR = {"src/demo/templates/item.html": "{% if x %}\n"}
+BROKEN_LINK = '\n\n@bp.route("/away")\ndef away():\n    return redirect(url_for("main.nowhere"))\n'
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -261,3 +262,33 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(tmp_path: Path) ->
         "webkit check could not run H002 on this project (RuntimeError: rule bug); "
         "please report it."
     ]
+
+
+def test_a_child_started_early_imports_the_app(tmp_path: Path) -> None:
+    """The CLI starts the app's child before it finds the project; it is told what to
+    import then, and ends with the run."""
+    from tests.check.helpers import check
+    from webkit_cli.check.appimport import AppImport
+
+    root = make_project(tmp_path / "demo", {"src/demo/views.py": VIEWS_PY + BROKEN_LINK})
+    child = AppImport.prestart()
+    report = check(root, child=child)
+    assert [(f.code, f.file) for f in report.findings] == [("L001", "src/demo/views.py")]
+    assert child.proc.poll() is not None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"select": ["S001"]}, {"app": "nowhere:create_app"}],
+    ids=["no-app-rule", "bad-target"],
+)
+def test_a_child_started_early_and_not_needed_is_ended(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    from tests.check.helpers import check
+    from webkit_cli.check.appimport import AppImport
+
+    root = make_project(tmp_path / "demo")
+    child = AppImport.prestart()
+    check(root, child=child, **options)
+    assert child.proc.poll() is not None

@@ -185,14 +185,19 @@ class ProjectIndex:
             return found
         return None
 
-    def save(self, keep: Collection[str]) -> None:
-        """Write the index (if anything changed), dropping the files no longer listed."""
+    def prune(self, keep: Collection[str]) -> None:
+        """Drop the files no longer listed (``keep``: those the project has)."""
         if not self.dirty:
             return
-        self.dirty = False
         self.files = {name: entry for name, entry in self.files.items() if name[0] in keep}
         used = {entry.key for entry in self.files.values() if isinstance(entry, _Entry)}
         self.results = {key: value for key, value in self.results.items() if key in used}
+
+    def save(self) -> None:
+        """Write the index, if anything changed."""
+        if not self.dirty:
+            return
+        self.dirty = False
         if self.path is None:
             return
         payload = {
@@ -222,8 +227,10 @@ class FileCache:
     """Project indexes on disk under ``root``, kept in memory for a long-lived process
     (``webkit check --watch``). ``root=None`` keeps them in memory only."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, *, defer_writes: bool = False) -> None:
         self.root = root
+        #: leave the writing to :meth:`write` (``--watch`` prints first, then writes)
+        self.defer_writes = defer_writes
         self.indexes: dict[Path, ProjectIndex] = {}
         #: files whose result came from the cache / had to be analysed
         self.hits = 0
@@ -232,10 +239,13 @@ class FileCache:
         self.reads = 0
 
     @classmethod
-    def default(cls, environ: Mapping[str, str] | None = None) -> FileCache:
+    def default(
+        cls, environ: Mapping[str, str] | None = None, *, defer_writes: bool = False
+    ) -> FileCache:
         from webkit_cli._paths import cache_root
 
-        return cls(cache_root(os.environ if environ is None else environ) / "check")
+        root = cache_root(os.environ if environ is None else environ) / "check"
+        return cls(root, defer_writes=defer_writes)
 
     def index(self, project: Path) -> ProjectIndex:
         """The index of the project at ``project`` (loaded on first use)."""
@@ -249,10 +259,18 @@ class FileCache:
         return found
 
     def flush(self, project: Path, keep: Collection[str]) -> None:
-        """Write the project's index; ``keep``: the files the project still has."""
+        """Write the project's index (unless writes are deferred); ``keep``: the files the
+        project still has."""
         found = self.indexes.get(project)
         if found is not None:
-            found.save(keep)
+            found.prune(keep)
+            if not self.defer_writes:
+                found.save()
+
+    def write(self) -> None:
+        """Write every index that changed."""
+        for index in self.indexes.values():
+            index.save()
 
 
 def _well_formed(result: FileResult) -> bool:

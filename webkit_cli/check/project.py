@@ -211,12 +211,20 @@ class PendingImport:
 
 
 def start_import(
-    project: Project, *, app_option: str | None, dotenv: bool, timeout: float
+    project: Project,
+    *,
+    app_option: str | None,
+    dotenv: bool,
+    timeout: float,
+    child: AppImport | None = None,
 ) -> PendingImport:
-    """Start importing the app in a child process; :func:`finish_import` collects it."""
+    """Start importing the app in a child process (``child``, from
+    :meth:`AppImport.prestart`, when given); :func:`finish_import` collects it."""
     try:
         target = resolve_app_target(project, app_option, dotenv=dotenv).target
     except ProjectError as exc:  # reported as P002 by config_findings
+        if child is not None:
+            child.close(wait=False)  # told nothing yet: nothing of the user's ran
         state = AppState(status="failed", reason=str(exc.format_message()))
         return PendingImport(None, None, (None, None), state)
     where_file = project.pyproject.name if project.pyproject is not None else None
@@ -226,7 +234,9 @@ def start_import(
     load_target = testing_target(project, target) if target else None
     from webkit_cli.check.appimport import AppImport
 
-    importer = AppImport.start(project, target=load_target, dotenv=dotenv, timeout=timeout)
+    importer = AppImport.start(
+        project, target=load_target, dotenv=dotenv, timeout=timeout, child=child
+    )
     return PendingImport(importer, target, (where_file, where_line))
 
 

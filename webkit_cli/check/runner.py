@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webkit_cli.check import project as project_rules
 from webkit_cli.check.config import CheckConfig, parse_check_config
@@ -34,6 +35,9 @@ from webkit_cli.check.suppression import Suppressor
 from webkit_cli.commands._options import DEFAULT_IMPORT_TIMEOUT
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, find_project
+
+if TYPE_CHECKING:
+    from webkit_cli.check.appimport import AppImport
 
 #: webkit's rule modules; importing one registers its checks on the default registry, in
 #: this order (``project``, already imported, registers P005 last).
@@ -194,6 +198,7 @@ def run_check(
     registry: CheckRegistry | None = None,
     cache: FileCache | None = None,
     pool_min: int | None = None,
+    child: AppImport | None = None,
 ) -> CheckReport:
     """Lint the project at (or above) ``path``.
 
@@ -203,11 +208,18 @@ def run_check(
     while the project is parsed. ``registry`` replaces webkit's own checks (tests build
     their own). ``cache`` holds what each file yields on its own (default: webkit's
     cache folder); ``pool_min`` is the number of files to analyse from which a process
-    pool is used (default: the measured break-even).
+    pool is used (default: the measured break-even). ``child`` is a process from
+    :meth:`AppImport.prestart <webkit_cli.check.appimport.AppImport.prestart>` to import
+    the app in (closed in any case).
     """
-    project, early = _find_project(Path(path) if path is not None else None)
-    config, problems = parse_check_config(project.config)
-    codes = _selected_codes(config, select, ignore)
+    try:
+        project, early = _find_project(Path(path) if path is not None else None)
+        config, problems = parse_check_config(project.config)
+        codes = _selected_codes(config, select, ignore)
+    except BaseException:
+        if child is not None:
+            child.close(wait=False)  # told nothing yet: nothing of the user's ran
+        raise
     level = fail_level or config.fail_level or Severity.ERROR
     ctx = CheckContext(
         project=project,
@@ -217,11 +229,13 @@ def run_check(
     )
     wants_app = not no_import and any(RULES[code].uses_app for code in codes)
     # The child imports the app while this process walks and parses the project.
-    pending = (
-        project_rules.start_import(project, app_option=app, dotenv=dotenv, timeout=import_timeout)
-        if wants_app
-        else None
-    )
+    pending = None
+    if wants_app:
+        pending = project_rules.start_import(
+            project, app_option=app, dotenv=dotenv, timeout=import_timeout, child=child
+        )
+    elif child is not None:
+        child.close(wait=False)  # told nothing yet: nothing of the user's ran
     # Only now, with the child under way: a run whose files all come from the cache
     # never imports the per-file rules (or Jinja).
     load_rules(per_file=False)

@@ -172,8 +172,16 @@ def check_command(
                 import_timeout=import_timeout,
             )
         return
+    # The app's child starts now, loading Python and Flask while this process loads the
+    # rules and finds the project (it is told what to import once that is known).
+    child = None
+    if not no_import:
+        from webkit_cli.check.appimport import AppImport
+
+        child = AppImport.prestart()
     report = run_check(
         path if path is not None else project_dir,
+        child=child,
         app=app,
         select=select or None,
         ignore=ignore or None,
