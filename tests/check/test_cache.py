@@ -284,3 +284,36 @@ def test_a_cached_run_imports_neither_jinja_nor_rich_nor_the_per_file_rules(
     warm = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     assert warm.stdout.splitlines()[0] == "All checks passed"
     assert json.loads(warm.stdout.splitlines()[-1]) == []
+
+
+def test_a_remembered_project_wide_finding_follows_the_files_it_came_from(
+    tmp_path: Path,
+) -> None:
+    """S007 reads several files (a form, the template it includes, the code's protection)
+    and is remembered whole: a change to any one of them is seen on the next cached run."""
+    form = '{% extends "base.html" %}{% block body %}<form method="post">'
+    form += '{% include "token.html" %}<button>go</button></form>{% endblock %}\n'
+    root = make_project(
+        tmp_path / "demo",
+        {
+            "src/demo/templates/form.html": form,
+            "src/demo/templates/token.html": '<input name="csrf_token" value="{{ csrf_token() }}">',
+        },
+    )
+    cache = tmp_path / "cache"
+    assert "S007" not in {code for code, *_ in _shown(_run(root, FileCache(cache)))}
+    (root / "src/demo/templates/token.html").write_text("<p>no token</p>\n", encoding="utf-8")
+    report = _run(root, FileCache(cache))
+    assert ("S007", "src/demo/templates/form.html", 1) in locations(report)
+    assert _shown(report) == _shown(_run(root, FileCache(None)))
+    # the protection comes from the code: without Flask-WTF it is S008, not S007
+    init = (root / "src/demo/__init__.py").read_text(encoding="utf-8")
+    init = (
+        init.replace("from flask_wtf.csrf import CSRFProtect\n", "")
+        .replace("csrf = CSRFProtect()\n", "")
+        .replace("    csrf.init_app(app)\n", "")
+    )
+    (root / "src/demo/__init__.py").write_text(init, encoding="utf-8")
+    report = _run(root, FileCache(cache))
+    assert ("S008", "src/demo/templates/form.html", 1) in locations(report)
+    assert _shown(report) == _shown(_run(root, FileCache(None)))

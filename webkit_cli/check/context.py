@@ -178,8 +178,11 @@ class CheckContext:
     git_tracked: set[str] | None = None
     #: files with merge-conflict markers -> marker lines (filled by the hygiene rules)
     conflicts: dict[str, list[int]] | None = None
-    #: per-file results (relative path -> what the file yields on its own)
+    #: per-file results (relative path -> what the file yields on its own) and their keys
     file_results: dict[str, FileResult] = field(default_factory=dict)
+    file_keys: dict[str, str] = field(default_factory=dict)
+    #: template names looked up through the app while a memoised rule ran
+    _resolve_log: set[str] | None = field(default=None, repr=False)
     cache: FileCache = field(default_factory=lambda: _memory_cache())
     #: files from which a process pool pays (``None``: the measured default)
     pool_min: int | None = None
@@ -239,12 +242,57 @@ class CheckContext:
         The file it is served from, ``""`` when it exists but not as a file (or the loader
         could not say), ``None`` when the loader does not have it.
         """
+        if self._resolve_log is not None:
+            self._resolve_log.add(name)
         if name not in self.resolved_templates:
-            importer = self.app_state.importer
-            answer = importer.resolve([name]) if importer is not None else None
+            self._resolve([name])
+        return self.resolved_templates[name]
+
+    def _resolve(self, names: list[str]) -> None:
+        importer = self.app_state.importer
+        answer = importer.resolve(names) if importer is not None else None
+        for name in names:
             # no answer (the child died): give the benefit of the doubt, report nothing
             self.resolved_templates[name] = "" if answer is None else answer.get(name, "")
-        return self.resolved_templates[name]
+
+    def memoised(self, name: str, compute: Callable[[], list[Any]]) -> list[Any]:
+        """``compute()``, remembered in the project's cache index until a Python file or a
+        template changes (its content, names or syntax error), the configuration does, or
+        the app's loader answers differently for a template name ``compute`` asked it for.
+
+        For a project-wide rule that reads only those (CSRF: its forms, the templates they
+        include, the protection the code shows)."""
+        index = self.cache.index(self.root)
+        state = self._state(name)
+        stored = index.memo.get(name)
+        if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == state:
+            asked = stored[2]
+            missing = [n for n in asked if n not in self.resolved_templates]
+            if missing:
+                self._resolve(missing)
+            if all(self.resolved_templates[n] == asked[n] for n in asked):
+                return list(stored[1])
+        self._resolve_log = set()
+        try:
+            value = list(compute())
+            asked = {n: self.resolved_templates[n] for n in sorted(self._resolve_log)}
+        finally:
+            self._resolve_log = None
+        index.memo[name] = (state, value, asked)
+        index.dirty = True
+        return value
+
+    def _state(self, name: str) -> str:
+        """A digest of everything :meth:`memoised` values may depend on."""
+        import hashlib
+
+        digest = hashlib.sha256(repr((name, self.facts is not None, _stable(self.config))).encode())
+        files: list[PythonFile | TemplateFile] = [*self.python_files, *self.template_files]
+        for file in files:
+            names = file.names if isinstance(file, TemplateFile) else ()
+            error = None if file.error is None else (type(file.error).__name__, str(file.error))
+            digest.update(repr((file.rel, self.file_keys.get(file.rel), names, error)).encode())
+        return digest.hexdigest()
 
     def template_file(self, name: str) -> TemplateFile | None:
         """The project's file a template name loads, by folder or by the app's loader."""
@@ -271,6 +319,17 @@ class CheckContext:
             top = name.split("/", 1)[0]
             return not any((directory / top).is_dir() for directory in self.template_dirs)
         return False
+
+
+def _stable(value: Any) -> Any:
+    """``value`` with sets sorted (their order varies from process to process)."""
+    if isinstance(value, set | frozenset):
+        return sorted((_stable(item) for item in value), key=repr)
+    if isinstance(value, tuple | list):
+        return [_stable(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return [(key, _stable(getattr(value, key))) for key in value.__dataclass_fields__]
+    return value
 
 
 def _memory_cache() -> FileCache:
@@ -522,7 +581,9 @@ def load_python_files(ctx: CheckContext) -> None:
             continue  # not a regular file (a FIFO called pipe.py), or gone
         jobs.append(Job("python", str(path), rel, module_of(path), stat=sig))
         paths.append(path)
-    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    results = analyse_many(
+        jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min, keys=ctx.file_keys
+    )
     for job, path, result in zip(jobs, paths, results, strict=True):
         if result is None:
             continue  # unreadable
@@ -735,7 +796,9 @@ def load_templates(ctx: CheckContext) -> None:
             continue  # not a regular file, or gone
         jobs.append(Job("template", str(path), rel, None, None, tuple(names), spec, sig))
         paths.append(path)
-    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    results = analyse_many(
+        jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min, keys=ctx.file_keys
+    )
     for job, path, result in zip(jobs, paths, results, strict=True):
         if result is None:
             continue  # unreadable

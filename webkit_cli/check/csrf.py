@@ -361,8 +361,13 @@ def forms_locally_protected(tree: Any) -> bool:
 
 
 @register("S007", "S008")
-def csrf_forms(ctx: CheckContext) -> Iterator[Finding]:
-    """POST forms without the token the project's CSRF protection checks."""
+def csrf_forms(ctx: CheckContext) -> list[Finding]:
+    """POST forms without the token the project's CSRF protection checks (remembered
+    until a template or a module changes: on a big project this is the costly rule)."""
+    return ctx.memoised("S007", lambda: list(_csrf_forms(ctx)))
+
+
+def _csrf_forms(ctx: CheckContext) -> Iterator[Finding]:
     protection: CsrfProtection | None = None
     resolver: _CsrfResolver | None = None
     for file in ctx.template_files:

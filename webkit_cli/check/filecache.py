@@ -159,6 +159,9 @@ class ProjectIndex:
     fingerprint: str
     files: dict[tuple[str, str], _Entry] = field(default_factory=dict)
     results: dict[str, FileResult] = field(default_factory=dict)
+    #: what a project-wide rule computed from the whole project: name -> (the state of
+    #: the project it was computed from, its value, the app's answers it relied on)
+    memo: dict[str, tuple[str, Any, dict[str, Any]]] = field(default_factory=dict)
     dirty: bool = False
 
     @classmethod
@@ -175,8 +178,9 @@ class ProjectIndex:
                 and data.get("fingerprint") == fingerprint
                 and isinstance(data.get("files"), dict)
                 and isinstance(data.get("results"), dict)
+                and isinstance(data.get("memo"), dict)
             ):
-                return cls(path, fingerprint, data["files"], data["results"])
+                return cls(path, fingerprint, data["files"], data["results"], data["memo"])
         return cls(path, fingerprint)
 
     def result(self, key: str) -> FileResult | None:
@@ -205,6 +209,7 @@ class ProjectIndex:
             "fingerprint": self.fingerprint,
             "files": self.files,
             "results": self.results,
+            "memo": self.memo,
         }
         import tempfile
 
@@ -466,11 +471,18 @@ def environment(spec: Any) -> Environment:
 
 
 def analyse_many(
-    jobs: Sequence[Job], cache: FileCache, *, project: Path, pool_min: int | None = None
+    jobs: Sequence[Job],
+    cache: FileCache,
+    *,
+    project: Path,
+    pool_min: int | None = None,
+    keys: dict[str, str] | None = None,
 ) -> list[FileResult | None]:
     """The result of every job, in order (``None`` for a file that cannot be read): from
     the project's index when the file's signature is unchanged (the file is not read),
-    else by its content's key, else analysed (in a pool when there are many) and stored."""
+    else by its content's key, else analysed (in a pool when there are many) and stored.
+    ``keys`` receives each file's key (relative path -> key)."""
+    keys = {} if keys is None else keys
     from webkit_cli.check.context import read_bytes
 
     index = cache.index(project)
@@ -484,13 +496,14 @@ def analyse_many(
             if found is not None:
                 cache.hits += 1
                 results[i] = found
+                keys[job.rel] = entry.key
                 continue
         recorded = time.time_ns()  # before the read: a save after it is never trusted
         data = job.data if job.data is not None else read_bytes(Path(job.path))
         cache.reads += 1
         if data is None:
             continue  # not a regular file any more, or unreadable
-        key = entry_key(job, data)
+        key = keys[job.rel] = entry_key(job, data)
         found = index.result(key)
         if job.stat is not None:
             # The signature was taken before the read: if the file changes after it, the
