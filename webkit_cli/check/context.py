@@ -662,12 +662,13 @@ def drop_deep_trees(ctx: CheckContext) -> bool:
 
 def _template_dirs(ctx: CheckContext) -> list[Path]:
     """Folders named ``templates`` in the project, plus those the imported app registers."""
-    dirs: dict[Path, None] = {}
+    found: dict[str, None] = {}  # relative folders first: a Path per file costs
     for rel in ctx.all_files:
         parts = rel.split("/")[:-1]
         for i, part in enumerate(parts):
             if part == "templates":
-                dirs.setdefault(ctx.root.joinpath(*parts[: i + 1]), None)
+                found.setdefault("/".join(parts[: i + 1]), None)
+    dirs: dict[Path, None] = {ctx.root.joinpath(*rel.split("/")): None for rel in found}
     for path in _declared_template_folders(ctx):
         dirs.setdefault(path, None)
     if ctx.facts is not None:
@@ -753,12 +754,12 @@ def _reparse_in_the_app(ctx: CheckContext) -> None:
             file.error_line = verdict[0]
 
 
-def _template_paths(directories: Iterable[Path]) -> dict[Path, tuple[str, list[str]]]:
+def _template_paths(directories: Iterable[Path]) -> dict[str, tuple[str, list[str]]]:
     """Template files under each folder: path -> (its real path, its name in each folder).
 
-    A folder's real path is resolved once and a file's only when it is a link (resolving
-    each file cost more than the rest of a cached run)."""
-    found: dict[Path, tuple[str, list[str]]] = {}
+    By strings (a folder's real path resolved once, a file's only when it is a link):
+    pathlib and resolving each file cost more than the rest of a cached run."""
+    found: dict[str, tuple[str, list[str]]] = {}
     for directory in directories:
         for dirpath, dirnames, filenames in os.walk(directory):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -767,9 +768,9 @@ def _template_paths(directories: Iterable[Path]) -> dict[Path, tuple[str, list[s
             for name in filenames:
                 if os.path.splitext(name)[1].lower() not in CHECK_TEMPLATE_SUFFIXES:  # noqa: PTH122
                     continue
-                path = Path(dirpath, name)
+                path = os.path.join(dirpath, name)  # noqa: PTH118
                 if path not in found:
-                    link = path.is_symlink()
+                    link = os.path.islink(path)  # noqa: PTH114
                     real = os.path.realpath(path) if link else os.path.join(real_dir, name)  # noqa: PTH118
                     found[path] = (real, [])
                 found[path][1].append(name if prefix == "." else f"{prefix}/{name}")
@@ -786,9 +787,13 @@ def load_templates(ctx: CheckContext) -> None:
     by_path = _template_paths(ctx.template_dirs)
     jobs: list[Job] = []
     paths: list[Path] = []
-    for path in sorted(by_path):
-        real, names = by_path[path]
-        rel = display_path(real, ctx.root)
+    root = os.path.join(str(ctx.root), "")  # noqa: PTH118 - see _template_paths
+    # in the order of sorted Paths (by their parts), as ever: the first file of a name wins
+    for text in sorted(by_path, key=lambda item: item.split(os.sep)):  # noqa: PTH206
+        real, names = by_path[text]
+        path = Path(text)
+        # display_path, by string: both are absolute and normalised
+        rel = real[len(root) :].replace(os.sep, "/") if real.startswith(root) else real
         if rel not in ctx.all_files:  # excluded or in a skipped directory
             continue
         sig = regular_file_signature(path)
