@@ -264,7 +264,9 @@ class CheckContext:
         include, the protection the code shows)."""
         index = self.cache.index(self.root)
         state = self._state(name)
-        stored = index.memo.get(name)
+        # one entry with the app and one without: CI runs both, and neither evicts the other
+        slot = f"{name} {'app' if self.facts is not None else 'no-app'}"
+        stored = index.memo.get(slot)
         if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == state:
             asked = stored[2]
             missing = [n for n in asked if n not in self.resolved_templates]
@@ -278,7 +280,7 @@ class CheckContext:
             asked = {n: self.resolved_templates[n] for n in sorted(self._resolve_log)}
         finally:
             self._resolve_log = None
-        index.memo[name] = (state, value, asked)
+        index.memo[slot] = (state, value, asked)
         index.dirty = True
         return value
 
