@@ -317,3 +317,26 @@ def test_a_remembered_project_wide_finding_follows_the_files_it_came_from(
     report = _run(root, FileCache(cache))
     assert ("S008", "src/demo/templates/form.html", 1) in locations(report)
     assert _shown(report) == _shown(_run(root, FileCache(None)))
+
+
+def test_runs_with_and_without_the_app_keep_their_own_remembered_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.check.helpers import check
+    from webkit_cli.check import csrf
+
+    root = make_project(tmp_path / "demo")
+    computed: list[int] = []
+    real = csrf._csrf_forms
+
+    def counting(ctx: object) -> object:
+        computed.append(1)
+        return real(ctx)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csrf, "_csrf_forms", counting)
+    reports = [
+        check(root, no_import=no_import, cache=FileCache(tmp_path / "cache"))
+        for no_import in (False, True, False, True)
+    ]
+    assert len(computed) == 2  # once with the app, once without
+    assert _shown(reports[2]) == _shown(reports[0]) and _shown(reports[3]) == _shown(reports[1])
