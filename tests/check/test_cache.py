@@ -340,3 +340,23 @@ def test_runs_with_and_without_the_app_keep_their_own_remembered_results(
     ]
     assert len(computed) == 2  # once with the app, once without
     assert _shown(reports[2]) == _shown(reports[0]) and _shown(reports[3]) == _shown(reports[1])
+
+
+@pytest.mark.parametrize("layout", ["src", "flat"])
+def test_module_names_by_string_agree_with_module_name(tmp_path: Path, layout: str) -> None:
+    from webkit_cli.check.context import _module_namer, module_name
+    from webkit_cli.project import Project
+
+    root = tmp_path / "proj"
+    base = root / "src" if layout == "src" else root
+    rels = [
+        "pkg/__init__.py", "pkg/views.py", "pkg/sub/deep.py", "my-pkg/x.py", "pkg/a.b.py",
+        "__init__.py", "top.py", ".py", "pkg/.hidden.py", "tests/test_x.py",
+    ]  # fmt: skip
+    paths = [base / rel for rel in rels] + [root / "outside.py", tmp_path / "elsewhere.py"]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+    project = Project(root=root)
+    fast = _module_namer(project)
+    assert [fast(p) for p in paths] == [module_name(project, p) for p in paths]
