@@ -360,3 +360,15 @@ def test_module_names_by_string_agree_with_module_name(tmp_path: Path, layout: s
     project = Project(root=root)
     fast = _module_namer(project)
     assert [fast(p) for p in paths] == [module_name(project, p) for p in paths]
+
+
+def test_every_module_that_registers_a_check_is_a_rule_module() -> None:
+    """The runner imports RULE_MODULES by name (lazily): a rule module missing from the
+    list would never register, and its rules would silently not run."""
+    package = Path(runner.__file__).parent
+    registering = {
+        path.stem
+        for path in package.glob("*.py")
+        if "@register(" in path.read_text(encoding="utf-8") and path.stem != "registry"
+    }
+    assert registering and registering <= set(runner.RULE_MODULES)
