@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 #: Version control, tool caches and editor settings: never part of a project's source, so
@@ -57,3 +58,18 @@ def display_path(path: Path | str, root: Path | str | None) -> str:
         except ValueError:
             pass
     return p.as_posix()
+
+
+CACHE_ENV = "WEBKIT_CACHE_DIR"
+
+
+def cache_root(environ: Mapping[str, str]) -> Path:
+    """webkit's cache folder: ``$WEBKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/webkit``, else
+    ``~/.cache/webkit`` (the XDG default). Resolved once, by the command."""
+    override = environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    xdg = environ.get("XDG_CACHE_HOME")
+    # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "webkit"

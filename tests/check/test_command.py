@@ -18,6 +18,7 @@ WARNING_ONLY = {
     "{{ bio|safe }}\n{% endblock %}\n"
 }
 TEMPLATE_ERROR = {"src/demo/templates/item.html": "{% if x %}\n"}
+BROKEN_LINK = '\n\n@bp.route("/away")\ndef away():\n    return redirect(url_for("main.nowhere"))\n'
 
 
 def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -31,6 +32,31 @@ def invoke(runner: CliRunner, *args: str) -> tuple[int, str, str]:
 def test_clean_project_exits_0(runner: CliRunner, tmp_path: Path) -> None:
     root = make_project(tmp_path / "demo")
     assert invoke(runner, str(root)) == (0, "All checks passed\n", "")
+
+
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "1"}])
+def test_a_clean_run_prints_what_rich_prints(
+    runner: CliRunner, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Not a terminal: the line is printed without importing rich, as rich prints it;
+    when rich would colour it, rich prints it."""
+    import io
+
+    from rich.console import Console
+
+    from webkit_cli.check.reporters import ALL_PASSED
+
+    root = make_project(tmp_path / "demo")
+    result = runner.invoke(cli, ["check", str(root), "--no-import"], env=env)
+    buffer = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        console = Console(file=buffer, highlight=False, soft_wrap=False)
+        console.print(f"[bold green]{ALL_PASSED}[/]")
+    assert result.exit_code == 0
+    assert result.stdout == buffer.getvalue()
+    assert ("\x1b[" in result.stdout) == bool(env)
 
 
 def test_error_exits_1(runner: CliRunner, tmp_path: Path) -> None:
@@ -236,3 +262,33 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(tmp_path: Path) ->
         "webkit check could not run H002 on this project (RuntimeError: rule bug); "
         "please report it."
     ]
+
+
+def test_a_child_started_early_imports_the_app(tmp_path: Path) -> None:
+    """The CLI starts the app's child before it finds the project; it is told what to
+    import then, and ends with the run."""
+    from tests.check.helpers import check
+    from webkit_cli.check.appimport import AppImport
+
+    root = make_project(tmp_path / "demo", {"src/demo/views.py": VIEWS_PY + BROKEN_LINK})
+    child = AppImport.prestart()
+    report = check(root, child=child)
+    assert [(f.code, f.file) for f in report.findings] == [("L001", "src/demo/views.py")]
+    assert child.proc.poll() is not None
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"select": ["S001"]}, {"app": "nowhere:create_app"}],
+    ids=["no-app-rule", "bad-target"],
+)
+def test_a_child_started_early_and_not_needed_is_ended(
+    tmp_path: Path, options: dict[str, object]
+) -> None:
+    from tests.check.helpers import check
+    from webkit_cli.check.appimport import AppImport
+
+    root = make_project(tmp_path / "demo")
+    child = AppImport.prestart()
+    check(root, child=child, **options)
+    assert child.proc.poll() is not None

@@ -126,13 +126,36 @@ def serve(spec: dict[str, Any], requests: IO[str], replies: IO[str]) -> None:
             _send(replies, {"type": "drift", "drift": compare_app(app, spec["root"]).to_json()})
 
 
+def _preload() -> None:
+    """Import what every app import needs (webkit's side of it, and Flask when installed)
+    while the parent finds the project: the spec arrives when that is done."""
+    import importlib.util
+
+    import webkit_cli.check.appfacts
+    import webkit_cli.errors
+    import webkit_cli.project
+    import webkit_cli.routes  # noqa: F401 - read_app's route analysis
+
+    try:
+        if importlib.util.find_spec("flask") is not None:
+            import flask  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken Flask fails again in the app's import: P004
+        pass
+
+
 def main(argv: list[str]) -> None:
-    """``python -c ... <requests fd> <replies fd> <spec JSON>``."""
+    """``python -c ... <requests fd> <replies fd>``; the first request line is the spec
+    (the project, the target), written once the parent has found them."""
     requests = os.fdopen(int(argv[1]), "r", encoding="utf-8")
     replies = os.fdopen(int(argv[2]), "w", encoding="utf-8")
-    spec = json.loads(argv[3])
     status = 0
     try:
+        _preload()
+        line = requests.readline()
+        if not line:
+            return  # the parent did not need the app after all (finally: exit)
+        spec = json.loads(line)
+        os.chdir(spec["root"])  # as if started there: the app may open relative paths
         serve(spec, requests, replies)
     except BaseException:  # noqa: BLE001 - a bug of webkit's own: show it, then exit
         traceback.print_exc()

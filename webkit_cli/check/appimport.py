@@ -88,14 +88,17 @@ class AppImport:
         target: str | None,
         dotenv: bool,
         timeout: float = DEFAULT_IMPORT_TIMEOUT,
+        child: AppImport | None = None,
     ) -> AppImport:
-        """Spawn the child; it imports ``target`` (``None``: Flask's conventions) at once."""
-        request_read, request_write = os.pipe()
-        reply_read, reply_write = os.pipe()
-        root = str(project.root)
+        """Have a child import ``target`` (``None``: Flask's conventions) at once: ``child``
+        when given (one from :meth:`prestart`), else a new one."""
+        importer = child if child is not None and child.proc.poll() is None else cls.prestart()
+        if child is not None and importer is not child:
+            child.close(wait=False)
+        importer.timeout = timeout
         spec = json.dumps(
             {
-                "root": root,
+                "root": str(project.root),
                 "pyproject": str(project.pyproject) if project.pyproject else None,
                 "config": dict(project.config),
                 "metadata": dict(project.metadata),
@@ -105,15 +108,28 @@ class AppImport:
             default=str,  # TOML dates: nothing the import reads
         )
         try:
+            importer._requests.write(spec + "\n")
+            importer._requests.flush()
+        except OSError:
+            pass  # the child is gone: outcome() says how it ended
+        return importer
+
+    @classmethod
+    def prestart(cls) -> AppImport:
+        """Spawn a child that loads Python, webkit and Flask, then waits for what to import
+        (:meth:`start`): started before the project is even found, its start-up runs
+        beside the parent's."""
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
             proc = subprocess.Popen(
                 # -P: the current folder is not put first on sys.path; the project's own
                 # folders are added by the import itself, as in every other command.
-                [sys.executable, "-P", "-c", _CHILD, str(request_read), str(reply_write), spec],
+                [sys.executable, "-P", "-c", _CHILD, str(request_read), str(reply_write)],
                 pass_fds=(request_read, reply_write),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                cwd=root,
                 # its own process group: whatever the app spawns is stopped with it
                 start_new_session=True,
             )
@@ -122,7 +138,7 @@ class AppImport:
             os.close(reply_write)
         requests = os.fdopen(request_write, "w", encoding="utf-8")
         replies = os.fdopen(reply_read, "r", encoding="utf-8")
-        return cls(proc, requests, replies, timeout)
+        return cls(proc, requests, replies, DEFAULT_IMPORT_TIMEOUT)
 
     def _read(self, replies: IO[str]) -> None:
         with replies:

@@ -8,12 +8,10 @@ Jinja's ``Environment.parse`` once; every rule walks those trees. That is what k
 from __future__ import annotations
 
 import ast
-import io
 import os
 import shutil
 import stat
 import subprocess
-import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -50,14 +48,26 @@ _UNPARSED: Any = object()
 
 @dataclass
 class PythonFile:
-    """One ``.py`` file: its text, its AST (``None`` when it does not parse)."""
+    """One ``.py`` file: its text, its AST (``None`` when it does not parse).
+
+    ``text`` is ``None`` until :attr:`source` is first read: a run whose results come from
+    the cache reads only the files a rule still looks at.
+    """
 
     path: Path
     rel: str
-    source: str
+    text: str | None
     module: str | None
     error: SyntaxError | None = None
     _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The text (by PEP 263; ``""`` when it is not text), read on first use."""
+        if self.text is None:
+            data = read_bytes(self.path)
+            self.text = (decode_python(data)[0] if data is not None else None) or ""
+        return self.text
 
     @property
     def tree(self) -> ast.Module | None:
@@ -91,7 +101,8 @@ class TemplateFile:
 
     path: Path
     rel: str
-    source: str
+    #: ``None`` until :attr:`source` is first read (as :class:`PythonFile`)
+    text: str | None
     names: tuple[str, ...]
     error: Exception | None = None
     error_line: int | None = None
@@ -99,6 +110,18 @@ class TemplateFile:
     #: only then: a cached run never imports Jinja's parser)
     env_spec: Any = field(default=None, repr=False, compare=False)
     _tree: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The text (UTF-8, as Flask's loaders read it; ``""`` when it is not), read on
+        first use."""
+        if self.text is None:
+            data = read_bytes(self.path)
+            try:
+                self.text = data.decode("utf-8") if data is not None else ""
+            except UnicodeDecodeError:
+                self.text = ""
+        return self.text
 
     @property
     def tree(self) -> nodes.Template | None:
@@ -155,8 +178,11 @@ class CheckContext:
     git_tracked: set[str] | None = None
     #: files with merge-conflict markers -> marker lines (filled by the hygiene rules)
     conflicts: dict[str, list[int]] | None = None
-    #: per-file results (relative path -> what the file yields on its own)
+    #: per-file results (relative path -> what the file yields on its own) and their keys
     file_results: dict[str, FileResult] = field(default_factory=dict)
+    file_keys: dict[str, str] = field(default_factory=dict)
+    #: template names looked up through the app while a memoised rule ran
+    _resolve_log: set[str] | None = field(default=None, repr=False)
     cache: FileCache = field(default_factory=lambda: _memory_cache())
     #: files from which a process pool pays (``None``: the measured default)
     pool_min: int | None = None
@@ -218,12 +244,59 @@ class CheckContext:
         The file it is served from, ``""`` when it exists but not as a file (or the loader
         could not say), ``None`` when the loader does not have it.
         """
+        if self._resolve_log is not None:
+            self._resolve_log.add(name)
         if name not in self.resolved_templates:
-            importer = self.app_state.importer
-            answer = importer.resolve([name]) if importer is not None else None
+            self._resolve([name])
+        return self.resolved_templates[name]
+
+    def _resolve(self, names: list[str]) -> None:
+        importer = self.app_state.importer
+        answer = importer.resolve(names) if importer is not None else None
+        for name in names:
             # no answer (the child died): give the benefit of the doubt, report nothing
             self.resolved_templates[name] = "" if answer is None else answer.get(name, "")
-        return self.resolved_templates[name]
+
+    def memoised(self, name: str, compute: Callable[[], list[Any]]) -> list[Any]:
+        """``compute()``, remembered in the project's cache index until a Python file or a
+        template changes (its content, names or syntax error), the configuration does, or
+        the app's loader answers differently for a template name ``compute`` asked it for.
+
+        For a project-wide rule that reads only those (CSRF: its forms, the templates they
+        include, the protection the code shows)."""
+        index = self.cache.index(self.root)
+        state = self._state(name)
+        # one entry with the app and one without: CI runs both, and neither evicts the other
+        slot = f"{name} {'app' if self.facts is not None else 'no-app'}"
+        stored = index.memo.get(slot)
+        if isinstance(stored, tuple) and len(stored) == 3 and stored[0] == state:
+            asked = stored[2]
+            missing = [n for n in asked if n not in self.resolved_templates]
+            if missing:
+                self._resolve(missing)
+            if all(self.resolved_templates[n] == asked[n] for n in asked):
+                return list(stored[1])
+        self._resolve_log = set()
+        try:
+            value = list(compute())
+            asked = {n: self.resolved_templates[n] for n in sorted(self._resolve_log)}
+        finally:
+            self._resolve_log = None
+        index.memo[slot] = (state, value, asked)
+        index.dirty = True
+        return value
+
+    def _state(self, name: str) -> str:
+        """A digest of everything :meth:`memoised` values may depend on."""
+        import hashlib
+
+        digest = hashlib.sha256(repr((name, self.facts is not None, _stable(self.config))).encode())
+        files: list[PythonFile | TemplateFile] = [*self.python_files, *self.template_files]
+        for file in files:
+            names = file.names if isinstance(file, TemplateFile) else ()
+            error = None if file.error is None else (type(file.error).__name__, str(file.error))
+            digest.update(repr((file.rel, self.file_keys.get(file.rel), names, error)).encode())
+        return digest.hexdigest()
 
     def template_file(self, name: str) -> TemplateFile | None:
         """The project's file a template name loads, by folder or by the app's loader."""
@@ -250,6 +323,17 @@ class CheckContext:
             top = name.split("/", 1)[0]
             return not any((directory / top).is_dir() for directory in self.template_dirs)
         return False
+
+
+def _stable(value: Any) -> Any:
+    """``value`` with sets sorted (their order varies from process to process)."""
+    if isinstance(value, set | frozenset):
+        return sorted((_stable(item) for item in value), key=repr)
+    if isinstance(value, tuple | list):
+        return [_stable(item) for item in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return [(key, _stable(getattr(value, key))) for key in value.__dataclass_fields__]
+    return value
 
 
 def _memory_cache() -> FileCache:
@@ -382,6 +466,9 @@ def _line_at(data: bytes, offset: int) -> int:
 
 def decode_python(data: bytes) -> tuple[str | None, SyntaxError | None]:
     """Source text by PEP 263 (the coding cookie, else UTF-8), or why it is not text."""
+    import io
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:
@@ -440,7 +527,7 @@ def _parse_python(source: str, path: Path) -> tuple[ast.Module | None, SyntaxErr
 def python_file_from(path: Path, rel: str, module: str | None, data: bytes) -> PythonFile:
     """A :class:`PythonFile` for ``data``, parsed now (the per-file analysis needs its tree)."""
     source, error = decode_python(data)
-    file = PythonFile(path=path, rel=rel, source=source or "", module=module, error=error)
+    file = PythonFile(path=path, rel=rel, text=source or "", module=module, error=error)
     if source is None:
         file.tree = None
     else:
@@ -455,12 +542,12 @@ def template_file_from(
     try:
         source = data.decode("utf-8")  # what Flask's loaders read templates as
     except UnicodeDecodeError as exc:
-        file = TemplateFile(path=path, rel=rel, source="", names=names)
+        file = TemplateFile(path=path, rel=rel, text="", names=names)
         file.error = ValueError(f"the template is not valid UTF-8 (byte 0x{data[exc.start]:02x})")
         file.error_line = _line_at(data, exc.start)
         file.tree = None
         return file
-    file = TemplateFile(path=path, rel=rel, source=source, names=names)
+    file = TemplateFile(path=path, rel=rel, text=source, names=names)
     file.tree = None
     file._parse(env)
     return file
@@ -482,29 +569,77 @@ def _restore_error(result: FileResult, python: bool) -> Exception | None:
 
 
 def load_python_files(ctx: CheckContext) -> None:
-    """Read every ``.py`` file; what it yields on its own (does it parse, the per-file
+    """List every ``.py`` file; what it yields on its own (does it parse, the per-file
     rules' findings) comes from the cache or is computed once. One that is not text or
     does not parse keeps its error (reported as P005) and counts as checked."""
-    from webkit_cli.check.filecache import Job, analyse_many
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
 
     jobs: list[Job] = []
+    paths: list[Path] = []
+    module_of = _module_namer(ctx.project)
     for rel, path in ctx.all_files.items():
         if not rel.endswith(".py"):
             continue
-        data = read_bytes(path)
-        if data is None:
-            continue  # not a regular file, or unreadable
-        source, _ = decode_python(data)
-        module = module_name(ctx.project, path)
-        ctx.python_files.append(PythonFile(path=path, rel=rel, source=source or "", module=module))
-        jobs.append(Job("python", str(path), rel, module, data))
-    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
-    for file, result in zip(ctx.python_files, results, strict=True):
+        sig = regular_file_signature(path)
+        if sig is None:
+            continue  # not a regular file (a FIFO called pipe.py), or gone
+        jobs.append(Job("python", str(path), rel, module_of(path), stat=sig))
+        paths.append(path)
+    results = analyse_many(
+        jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min, keys=ctx.file_keys
+    )
+    for job, path, result in zip(jobs, paths, results, strict=True):
+        if result is None:
+            continue  # unreadable
+        file = PythonFile(path=path, rel=job.rel, text=None, module=job.module)
+        ctx.python_files.append(file)
         ctx.file_results[file.rel] = result
         error = _restore_error(result, python=True)
         if error is not None:
             assert isinstance(error, SyntaxError)
             file.error, file.tree = error, None
+
+
+def _module_namer(project: Project) -> Callable[[Path], str | None]:
+    """:func:`module_name` for many files (string prefixes: pathlib costs more than the
+    rest of a cached run)."""
+    bases = [os.path.join(str(base), "") for base in project.source_dirs]  # noqa: PTH118
+
+    def name(path: Path) -> str | None:
+        text = str(path)
+        for base in bases:
+            if not text.startswith(base):
+                continue
+            parts = text[len(base) :].split(os.sep)  # noqa: PTH206 - strings are faster
+            stem, dot, _suffix = parts[-1].rpartition(".")
+            parts[-1] = stem if dot and stem else parts[-1]
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(part.isidentifier() for part in parts):
+                return ".".join(parts)
+        return None
+
+    return name
+
+
+def text_file_results(ctx: CheckContext) -> dict[str, FileResult]:
+    """What each walked file that is neither Python nor a template yields on its own (its
+    conflict markers), from the cache or read once; larger files than
+    :data:`MAX_TEXT_BYTES` and binary files yield nothing."""
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
+
+    known = {f.rel for f in ctx.python_files}
+    known.update(f.rel for f in ctx.template_files)
+    jobs: list[Job] = []
+    for rel, path in ctx.all_files.items():
+        if rel in known:
+            continue
+        sig = regular_file_signature(path)
+        if sig is None or sig[0] > MAX_TEXT_BYTES:
+            continue
+        jobs.append(Job("text", str(path), rel, None, stat=sig))
+    results = analyse_many(jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min)
+    return {job.rel: result for job, result in zip(jobs, results, strict=True) if result}
 
 
 def drop_deep_trees(ctx: CheckContext) -> bool:
@@ -531,12 +666,13 @@ def drop_deep_trees(ctx: CheckContext) -> bool:
 
 def _template_dirs(ctx: CheckContext) -> list[Path]:
     """Folders named ``templates`` in the project, plus those the imported app registers."""
-    dirs: dict[Path, None] = {}
+    found: dict[str, None] = {}  # relative folders first: a Path per file costs
     for rel in ctx.all_files:
         parts = rel.split("/")[:-1]
         for i, part in enumerate(parts):
             if part == "templates":
-                dirs.setdefault(ctx.root.joinpath(*parts[: i + 1]), None)
+                found.setdefault("/".join(parts[: i + 1]), None)
+    dirs: dict[Path, None] = {ctx.root.joinpath(*rel.split("/")): None for rel in found}
     for path in _declared_template_folders(ctx):
         dirs.setdefault(path, None)
     if ctx.facts is not None:
@@ -547,23 +683,39 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
     return list(dirs)
 
 
+def template_folder_literals(tree: ast.Module) -> list[str]:
+    """The literal ``template_folder="x"`` arguments of a module's calls (kept in the
+    per-file cache)."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        for kw in node.keywords:
+            if kw.arg == "template_folder" and isinstance(kw.value, ast.Constant):
+                value = kw.value.value
+                if isinstance(value, str) and value:
+                    found.append(value)
+    return found
+
+
 def _declared_template_folders(ctx: CheckContext) -> Iterator[Path]:
     """``Flask(..., template_folder="x")`` / ``Blueprint(..., template_folder="x")`` literals.
 
     Read from the AST so that ``--no-import`` knows a blueprint's own template folder too
     (Flask resolves it relative to the module's folder, as done here).
     """
-    for file, tree in ctx.parsed_python("template_folder"):
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            for kw in node.keywords:
-                if kw.arg == "template_folder" and isinstance(kw.value, ast.Constant):
-                    value = kw.value.value
-                    if isinstance(value, str) and value:
-                        path = (file.path.parent / value).resolve()
-                        if path.is_dir() and ctx.root in path.parents:
-                            yield path
+    for file in ctx.python_files:
+        result = ctx.file_results.get(file.rel)
+        if result is not None:
+            values = result.extracts.get("template-folders", ()) if file.error is None else ()
+        elif "template_folder" in file.source and file.tree is not None:
+            values = template_folder_literals(file.tree)
+        else:
+            continue
+        for value in values:
+            path = (file.path.parent / value).resolve()
+            if path.is_dir() and ctx.root in path.parents:
+                yield path
 
 
 def make_jinja_env(ctx: CheckContext) -> Environment:
@@ -581,12 +733,14 @@ def make_jinja_env(ctx: CheckContext) -> Environment:
 def _reparse_in_the_app(ctx: CheckContext) -> None:
     """Templates that fail here because an extension of the app's own code is missing in
     this process: the app's environment (in the child) decides whether they parse."""
+    importer = ctx.app_state.importer
+    if ctx.facts is None or importer is None:
+        return  # (before importing Jinja: a cached run without the app never needs it)
     from jinja2 import TemplateSyntaxError
 
     from webkit_cli.check.jinja import unloadable
 
-    importer = ctx.app_state.importer
-    if ctx.facts is None or importer is None or not unloadable(ctx.facts.jinja_extensions):
+    if not unloadable(ctx.facts.jinja_extensions):
         return
     failed = {
         str(f.path): f for f in ctx.template_files if isinstance(f.error, TemplateSyntaxError)
@@ -604,41 +758,61 @@ def _reparse_in_the_app(ctx: CheckContext) -> None:
             file.error_line = verdict[0]
 
 
+def _template_paths(directories: Iterable[Path]) -> dict[str, tuple[str, list[str]]]:
+    """Template files under each folder: path -> (its real path, its name in each folder).
+
+    By strings (a folder's real path resolved once, a file's only when it is a link):
+    pathlib and resolving each file cost more than the rest of a cached run."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    for directory in directories:
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            real_dir = os.path.realpath(dirpath)
+            prefix = os.path.relpath(dirpath, directory).replace(os.sep, "/")
+            for name in filenames:
+                if os.path.splitext(name)[1].lower() not in CHECK_TEMPLATE_SUFFIXES:  # noqa: PTH122
+                    continue
+                path = os.path.join(dirpath, name)  # noqa: PTH118
+                if path not in found:
+                    link = os.path.islink(path)  # noqa: PTH114
+                    real = os.path.realpath(path) if link else os.path.join(real_dir, name)  # noqa: PTH118
+                    found[path] = (real, [])
+                found[path][1].append(name if prefix == "." else f"{prefix}/{name}")
+    return found
+
+
 def load_templates(ctx: CheckContext) -> None:
     """Find every template file; its syntax and per-file findings come from the cache or
     one parse with Jinja's own parser (with the app's environment)."""
-    from webkit_cli.check.filecache import Job, analyse_many
+    from webkit_cli.check.filecache import Job, analyse_many, regular_file_signature
 
     ctx.template_dirs = _template_dirs(ctx)
     spec = env_spec(ctx)
-    by_path: dict[Path, list[str]] = {}
-    for directory in ctx.template_dirs:
-        for dirpath, dirnames, filenames in os.walk(directory):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                path = Path(dirpath) / name
-                if path.suffix.lower() not in CHECK_TEMPLATE_SUFFIXES:
-                    continue
-                by_path.setdefault(path, []).append(path.relative_to(directory).as_posix())
+    by_path = _template_paths(ctx.template_dirs)
     jobs: list[Job] = []
-    for path in sorted(by_path):
-        rel = ctx.rel(path)
+    paths: list[Path] = []
+    root = os.path.join(str(ctx.root), "")  # noqa: PTH118 - see _template_paths
+    # in the order of sorted Paths (by their parts), as ever: the first file of a name wins
+    for text in sorted(by_path, key=lambda item: item.split(os.sep)):  # noqa: PTH206
+        real, names = by_path[text]
+        path = Path(text)
+        # display_path, by string: both are absolute and normalised
+        rel = real[len(root) :].replace(os.sep, "/") if real.startswith(root) else real
         if rel not in ctx.all_files:  # excluded or in a skipped directory
             continue
-        data = read_bytes(path)
-        if data is None:
-            continue  # not a regular file, or unreadable
-        names = tuple(by_path[path])
-        try:
-            source = data.decode("utf-8")  # what Flask's loaders read templates as
-        except UnicodeDecodeError:
-            source = ""  # T001 says why (from the analysis)
-        ctx.template_files.append(
-            TemplateFile(path=path, rel=rel, source=source, names=names, env_spec=spec)
-        )
-        jobs.append(Job("template", str(path), rel, None, data, names, spec))
-    results = analyse_many(jobs, ctx.cache, pool_min=ctx.pool_min)
-    for file, result in zip(ctx.template_files, results, strict=True):
+        sig = regular_file_signature(path)
+        if sig is None:
+            continue  # not a regular file, or gone
+        jobs.append(Job("template", str(path), rel, None, None, tuple(names), spec, sig))
+        paths.append(path)
+    results = analyse_many(
+        jobs, ctx.cache, project=ctx.root, pool_min=ctx.pool_min, keys=ctx.file_keys
+    )
+    for job, path, result in zip(jobs, paths, results, strict=True):
+        if result is None:
+            continue  # unreadable
+        file = TemplateFile(path=path, rel=job.rel, text=None, names=job.names, env_spec=spec)
+        ctx.template_files.append(file)
         ctx.file_results[file.rel] = result
         error = _restore_error(result, python=False)
         if error is not None:

@@ -20,7 +20,6 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 
 from webkit_cli.check.context import CheckContext, TemplateFile
@@ -185,47 +184,6 @@ def _flatten(node: Any, flat: _Flat) -> None:
             _flatten(child, flat)
 
 
-class _FormFinder(HTMLParser):
-    """Collects ``<form method=post>`` spans (start offset, end offset, line, action)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self.starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                self.starts.append(i + 1)
-        self.open: list[tuple[int, int, bool]] = []
-        self.forms: list[tuple[int, int, int]] = []
-        self.length = len(text)
-
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.starts[line - 1] + col
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "form":
-            return
-        values = {k.lower(): (v or "") for k, v in attrs}
-        method = values.get("method", "get").strip().lower()
-        action = values.get("action", "").strip().lower()
-        external = action.startswith(("http://", "https://", "//"))
-        post = method == "post" and not external
-        self.open.append((self._offset(), self.getpos()[0], post))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self.open:
-            start, line, post = self.open.pop()
-            if post:
-                self.forms.append((start, self._offset(), line))
-
-    def finish(self) -> list[tuple[int, int, int]]:
-        self.close()
-        for start, line, post in self.open:  # unclosed: runs to the end
-            if post:
-                self.forms.append((start, self.length, line))
-        return self.forms
-
-
 _LIBRARIES = {"flask_wtf": "flask-wtf", "flask_seasurf": "seasurf"}
 _BEFORE_REQUEST = frozenset({"before_request", "before_app_request"})
 _TOKEN_WORDS = re.compile(r"csrf|xsrf|nonce|token", re.IGNORECASE)
@@ -361,7 +319,9 @@ def _post_forms_without_token(
     text = "".join(flat.parts)
     if "<form" not in text.lower():
         return
-    finder = _FormFinder(text)
+    from webkit_cli.check._forms import FormFinder
+
+    finder = FormFinder(text)
     finder.feed(text)
     alternatives = "|".join(map(re.escape, sorted(resolver.fields)))
     named = re.compile(rf"""name\s*=\s*["']?(?:{alternatives})\b""") if alternatives else None
@@ -386,7 +346,9 @@ def forms_locally_protected(tree: Any) -> bool:
     text = "".join(flat.parts)
     if "<form" not in text.lower():
         return True
-    finder = _FormFinder(text)
+    from webkit_cli.check._forms import FormFinder
+
+    finder = FormFinder(text)
     finder.feed(text)
     for start, end, _line in finder.finish():
         marks = [int(m) for m in re.findall("\x01(\\d+)\x02", text[start:end])]
@@ -399,16 +361,23 @@ def forms_locally_protected(tree: Any) -> bool:
 
 
 @register("S007", "S008")
-def csrf_forms(ctx: CheckContext) -> Iterator[Finding]:
-    """POST forms without the token the project's CSRF protection checks."""
+def csrf_forms(ctx: CheckContext) -> list[Finding]:
+    """POST forms without the token the project's CSRF protection checks (remembered
+    until a template or a module changes: on a big project this is the costly rule)."""
+    return ctx.memoised("S007", lambda: list(_csrf_forms(ctx)))
+
+
+def _csrf_forms(ctx: CheckContext) -> Iterator[Finding]:
     protection: CsrfProtection | None = None
     resolver: _CsrfResolver | None = None
     for file in ctx.template_files:
-        if file.error is not None or "<form" not in file.source.lower():
-            continue  # no form, nothing to protect
+        if file.error is not None:
+            continue
         result = ctx.file_results.get(file.rel)
         if result is not None and result.extracts.get("S007") is True:
-            continue  # every form renders its token itself (known without a parse)
+            continue  # no form, or each renders its token itself (known without a read)
+        if "<form" not in file.source.lower():
+            continue  # no form, nothing to protect
         tree = file.tree
         if tree is None:
             continue

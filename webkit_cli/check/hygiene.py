@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from webkit_cli.check.context import MAX_TEXT_BYTES, CheckContext, read_text
+from webkit_cli.check.context import CheckContext, text_file_results
 from webkit_cli.check.findings import Finding, finding
 from webkit_cli.check.registry import register
 
@@ -54,24 +54,19 @@ def conflict_markers(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def conflicted_files(ctx: CheckContext) -> dict[str, list[int]]:
-    """Scan every text file once; the result also tells the P005 rule which files to skip."""
+    """Scan every text file once; the result also tells the P005 rule which files to skip.
+
+    Python files and templates were scanned by their analysis; every other file is
+    scanned as a ``text`` job of the per-file cache (so a cached run reads none of them).
+    """
     if ctx.conflicts is None:
         ctx.conflicts = {}
-        sources = {f.rel: f.source for f in ctx.python_files}
-        sources.update({f.rel: f.source for f in ctx.template_files})
-        for rel, path in ctx.all_files.items():
-            text = sources.get(rel)
-            if text is None:
-                try:
-                    if path.stat().st_size > MAX_TEXT_BYTES:
-                        continue
-                except OSError:
-                    continue
-                text = read_text(path)
-            if text is not None:
-                lines = conflict_lines(text)
-                if lines:
-                    ctx.conflicts[rel] = lines
+        results = {**ctx.file_results, **text_file_results(ctx)}
+        for rel in ctx.all_files:
+            result = results.get(rel)
+            lines = result.extracts.get("H001") if result is not None else None
+            if lines:
+                ctx.conflicts[rel] = list(lines)
     return ctx.conflicts
 
 

@@ -71,37 +71,52 @@ def _string_list(node: ast.AST) -> list[str]:
     return []
 
 
+#: A module naming none of these registers no Jinja extension (a fast path: no parse).
+EXTENSION_WORDS = (*KNOWN_LIBRARIES, "add_extension", "extensions")
+
+
+def module_extensions(tree: ast.Module) -> list[str]:
+    """The Jinja extensions one module registers, as import paths (kept in the per-file
+    cache)."""
+    found: list[str] = []
+    imported: dict[str, str] = {}  # local name -> import path
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            for alias in node.names:
+                full = f"{module}.{alias.name}" if module else alias.name
+                imported[alias.asname or alias.name] = full
+                library = KNOWN_LIBRARIES.get(full.split(".", 1)[0])
+                if library is not None:
+                    found.append(library)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_extension":
+            if node.args and isinstance(node.args[0], ast.Constant):
+                if isinstance(node.args[0].value, str):
+                    found.append(node.args[0].value)
+            elif node.args and isinstance(node.args[0], ast.Name):
+                path = imported.get(node.args[0].id)
+                if path is not None and "." in path:
+                    found.append(path)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "extensions":
+                    found.extend(_string_list(value))
+    return found
+
+
 def declared_extensions(ctx: CheckContext) -> list[str]:
     """The Jinja extensions the project's code registers, as import paths, and the config's."""
     found: list[str] = []
-    words = (*KNOWN_LIBRARIES, "add_extension", "extensions")
     for file in ctx.python_files:
+        result = ctx.file_results.get(file.rel)
+        if result is not None:
+            if file.error is None:
+                found.extend(result.extracts.get("jinja-extensions", ()))
+            continue
         # Fast path (and no parse): a module naming none of these registers no extension.
-        if file.is_test or not any(word in file.source for word in words):
+        if file.is_test or not any(word in file.source for word in EXTENSION_WORDS):
             continue
         tree = file.tree
-        if tree is None:
-            continue
-        imported: dict[str, str] = {}  # local name -> import path
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                module = node.module if isinstance(node, ast.ImportFrom) else None
-                for alias in node.names:
-                    full = f"{module}.{alias.name}" if module else alias.name
-                    imported[alias.asname or alias.name] = full
-                    library = KNOWN_LIBRARIES.get(full.split(".", 1)[0])
-                    if library is not None:
-                        found.append(library)
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_extension":
-                if node.args and isinstance(node.args[0], ast.Constant):
-                    if isinstance(node.args[0].value, str):
-                        found.append(node.args[0].value)
-                elif node.args and isinstance(node.args[0], ast.Name):
-                    path = imported.get(node.args[0].id)
-                    if path is not None and "." in path:
-                        found.append(path)
-            elif isinstance(node, ast.Dict):
-                for key, value in zip(node.keys, node.values, strict=True):
-                    if isinstance(key, ast.Constant) and key.value == "extensions":
-                        found.extend(_string_list(value))
+        if tree is not None:
+            found.extend(module_extensions(tree))
     return [*found, *ctx.config.jinja_extensions]

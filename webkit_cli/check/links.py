@@ -9,16 +9,17 @@ when that is ambiguous the call is skipped.
 from __future__ import annotations
 
 import ast
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from webkit_cli.check.appfacts import AppFacts, RuleFact
 from webkit_cli.check.context import CheckContext, PythonFile, TemplateFile
 from webkit_cli.check.findings import Finding, finding
 from webkit_cli.check.registry import register
+
+if TYPE_CHECKING:
+    from webkit_cli.check.appfacts import AppFacts, RuleFact
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class UrlForCall:
     filename: str | None
 
 
-def _python_calls(file: PythonFile, tree: ast.Module) -> Iterator[UrlForCall]:
+def python_calls(file: PythonFile, tree: ast.Module) -> Iterator[UrlForCall]:
+    """The literal ``url_for`` calls of a module (kept in the per-file cache)."""
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
@@ -58,7 +60,8 @@ def _python_calls(file: PythonFile, tree: ast.Module) -> Iterator[UrlForCall]:
         )
 
 
-def _template_calls(file: TemplateFile, tree: Any) -> Iterator[UrlForCall]:
+def template_calls(file: TemplateFile, tree: Any) -> Iterator[UrlForCall]:
+    """The literal ``url_for`` calls of a template (kept in the per-file cache)."""
     from jinja2 import nodes
 
     for node in tree.find_all(nodes.Call):
@@ -119,6 +122,8 @@ class Endpoints:
 def _check_call(call: UrlForCall, endpoint: str, endpoints: Endpoints) -> Iterator[Finding]:
     rules = endpoints.rules.get(endpoint)
     if rules is None:
+        import difflib
+
         close = difflib.get_close_matches(endpoint, list(endpoints.rules), n=1)
         hint = f"Did you mean '{close[0]}'?" if close else None
         shown = call.endpoint if call.endpoint == endpoint else f"{call.endpoint} ({endpoint})"
@@ -159,20 +164,38 @@ def _resolve(call: UrlForCall, blueprint: str | None) -> str | None:
     return blueprint + call.endpoint
 
 
+def _calls(file: PythonFile | TemplateFile, ctx: CheckContext, find: Any) -> list[UrlForCall]:
+    """The file's calls, from its cached analysis (else found in its tree)."""
+    result = ctx.file_results.get(file.rel)
+    if result is not None:
+        return list(result.extracts.get("L001", ()))
+    return list(find(file, file.tree)) if file.tree is not None else []
+
+
 @register("L001", "L002", "L003")
 def url_for_targets(ctx: CheckContext) -> Iterator[Finding]:
     """Literal url_for() endpoints exist, get their required arguments, static files exist."""
     assert ctx.facts is not None  # a needs-import check runs only with the app
     endpoints = Endpoints(ctx.facts)
-    for pyfile, tree in ctx.parsed_python("url_for"):  # no call to find: no parse
+    for pyfile in ctx.python_files:
+        if pyfile.error is not None:
+            continue
+        calls = _calls(pyfile, ctx, python_calls)
+        if not calls:
+            continue
         blueprint = endpoints.blueprint_of_module(pyfile.module)
-        for call in _python_calls(pyfile, tree):
+        for call in calls:
             resolved = _resolve(call, blueprint)
             if resolved is not None:
                 yield from _check_call(call, resolved, endpoints)
-    for tfile, ttree in ctx.parsed_templates("url_for"):
+    for tfile in ctx.template_files:
+        if tfile.error is not None:
+            continue
+        calls = _calls(tfile, ctx, template_calls)
+        if not calls:
+            continue
         tblueprint = endpoints.blueprint_of_template(tfile.path)
-        for call in _template_calls(tfile, ttree):
+        for call in calls:
             resolved = _resolve(call, tblueprint)
             if resolved is not None:
                 yield from _check_call(call, resolved, endpoints)

@@ -13,11 +13,14 @@ compared: a note says so, and which revision stopped, rather than a guessed find
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from webkit_cli.check._drift import DriftReport
 from webkit_cli.check.context import CheckContext
 from webkit_cli.check.findings import Finding, finding
 from webkit_cli.check.registry import register
+
+if TYPE_CHECKING:  # the comparison itself runs in the app's process; a cached run needs none
+    from webkit_cli.check._drift import DriftReport
 
 
 def fix_hint(tool: str, summary: str, folder: str) -> str:

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import ast
 import re
-import secrets
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from webkit_cli.check.appimport import AppImport
 from webkit_cli.check.config import ConfigProblems
 from webkit_cli.check.context import AppState, CheckContext
 from webkit_cli.check.findings import Finding, finding
 from webkit_cli.check.registry import register
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, resolve_app_target
+
+if TYPE_CHECKING:
+    from webkit_cli.check.appimport import AppImport
 
 _TOML_POSITION = re.compile(r"at line (\d+), column (\d+)")
 
@@ -35,6 +37,8 @@ def testing_config() -> dict[str, object]:
     two usual keys, so a factory that creates its tables at start-up neither needs a
     database server in CI nor leaves a database file in the project.
     """
+    import secrets
+
     return {
         "TESTING": True,
         "DEBUG": False,
@@ -207,12 +211,20 @@ class PendingImport:
 
 
 def start_import(
-    project: Project, *, app_option: str | None, dotenv: bool, timeout: float
+    project: Project,
+    *,
+    app_option: str | None,
+    dotenv: bool,
+    timeout: float,
+    child: AppImport | None = None,
 ) -> PendingImport:
-    """Start importing the app in a child process; :func:`finish_import` collects it."""
+    """Start importing the app in a child process (``child``, from
+    :meth:`AppImport.prestart`, when given); :func:`finish_import` collects it."""
     try:
         target = resolve_app_target(project, app_option, dotenv=dotenv).target
     except ProjectError as exc:  # reported as P002 by config_findings
+        if child is not None:
+            child.close(wait=False)  # told nothing yet: nothing of the user's ran
         state = AppState(status="failed", reason=str(exc.format_message()))
         return PendingImport(None, None, (None, None), state)
     where_file = project.pyproject.name if project.pyproject is not None else None
@@ -220,7 +232,11 @@ def start_import(
     if app_option or target != project.config.get("app"):
         where_file, where_line = None, None  # from --app / WEBKIT_APP: no file to point at
     load_target = testing_target(project, target) if target else None
-    importer = AppImport.start(project, target=load_target, dotenv=dotenv, timeout=timeout)
+    from webkit_cli.check.appimport import AppImport
+
+    importer = AppImport.start(
+        project, target=load_target, dotenv=dotenv, timeout=timeout, child=child
+    )
     return PendingImport(importer, target, (where_file, where_line))
 
 

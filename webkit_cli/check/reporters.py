@@ -60,6 +60,10 @@ def _says_its_fix(message: str, fix: str) -> bool:
     return not fix or _normalised(fix) in _normalised(message)
 
 
+#: What a clean run prints (in bold green on a terminal)
+ALL_PASSED = "All checks passed"
+
+
 def render_text(report: CheckReport, console: Console) -> None:
     """Findings grouped by file, sorted by line, coloured by severity; then a summary."""
     from rich.text import Text
@@ -67,7 +71,7 @@ def render_text(report: CheckReport, console: Console) -> None:
     from webkit_cli._console import hanging
 
     if not report.findings:
-        console.print("[bold green]All checks passed[/]")
+        console.print(f"[bold green]{ALL_PASSED}[/]")
         return
     current: str | None = "\0"
     for item in report.findings:

@@ -6,22 +6,13 @@
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# Importing the rule modules registers their checks on the default registry.
-from webkit_cli.check import (  # noqa: F401
-    csrf,
-    hygiene,
-    links,
-    migrations,
-    routes,
-    security_python,
-    security_templates,
-    templates,
-)
 from webkit_cli.check import project as project_rules
 from webkit_cli.check.config import CheckConfig, parse_check_config
 from webkit_cli.check.context import (
@@ -35,7 +26,7 @@ from webkit_cli.check.context import (
     load_templates,
     walk_project,
 )
-from webkit_cli.check.filecache import FileCache, check_id
+from webkit_cli.check.filecache import FileCache
 from webkit_cli.check.findings import Finding
 from webkit_cli.check.registry import Check, CheckRegistry
 from webkit_cli.check.registry import registry as default_registry
@@ -45,9 +36,38 @@ from webkit_cli.commands._options import DEFAULT_IMPORT_TIMEOUT
 from webkit_cli.errors import ProjectError
 from webkit_cli.project import Project, find_project
 
+if TYPE_CHECKING:
+    from webkit_cli.check.appimport import AppImport
+
+#: webkit's rule modules; importing one registers its checks on the default registry, in
+#: this order (``project``, already imported, registers P005 last).
+RULE_MODULES = (
+    "csrf",
+    "hygiene",
+    "links",
+    "migrations",
+    "routes",
+    "security_python",
+    "security_templates",
+    "templates",
+    "project",
+)
+#: The rule modules whose checks are all per-file: their findings come from each file's
+#: analysis, so a run that takes every file from the cache never imports them (a test
+#: holds this list to what the modules register).
+PER_FILE_MODULES = frozenset({"security_python", "security_templates"})
+
+
+def load_rules(*, per_file: bool = True) -> None:
+    """Import the rule modules (without ``per_file``, only those a cached run needs)."""
+    for name in RULE_MODULES:
+        if per_file or name not in PER_FILE_MODULES:
+            importlib.import_module(f"webkit_cli.check.{name}")
+
 
 def default_checks() -> list[Check]:
     """webkit's own checks, in registration order."""
+    load_rules()
     return list(default_registry)
 
 
@@ -119,16 +139,16 @@ def _selected_codes(
     return codes
 
 
-def _cached_findings(ctx: CheckContext, chk: Check) -> Iterable[Finding]:
-    """A per-file check's findings, from each file's analysis (cached or just made)."""
-    name = check_id(chk)
+def _per_file_findings(ctx: CheckContext) -> Iterable[Finding]:
+    """The per-file checks' findings, from each file's analysis (cached or just made)."""
     files: list[PythonFile | TemplateFile] = [*ctx.python_files, *ctx.template_files]
     for file in files:
         if file.error is not None:
             continue  # no tree (or dropped as too deep): no rule walks it
         result = ctx.file_results.get(file.rel)
         if result is not None:
-            yield from result.findings.get(name, ())
+            for items in result.findings.values():
+                yield from items
 
 
 def _run_checks(
@@ -147,8 +167,7 @@ def _run_checks(
         if chk.needs_import and ctx.facts is None:
             continue
         if own and chk.per_file:
-            findings.extend(_cached_findings(ctx, chk))
-            continue
+            continue  # from each file's analysis: _per_file_findings
         try:
             findings.extend(chk.func(ctx))
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the rest
@@ -162,6 +181,8 @@ def _run_checks(
                 f"webkit check could not run {codes_text} on this project "
                 f"({type(exc).__name__}: {exc}); please report it."
             )
+    if own:
+        findings.extend(item for item in _per_file_findings(ctx) if item.code in codes)
     return findings
 
 
@@ -178,6 +199,7 @@ def run_check(
     registry: CheckRegistry | None = None,
     cache: FileCache | None = None,
     pool_min: int | None = None,
+    child: AppImport | None = None,
 ) -> CheckReport:
     """Lint the project at (or above) ``path``.
 
@@ -187,12 +209,18 @@ def run_check(
     while the project is parsed. ``registry`` replaces webkit's own checks (tests build
     their own). ``cache`` holds what each file yields on its own (default: webkit's
     cache folder); ``pool_min`` is the number of files to analyse from which a process
-    pool is used (default: the measured break-even).
+    pool is used (default: the measured break-even). ``child`` is a process from
+    :meth:`AppImport.prestart <webkit_cli.check.appimport.AppImport.prestart>` to import
+    the app in (closed in any case).
     """
-    checks = list(registry if registry is not None else default_registry)
-    project, early = _find_project(Path(path) if path is not None else None)
-    config, problems = parse_check_config(project.config)
-    codes = _selected_codes(config, select, ignore)
+    try:
+        project, early = _find_project(Path(path) if path is not None else None)
+        config, problems = parse_check_config(project.config)
+        codes = _selected_codes(config, select, ignore)
+    except BaseException:
+        if child is not None:
+            child.close(wait=False)  # told nothing yet: nothing of the user's ran
+        raise
     level = fail_level or config.fail_level or Severity.ERROR
     ctx = CheckContext(
         project=project,
@@ -202,11 +230,17 @@ def run_check(
     )
     wants_app = not no_import and any(RULES[code].uses_app for code in codes)
     # The child imports the app while this process walks and parses the project.
-    pending = (
-        project_rules.start_import(project, app_option=app, dotenv=dotenv, timeout=import_timeout)
-        if wants_app
-        else None
-    )
+    pending = None
+    if wants_app:
+        pending = project_rules.start_import(
+            project, app_option=app, dotenv=dotenv, timeout=import_timeout, child=child
+        )
+    elif child is not None:
+        child.close(wait=False)  # told nothing yet: nothing of the user's ran
+    # Only now, with the child under way: a run whose files all come from the cache
+    # never imports the per-file rules (or Jinja).
+    load_rules(per_file=False)
+    checks = list(registry if registry is not None else default_registry)
     findings = [*early, *project_rules.config_findings(project, problems)]
     notes: list[str] = []
     try:
@@ -229,6 +263,7 @@ def run_check(
     finally:
         if pending is not None and pending.importer is not None:
             pending.importer.close()
+    ctx.cache.flush(project.root, keep=ctx.all_files)
 
     suppressor = Suppressor(config)
     every: list[PythonFile | TemplateFile] = [*ctx.python_files, *ctx.template_files]

@@ -106,13 +106,14 @@ def render_refs(tree: ast.Module) -> list[tuple[str, tuple[str, ...], int, int]]
 def render_template_targets(ctx: CheckContext) -> Iterator[Finding]:
     """``render_template("page.html")`` in Python names a template that exists."""
     for file in ctx.python_files:
-        if file.error is not None or "_template" not in file.source:
-            continue  # no renderer named in this module: nothing to look at (or parse)
+        if file.error is not None:
+            continue
         result = ctx.file_results.get(file.rel)
-        refs = result.extracts.get("T003") if result is not None else None
-        if refs is None:
-            if file.tree is None:
-                continue
+        if result is not None:
+            refs = result.extracts.get("T003", [])  # absent: no renderer named in the module
+        elif "_template" not in file.source or file.tree is None:
+            continue  # no renderer named in this module: nothing to look at (or parse)
+        else:
             refs = render_refs(file.tree)
         for name, names, line, column in refs:
             if any(ctx.template_exists(n) for n in names):

@@ -11,13 +11,16 @@ previous run is printed as ``new``/``fixed`` lines.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webkit_cli.check.filecache import FileCache
 from webkit_cli.check.findings import Finding
 from webkit_cli.check.runner import CheckReport, run_check
+
+if TYPE_CHECKING:
+    from webkit_cli.check.appimport import AppImport
 
 #: watchfiles groups the events of one save (an editor writes, renames, touches): wait
 #: this long for quiet, polling every STEP_MS.
@@ -58,40 +61,61 @@ def watch_check(
     from webkit_cli._paths import display_path
     from webkit_cli.server.watch import ProjectFilter
 
-    cache = FileCache.default()
-    report: CheckReport = run_check(path, cache=cache, **options)
+    # One cache for the session, in memory; written to disk once each change is printed.
+    cache = FileCache.default(defer_writes=True)
+    report: CheckReport = run_check(path, cache=cache, child=_spare(options), **options)
     for item in report.findings:
         echo(describe(item))
+    cache.write()
     root = report.root
     watching = False
-    for changes in watchfiles.watch(
-        root,
-        watch_filter=ProjectFilter(root),
-        debounce=DEBOUNCE_MS,
-        step=STEP_MS,
-        stop_event=stop,
-        raise_interrupt=False,
-        ignore_permission_denied=True,
-        # The first (empty) batch comes once the watch is set up: only then is it true
-        # that no save is missed, so only then does "Watching" appear.
-        rust_timeout=READY_MS,
-        yield_on_timeout=True,
-    ):
-        if not watching:
-            watching = True
-            echo(
-                f"Watching {display_path(root, Path.cwd())} ({report.files_checked} files, "
-                f"{len(report.findings)} findings). Press Ctrl-C to stop."
-            )
-        if not changes:
-            continue
-        latest = run_check(root, cache=cache, **options)
-        lines = difference(report.findings, latest.findings)
-        for line in lines:
-            echo(line)
-        for note in latest.notes:
-            if note not in report.notes:
-                echo(f"note   {note}")
-        if lines:
-            echo(f"{len(latest.findings)} findings.")
-        report = latest
+    # The next run's app child, started (Python and Flask loaded) while nothing happens:
+    # a save then costs only the import of the project itself.
+    spare = _spare(options)
+    try:
+        for changes in watchfiles.watch(
+            root,
+            watch_filter=ProjectFilter(root),
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=stop,
+            raise_interrupt=False,
+            ignore_permission_denied=True,
+            # The first (empty) batch comes once the watch is set up: only then is it true
+            # that no save is missed, so only then does "Watching" appear.
+            rust_timeout=READY_MS,
+            yield_on_timeout=True,
+        ):
+            if not watching:
+                watching = True
+                echo(
+                    f"Watching {display_path(root, Path.cwd())} ({report.files_checked} "
+                    f"files, {len(report.findings)} findings). Press Ctrl-C to stop."
+                )
+            if not changes:
+                continue
+            child, spare = spare, None
+            latest = run_check(root, cache=cache, child=child, **options)
+            lines = difference(report.findings, latest.findings)
+            for line in lines:
+                echo(line)
+            for note in latest.notes:
+                if note not in report.notes:
+                    echo(f"note   {note}")
+            if lines:
+                echo(f"{len(latest.findings)} findings.")
+            report = latest
+            cache.write()
+            spare = _spare(options)
+    finally:
+        if spare is not None:
+            spare.close(wait=False)  # told nothing: nothing of the user's ran in it
+
+
+def _spare(options: Mapping[str, Any]) -> AppImport | None:
+    """A child for the next run's app import (none under ``--no-import``)."""
+    if options.get("no_import"):
+        return None
+    from webkit_cli.check.appimport import AppImport
+
+    return AppImport.prestart()

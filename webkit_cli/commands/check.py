@@ -40,6 +40,20 @@ def _render_to_string(report: CheckReport, fmt: str) -> str:
     return buffer.getvalue()
 
 
+def _plain_stdout() -> bool:
+    """True when rich would print to stdout without colour: not a terminal, and no
+    ``FORCE_COLOR``/``TTY_COMPATIBLE`` saying otherwise (as ``rich.Console.is_terminal``)."""
+    import os
+    import sys
+
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _write_report(path: Path, text: str) -> None:
     """Write atomically: a CI step never uploads half a SARIF file."""
     import os
@@ -158,8 +172,16 @@ def check_command(
                 import_timeout=import_timeout,
             )
         return
+    # The app's child starts now, loading Python and Flask while this process loads the
+    # rules and finds the project (it is told what to import once that is known).
+    child = None
+    if not no_import:
+        from webkit_cli.check.appimport import AppImport
+
+        child = AppImport.prestart()
     report = run_check(
         path if path is not None else project_dir,
+        child=child,
         app=app,
         select=select or None,
         ignore=ignore or None,
@@ -171,6 +193,8 @@ def check_command(
     fmt = output_format.lower()
     if output is not None:
         _write_report(output, _render_to_string(report, fmt))
+    elif fmt == "text" and not report.findings and _plain_stdout():
+        click.echo(reporters.ALL_PASSED)  # what rich prints here, without importing it
     elif fmt == "text":
         reporters.render_text(report, make_console())
     else:

@@ -15,7 +15,15 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from webkit_cli._paths import IGNORED_FILE_NAMES, IGNORED_FILE_SUFFIXES, VCS_AND_CACHE_DIRS
+# cache_root moved to _paths (the linter needs it without importing the scaffolder); new
+# and update still import it from here
+from webkit_cli._paths import CACHE_ENV as CACHE_ENV
+from webkit_cli._paths import (
+    IGNORED_FILE_NAMES,
+    IGNORED_FILE_SUFFIXES,
+    VCS_AND_CACHE_DIRS,
+)
+from webkit_cli._paths import cache_root as cache_root
 from webkit_cli.errors import TemplateError
 
 if TYPE_CHECKING:
@@ -97,21 +105,6 @@ def toml_string(text: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
-
-
-CACHE_ENV = "WEBKIT_CACHE_DIR"
-
-
-def cache_root(environ: Mapping[str, str]) -> Path:
-    """webkit's cache folder: ``$WEBKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/webkit``, else
-    ``~/.cache/webkit`` (the XDG default). Resolved once, by the command."""
-    override = environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    xdg = environ.get("XDG_CACHE_HOME")
-    # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "webkit"
 
 
 #: Bumped when the sandbox changes the code Jinja generates: code compiled for another
