@@ -134,3 +134,73 @@ def test_site_create_edit_and_delete_a_record_through_the_generated_pages(
     expect(page.locator(".flash-success")).to_have_text("Post deleted.")
     expect(page.locator("main")).to_contain_text("No posts yet")
     assert page.problems.unexpected("status of 422") == []
+
+
+@pytest.mark.browser
+def test_ajax_generated_page_adds_and_deletes_records_with_its_script(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    server = serve(generated("ajax", tmp_path))
+    page.goto(server.url + "/auth/register")
+    page.fill("#email", "ada@example.com")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("text=Create the account")
+    expect(page.locator(".account-email")).to_have_text("ada@example.com")
+
+    page.goto(server.url + "/authors")
+    expect(page.locator("#authors-status")).to_have_text("None yet.")
+    page.click("#authors-form button[type=submit]")  # nothing filled in
+    expect(page.locator("#authors-name-error")).to_have_text("This field is required.")
+    page.fill("#authors-name", "<img src=x onerror=alert(1)>")
+    page.click("#authors-form button[type=submit]")
+    record = page.locator("#authors-list li")
+    expect(record).to_have_count(1)
+    expect(record.locator("span")).to_have_text("<img src=x onerror=alert(1)>")  # as text
+    assert page.locator("#authors-list img").count() == 0
+    page.reload()
+    expect(page.locator("#authors-list li")).to_have_count(1)  # stored, listed again
+    page.click("#authors-list li button")
+    expect(page.locator("#authors-list li")).to_have_count(0)
+    expect(page.locator("#authors-status")).to_have_text("None yet.")
+    assert page.problems.unexpected("status of 422") == []
+
+
+@pytest.mark.browser
+def test_api_generated_endpoints_answer_a_browser_with_a_key(
+    tmp_path: Path, serve: Callable[..., Server], page: Any
+) -> None:
+    import json
+
+    from tests.templates.conftest import app_env
+    from tests.templates.test_api import flask_upgrade, flask_user_key
+
+    project = generated("api", tmp_path)
+    env = app_env(project)
+    flask_upgrade(project, env)  # the migrations the generator wrote, as the README says
+    key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
+    server = serve(project, env=env)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    author = page.request.post(server.url + "/authors", data={"name": "Ada"}, headers=auth)
+    assert author.status == 201, author.text()
+    author_id = author.json()["id"]
+    body = {"title": "<script>alert(1)</script>", "author": author_id, "price": "9.50"}
+    post = page.request.post(server.url + "/posts", data=body, headers=auth)
+    assert post.status == 201, post.text()
+    location = server.url + post.headers["location"]
+    changed = page.request.patch(location, data={"published": True}, headers=auth)
+    assert changed.status == 200 and changed.json()["published"] is True
+
+    page.set_extra_http_headers(auth)
+    response = page.goto(server.url + "/posts?limit=1")
+    assert response.status == 200
+    listing = json.loads(page.locator("body").inner_text())
+    assert listing["total"] == 1 and listing["data"][0]["title"] == "<script>alert(1)</script>"
+    assert page.locator("script").count() == 0  # JSON, shown as text
+    document = json.loads(page.request.get(server.url + "/openapi.json").text())
+    assert {"/posts", "/posts/{record_id}", "/authors"} <= set(document["paths"])
+    assert page.request.delete(location, headers=auth).status == 204
+    assert page.request.get(location, headers=auth).status == 404
