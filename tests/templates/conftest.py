@@ -31,6 +31,11 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
     scaffolded project already served; the value is the :class:`Server`.
 
+``postgres`` (session fixture)
+    A throw-away PostgreSQL server (``_postgres.py``), started on first use and shared by
+    the session's tests (of one pytest-xdist worker): ``postgres.create_database("name")``
+    returns the URL of a new empty database of the test's own.
+
 ``browser`` (session fixture) and ``page`` (fixture)
     Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
     headless. ``page`` is a fresh page whose console errors and Content-Security-
@@ -59,6 +64,7 @@ import pytest
 
 from tests._harness import ServerProcess
 from tests.conftest import launch_chromium
+from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
 
 VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
@@ -344,6 +350,16 @@ def served_project(
 ) -> Server:
     """A freshly generated project of the template named by the indirect parameter, served."""
     return serve(generate(str(request.param), tmp_path))
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server: one ``initdb`` and start for every test using it."""
+    with start_postgres(require_pg_bin()) as server:
+        yield server
 
 
 # --- the browser ------------------------------------------------------------------
