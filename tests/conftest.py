@@ -69,6 +69,7 @@ def _stop_playwright() -> Iterator[None]:
 #: Modules whose tests take longest (``--durations``), started first in a parallel run so
 #: that no long test is left running alone at the end; the others keep their order.
 SLOWEST_FIRST = (
+    "tests/templates/test_fresh_install.py",  # one test, the longest: pip in a fresh venv
     "tests/test_wheel.py",
     "tests/templates/test_api.py",
     "tests/templates/test_site.py",
