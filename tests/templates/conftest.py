@@ -16,11 +16,6 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     Runs the project's own test suite (``python -m pytest``) in a subprocess with
     coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
 
-``warm_pytest(project).run(*args)``
-    The same pytest run, forked from one warm process per project (see
-    ``_warm_pytest.py``): for the many one-test runs of the mutation tests
-    (``assert_tests_catch``), a quarter of the CPU of a fresh ``python -m pytest``.
-
 ``serve`` (fixture)
     ``serve(project, env={...})`` starts the project in a real server subprocess on
     127.0.0.1 and a free port (``webkit run --port 0 --no-reload``) and returns a
@@ -31,15 +26,20 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
     scaffolded project already served; the value is the :class:`Server`.
 
+``browser`` (session fixture) and ``page`` (fixture)
+    Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
+    headless. ``page`` is a fresh page whose console errors and Content-Security-
+    Policy violations are collected in ``page.problems`` (a :class:`PageProblems`).
+
 ``postgres`` (session fixture)
     A throw-away PostgreSQL server (``_postgres.py``), started on first use and shared by
     the session's tests (of one pytest-xdist worker): ``postgres.create_database("name")``
     returns the URL of a new empty database of the test's own.
 
-``browser`` (session fixture) and ``page`` (fixture)
-    Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
-    headless. ``page`` is a fresh page whose console errors and Content-Security-
-    Policy violations are collected in ``page.problems`` (a :class:`PageProblems`).
+``warm_pytest(project).run(*args)``
+    The project's pytest run, forked from one warm process per project (see
+    ``_warm_pytest.py``): for the many one-test runs of the mutation tests
+    (``assert_tests_catch``), a quarter of the CPU of a fresh ``python -m pytest``.
 """
 
 from __future__ import annotations
