@@ -69,6 +69,7 @@ def _stop_playwright() -> Iterator[None]:
 #: Modules whose tests take longest (``--durations``), started first in a parallel run so
 #: that no long test is left running alone at the end; the others keep their order.
 SLOWEST_FIRST = (
+    "tests/templates/test_fresh_install.py",  # one test, the longest: pip in a fresh venv
     "tests/test_wheel.py",
     "tests/templates/test_api.py",
     "tests/templates/test_site.py",
@@ -80,19 +81,24 @@ SLOWEST_FIRST = (
 )
 
 #: Tests that share an expensive module-scoped fixture run in one worker, which then
-#: builds it once (``--dist loadgroup``): the fixture's name and the group's.
+#: builds it once (``--dist loadgroup``): the fixture's name (a test using a fixture that
+#: depends on it counts) and the group's, where ``{module}`` is the test's module.
 SHARED_FIXTURES = {
-    "wheel": "wheel",  # tests/test_wheel.py builds the wheel once
+    "dist": "wheel",  # tests/test_wheel.py builds the sdist and the wheel once
     "pg_project": "api-postgresql",  # tests/templates/test_api.py: a project and a server
+    # One generated project and one warm pytest per template for a module's mutation tests
+    # (tests/templates/conftest.py): spread over 3 workers, each started 3 of each.
+    "mutation_project": "mutations-{module}",
 }
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        module = item.nodeid.partition("::")[0]
         for fixture, group in SHARED_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
+                item.add_marker(pytest.mark.xdist_group(group.format(module=module)))
     if hasattr(config, "workerinput"):  # a worker: every worker sorts alike
 
         def rank(item: pytest.Item) -> int:

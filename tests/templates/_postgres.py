@@ -1,14 +1,17 @@
 """A throw-away PostgreSQL server for the tests marked ``postgres``.
 
-``start_postgres(base)`` runs Debian's ``initdb`` into ``base``, starts ``postgres`` on
-127.0.0.1 and a free port (its unix socket stays in ``base`` too), and on exit stops it and
-removes everything. The server runs as the ``postgres`` user when we are root (PostgreSQL
-refuses to run as root). Settings favour speed over durability: ``fsync=off`` is fine for
-data that is deleted a minute later.
+``start_postgres(bin_dir)`` runs Debian's ``initdb`` into a new temporary folder, starts
+``postgres`` on 127.0.0.1 and a free port (its unix socket stays in that folder too), and on
+exit stops it and removes everything. Tests use the one server of the session through the
+``postgres`` fixture (``tests/templates/conftest.py``), each in databases of its own. The
+server runs as the ``postgres`` user when we are root (PostgreSQL refuses to run as root).
+Settings favour speed over durability: ``fsync=off`` is fine for data that is deleted a
+minute later.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -48,6 +51,9 @@ def _free_port() -> int:
         return port
 
 
+_database_numbers = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     """A running server; ``database_url(name)`` for SQLAlchemy with psycopg 3."""
@@ -60,10 +66,14 @@ class PostgresServer:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, database: str) -> str:
-        """Create an empty database and return its URL."""
+        """Create an empty database named after ``database`` and return its URL.
+
+        The name gets a number: tests sharing the session's server never collide.
+        """
         import psycopg
         from psycopg import sql
 
+        database = f"{database}_{next(_database_numbers)}"
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:

@@ -34,14 +34,27 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
     headless. ``page`` is a fresh page whose console errors and Content-Security-
     Policy violations are collected in ``page.problems`` (a :class:`PageProblems`).
+
+``postgres`` (session fixture)
+    A throw-away PostgreSQL server (``_postgres.py``), started on first use and shared by
+    the session's tests (of one pytest-xdist worker): ``postgres.create_database("name")``
+    returns the URL of a new empty database of the test's own.
+
+``warm_pytest(project).run(*args)``
+    The project's pytest run, forked from one warm process per project (see
+    ``_warm_pytest.py``): for the many one-test runs of the mutation tests
+    (``assert_tests_catch``), a quarter of the CPU of a fresh ``python -m pytest``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
+import select
+import signal
 import subprocess
 import sys
 import tomllib
@@ -55,6 +68,7 @@ import pytest
 
 from tests._harness import ServerProcess
 from tests.conftest import launch_chromium
+from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
 
 VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
@@ -179,6 +193,102 @@ def run_project_pytest(
     return result, percent
 
 
+class WarmPytest:
+    """One warm process that runs the tests of ``project`` many times, each run in a fork.
+
+    :meth:`run` answers what ``python -m pytest ARGS`` in the project folder answers (its
+    exit code, stdout and stderr), at a quarter of the CPU: the fork starts with pytest,
+    Flask, SQLAlchemy and the rest already imported, and reads the project's own modules
+    from disk, so a file changed between two runs is seen by the second.
+    """
+
+    SOURCE = (Path(__file__).parent / "_warm_pytest.py").read_text()
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self._log = project.parent / f"{project.name}-warm-pytest.log"
+        with self._log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", self.SOURCE],
+                cwd=project,
+                env=child_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                start_new_session=True,  # close() ends a hung run's fork with it
+            )
+        self._runs = 0
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``python -m pytest -q -p no:cacheprovider ARGS`` in the project, from the fork."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._runs += 1
+        out = self.project.parent / f"{self.project.name}-run-{self._runs}"
+        stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
+        argv = ["-q", "-p", "no:cacheprovider", *args]
+        request = {"args": argv, "stdout": str(stdout), "stderr": str(stderr)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        reply = self.process.stdout.readline() if ready else ""
+        if not reply:
+            self.close()
+            raise AssertionError(
+                f"pytest {' '.join(argv)} in {self.project} gave no answer in {timeout:g} s:\n"
+                f"{self._log.read_text(errors='replace')}"
+            )
+        try:
+            return subprocess.CompletedProcess(
+                ["pytest", *argv],
+                json.loads(reply)["returncode"],
+                stdout.read_text(errors="replace"),
+                stderr.read_text(errors="replace"),
+            )
+        finally:
+            stdout.unlink(missing_ok=True)
+            stderr.unlink(missing_ok=True)
+            # Coverage's data file stays out of the (possibly shared) project folder.
+            for leftover in self.project.glob(".coverage*"):
+                leftover.unlink()
+
+    def close(self) -> None:
+        """End the process (and a fork still running); idempotent."""
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # a fork left by a timed-out run
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self._log.unlink(missing_ok=True)
+
+
+#: The warm processes of this module's tests, by project folder (see ``_close_warm_pytest``).
+_warm: dict[Path, WarmPytest] = {}
+
+
+def warm_pytest(project: Path) -> WarmPytest:
+    """The :class:`WarmPytest` of ``project``, started on first use in a test module."""
+    if project not in _warm or _warm[project].process.poll() is not None:
+        _warm[project] = WarmPytest(project)
+    return _warm[project]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_warm_pytest() -> Iterator[None]:
+    """The warm processes live as long as the module-scoped projects they run."""
+    yield
+    while _warm:
+        _warm.popitem()[1].close()
+
+
 # --- servers ----------------------------------------------------------------------
 
 
@@ -262,6 +372,16 @@ def served_project(
 ) -> Server:
     """A freshly generated project of the template named by the indirect parameter, served."""
     return serve(generate(str(request.param), tmp_path))
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server: one ``initdb`` and start for every test using it."""
+    with start_postgres(require_pg_bin()) as server:
+        yield server
 
 
 # --- the browser ------------------------------------------------------------------
@@ -497,7 +617,7 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     """Break ``path`` (replace ``old`` by ``new``) and check the project's test notices.
 
     Only ``expected_failure`` runs (``pytest tests/test_x.py::name``): the whole suite would
-    take ten times as long to say the same.
+    take ten times as long to say the same. It runs from the project's :class:`WarmPytest`.
     """
     test_id = project_test_id(project, expected_failure)
     target = project / path.replace("{package}", project_package(project))
@@ -505,7 +625,7 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     assert old in source, f"{old!r} not in {target}: update the mutation"
     target.write_text(source.replace(old, new))
     try:
-        result, _ = run_project_pytest(project, "--no-cov", test_id)
+        result = warm_pytest(project).run("--no-cov", test_id)
     finally:
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import (
     assert_lint_clean,
     assert_shared_conventions,
@@ -76,12 +76,6 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="module")
 def pg_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return scaffold(tmp_path_factory.mktemp("api-pg-live"), "postgresql")
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with start_postgres(require_pg_bin()) as server:
-        yield server
 
 
 def run_project_tests(project: Path, **env: str) -> float:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import child_env, generate, project_package
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -73,12 +72,6 @@ EXPECTED = {
     ],
     "site": [(400, "text/html"), (302, "text/html"), (400, "text/html")],
 }
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with start_postgres(require_pg_bin()) as server:
-        yield server
 
 
 @pytest.mark.parametrize("template", ["site", "ajax"])
