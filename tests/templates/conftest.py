@@ -228,15 +228,18 @@ class WarmPytest:
         stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
         argv = ["-q", "-p", "no:cacheprovider", *args]
         request = {"args": argv, "stdout": str(stdout), "stderr": str(stderr)}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        reply = self.process.stdout.readline() if ready else ""
+        reply = ""
+        with contextlib.suppress(BrokenPipeError):  # it died: no reply, its log says why
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            reply = self.process.stdout.readline() if ready else ""
         if not reply:
+            log = self._log.read_text(errors="replace")  # before close() removes it
+            self._kill_group()  # a hung run: its fork too
             self.close()
             raise AssertionError(
-                f"pytest {' '.join(argv)} in {self.project} gave no answer in {timeout:g} s:\n"
-                f"{self._log.read_text(errors='replace')}"
+                f"pytest {' '.join(argv)} in {self.project} gave no answer in {timeout:g} s:\n{log}"
             )
         try:
             return subprocess.CompletedProcess(
@@ -252,21 +255,28 @@ class WarmPytest:
             for leftover in self.project.glob(".coverage*"):
                 leftover.unlink()
 
+    def _kill_group(self) -> None:
+        """SIGKILL the process and its forks, unless it was reaped (then its group id may
+        belong to another process by now)."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
     def close(self) -> None:
         """End the process (and a fork still running); idempotent."""
         if self.process.poll() is None:
             assert self.process.stdin is not None
-            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self._kill_group()
                 self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # a fork left by a timed-out run
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
         self._log.unlink(missing_ok=True)
 
 
