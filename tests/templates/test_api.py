@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -446,6 +446,7 @@ def test_rate_limits_hold_across_two_gunicorns_sharing_redis(
         "API_KEY_RATE_LIMIT": "6/minute",
         "AUTH_FAILURE_RATE_LIMIT": "3/minute",
     }
+    flask_upgrade(project, env)  # the app makes no tables: `flask users create` needs them
     key = flask_user_key(project, env, "ada@example.com", "--scope", "read")
     servers = [Gunicorn(project, env, tmp_path / f"gunicorn-{i}.log") for i in (1, 2)]
     try:
