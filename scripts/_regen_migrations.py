@@ -14,9 +14,10 @@ again without a model change changes nothing.
 
 ``--templates DIR`` works on a copy of ``project_templates`` (webkit's tests use one).
 
-Today each template has one migration, ``0001_initial_schema.py``. After a model change,
-either regenerate it (the schema starts over: fine while no project has applied it) or add
-the change as a new migration with ``--new`` (projects that applied 0001 upgrade to it).
+Each template has ``0001_initial_schema.py`` (template 1.1.0's schema) and the migrations
+added since. After a model change, either regenerate the newest (fine while no released
+template has it) or add the change as a new migration with ``--new`` (projects that applied
+the others upgrade to it).
 ``--check`` writes nothing and exits 1 when a committed migration is out of date. A migration
 with the line ``# webkit: hand-edited`` (a data migration: autogenerate cannot keep rows) is
 never overwritten; the generated projects' ``test_migrations`` checks that its schema is the
