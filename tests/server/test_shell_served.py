@@ -361,6 +361,15 @@ def test_a_changed_file_or_a_new_module_makes_a_snapshot_stale(tmp_path: Path) -
     assert snapshot.changed() == f"{pkg / 'pkg/a.py'} changed"
     # A file written just before the build may have been read before or after: unsure.
     assert _shellsock.layer_snapshot(files, [tmp_path], time.time_ns()).changed()
+    # A third of a second before is sure (file times lag by a few ms), unless the file's
+    # time is in whole seconds: that filesystem may have rounded a later time down.
+    second = (time.time_ns() // 10**9 - 1) * 10**9
+    fine = second + 123_456_789
+    for path in files:
+        os.utime(path, ns=(fine, fine))
+    assert _shellsock.layer_snapshot(files, [tmp_path], fine + 3 * 10**8).changed() is None
+    os.utime(files[1], ns=(second, second))
+    assert _shellsock.layer_snapshot(files, [tmp_path], second + 3 * 10**8).changed()
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")

@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.templates.conftest import VENV_BIN, Server, app_env, child_env, generate, project_package
+from tests.templates.conftest import (
+    VENV_BIN,
+    Server,
+    app_env,
+    child_env,
+    generate,
+    project_package,
+    upgrade_database,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,9 +67,11 @@ def log_out(page: Any) -> None:
 
 
 def create_admin(project: Path, env: dict[str, str], email: str) -> None:
-    """``flask users create EMAIL --admin`` in the project, as its README says."""
+    """``flask users create EMAIL --admin`` in the project, as its README says: after
+    ``flask db upgrade``, which creates the tables the command writes to."""
     import subprocess
 
+    upgrade_database(project, child_env(env))
     result = subprocess.run(
         [str(VENV_BIN / "flask"), "--app", project_package(project), "users", "create", email,
          "--admin", "--password-stdin"],

@@ -63,9 +63,14 @@ ROLES = ("layer", "warm")
 HEADER_TIMEOUT = 2.0
 ANSWER_TIMEOUT = 30.0
 #: A file modified less than this before a layer started building may have been read
-#: before or after the change: such a layer serves no shell. (File times come from a
-#: coarse clock, a few ms behind; one second is far beyond that.)
-MTIME_SLACK_NS = 1_000_000_000
+#: before or after the change: such a layer serves no shell. File times come from the
+#: kernel's coarse clock, a few ms (ticks) behind ``time.time_ns()``: 50 ms is far beyond
+#: that. A time in whole seconds may come from a filesystem that keeps no more (ext3,
+#: FAT, some network mounts): one second for it. (One second for every file made a layer
+#: built within a second of a save, e.g. at the start of a run, refuse every shell; it
+#: stays until a file it holds changes.)
+MTIME_SLACK_NS = 50_000_000
+COARSE_MTIME_SLACK_NS = 1_000_000_000
 #: Signals the client passes on to the shell.
 FORWARDED = tuple(
     getattr(signal, name)
@@ -273,6 +278,10 @@ def _module_entries(directory: str) -> frozenset[str] | None:
         return None
 
 
+def _mtime_slack(mtime_ns: int) -> int:
+    return COARSE_MTIME_SLACK_NS if mtime_ns % 1_000_000_000 == 0 else MTIME_SLACK_NS
+
+
 class Snapshot:
     """The files a layer holds as it read them, and the module folders next to them."""
 
@@ -290,7 +299,7 @@ class Snapshot:
         for path in files:
             stamp = _stamp(path)
             snapshot.files[path] = stamp
-            if stamp is not None and stamp[0] >= since_ns - MTIME_SLACK_NS:
+            if stamp is not None and stamp[0] >= since_ns - _mtime_slack(stamp[0]):
                 # Changed around the build: it may hold the old or the new version.
                 snapshot.unsure = f"{path} changed while the layer was built"
         for folder in folders:
