@@ -44,7 +44,8 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in name.split(".") if part.isdigit())
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers that must be told their port)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -104,7 +105,7 @@ def _start(bin_dir: Path, data: Path, sockets: Path, log: Path) -> int:
     start is retried on a new port (the log says why each attempt failed).
     """
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

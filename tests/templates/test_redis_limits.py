@@ -26,20 +26,21 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.templates.conftest import Server, child_env, generate, project_package, start_server
+from tests.templates._postgres import free_port
+from tests.templates.conftest import (
+    Server,
+    child_env,
+    generate,
+    project_package,
+    start_server,
+    upgrade_database,
+)
 
 pytestmark = pytest.mark.slow
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def redis_ping(port: int) -> bool:
@@ -103,13 +104,7 @@ def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis
             "RATELIMIT_STORAGE_URI": redis_url,
         }
     )
-    subprocess.run(
-        [str(GUNICORN.parent / "flask"), "--app", project_package(project), "db", "upgrade"],
-        cwd=project,
-        env={**env, "PYTHONPATH": str(project / "src")},
-        check=True,
-        capture_output=True,
-    )
+    upgrade_database(project, env)
     target = f"{project_package(project)}:create_app()"
     command = [str(GUNICORN), "-w", "1", "-b", "127.0.0.1:0", "--pythonpath", "src", target]
     servers = [start_server(command, cwd=project, env=env, url_pattern=LISTENING)]

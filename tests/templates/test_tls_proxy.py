@@ -31,7 +31,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.templates.conftest import Server, child_env, generate, project_package, start_server
+from tests.templates._postgres import free_port
+from tests.templates.conftest import (
+    Server,
+    child_env,
+    generate,
+    project_package,
+    start_server,
+    upgrade_database,
+)
 from webkit_cli.server import tls
 
 pytestmark = pytest.mark.slow
@@ -70,13 +78,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Nginx:
@@ -161,13 +162,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[Server, Nginx, ssl.SSLContext
         }
     )
     # The README's order: the schema first (flask db upgrade), then the server.
-    subprocess.run(
-        [str(GUNICORN.parent / "flask"), "--app", project_package(project), "db", "upgrade"],
-        cwd=project,
-        env={**env, "PYTHONPATH": str(project / "src")},
-        check=True,
-        capture_output=True,
-    )
+    upgrade_database(project, env)
     # The project's own gunicorn.conf.py (gunicorn reads it from the folder it starts in).
     command = [str(GUNICORN), "--pythonpath", "src", f"{project_package(project)}:create_app()"]
     server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
