@@ -52,30 +52,48 @@ def redis_ping(port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A private redis-server: no persistence, loopback only, stopped and gone afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+class RedisServer:
+    """A private redis-server: no persistence, loopback only; ``stop()`` is safe to repeat."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
         deadline = time.monotonic() + 15
-        while not redis_ping(port):
-            assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+        while not redis_ping(self.port):
+            if self.process.poll() is not None:
+                assert self.process.stderr is not None
+                raise AssertionError(f"redis-server exited: {self.process.stderr.read().decode()}")
             assert time.monotonic() < deadline, "redis-server did not answer PING"
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        assert not redis_ping(self.port)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    try:
+        yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-        assert proc.stderr is not None
-        proc.stderr.close()
-    assert not redis_ping(port)
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 def request(
@@ -93,7 +111,9 @@ def request(
         connection.close()
 
 
-def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis_url: str) -> None:
+def production_site(tmp_path: Path, redis_url: str) -> tuple[Path, dict[str, str], list[str]]:
+    """A site project set up as in production with its limits in ``redis_url``: the project,
+    the servers' environment and the gunicorn command line."""
     project = generate("site", tmp_path)
     (project / ".env").unlink()  # production: settings from the environment only
     env = child_env(
@@ -107,18 +127,29 @@ def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis
     upgrade_database(project, env)
     target = f"{project_package(project)}:create_app()"
     command = [str(GUNICORN), "-w", "1", "-b", "127.0.0.1:0", "--pythonpath", "src", target]
+    return project, env, command
+
+
+def login_form(server: Server) -> tuple[bytes, str]:
+    """A wrong-password login form for ada@example.com with its CSRF token, and its cookie."""
+    status, headers, page = request(server, "GET", "/auth/login")
+    assert status == 200
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token
+    form = urlencode(
+        {"csrf_token": token.group(1).decode(), "email": "ada@example.com",
+         "password": "not the password"}
+    ).encode()  # fmt: skip
+    return form, cookie
+
+
+def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis_url: str) -> None:
+    project, env, command = production_site(tmp_path, redis_url)
     servers = [start_server(command, cwd=project, env=env, url_pattern=LISTENING)]
     try:
         servers.append(start_server(command, cwd=project, env=env, url_pattern=LISTENING))
-        status, headers, page = request(servers[0], "GET", "/auth/login")
-        assert status == 200
-        cookie = headers["Set-Cookie"].split(";", 1)[0]
-        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token
-        form = urlencode(
-            {"csrf_token": token.group(1).decode(), "email": "ada@example.com",
-             "password": "not the password"}
-        ).encode()  # fmt: skip
+        form, cookie = login_form(servers[0])
         statuses = [
             request(servers[i % 2], "POST", "/auth/login", form, cookie)[0] for i in range(10)
         ]
@@ -132,3 +163,26 @@ def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis
     finally:
         for server in servers:
             server.stop()
+
+
+def test_logins_keep_working_and_limited_when_redis_goes_away(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Redis stopped under a running server: logins are answered (never a 500), the server
+    counts in its own memory (the 11th attempt is refused) and says so in its log."""
+    project, env, command = production_site(tmp_path, redis_server.url)
+    server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
+    try:
+        form, cookie = login_form(server)
+        assert [request(server, "POST", "/auth/login", form, cookie)[0] for _ in range(3)] == [
+            422
+        ] * 3
+        redis_server.stop()
+        statuses = [request(server, "POST", "/auth/login", form, cookie)[0] for _ in range(10)]
+        assert statuses == [422] * 10
+        status, headers, page = request(server, "POST", "/auth/login", form, cookie)
+        assert status == 429, page[:500]
+        assert int(headers["Retry-After"]) > 0
+        server.wait_for_output("storage unreachable")
+    finally:
+        server.stop()

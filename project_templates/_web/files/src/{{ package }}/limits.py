@@ -4,14 +4,20 @@ The counters live where ``RATELIMIT_STORAGE_URI`` says: ``memory://`` (the defau
 them in each process, fine for development and tests; in production with several gunicorn
 workers or machines, ``redis://host:6379/0`` puts them in Redis so all share one limit
 (``pip install '.[redis]'``).
+
+If that storage stops answering (Redis restarted or unreachable), logins must not fail:
+each process then counts in its own memory, logs a warning, and goes back to the storage
+once it answers again.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from flask import Flask, request
+from flask.logging import default_handler
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -44,5 +50,22 @@ def retry_after() -> int:
     return max(1, math.ceil(limit.reset_at - time.time()))
 
 
+#: A Redis that stops answering costs a request at most 2 s before the fallback counts it.
+REDIS_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+
 def init_app(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis://", "rediss://")):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", REDIS_OPTIONS)
     limiter.init_app(app)
+    show_limiter_warnings()
+
+
+def show_limiter_warnings() -> None:
+    """Flask-Limiter logs to ``flask-limiter``, which has only a ``NullHandler``: unless logging
+    is set up, its warning that the storage is unreachable would be lost. Send it to stderr
+    (the server's log), as Flask does for the app's own logger."""
+    handlers = logging.getLogger("flask-limiter").handlers + logging.getLogger().handlers
+    if all(isinstance(handler, logging.NullHandler) for handler in handlers):
+        logging.getLogger("flask-limiter").addHandler(default_handler)
