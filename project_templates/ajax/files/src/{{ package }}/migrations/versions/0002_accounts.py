@@ -7,7 +7,6 @@ Revises: 0001
 # webkit: hand-edited (kept by scripts/regen-migrations; test_migrations checks its schema)
 
 import secrets
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -67,12 +66,8 @@ def _todos(*, owned: bool) -> sa.Table:
 
 
 def _own_existing_todos() -> None:
-    """Give the to-dos already there an owner, so the column can be NOT NULL."""
-    if op.get_context().as_sql:
-        return  # `flask db upgrade --sql` prints the DDL; there are no rows to look at
-    connection = op.get_bind()
-    if not connection.execute(sa.text("SELECT 1 FROM todos LIMIT 1")).first():
-        return
+    """Give the to-dos already there an owner, so the column can be NOT NULL. Plain SQL, so
+    ``flask db upgrade --sql`` prints it too and its script upgrades a database with rows."""
     users = sa.table(
         "users",
         sa.column("id", sa.Integer()),
@@ -82,18 +77,18 @@ def _own_existing_todos() -> None:
         sa.column("session_token", sa.String()),
         sa.column("created_at", sa.DateTime(timezone=True)),
     )
-    row = {
-        "email": LEGACY_OWNER,
-        "password_hash": "!",  # not an argon2 hash: no password matches it
-        "is_admin": False,
-        "session_token": secrets.token_hex(32),
-        "created_at": datetime.now(UTC),
-    }
-    connection.execute(users.insert().values(**row))
-    owner = connection.execute(
-        sa.select(users.c.id).where(users.c.email == LEGACY_OWNER)
-    ).scalar_one()
-    connection.execute(sa.text("UPDATE todos SET user_id = :owner"), {"owner": owner})
+    todos = sa.table("todos", sa.column("user_id", sa.Integer()))
+    legacy_owner = sa.select(
+        sa.literal(LEGACY_OWNER),
+        sa.literal("!"),  # not an argon2 hash: no password matches it
+        sa.false(),
+        sa.literal(secrets.token_hex(32)),
+        sa.func.current_timestamp(),
+    ).where(sa.select(sa.literal_column("1")).select_from(todos).exists())
+    columns = ["email", "password_hash", "is_admin", "session_token", "created_at"]
+    op.execute(users.insert().from_select(columns, legacy_owner))
+    owner = sa.select(users.c.id).where(users.c.email == LEGACY_OWNER).scalar_subquery()
+    op.execute(todos.update().values(user_id=owner))
 
 
 def downgrade() -> None:

@@ -6,8 +6,6 @@ Revises: 0001
 
 # webkit: hand-edited (kept by scripts/regen-migrations; test_migrations checks its schema)
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
@@ -101,14 +99,9 @@ def _notes(*, owned: bool) -> sa.Table:
 
 
 def _own_existing_rows() -> None:
-    """Give the keys and notes already there an owner, so the columns can be NOT NULL."""
-    if op.get_context().as_sql:
-        return  # `flask db upgrade --sql` prints the DDL; there are no rows to look at
-    connection = op.get_bind()
-    keys = connection.execute(sa.text("SELECT 1 FROM api_keys LIMIT 1")).first()
-    notes = connection.execute(sa.text("SELECT 1 FROM notes LIMIT 1")).first()
-    if not (keys or notes):
-        return
+    """Give the keys and notes already there an owner, so the columns can be NOT NULL. Plain
+    SQL, so ``flask db upgrade --sql`` prints it too and its script upgrades a database with
+    rows."""
     users = sa.table(
         "users",
         sa.column("id", sa.Integer()),
@@ -116,13 +109,19 @@ def _own_existing_rows() -> None:
         sa.column("is_admin", sa.Boolean()),
         sa.column("created_at", sa.DateTime(timezone=True)),
     )
-    row = {"email": LEGACY_OWNER, "is_admin": False, "created_at": datetime.now(UTC)}
-    connection.execute(users.insert().values(**row))
-    owner = connection.execute(
-        sa.select(users.c.id).where(users.c.email == LEGACY_OWNER)
-    ).scalar_one()
-    connection.execute(sa.text("UPDATE api_keys SET user_id = :owner"), {"owner": owner})
-    connection.execute(sa.text("UPDATE notes SET owner_id = :owner"), {"owner": owner})
+    keys = sa.table("api_keys", sa.column("user_id", sa.Integer()))
+    notes = sa.table("notes", sa.column("owner_id", sa.Integer()))
+    any_row = sa.or_(
+        sa.select(sa.literal_column("1")).select_from(keys).exists(),
+        sa.select(sa.literal_column("1")).select_from(notes).exists(),
+    )
+    legacy_owner = sa.select(
+        sa.literal(LEGACY_OWNER), sa.false(), sa.func.current_timestamp()
+    ).where(any_row)
+    op.execute(users.insert().from_select(["email", "is_admin", "created_at"], legacy_owner))
+    owner = sa.select(users.c.id).where(users.c.email == LEGACY_OWNER).scalar_subquery()
+    op.execute(keys.update().values(user_id=owner))
+    op.execute(notes.update().values(owner_id=owner))
 
 
 def downgrade() -> None:
