@@ -108,6 +108,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=rank)
 
 
+class _GroupsHonoured:
+    """Fails the run when ``--dist loadgroup`` would silently spread a group over workers.
+
+    pytest-xdist marks a group by rewriting the node id (``test@group``); a pytest that
+    ignores the rewrite (9.2 with xdist 3.8: pytest-xdist#1386) builds every shared fixture
+    of :data:`SHARED_FIXTURES` once in each worker instead, and nothing else shows it.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not config.getoption("loadgroup", False):
+            return
+        lost = [
+            i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+        ]
+        if lost:
+            raise pytest.UsageError(
+                f"--dist loadgroup lost the xdist_group of {lost[0]} (and {len(lost) - 1} more): "
+                "this pytest and pytest-xdist do not work together (pytest-xdist#1386)"
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # the groups are read in the workers
+        config.pluginmanager.register(_GroupsHonoured(), "webkit-groups-honoured")
+
+
 @pytest.fixture(autouse=True)
 def _clean_webkit_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No WEBKIT_* / FLASK_* variable from the developer's shell leaks into a test."""

@@ -92,8 +92,12 @@ def trim_traceback(exc: BaseException) -> None:
             if not _is_machinery(tb.tb_frame.f_code.co_filename, package):
                 kept.append(tb)
             tb = tb.tb_next
+        # Relink only where frames were dropped: CPython's tb_next setter walks the whole
+        # chain after the new next frame (a cycle check), so relinking every frame of an
+        # import that recursed 100,000 deep took the better part of a minute.
         for a, b in zip(kept, kept[1:], strict=False):
-            a.tb_next = b
+            if a.tb_next is not b:
+                a.tb_next = b
         if kept:
             kept[-1].tb_next = None
         current.__traceback__ = kept[0] if kept else None

@@ -150,10 +150,25 @@ INSTALLABLE = {
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with pip (not webkit's own), for install tests."""
+    """A fresh virtual environment (not webkit's own) that can run ``python -m pip``.
+
+    Its pip is this environment's, put on its path by a ``.pth`` file: installing a pip of
+    its own (ensurepip) took more CPU than the install under test. Whatever pip installs
+    still goes into the fresh environment's own site-packages.
+    """
+    import pip
+
     root = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True)
-    return root / ("Scripts" if os.name == "nt" else "bin") / "python"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / ("Scripts" if os.name == "nt" else "bin") / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "borrowed-pip.pth").write_text(f"{Path(pip.__file__).parent.parent}\n")
+    return python
 
 
 @pytest.mark.slow
