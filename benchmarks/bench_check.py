@@ -97,8 +97,9 @@ def _synthetic(root: Path) -> Path:
 def _assert_clean(root: Path) -> None:
     """A benchmark of a run that fails early would flatter webkit: insist on a clean pass."""
     proc = subprocess.run(
-        [tool("webkit"), "check", "--format", "json"], cwd=root, capture_output=True, text=True
-    )
+        [tool("webkit"), "check", "--format", "json"], cwd=root, capture_output=True, text=True,
+        env=bench_env(),
+    )  # fmt: skip
     if proc.returncode != 0 or '"total": 0' not in proc.stdout:
         raise SystemExit(f"webkit check is not clean on {root}:\n{proc.stdout}{proc.stderr}")
 
@@ -112,7 +113,7 @@ def _alternating(
         for argv, env, out in ((a, None, samples[0]), (b, env_b, samples[1])):
             start = time.perf_counter()
             subprocess.run(
-                argv, cwd=cwd, env={**os.environ, **(env or {})},
+                argv, cwd=cwd, env=bench_env(env),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
             )  # fmt: skip
             if i:  # the first round warms the file cache

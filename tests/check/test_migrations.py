@@ -660,3 +660,39 @@ def test_indexes_unique_constraints_and_foreign_keys_are_each_named(tmp_path: Pa
         (note, "Unique constraint on note (body) is in the models but not in the migrations."),
         (note, "Index 'ix_note_price' on note (price) is in the models but not in the migrations."),
     }
+
+
+_WHAT_IS_IMPORTED = """\
+import sys
+from flask import Flask
+from webkit_cli.check._drift import compare_app
+
+app = Flask("plain")
+{setup}
+report = compare_app(app, sys.argv[1])
+print(report.status, "alembic" in sys.modules, "sqlalchemy" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "files"),
+    [
+        ("", {}),
+        # Flask-Migrate set up, but `flask db init` never run: nothing to compare
+        ("app.extensions['migrate'] = type('M', (), {'db': object(), 'directory': 'mig'})()", {}),
+        # Flask-SQLAlchemy without an alembic.ini
+        ("app.extensions['sqlalchemy'] = object()", {"migrations/env.py": ""}),
+    ],
+)
+def test_an_app_without_migrations_is_told_so_without_importing_alembic(
+    tmp_path: Path, setup: str, files: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    build_file_tree(tmp_path, files)
+    script = _WHAT_IS_IMPORTED.format(setup=setup)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.split() == ["none", "False", "False"]

@@ -163,8 +163,25 @@ def _quietly() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _has_no_source(app: Any, root: Path) -> bool:
+    """True when :func:`_find_source` would find nothing, told without importing Alembic
+    or SQLAlchemy (most of a warm ``webkit check``): no Flask-Migrate with a migrations
+    folder, and no Flask-SQLAlchemy beside an ``alembic.ini``. False when unsure."""
+    try:
+        extensions = getattr(app, "extensions", None) or {}
+        migrate = extensions.get("migrate")
+        if migrate is not None and getattr(migrate, "db", None) is not None:
+            directory = Path(root, str(getattr(migrate, "directory", "migrations")))
+            return not (directory / "env.py").is_file()
+        return extensions.get("sqlalchemy") is None or not (root / "alembic.ini").is_file()
+    except Exception:  # noqa: BLE001 - let _find_source meet it and report it
+        return False
+
+
 def compare_app(app: Any, root: str) -> DriftReport:
     """Apply the migrations to a scratch database and compare them with the models."""
+    if _has_no_source(app, Path(root)):
+        return DriftReport()
     try:
         import alembic.autogenerate  # noqa: F401 - the rule needs Alembic, else it is silent
         import sqlalchemy  # noqa: F401

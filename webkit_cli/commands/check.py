@@ -10,6 +10,7 @@ import click
 from webkit_cli.commands._options import import_timeout_option, project_options
 
 if TYPE_CHECKING:
+    from webkit_cli.check import runmemo
     from webkit_cli.check.runner import CheckReport
 
 FORMATS = ("text", "json", "github", "sarif")
@@ -17,6 +18,8 @@ FORMATS = ("text", "json", "github", "sarif")
 
 def _codes(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
     """Validate ``--select``/``--ignore`` (comma lists, repeatable) against the registry."""
+    if not value:
+        return []  # nothing to validate: the catalogue is not even imported
     from webkit_cli.check.rules import expand_codes, split_codes
 
     codes = split_codes(value)
@@ -52,6 +55,26 @@ def _plain_stdout() -> bool:
         return not sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _snapshot(start: Path | str | None) -> runmemo.Snapshot | None:
+    """What a --no-import run may read, before it reads it (``None``: not a project
+    webkit can find; the run reports that as usual)."""
+    from webkit_cli.check import runmemo
+    from webkit_cli.project import find_project
+
+    try:
+        begin = Path(start).resolve() if start is not None else Path.cwd()
+        return runmemo.Snapshot(begin, find_project(begin).root)
+    except Exception:  # noqa: BLE001 - the run itself reports a broken project
+        return None
+
+
+def _utf8_stdout() -> bool:
+    import sys
+
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    return encoding.lower().replace("-", "").replace("_", "") == "utf8"
 
 
 def _write_report(path: Path, text: str) -> None:
@@ -139,12 +162,10 @@ def check_command(
     2 on usage errors. Silence a finding with `# webkit: ignore[CODE]` (Python),
     `{# webkit: ignore[CODE] #}` (templates) or [tool.webkit.check] ignore = [...].
     """
-    from webkit_cli._console import make_console, print_warning
-    from webkit_cli.check import reporters
-    from webkit_cli.check.rules import Severity
-    from webkit_cli.check.runner import run_check
-
     if list_rules:
+        from webkit_cli._console import make_console
+        from webkit_cli.check import reporters
+
         if output_format.lower() == "text":
             reporters.render_rules(make_console())
         else:  # json, github and sarif readers all get the machine-readable table
@@ -172,6 +193,27 @@ def check_command(
                 import_timeout=import_timeout,
             )
         return
+    fmt = output_format.lower()
+    # A plain-text --no-import run replays the last one's output when nothing it depends
+    # on has changed (check.runmemo): no rule, index or template is loaded.
+    memo = None
+    if no_import and output is None and fmt == "text" and _plain_stdout() and _utf8_stdout():
+        from webkit_cli.check import runmemo
+
+        memo_options = (
+            None if path is None else str(path.resolve()), project_dir, app, tuple(select),
+            tuple(ignore), fail_level, no_dotenv, import_timeout,
+        )  # fmt: skip
+        replayed = runmemo.replay(memo_options)
+        if replayed is not None:
+            click.echo(replayed[0], nl=False)
+            raise SystemExit(replayed[1])
+        memo = (memo_options, _snapshot(path if path is not None else project_dir))
+    from webkit_cli._console import make_console, print_warning
+    from webkit_cli.check import reporters
+    from webkit_cli.check.rules import Severity
+    from webkit_cli.check.runner import run_check
+
     # The app's child starts now, loading Python and Flask while this process loads the
     # rules and finds the project (it is told what to import once that is known).
     child = None
@@ -190,7 +232,15 @@ def check_command(
         dotenv=not no_dotenv,
         import_timeout=import_timeout,
     )
-    fmt = output_format.lower()
+    if memo is not None and memo[1] is not None and not report.notes:
+        from webkit_cli.check import runmemo
+
+        # rendered as a plain stdout shows it (a console on a pipe: no colour, no wrap)
+        text = _render_to_string(report, fmt) if report.findings else reporters.ALL_PASSED + "\n"
+        click.echo(text, nl=False)
+        if memo[1].root == report.root:
+            runmemo.record(memo[0], memo[1], text, report.exit_code)
+        raise SystemExit(report.exit_code)
     if output is not None:
         _write_report(output, _render_to_string(report, fmt))
     elif fmt == "text" and not report.findings and _plain_stdout():
