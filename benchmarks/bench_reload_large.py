@@ -6,7 +6,8 @@ regular expressions and build tables at import, blueprints with templates, and a
 that imports and registers every blueprint (≥ 150 modules, importing it takes ≥ 300 ms).
 Each reload edits one leaf view (the marker of ``/__bench``) and polls on new
 connections until the new marker answers. The first reload of each server is a warm-up
-(webkit builds its layer after it) and is not counted. Also reported: the resident and
+(webkit's layer, built at start, holds the edited view: the next layer leaves it out) and
+is not counted. Also reported: the resident and
 proportional memory (RSS, PSS) of webkit's supervisor, warm process and layer.
 
     python benchmarks/bench_reload_large.py [--quick]

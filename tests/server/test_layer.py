@@ -329,6 +329,41 @@ def test_a_module_inside_a_left_out_package_is_left_out_with_its_importers(pkg: 
     assert report.modules == ["lyr_pkg", "lyr_pkg.base"]
 
 
+def _forget(prefix: str) -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] == prefix]:
+        del sys.modules[name]
+
+
+def test_what_the_sources_import_is_kept_for_the_next_layer_by_content(
+    pkg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = ProjectCode(pkg, [pkg], editable=[])
+    leaf, uses = real(pkg / "lyr_pkg/leaf.py"), real(pkg / "lyr_pkg/uses_leaf.py")
+    menu = real(pkg / "lyr_pkg/sub/menu.py")
+    cache = tmp_path / "run"
+    cache.mkdir()
+
+    def build() -> list[str]:
+        _forget("lyr_pkg")
+        report = build_layer(
+            code, exclude=[leaf, uses], candidates=CANDIDATES, skip=(), cache_dir=str(cache)
+        )
+        assert report.ok, report.reason
+        return report.exclude
+
+    assert build() == [menu]
+    # The next layer reads the sources' imports back: nothing is parsed again.
+    import ast
+
+    parse = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: pytest.fail("parsed again"))
+    assert build() == [menu]
+    # menu no longer imports uses_leaf: its bytes differ, so it is read again.
+    monkeypatch.setattr(ast, "parse", parse)
+    write(pkg / "lyr_pkg/sub/menu.py", "VALUE = 1\n")
+    assert build() == []
+
+
 def test_the_apps_own_module_is_never_layered(pkg: Path) -> None:
     code = ProjectCode(pkg, [pkg], editable=[])
     report = build_layer(

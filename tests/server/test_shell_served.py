@@ -158,7 +158,9 @@ def test_forked_from_the_warm_process_with_the_app_and_models(
     (warm,) = run.warm_pids()
     assert _sockets(shop, "warm") == [warm]
     ppid, seen, pid = _report(shop, runtime)
-    assert ppid == warm  # forked by the warm process, not imported in the client
+    # Forked by the warm process, or by the layer it forks once the first worker is ready;
+    # not imported in the client.
+    assert warm in (ppid, _parent(ppid))
     assert seen == "v1 m1 users"
     wait_until(lambda: _gone(pid), 10, f"shell {pid} still running")
 
@@ -196,7 +198,8 @@ def test_exit_status_and_errors_come_back(run: Server, shop: Path, runtime: Path
     piped = _shell(shop, runtime, "-i", "python", stdin="x = 6 * 7\nprint(x)\nexit(3)\n")
     assert piped.returncode == 3, piped.stderr
     assert "42" in piped.stdout.split()
-    assert "forked from webkit run's warm process" in piped.stderr
+    # The warm process or its layer (built once the first worker is ready).
+    assert "forked from webkit run's " in piped.stderr
 
 
 def _start_session(root: Path, runtime: Path) -> subprocess.Popen[str]:
@@ -410,7 +413,7 @@ def test_a_real_terminal_prompt_with_ctrl_c(run: Server, shop: Path, runtime: Pa
 
     try:
         banner = read_until(b">>> ")
-        assert b"forked from webkit run's warm process" in banner
+        assert b"forked from webkit run's " in banner  # the warm process or its layer
         assert b"Imported: app, User" in banner
         os.write(leader, b"import time; print('sl' + 'eeping'); time.sleep(60)\n")
         read_until(b"sleeping")  # printed (not echoed): the statement runs

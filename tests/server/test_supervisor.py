@@ -244,3 +244,22 @@ def test_a_layer_still_importing_is_kept_for_a_save_it_leaves_out(
     finally:
         layer.sock.close()
         layer.peer.close()
+
+
+def test_the_first_layer_is_built_once_the_first_worker_is_ready(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = harness.sup
+    sup.use_layer = True
+    warm = FakeWarm("zygote")
+    learned: list[list[str]] = []
+    warm.learn = learned.append  # type: ignore[attr-defined]
+    sup.warm = warm  # type: ignore[assignment]
+    built: list[list[str]] = []
+    monkeypatch.setattr(sup, "_build_layer", lambda: built.append(list(sup.layer_candidates or [])))
+    first = sup.pending = harness.launch(None)
+    message = {"event": "ready", "status": "ok", "learned": ["shop", "shop.views"]}
+    assert sup._dispatch(WorkerSaid(first, message))
+    # Before any change: what cannot be layered is found while nobody waits for it.
+    assert built == [["shop", "shop.views"]]
+    assert learned == [["shop", "shop.views"]]

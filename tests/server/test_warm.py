@@ -113,7 +113,8 @@ def server(plain_project: Path) -> Iterator[Server]:
 def test_forked_worker_does_not_inherit_the_warm_process_state(server: Server) -> None:
     worker = int(server.get("/")[2].split("pid=")[1].split("<")[0])
     (warm,) = server.warm_pids()
-    assert server.children(warm) == [worker]
+    # Forked from the warm process (its other child, if any, is the layer).
+    assert worker in server.children(warm)
 
     # Files: the warm process's control socket and wake-up pipe are closed in the worker.
     warm_fds = _fd_targets(warm)

@@ -501,6 +501,7 @@ class Zygote:
             candidates=[str(n) for n in message.get("candidates", [])],
             skip=self.skip,
             app_modules=app_module_names(self.config.project_dir, self.config.app),
+            cache_dir=self.config.cache_dir,
         )
         self._freeze()
         threads = threading.active_count()

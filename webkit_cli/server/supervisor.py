@@ -498,7 +498,10 @@ class Supervisor:
             if status == "ok" and worker.report is None:
                 # A full import: the order and the modules the next layer imports.
                 self.layer_candidates = [str(name) for name in learned]
-                if self.layer_wanted:
+                if self.layer_wanted or self.layer is None:
+                    # Also before the first change: that layer serves no change of a module
+                    # it holds, but finding what cannot be layered (a module that imports
+                    # only inside the app) takes a round or two, done before the first save.
                     self._build_layer()
         old, self.current = self.current, worker
         if old is not None and old.state is not WorkerState.DEAD:
