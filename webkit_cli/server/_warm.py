@@ -502,6 +502,12 @@ class Zygote:
             skip=self.skip,
             app_modules=app_module_names(self.config.project_dir, self.config.app),
         )
+        if report.ok and self.config.cache_dir:
+            from webkit_cli.server import _routecache
+
+            # The URL builders compiled so far, read once here: each worker forked from the
+            # layer inherits them (reading them again cost ~2.5 ms of a 25 ms reload).
+            _routecache.install(self.config.cache_dir)
         self._freeze()
         threads = threading.active_count()
         self.can_fork = threads == 1 and report.ok
