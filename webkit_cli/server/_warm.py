@@ -441,7 +441,14 @@ class Zygote:
                 self._become_worker()
                 from webkit_cli.server.worker import run_worker
 
-                code = run_worker(self.config, self.listen_fd, control_fd, generation, report)
+                code = run_worker(
+                    self.config,
+                    self.listen_fd,
+                    control_fd,
+                    generation,
+                    report,
+                    learn=not self.is_layer,
+                )
             except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
                 # The user's errors are caught and shown inside the worker: what escapes
                 # is webkit's own.
