@@ -96,6 +96,12 @@ def test_generate_writes_the_resource_and_makes_minimal_edits(site: Path) -> Non
         assert (len(removed), len(added)) == (removed_count, added_count), diff
         assert all("posts" in line for line in added)
     assert "    app.register_blueprint(posts.bp)" in after[package_init].decode()
+    # Imported by the factory with the project's other modules, not at the top of the file.
+    imports = [line for line in after[package_init].decode().splitlines() if "import" in line]
+    assert [line for line in imports if "posts" in line] == [
+        "    from . import auth, cli, db, errors, input_guard, limits, posts, security, views,"
+        " welcome"
+    ]
     assert "flask --app my_site db upgrade" in result.stdout
 
 

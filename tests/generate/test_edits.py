@@ -60,6 +60,52 @@ def test_an_import_without_a_statement_to_join_gets_its_own_line() -> None:
     assert text == "from flask import Flask\nfrom . import posts\n\napp = Flask(__name__)\n"
 
 
+#: The 1.3.0 templates' factory: the project's modules are imported inside it.
+LAZY_FACTORY = """\
+from flask import Flask
+
+from .extensions import csrf
+
+
+def create_app() -> Flask:
+    from . import auth, db, views
+    from .config import load_settings
+
+    app = Flask(__name__)
+    app.register_blueprint(views.bp)
+    return app
+"""
+
+
+def into_factory(name: str) -> Edit:
+    return Edit("app.py", "imports it", "import", f"from . import {name}", within="create_app")
+
+
+def test_an_import_joins_the_factorys_own_import_statement() -> None:
+    text, applied = apply_edit(LAZY_FACTORY, into_factory("posts"))
+    assert "\n    from . import auth, db, posts, views\n" in text
+    assert applied is not None and applied.added == ("    from . import auth, db, posts, views",)
+    assert text.count("from . import") == 1
+    # Already there: nothing to do.
+    assert apply_edit(text, into_factory("posts")) == (text, None)
+
+
+def test_a_long_import_in_the_factory_is_wrapped_at_its_indent() -> None:
+    names = ", ".join(f"module_{i:02}" for i in range(9))
+    source = f"def create_app():\n    from . import {names}\n    return 1\n"
+    text, _ = apply_edit(source, into_factory("zebra"))
+    assert text.startswith("def create_app():\n    from . import (\n        module_00,\n")
+    assert text.endswith("        zebra,\n    )\n    return 1\n")
+    compile(text, "app.py", "exec")
+
+
+def test_a_factory_that_imports_nothing_of_the_project_gets_the_import_on_top() -> None:
+    # A project made before 1.3.0 imports its modules at the top of the file.
+    text, _ = apply_edit(FACTORY, into_factory("posts"))
+    assert "\nfrom . import auth, db, posts, views\n" in text
+    assert text.count("from . import") == 1
+
+
 def test_a_line_goes_after_the_whole_last_matching_statement_with_its_indent() -> None:
     text, applied = apply_edit(FACTORY, registered("posts"))
     lines = text.splitlines()

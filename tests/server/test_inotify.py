@@ -133,3 +133,51 @@ def test_the_project_watcher_uses_it_and_reports_a_save(
     finally:
         watcher.stop()
     assert used
+
+
+def test_a_file_is_settled_once_closed_after_writing(tmp_path: Path) -> None:
+    notify = _inotify.Inotify()
+    try:
+        notify.add(tmp_path)
+        with (tmp_path / "views.py").open("w") as stream:
+            stream.write("A = 1\n")
+            stream.flush()
+            notify.read()
+            assert not notify.settled()  # still open: maybe half-written
+        notify.read()
+        assert notify.settled()
+        notify.forget()
+        (tmp_path / "pkg").mkdir()  # a new folder: its files are yet to come
+        notify.read()
+        assert not notify.settled()
+    finally:
+        notify.close()
+
+
+def test_a_burst_of_closed_files_ends_after_the_settled_step(tmp_path: Path) -> None:
+    """With a step of 10 s, only the settled step can end the burst of a plain save."""
+    found: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    started = threading.Event()
+
+    def run() -> None:
+        for burst in _inotify.watch(
+            [tmp_path],
+            step_ms=10_000,
+            debounce_ms=20_000,
+            stopped=stop.is_set,
+            started=started.set,
+            settled_ms=1,
+        ):
+            found.put(burst)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        assert started.wait(5)
+        (tmp_path / "views.py").write_text("A = 2\n")
+        changes, _ = found.get(timeout=5)
+        assert ("added", str(tmp_path / "views.py")) in changes
+    finally:
+        stop.set()
+        thread.join(15)

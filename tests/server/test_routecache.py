@@ -4,6 +4,7 @@ baked into a builder."""
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     monkeypatch.setattr(_routecache, "_added", False)
     monkeypatch.setattr(_routecache, "_original", None)
     monkeypatch.setattr(_routecache, "_version", "")
+    monkeypatch.setattr(_routecache, "_loaded", None)
     yield calls
 
 
@@ -112,3 +114,30 @@ def test_an_unreadable_file_is_ignored(fresh: list[Any], tmp_path: Path) -> None
     (tmp_path / _routecache.FILE_NAME).write_bytes(b"not marshal data")
     assert _routecache.install(str(tmp_path))
     assert urls(Map(rules()))[2] == "/users/7"
+
+
+def test_a_file_read_once_is_read_again_only_once_replaced(
+    fresh: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _routecache.install(str(tmp_path))
+    urls(Map(rules()))
+    _routecache.save(str(tmp_path))
+    reads: list[int] = []
+    loads = marshal.loads
+    monkeypatch.setattr(marshal, "loads", lambda data: reads.append(1) or loads(data))
+    _routecache._cache.clear()
+    _routecache.install(str(tmp_path))  # the layer reads the file...
+    assert reads == [1]
+    held = dict(_routecache._cache)
+    _routecache.install(str(tmp_path))  # ...and a worker forked from it has its entries
+    assert reads == [1] and _routecache._cache == held
+
+    # A worker compiles a new rule and saves: the file is replaced, and read again.
+    Map([Rule("/new/<int:n>", endpoint="new")]).bind("x").build("new", {"n": 1})
+    _routecache.save(str(tmp_path))
+    _routecache._cache.clear()
+    fresh.clear()
+    _routecache.install(str(tmp_path))
+    assert len(reads) == 2
+    Map([Rule("/new/<int:n>", endpoint="new"), *rules()]).bind("x").build("new", {"n": 2})
+    assert fresh == ["/d/<int:n>", "/d/<int:n>"]

@@ -279,6 +279,7 @@ def _plan_edits(plan: GeneratePlan, context: dict[str, Any], renderer: Any) -> N
                 kind=spec.kind,
                 text=renderer.render_text(spec.text, context),
                 anchor=spec.anchor,
+                within=spec.within,
             )
         except RenderError as exc:
             raise GenerateError(

@@ -28,6 +28,9 @@ class Edit:
     #: matches, or before the first line that matches (a template's marker comment).
     #: Several anchors are tried in order (a marker first, then a line older projects have).
     anchor: str | tuple[str, ...] | None = None
+    #: "import": the function whose own imports take it (the app factory), when that
+    #: function has an import from the same module; else it goes at the top, as before.
+    within: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def _add_import(source: str, edit: Edit) -> tuple[str, Applied | None]:
     name = module.lstrip(".") or None
     imports = [n for n in tree.body if isinstance(n, ast.ImportFrom | ast.Import)]
     lines = source.splitlines(keepends=True)
-    for node in tree.body:
+    # The factory's own import first (the project imports its modules there, so the
+    # package loads none of them); a project whose factory imports none has them on top.
+    for node in [*_function_body(tree, edit.within), *tree.body]:
         if not isinstance(node, ast.ImportFrom) or node.level != level or node.module != name:
             continue
         if any(alias.asname for alias in node.names) or node.names[0].name == "*":
@@ -101,7 +106,8 @@ def _add_import(source: str, edit: Edit) -> tuple[str, Applied | None]:
             return source, None
         merged = sorted({*have, *missing}, key=_isort_key)
         start, end = node.lineno - 1, (node.end_lineno or node.lineno)
-        new = _format_import(module, merged) + "\n"
+        indent = lines[start][: node.col_offset]
+        new = _format_import(module, merged, indent) + "\n"
         text = "".join(lines[:start]) + new + "".join(lines[end:])
         return text, Applied(edit, tuple(new.rstrip("\n").splitlines()))
     if not imports:
@@ -115,6 +121,14 @@ def _add_import(source: str, edit: Edit) -> tuple[str, Applied | None]:
     new = _format_import(module, sorted(wanted, key=_isort_key)) + "\n"
     text = "".join(lines[:end]) + new + "".join(lines[end:])
     return text, Applied(edit, tuple(new.rstrip("\n").splitlines()))
+
+
+def _function_body(tree: ast.Module, name: str | None) -> list[ast.stmt]:
+    """The statements of the module-level function ``name`` (none without one)."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return node.body
+    return []
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -17,6 +17,7 @@ its ``files/`` over the base generator's, like the templates do. ``generator.tom
     file = "src/{{ package }}/__init__.py"
     why = "imports the {{ resource.plural }} blueprint"
     import = "from . import {{ resource.module }}"
+    within = "create_app"                # into the factory's own import, when it has one
 
     [[edits]]
     file = "src/{{ package }}/__init__.py"
@@ -55,6 +56,7 @@ class EditSpec:
     kind: str
     text: str
     anchor: str | tuple[str, ...] | None = None
+    within: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,10 @@ def _edit(raw: object, index: int, where: Path) -> EditSpec:
         raise GenerateError(f"{where}: [[edits]] #{index + 1} needs a 'file'.")
     why = str(raw.get("why", "an edit"))
     if isinstance(raw.get("import"), str):
-        return EditSpec(raw["file"], why, "import", raw["import"])
+        within = raw.get("within")
+        if within is not None and not isinstance(within, str):
+            raise GenerateError(f"{where}: [[edits]] #{index + 1}: 'within' must be a name.")
+        return EditSpec(raw["file"], why, "import", raw["import"], within=within)
     for kind in ("after", "before"):
         anchor = raw.get(kind)
         if isinstance(anchor, list) and all(isinstance(a, str) for a in anchor) and anchor:

@@ -50,6 +50,8 @@ MASK = (
     | IN_EXCL_UNLINK
 )
 ADDED = IN_CREATE | IN_MOVED_TO
+#: A file's last event that says it is complete: written and closed, or moved in.
+SETTLED = IN_CLOSE_WRITE | IN_MOVED_TO
 DELETED = IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF
 _HEADER = struct.Struct("iIII")
 
@@ -90,6 +92,16 @@ class Inotify:
             code = ctypes.get_errno()
             raise OSError(code, os.strerror(code))
         self.paths: dict[int, str] = {}
+        #: path -> the mask of its last event since :meth:`forget`
+        self.last: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self.last.clear()
+
+    def settled(self) -> bool:
+        """True when every file seen since :meth:`forget` was last closed after writing,
+        or moved in: nothing of it is half-written."""
+        return bool(self.last) and all(mask & SETTLED for mask in self.last.values())
 
     def add(self, path: Path) -> None:
         """Watch ``path``; a folder that vanished or cannot be read is skipped."""
@@ -125,6 +137,7 @@ class Inotify:
                 if base is None or mask & IN_IGNORED:
                     continue
                 path = base + os.sep + os.fsdecode(name) if name else base
+                self.last[path] = mask
                 if mask & ADDED:
                     changes.add(("added", path))
                 elif mask & DELETED:
@@ -144,10 +157,12 @@ def watch(
     debounce_ms: int,
     stopped: Callable[[], bool],
     started: Callable[[], None],
+    settled_ms: float | None = None,
 ) -> Iterator[tuple[set[Change], bool]]:
     """Yield (changes, events were lost) for each burst of events on ``paths``.
 
-    A burst ends once ``step_ms`` pass without a new event, or after ``debounce_ms``.
+    A burst ends once ``step_ms`` pass without a new event (``settled_ms`` when every file
+    of it was last closed after writing or moved in), or after ``debounce_ms``.
     """
     notify = Inotify()
     try:
@@ -159,12 +174,14 @@ def watch(
             # stop flag (the supervisor does not wait for this thread).
             if not select.select([notify.fd], [], [], 1.0)[0]:
                 continue
+            notify.forget()
             changes, lost = notify.read()
             deadline = time.monotonic() + debounce_ms / 1000
-            while (
-                time.monotonic() < deadline
-                and select.select([notify.fd], [], [], step_ms / 1000)[0]
-            ):
+            while time.monotonic() < deadline:
+                settled = settled_ms is not None and notify.settled()
+                wait = (settled_ms if settled and settled_ms is not None else step_ms) / 1000
+                if not select.select([notify.fd], [], [], wait)[0]:
+                    break
                 more, more_lost = notify.read()
                 changes |= more
                 lost = lost or more_lost

@@ -35,6 +35,9 @@ _cache: dict[Key, Entry] = {}
 _added = False
 _original: Callable[..., Any] | None = None
 _version = ""
+#: (inode, mtime, size) of the file last read, in this process or the one it was forked
+#: from (the layer loads it once): a worker does not read an unchanged file again.
+_loaded: tuple[int, int, int] | None = None
 
 
 def _werkzeug_version() -> str:
@@ -110,16 +113,23 @@ def _path(cache_dir: str) -> Path:
 
 
 def _load(cache_dir: str | None) -> None:
+    global _loaded
     if not cache_dir:
         return
+    path = _path(cache_dir)
     try:
-        version, entries = marshal.loads(_path(cache_dir).read_bytes())
+        info = path.stat()
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if stamp == _loaded:
+            return  # read already (a file is replaced, never rewritten in place)
+        version, entries = marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
         return  # none yet, or unreadable: compiled as werkzeug does
     if version != _version or not isinstance(entries, dict):
         return  # written by a werkzeug that has since been upgraded
     for key, entry in entries.items():
         _cache.setdefault(key, entry)
+    _loaded = stamp
 
 
 def save(cache_dir: str | None) -> None:
