@@ -16,6 +16,17 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     Runs the project's own test suite (``python -m pytest``) in a subprocess with
     coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
 
+``own_suite`` (session fixture)
+    ``own_suite("site")`` generates a project of the template and runs its whole suite once per
+    session (``run_project_pytest`` with ``-rp``); every test that asks what that run showed
+    shares it (a :class:`SuiteRun`). pytest-xdist runs the tests that use it in one worker
+    (``pytest_collection_modifyitems`` puts them in the group ``<template>-suite``), so the
+    suite runs once.
+
+``passed_ids(stdout)`` and ``collected_ids(project)``
+    The test ids a ``-rp`` run passed, and the ids a separate ``--collect-only`` process
+    finds: pytest-xdist needs them equal (each worker collects on its own).
+
 ``upgrade_database(project, env)``
     ``flask --app <package> db upgrade`` in the project, as its README says before the first
     start: the apps make no tables themselves.
@@ -191,6 +202,64 @@ def run_project_pytest(
     for leftover in project.glob(".coverage*"):
         leftover.unlink()
     return result, percent
+
+
+#: Project names of ``own_suite`` runs other than ``my-<template>``: the site's run also shows
+#: that the project's name becomes its package everywhere (``test_site.py``).
+OWN_SUITE_NAMES = {"site": "corner-shop"}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """A generated project and what its own whole suite answered (coverage included)."""
+
+    project: Path
+    result: subprocess.CompletedProcess[str]
+    percent: float
+
+
+@pytest.fixture(scope="session")
+def own_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SuiteRun]:
+    """``own_suite(template)``: the project's suite, run once per session (see above)."""
+    cache: dict[str, SuiteRun] = {}
+
+    def get(template: str) -> SuiteRun:
+        if template not in cache:
+            parent = tmp_path_factory.mktemp(f"{template}-suite")
+            project = generate(template, parent, OWN_SUITE_NAMES.get(template))
+            result, percent = run_project_pytest(project, "-rp")
+            cache[template] = SuiteRun(project, result, percent)
+        return cache[template]
+
+    return get
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests using one template's ``own_suite`` run go to one pytest-xdist worker: its
+    template is the test's ``template`` parameter, else its module's ``TEMPLATE``."""
+    for item in items:
+        if "own_suite" in getattr(item, "fixturenames", ()):
+            callspec = getattr(item, "callspec", None)
+            params = callspec.params if callspec is not None else {}
+            template = params.get("template", getattr(item.module, "TEMPLATE", None))
+            assert template, f"{item.nodeid}: which template's own_suite?"
+            item.add_marker(pytest.mark.xdist_group(f"{template}-suite"))
+
+
+def passed_ids(stdout: str) -> list[str]:
+    """The ids of the tests a ``pytest -rp`` run lists as passed (ids may hold spaces)."""
+    return re.findall(r"^PASSED (.+)$", stdout, re.MULTILINE)
+
+
+def collected_ids(project: Path) -> list[str]:
+    """The test ids of the project's suite, collected by a process of their own."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
+         "--collect-only"],
+        cwd=project, capture_output=True, text=True, timeout=120, env=child_env(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [line for line in result.stdout.splitlines() if "::" in line]
 
 
 class WarmPytest:

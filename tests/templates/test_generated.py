@@ -16,24 +16,29 @@ from pathlib import Path
 import pytest
 
 from tests.templates.conftest import (
+    SuiteRun,
     assert_lint_clean,
     assert_shared_conventions,
     assert_tests_catch,
     assert_webkit_check_clean,
-    run_project_pytest,
+    collected_ids,
+    passed_ids,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("template", ["site", "ajax"])]
 
 
 def test_passes_its_own_tests_with_coverage(
-    scaffolded: Callable[[str], Path], template: str
+    own_suite: Callable[[str], SuiteRun], template: str
 ) -> None:
-    result, percent = run_project_pytest(scaffolded(template))
+    run = own_suite(template)
+    result = run.result
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.search(r"(\d+) passed", result.stdout)
     assert passed and int(passed.group(1)) >= 30, result.stdout
-    assert percent >= 90, f"coverage of src/ is {percent:.1f} %"
+    assert run.percent >= 90, f"coverage of src/ is {run.percent:.1f} %"
+    # Every worker of pytest-xdist collects on its own: the ids must not be random.
+    assert sorted(passed_ids(result.stdout)) == sorted(collected_ids(run.project))
 
 
 def test_is_lint_clean(scaffolded: Callable[[str], Path], template: str) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.templates.conftest import (
+    SuiteRun,
     assert_tests_catch,
-    generate,
-    run_project_pytest,
 )
 
 pytestmark = pytest.mark.slow
@@ -34,12 +33,13 @@ def test_site_has_the_pages_and_error_pages(scaffolded: Callable[[str], Path]) -
     assert (templates.parent / "static" / "style.css").is_file()
 
 
-def test_project_name_becomes_the_package(tmp_path: Path) -> None:
-    project = generate(TEMPLATE, tmp_path, name="corner-shop")
-    assert (project / "src" / "corner_shop" / "__init__.py").is_file()
-    assert 'app = "corner_shop:create_app"' in (project / "pyproject.toml").read_text()
-    result, _ = run_project_pytest(project, "--no-cov")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_project_name_becomes_the_package(own_suite: Callable[[str], SuiteRun]) -> None:
+    """The site's shared suite run is of a project named ``corner-shop`` (see own_suite)."""
+    run = own_suite(TEMPLATE)
+    assert run.project.name == "corner-shop"
+    assert (run.project / "src" / "corner_shop" / "__init__.py").is_file()
+    assert 'app = "corner_shop:create_app"' in (run.project / "pyproject.toml").read_text()
+    assert run.result.returncode == 0, run.result.stdout + run.result.stderr
 
 
 MUTATIONS = [
