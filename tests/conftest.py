@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,11 @@ class _GroupsHonoured:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell ignores SIGINT in what it starts in the background (`./scripts/test &`, nohup),
+    # and an ignored signal stays ignored across exec: the Ctrl-C tests' children would
+    # never see theirs. Caught here, it is reset to the default in every child.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(config, "workerinput"):  # the groups are read in the workers
         config.pluginmanager.register(_GroupsHonoured(), "webkit-groups-honoured")
 

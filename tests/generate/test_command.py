@@ -4,6 +4,7 @@ clear error (with nothing written) for each bad input."""
 from __future__ import annotations
 
 import difflib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,9 +34,17 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="module")
+def _site_as_generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate("site", tmp_path_factory.mktemp("generated"))
+
+
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
-    return generate("site", tmp_path)
+def site(_site_as_generated: Path, tmp_path: Path) -> Path:
+    """A fresh copy of one `webkit new` site per test: each test may change its copy."""
+    copy = tmp_path / _site_as_generated.name
+    shutil.copytree(_site_as_generated, copy, symlinks=True)
+    return copy
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], message: str) -> None:
