@@ -264,7 +264,7 @@ _WARM_RUN = """
 import json, sys
 from webkit_cli.commands.check import check_command
 try:
-    check_command.main([sys.argv[1], "--no-import"], standalone_mode=False)
+    check_command.main(sys.argv[1:], standalone_mode=False)
 except SystemExit:
     pass
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"jinja2", "rich"}
@@ -272,12 +272,13 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {"jinja2", 
 """
 
 
+@pytest.mark.parametrize("options", [["--no-import"], []], ids=["no-import", "with-the-app"])
 def test_a_cached_run_imports_neither_jinja_nor_rich_nor_the_per_file_rules(
-    tmp_path: Path,
+    tmp_path: Path, options: list[str]
 ) -> None:
     clean = make_project(tmp_path / "clean")
     env = {**os.environ, "WEBKIT_CACHE_DIR": str(tmp_path / "cache")}
-    argv = [sys.executable, "-c", _WARM_RUN, str(clean)]
+    argv = [sys.executable, "-c", _WARM_RUN, str(clean), *options]
     cold = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     assert cold.stdout.splitlines()[0] == "All checks passed"
     assert "jinja2" in json.loads(cold.stdout.splitlines()[-1])  # a cold run parses

@@ -736,12 +736,12 @@ def _reparse_in_the_app(ctx: CheckContext) -> None:
     importer = ctx.app_state.importer
     if ctx.facts is None or importer is None:
         return  # (before importing Jinja: a cached run without the app never needs it)
-    from jinja2 import TemplateSyntaxError
-
     from webkit_cli.check.jinja import unloadable
 
     if not unloadable(ctx.facts.jinja_extensions):
-        return
+        return  # (before importing Jinja: the app's run from the cache needs none either)
+    from jinja2 import TemplateSyntaxError
+
     failed = {
         str(f.path): f for f in ctx.template_files if isinstance(f.error, TemplateSyntaxError)
     }

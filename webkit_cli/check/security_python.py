@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from webkit_cli.check.context import CheckContext, PythonFile
 from webkit_cli.check.findings import Finding, finding
@@ -126,7 +127,50 @@ _SAFE_CALLS = frozenset({"int", "float", "len", "bool", "abs", "round"})
 TRUSTED = "trusted"
 
 
-class _PythonVisitor(ast.NodeVisitor):
+#: Nodes that hold no node a visitor method is written for: neither walked nor dispatched.
+_LEAVES: tuple[type[ast.AST], ...] = (
+    ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop,
+)  # fmt: skip
+
+
+class _FastVisitor(ast.NodeVisitor):
+    """:class:`ast.NodeVisitor` with its dispatch looked up once per node type, and the
+    leaves without a ``visit_`` method skipped: the same visits in the same order, at a
+    fraction of the cost (the walk was a third of a cold ``webkit check``)."""
+
+    _handlers: dict[type[ast.AST], Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {}
+
+    def visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        try:
+            handler = self._handlers[cls]
+        except KeyError:
+            method = "visit_" + cls.__name__
+            handler = getattr(type(self), method, None)
+            if handler is getattr(ast.NodeVisitor, method, None):
+                handler = None  # NodeVisitor's own visit_Constant: generic_visit, as here
+            if handler is None and not issubclass(cls, _LEAVES):
+                handler = type(self).generic_visit
+            self._handlers[cls] = handler
+        if handler is not None:
+            handler(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+
+class _PythonVisitor(_FastVisitor):
     """One pass over a module for every Python security rule."""
 
     def __init__(self, file: PythonFile) -> None:
