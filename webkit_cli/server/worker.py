@@ -84,8 +84,11 @@ class Worker:
         control: socket.socket,
         generation: str,
         report: str | None = None,
+        standby: list[str] | None = None,
     ) -> None:
         self.config = config
+        #: a standby (``_standby``): the files before whose import the factory waits
+        self.standby = standby
         #: set for a worker that only reports why the previous one died while importing
         self.report = report
         self.listen_fd = listen_fd
@@ -163,7 +166,17 @@ class Worker:
         else:
             if self.config.cache_dir:
                 _routecache.install(self.config.cache_dir)
+            waiter = None
+            if self.standby is not None:
+                from webkit_cli.server._standby import WaitBefore
+
+                waiter = WaitBefore(self.standby, self.control, inherited)
+                waiter.start()
             app, error, status, message = self.load()
+            if waiter is not None and not waiter.finished()["waited"]:
+                # The factory imported none of them: of no use for their next save.
+                self.control.send(event="unused")
+                return 0
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
             server = _pooled_server(self.config.host, wsgi, handler, self.listen_fd)
@@ -343,11 +356,12 @@ def run_worker(
     control_fd: int,
     generation: str,
     report: str | None = None,
+    standby: list[str] | None = None,
 ) -> int:
     """Serve one generation; the caller exits the process with the returned code."""
     reset_signals()
     control = socket.socket(fileno=control_fd)
-    worker = Worker(config, listen_fd, control, generation, report)
+    worker = Worker(config, listen_fd, control, generation, report, standby)
     try:
         return worker.serve()
     finally:
