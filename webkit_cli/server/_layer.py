@@ -507,6 +507,8 @@ class LayerProcess(ForkServer):
         #: a data file it read while importing -> the module that read it
         self.readers: dict[str, str] = {}
         self.modules: list[str] = []
+        #: files changed while it was importing: it may hold one, known once it is ready
+        self.changed: set[str] = set()
         try:
             message = {"exclude": sorted(self.exclude), "candidates": list(candidates)}
             if not warm.fork_layer(message, child.fileno()):

@@ -428,11 +428,16 @@ class Supervisor:
         layer = self.layer
         if layer is not None and layer.can_serve(batch.paths):
             return layer
-        if layer is not None and not layer.ready and layer.leaves_out(batch.paths):
-            # Still importing, and told to leave these files out: it will serve the next
-            # save of them. Dropping it would restart its imports at every save.
-            return None
         from webkit_cli.server._layer import real
+
+        if layer is not None and not layer.ready:
+            # Still importing: kept (dropping it would restart its imports at every save,
+            # and on a big project none would ever finish). Whether it holds a file that
+            # changed meanwhile is known once it is ready: then it goes (``_on_layer_message``).
+            if not layer.leaves_out(batch.paths):
+                layer.changed.update(real(p) for p in batch.paths)
+            self.layer_exclude.update(real(p) for p in batch.paths if p.suffix == ".py")
+            return None
 
         if layer is not None:
             self.layer_exclude.update(layer.left_out_for(batch.paths))
@@ -479,6 +484,13 @@ class Supervisor:
             layer.took(message)
             self.read_at_import.update(layer.readers)
             self.layer_rounds = 0
+            changed = [Path(p) for p in layer.changed]
+            if layer.holds(changed):
+                # It imported a file that changed while it did: it may hold either version.
+                self.layer_exclude.update(layer.left_out_for(changed))
+                self._drop_layer()
+                self._build_layer()
+                return
             self._start_standby()
             return
         self._drop_layer()
