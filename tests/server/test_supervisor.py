@@ -221,12 +221,16 @@ def building_layer(exclude: list[Path]) -> Any:
     layer.ready = False
     layer.files = frozenset()
     layer.readers = {}
+    layer.changed = set()
+    layer.modules = []
     return layer
 
 
-def test_a_layer_still_importing_is_kept_for_a_save_it_leaves_out(
-    harness: Harness, tmp_path: Path
+def test_a_layer_still_importing_is_kept_and_dropped_once_ready_if_it_holds_a_change(
+    harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from webkit_cli.server._layer import real
+
     sup = harness.sup
     sup.use_layer = True
     views, models = tmp_path / "views.py", tmp_path / "models.py"
@@ -237,9 +241,17 @@ def test_a_layer_still_importing_is_kept_for_a_save_it_leaves_out(
         # Saved again while it imports: the warm process serves it, the layer stays.
         assert sup._layer_for(batch(tmp_path, "views.py", action=Action.WORKER)) is None
         assert sup.layer is layer and not sup.layer_wanted
-        # A file it may hold: it goes, and the next layer leaves that file out too.
+        # A file it may hold: it stays too, and the next layer leaves that file out.
         assert sup._layer_for(batch(tmp_path, "models.py", action=Action.WORKER)) is None
-        assert sup.layer is None and layer in sup.old_layers and sup.layer_wanted
+        assert sup.layer is layer and real(models) in sup.layer_exclude
+        # Ready, holding the models (imported before or after the save?): it goes, and
+        # the next one is built at once, without them.
+        built: list[set[str]] = []
+        monkeypatch.setattr(sup, "_build_layer", lambda: built.append(set(sup.layer_exclude)))
+        message = {"event": "layer", "ok": True, "threads": 1, "pid": 1, "files": [real(models)]}
+        sup._on_layer_message(layer, message)
+        assert sup.layer is None and layer in sup.old_layers
+        assert built and real(models) in built[0]
         assert layer.peer.recv(10) == b""  # retired: told by end of file
     finally:
         layer.sock.close()

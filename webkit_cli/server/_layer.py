@@ -65,44 +65,56 @@ def with_source(path: str) -> set[str]:
 
 # -- files opened while importing ----------------------------------------------------
 
-#: Where opened files are recorded (a stack: the innermost records): path -> the code
-#: object of the module body that opened it (``None`` outside any).
-_recording: list[dict[str, Any]] = []
+#: Where opened files are recorded (a stack: the innermost records).
+_recording: list[OpenedFiles] = []
 _hook_installed = False
+_LISTING = ("os.listdir", "os.scandir")
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     # Called for every audit event of the process, for ever (a hook cannot be removed):
     # it must cost nothing when not recording.
-    if not _recording or event != "open":
+    if not _recording or (event != "open" and event not in _LISTING):
         return
+    recorder = _recording[-1]
     path = args[0] if args else None
+    if event != "open":
+        if recorder.dirs is None or sys._getframe(1).f_code.co_filename.startswith("<frozen"):
+            return  # not asked for, or the import system's finders (a module found is recorded)
+        path = "." if path is None else path
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    if isinstance(path, str):
-        frame: FrameType | None = sys._getframe(1)
-        while frame is not None and frame.f_code.co_name != "<module>":
-            frame = frame.f_back
-        reader = frame.f_code.co_filename if frame is not None else None
-        _recording[-1].setdefault(os.path.abspath(path), reader)  # noqa: PTH100 - cheap
+    if not isinstance(path, str):
+        return  # a file descriptor
+    if event != "open":
+        assert recorder.dirs is not None
+        recorder.dirs.add(os.path.abspath(path))  # noqa: PTH100 - cheap
+        return
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    reader = frame.f_code.co_filename if frame is not None else None
+    recorder.paths.setdefault(os.path.abspath(path), reader)  # noqa: PTH100 - cheap
 
 
 class OpenedFiles:
     """Records every file the process opens (``open``, ``io.open_code``, ``os.open``,
-    ``Path.read_text``...) between ``start`` and ``stop``, with the module that did."""
+    ``Path.read_text``...) between ``start`` and ``stop``, with the module that did; with
+    ``dirs``, the folders it lists too (``os.listdir``, ``os.scandir``, ``os.walk``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dirs: bool = False) -> None:
         self.paths: dict[str, Any] = {}
+        self.dirs: set[str] | None = set() if dirs else None
 
     def start(self) -> None:
         global _hook_installed
         if not _hook_installed:
             sys.addaudithook(_audit)
             _hook_installed = True
-        _recording.append(self.paths)
+        _recording.append(self)
 
     def stop(self) -> None:
-        if _recording and _recording[-1] is self.paths:
+        if _recording and _recording[-1] is self:
             _recording.pop()
 
 
@@ -495,6 +507,8 @@ class LayerProcess(ForkServer):
         #: a data file it read while importing -> the module that read it
         self.readers: dict[str, str] = {}
         self.modules: list[str] = []
+        #: files changed while it was importing: it may hold one, known once it is ready
+        self.changed: set[str] = set()
         try:
             message = {"exclude": sorted(self.exclude), "candidates": list(candidates)}
             if not warm.fork_layer(message, child.fileno()):

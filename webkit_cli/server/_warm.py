@@ -425,11 +425,23 @@ class Zygote:
                     os.close(fd)
                 return
             report = message.get("report")
-            self._fork(str(message["generation"]), fds[0], report if report else None)
+            standby = message.get("standby")
+            self._fork(
+                str(message["generation"]),
+                fds[0],
+                report if report else None,
+                [str(p) for p in standby] if isinstance(standby, list) else None,
+            )
             for fd in fds[1:]:
                 os.close(fd)
 
-    def _fork(self, generation: str, control_fd: int, report: str | None = None) -> None:
+    def _fork(
+        self,
+        generation: str,
+        control_fd: int,
+        report: str | None = None,
+        standby: list[str] | None = None,
+    ) -> None:
         # Unflushed output would be written twice: once by us, once by the child.
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
@@ -447,6 +459,7 @@ class Zygote:
                     control_fd,
                     generation,
                     report,
+                    standby,
                     learn=not self.is_layer,
                 )
             except BaseException:  # noqa: BLE001 - never fall back into the zygote loop
@@ -636,9 +649,19 @@ class ForkServer:
             self._cond.wait_for(lambda: pid in self.exit_codes, timeout)
             return self.exit_codes.get(pid)
 
-    def fork(self, generation: str, worker_fd: int, report: str | None = None) -> bool:
-        """Ask for a worker; ``False`` when the process is gone."""
-        data = json.dumps({"cmd": "fork", "generation": generation, "report": report}).encode()
+    def fork(
+        self,
+        generation: str,
+        worker_fd: int,
+        report: str | None = None,
+        standby: list[str] | None = None,
+    ) -> bool:
+        """Ask for a worker (``standby``: one that waits before importing those files);
+        ``False`` when the process is gone."""
+        message: dict[str, Any] = {"cmd": "fork", "generation": generation, "report": report}
+        if standby is not None:
+            message["standby"] = standby
+        data = json.dumps(message).encode()
         try:
             socket.send_fds(self.sock, [data], [worker_fd])
         except OSError:

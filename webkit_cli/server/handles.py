@@ -54,6 +54,12 @@ class WorkerHandle:
     report: str | None = None
     slow_at: float = 0.0  # when a still-importing worker gets a warning (monotonic)
     slow_warned: bool = False
+    #: a standby (``_standby``): the files it waits before; once it waits, what it has
+    #: read and the folders it has listed
+    waits_for: frozenset[str] | None = None
+    waiting: bool = False
+    read: frozenset[str] = frozenset()
+    listed: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self.slow_at = time.monotonic() + SLOW_IMPORT

@@ -107,6 +107,10 @@ class Supervisor:
         self.layer_rounds = 0
         #: data files a layer saw read at import time: their change needs a new worker
         self.read_at_import: set[str] = set()
+        #: the ``.py`` files saved during this run, and the standby (``_standby``) forked
+        #: from the layer that runs the factory up to the first of them ahead of a save
+        self.saved_modules: set[str] = set()
+        self.standby: WorkerHandle | None = None
         self.counter = 0
         self.last_crash = 0.0
         self.respawn_at: float | None = None
@@ -135,6 +139,7 @@ class Supervisor:
         crash: bool = False,
         report: str | None = None,
         layer: LayerProcess | None = None,
+        standby: list[str] | None = None,
     ) -> WorkerHandle:
         """Start a worker (forked when possible: from ``layer`` when given); it accepts
         only when told to.
@@ -155,8 +160,10 @@ class Supervisor:
             report=report,
         )
         try:
-            if layer is not None and layer.fork(generation, theirs.fileno(), report):
+            if layer is not None and layer.fork(generation, theirs.fileno(), report, standby):
                 handle.warm = layer
+            elif standby is not None:
+                pass  # only ever forked from a layer
             elif self.use_warm and self.warm is not None and self.warm.ok:
                 if self.warm.stale:
                     self._rebuild_warm()
@@ -332,7 +339,73 @@ class Supervisor:
             self.current.send(cmd="pause")
         if batch is not None:
             drop_stale_bytecode(batch.paths)
-        self.pending = self.launch(batch, crash=crash, layer=self._layer_for(batch))
+            from webkit_cli.server._layer import real
+
+            self.saved_modules.update(real(p) for p in batch.paths if p.suffix == ".py")
+        layer = self._layer_for(batch)
+        standby = self._take_standby(batch, layer, crash=crash)
+        if standby is not None:
+            standby.trigger = batch
+            standby.started = time.perf_counter()
+            standby.slow_at = time.monotonic() + SLOW_IMPORT
+            standby.slow_warned = False
+            standby.waits_for = None  # a worker like any other from now on
+            self.pending = standby
+            standby.send(cmd="go")
+            return
+        self.pending = self.launch(batch, crash=crash, layer=layer)
+
+    # -- the standby --------------------------------------------------------------------
+
+    def _start_standby(self) -> None:
+        """Fork a standby from the layer, for the next save of a module saved before."""
+        layer = self.layer
+        if (
+            self.standby is not None
+            or self.pending is not None
+            or self._stopping
+            or layer is None
+            or not layer.ready
+        ):
+            return
+        # Only modules the layer leaves out: any other change is not the layer's to serve.
+        waits_for = sorted(self.saved_modules & layer.exclude)
+        if not waits_for:
+            return
+        handle = self.launch(None, layer=layer, standby=waits_for)
+        if handle.warm is not layer:  # the layer is gone: it was spawned or forked elsewhere
+            self._discard(handle)
+            return
+        handle.waits_for = frozenset(waits_for)
+        handle.slow_warned = True  # it waits on purpose
+        self.standby = handle
+
+    def _take_standby(
+        self, batch: ChangeBatch | None, layer: LayerProcess | None, *, crash: bool
+    ) -> WorkerHandle | None:
+        """The standby, when the layer's rule lets it serve ``batch`` (else it is killed):
+        every changed file is one it waits before, and none is a file it read or lies in
+        a folder it listed."""
+        standby, self.standby = self.standby, None
+        if standby is None:
+            return None
+        from webkit_cli.server._layer import real
+
+        paths = [real(p) for p in batch.paths] if batch is not None else []
+        if (
+            batch is not None
+            and not crash
+            and layer is not None
+            and standby.warm is layer
+            and standby.waiting
+            and standby.state is WorkerState.STARTING
+            and standby.waits_for is not None
+            and all(p in standby.waits_for for p in paths)
+            and not any(p in standby.read or str(Path(p).parent) in standby.listed for p in paths)
+        ):
+            return standby
+        self._discard(standby)
+        return None
 
     # -- the layer ----------------------------------------------------------------------
 
@@ -355,11 +428,16 @@ class Supervisor:
         layer = self.layer
         if layer is not None and layer.can_serve(batch.paths):
             return layer
-        if layer is not None and not layer.ready and layer.leaves_out(batch.paths):
-            # Still importing, and told to leave these files out: it will serve the next
-            # save of them. Dropping it would restart its imports at every save.
-            return None
         from webkit_cli.server._layer import real
+
+        if layer is not None and not layer.ready:
+            # Still importing: kept (dropping it would restart its imports at every save,
+            # and on a big project none would ever finish). Whether it holds a file that
+            # changed meanwhile is known once it is ready: then it goes (``_on_layer_message``).
+            if not layer.leaves_out(batch.paths):
+                layer.changed.update(real(p) for p in batch.paths)
+            self.layer_exclude.update(real(p) for p in batch.paths if p.suffix == ".py")
+            return None
 
         if layer is not None:
             self.layer_exclude.update(layer.left_out_for(batch.paths))
@@ -374,6 +452,9 @@ class Supervisor:
         """Retire the layer (it exits once its workers have); ``rebuild``: build another
         after the next full worker."""
         layer, self.layer = self.layer, None
+        if self.standby is not None:
+            self._discard(self.standby)
+            self.standby = None
         if layer is not None:
             layer.retire()
             self.old_layers.append(layer)
@@ -403,6 +484,14 @@ class Supervisor:
             layer.took(message)
             self.read_at_import.update(layer.readers)
             self.layer_rounds = 0
+            changed = [Path(p) for p in layer.changed]
+            if layer.holds(changed):
+                # It imported a file that changed while it did: it may hold either version.
+                self.layer_exclude.update(layer.left_out_for(changed))
+                self._drop_layer()
+                self._build_layer()
+                return
+            self._start_standby()
             return
         self._drop_layer()
         if message.get("ok"):
@@ -452,6 +541,16 @@ class Supervisor:
         event = message.get("event")
         if event == "started":
             worker.pid = int(message["pid"])
+        elif event == "standby" and worker is self.standby:
+            worker.waiting = True
+            worker.read = frozenset(str(p) for p in message.get("read", []))
+            worker.listed = frozenset(str(p) for p in message.get("listed", []))
+        elif worker.waits_for is not None and worker is not self.pending:
+            # A standby that finished the factory without waiting (or an error in it):
+            # of no use; the next reload starts another.
+            if worker is self.standby:
+                self.standby = None
+            self._discard(worker)
         elif event == "refused" and message.get("reason") == "tainted":
             # The warm process holds project modules: a fresh one forks the worker.
             tainting = message.get("tainting")
@@ -521,6 +620,7 @@ class Supervisor:
             self.console.print(
                 f"[dim]{time.strftime('%H:%M:%S')}[/] [cyan]↻[/] worker restarted after a crash"
             )
+        self._start_standby()
         return True
 
     def on_worker_exit(self, worker: WorkerHandle) -> None:
@@ -530,6 +630,9 @@ class Supervisor:
         worker.sock.close()
         with contextlib.suppress(ValueError):
             self.workers.remove(worker)
+        if worker is self.standby:
+            self.standby = None  # gone before a save: a worker is forked as before
+            return
         if was is WorkerState.STOPPING or self._stopping:
             if worker.proc is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):

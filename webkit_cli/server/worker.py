@@ -84,10 +84,13 @@ class Worker:
         control: socket.socket,
         generation: str,
         report: str | None = None,
+        standby: list[str] | None = None,
         *,
         learn: bool = True,
     ) -> None:
         self.config = config
+        #: a standby (``_standby``): the files before whose import the factory waits
+        self.standby = standby
         #: set for a worker that only reports why the previous one died while importing
         self.report = report
         #: say which modules it imported (for the warm process; a layer's worker: no)
@@ -160,7 +163,9 @@ class Worker:
         # A layer's worker learns nothing for the warm process (the supervisor reads only the
         # warm process's workers'), and touching every name in sys.modules copies ~500 pages
         # shared with the layer: ~2 ms of CPU of a reload of the generated site.
-        inherited = set(sys.modules) if self.learn else None
+        # A standby needs them all the same: it tells the modules it imports before the file
+        # it waits for apart from those it was forked with (and it is forked ahead of a save).
+        inherited = set(sys.modules) if self.learn or self.standby is not None else None
         app: Any
         error: BaseException | None
         if self.report is not None:
@@ -170,7 +175,18 @@ class Worker:
         else:
             if self.config.cache_dir:
                 _routecache.install(self.config.cache_dir)
+            waiter = None
+            if self.standby is not None:
+                from webkit_cli.server._standby import WaitBefore
+
+                assert inherited is not None  # listed above for a standby
+                waiter = WaitBefore(self.standby, self.control, inherited)
+                waiter.start()
             app, error, status, message = self.load()
+            if waiter is not None and not waiter.finished()["waited"]:
+                # The factory imported none of them: of no use for their next save.
+                self.control.send(event="unused")
+                return 0
         wsgi, handler = self.compose(app, error)
         with _cached_werkzeug_version():
             server = _pooled_server(self.config.host, wsgi, handler, self.listen_fd)
@@ -186,7 +202,7 @@ class Worker:
         # In import order: a layer (``_layer``) imports the project's modules in this order.
         learned = (
             [name for name in sys.modules if name not in inherited and name.isascii()]
-            if inherited is not None
+            if inherited is not None and self.learn
             else []
         )
         self.control.send(
@@ -354,13 +370,14 @@ def run_worker(
     control_fd: int,
     generation: str,
     report: str | None = None,
+    standby: list[str] | None = None,
     *,
     learn: bool = True,
 ) -> int:
     """Serve one generation; the caller exits the process with the returned code."""
     reset_signals()
     control = socket.socket(fileno=control_fd)
-    worker = Worker(config, listen_fd, control, generation, report, learn=learn)
+    worker = Worker(config, listen_fd, control, generation, report, standby, learn=learn)
     try:
         return worker.serve()
     finally:
