@@ -234,6 +234,7 @@ def own_suite(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Suite
     return get
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The tests using one template's ``own_suite`` run go to one pytest-xdist worker: its
     template is the test's ``template`` parameter, else its module's ``TEMPLATE``."""
