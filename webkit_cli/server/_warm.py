@@ -28,7 +28,8 @@ folders, checked at each reload: no watch on site-packages) and on a full restar
 (``.env``, ``pyproject.toml``).
 
 Protocol: a ``SOCK_SEQPACKET`` pair (one message per packet). Supervisor -> zygote:
-``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd, ``learn``
+``{"cmd": "fork", "generation": ...}`` carrying the worker's control fd (with
+``standby``: the files before whose import it waits, ``_standby``), ``learn``
 (modules a worker imported lazily), ``layer`` carrying a new channel (fork a layer,
 ``_layer``, that also imports the project's unchanged modules and then forks workers
 itself, over that channel). Zygote -> supervisor: ``warm`` (ready, with what it

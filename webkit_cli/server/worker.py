@@ -11,10 +11,11 @@ each request head, hand it to a bounded pool of threads) and the control channel
 The control channel is a Unix socket pair with the supervisor carrying one JSON object
 per line. Worker -> supervisor: ``started`` (pid), ``ready`` (status ``ok`` / ``error`` /
 ``noapp``, the debugger PIN, the modules it imported), ``stopped``; the warm process may
-write ``refused`` on it instead of forking. Supervisor -> worker: ``pause`` (stop
+write ``refused`` on it instead of forking; a standby (``_standby``) says ``standby``
+(waiting, with what it has read) or ``unused``. Supervisor -> worker: ``pause`` (stop
 accepting; a new worker is coming), ``resume``, ``notify`` (live-reload event), ``stop``
-(drain and exit). End of file on the channel means the supervisor is gone: the worker
-stops too, so nothing outlives it.
+(drain and exit), ``go`` (a standby goes on with the factory). End of file on the
+channel means the supervisor is gone: the worker stops too, so nothing outlives it.
 """
 
 from __future__ import annotations
