@@ -73,3 +73,20 @@ def cache_root(environ: Mapping[str, str]) -> Path:
     # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / "webkit"
+
+
+def drop_stale_bytecode(paths: tuple[Path, ...]) -> None:
+    """Delete the cached bytecode of changed ``.py`` files before a worker imports them.
+
+    A ``.pyc`` is trusted when the source's mtime *in whole seconds* and size match: two
+    saves within one second that keep the size (``v1`` -> ``v2``) would load the first
+    save's bytecode. Reloads are fast enough for that to happen, so the cache goes.
+    """
+    import contextlib
+    import importlib.util
+
+    for path in paths:
+        if path.suffix != ".py":
+            continue
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)

@@ -95,3 +95,41 @@ def test_a_save_prints_the_new_then_the_fixed_finding_and_ctrl_c_leaves_nothing(
     while _group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _group_alive(pgid), "a process of webkit check --watch outlived Ctrl-C"
+
+
+def test_a_same_size_save_in_the_same_second_is_imported_from_the_source(tmp_path: Path) -> None:
+    """With bytecode caching on (as on users' machines), a ``.pyc`` is trusted when the
+    source's size and mtime in whole seconds match: two quick saves of the same length must
+    not let the app child import the first one's bytecode."""
+    root = make_project(tmp_path / "demo")
+    views = root / "src/demo/views.py"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webkit_cli", "check", "--watch"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    watching = Watcher(proc)
+    try:
+        watching.wait_for("Watching", "0 findings")
+        assert list((root / "src/demo/__pycache__").glob("views.*.pyc")), "no bytecode cached"
+        before = views.stat()
+        source = views.read_text(encoding="utf-8")
+        old = 'bp = Blueprint("main", __name__)'
+        broken = "bp = 1 / 0  # a save that breaks"
+        assert len(broken) == len(old)
+        views.write_text(source.replace(old, broken), encoding="utf-8")
+        os.utime(views, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same second
+        assert views.stat().st_size == before.st_size
+        line = watching.wait_for("new")
+        assert "src/demo/views.py:5: P004" in line and "ZeroDivisionError" in line, line
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        watching.reader.join(timeout=10)
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -58,7 +58,7 @@ def watch_check(
     """Check, then check again on each save until Ctrl-C (or ``stop``), echoing changes."""
     import watchfiles
 
-    from webkit_cli._paths import display_path
+    from webkit_cli._paths import display_path, drop_stale_bytecode
     from webkit_cli.server.watch import ProjectFilter
 
     # One cache for the session, in memory; written to disk once each change is printed.
@@ -94,6 +94,8 @@ def watch_check(
                 )
             if not changes:
                 continue
+            # The app child would trust a .pyc of a file saved twice in one second.
+            drop_stale_bytecode(tuple(Path(changed) for _change, changed in changes))
             child, spare = spare, None
             latest = run_check(root, cache=cache, child=child, **options)
             lines = difference(report.findings, latest.findings)

@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from webkit_cli._paths import display_path
+from webkit_cli._paths import display_path, drop_stale_bytecode
 from webkit_cli.server._process import INTERNAL_ERROR_EXIT, spawn_module
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.events import (
@@ -892,22 +892,6 @@ def remove_abandoned_caches(tmpdir: str | None = None) -> list[str]:
         except OSError:  # alive (another user's: EPERM), or unreadable: keep it
             continue
     return removed
-
-
-def drop_stale_bytecode(paths: tuple[Path, ...]) -> None:
-    """Delete the cached bytecode of changed ``.py`` files before a worker imports them.
-
-    A ``.pyc`` is trusted when the source's mtime *in whole seconds* and size match: two
-    saves within one second that keep the size (``v1`` -> ``v2``) would load the first
-    save's bytecode. Reloads are fast enough for that to happen, so the cache goes.
-    """
-    import importlib.util
-
-    for path in paths:
-        if path.suffix != ".py":
-            continue
-        with contextlib.suppress(OSError, ValueError, NotImplementedError):
-            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def _since_saved(paths: tuple[Path, ...]) -> float:
