@@ -468,7 +468,8 @@ def _static_results(
                note=f"CPU {cpu['cold']:.0f} ms vs bandit {cpu['bandit']:.0f} ms; {load}"),
         Result(f"webkit check --no-import, {label}, warm cache", "ms", times["warm"],
                "bandit (cold)", times["bandit"], "<= 150 ms",
-               note=f"CPU {cpu['warm']:.0f} ms; {load}"),
+               note=f"CPU {cpu['warm']:.0f} ms; the remembered run replayed (check.runmemo) "
+               f"when no file changed; {load}"),
         Result(f"webkit check --no-import, {label}, cold cache", "ms", times["cold"],
                "flake8", flake8, "-", note="flake8 not installed" if flake8 is None else load),
         Result(f"webkit check --no-import, {label}, warm cache", "ms", times["warm"],
