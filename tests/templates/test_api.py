@@ -92,8 +92,10 @@ def project(request: pytest.FixtureRequest, api_project: Callable[[str], Path]) 
 
 
 @pytest.fixture(scope="module")
-def pg_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return scaffold(tmp_path_factory.mktemp("api-pg-live"), "postgresql")
+def pg_project(api_project: Callable[[str], Path]) -> Path:
+    """The postgresql choice, for the tests on PostgreSQL (nothing else serves it or runs
+    its suite, so its folder has no instance/)."""
+    return api_project("postgresql")
 
 
 def run_project_tests(project: Path, **env: str) -> tuple[float, list[str]]:
