@@ -4,6 +4,8 @@ factory ahead of the next save, up to the module you keep editing, against a rea
 
 from __future__ import annotations
 
+import importlib.util
+import py_compile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,6 +160,24 @@ def test_a_standby_that_ran_a_changed_file_by_path_never_serves_it(
     # factory runs it by path, before the leaf, so the standby has read it by then.
     write(shop / "shop/plugin.py", plugin.replace('"p1"', '"p2"'))
     server.wait_for_body("/leaf", lambda b: " p2 " in b)
+    n = served_by_standby(shop, server, 1)
+    time.sleep(1.0)
+    write(shop / "shop/plugin.py", plugin.replace('"p1"', '"p3"'))
+    body = server.wait_for_body("/leaf", lambda b: " p3 " in b)
+    assert body.startswith(f"leaf-{n} ")
+
+
+def test_a_standby_that_ran_a_changed_file_from_its_cached_bytecode_never_serves_it(
+    shop: Path, server: Server
+) -> None:
+    """Run from a valid ``.pyc``, a module opens only the bytecode, never its source: the
+    standby must count the source as read all the same (bytecode caching is on where users
+    run webkit)."""
+    plugin = FILES["shop/plugin.py"]
+    write(shop / "shop/plugin.py", plugin.replace('"p1"', '"p2"'))
+    server.wait_for_body("/leaf", lambda b: " p2 " in b)
+    source = shop / "shop/plugin.py"
+    py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)))
     n = served_by_standby(shop, server, 1)
     time.sleep(1.0)
     write(shop / "shop/plugin.py", plugin.replace('"p1"', '"p3"'))

@@ -107,13 +107,17 @@ class WaitBefore(importlib.abc.MetaPathFinder):
         return None  # the usual finders import it, from the file as it is now
 
     def wait(self, fullname: str) -> None:
+        from webkit_cli.server._layer import with_source
+
         self.waited = True
         self.stop()
         read: set[str] = set()
         for name, module in list(sys.modules.items()):
             if name not in self.inherited:
                 read.update(os.path.realpath(p) for p in module_locations(module))
-        read.update(os.path.realpath(p) for p in self.opened.paths)
+        # A module run from its cached bytecode opened only the .pyc: its source counts.
+        for path in self.opened.paths:
+            read.update(with_source(os.path.realpath(path)))
         self.channel.send(
             event="standby",
             module=fullname,
