@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,27 +54,34 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.fixture
-def watcher(tmp_path: Path) -> Iterator[Watcher]:
-    root = make_project(tmp_path / "demo")
+@contextmanager
+def watching(root: Path, env: dict[str, str] | None = None) -> Iterator[Watcher]:
+    """``webkit check --watch`` in ``root``, killed with its whole group afterwards."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "webkit_cli", "check", "--watch"],
         cwd=root,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own group: every process it starts can be found
     )
-    watching = Watcher(proc)
+    watcher = Watcher(proc)
     try:
-        yield watching
+        yield watcher
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        watching.reader.join(timeout=10)  # EOF once the process is gone
+        watcher.reader.join(timeout=10)  # EOF once the process is gone
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+@pytest.fixture
+def watcher(tmp_path: Path) -> Iterator[Watcher]:
+    with watching(make_project(tmp_path / "demo")) as running:
+        yield running
 
 
 def test_a_save_prints_the_new_then_the_fixed_finding_and_ctrl_c_leaves_nothing(
@@ -104,18 +112,8 @@ def test_a_same_size_save_in_the_same_second_is_imported_from_the_source(tmp_pat
     root = make_project(tmp_path / "demo")
     views = root / "src/demo/views.py"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webkit_cli", "check", "--watch"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    watching = Watcher(proc)
-    try:
-        watching.wait_for("Watching", "0 findings")
+    with watching(root, env) as watcher:
+        watcher.wait_for("Watching", "0 findings")
         assert list((root / "src/demo/__pycache__").glob("views.*.pyc")), "no bytecode cached"
         before = views.stat()
         source = views.read_text(encoding="utf-8")
@@ -125,11 +123,5 @@ def test_a_same_size_save_in_the_same_second_is_imported_from_the_source(tmp_pat
         views.write_text(source.replace(old, broken), encoding="utf-8")
         os.utime(views, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same second
         assert views.stat().st_size == before.st_size
-        line = watching.wait_for("new")
+        line = watcher.wait_for("new")
         assert "src/demo/views.py:5: P004" in line and "ZeroDivisionError" in line, line
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        watching.reader.join(timeout=10)
-        assert proc.stdout is not None
-        proc.stdout.close()

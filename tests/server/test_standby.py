@@ -14,16 +14,7 @@ import pytest
 
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from tests.server.test_layer import write
-
-LOG = """\
-import os
-
-
-def log(name):
-    with open(os.path.join(os.path.dirname(__file__), "..", "imports.log"), "a") as f:
-        f.write(f"{name} {os.getpid()}\\n")
-"""
+from tests.server.test_layer import LOG, write
 
 FILES = {
     "shop/__init__.py": LOG

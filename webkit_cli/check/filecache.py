@@ -211,21 +211,9 @@ class ProjectIndex:
             "results": self.results,
             "memo": self.memo,
         }
-        import tempfile
+        from webkit_cli.check.runmemo import dump_atomically
 
-        tmp: str | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as stream:
-                pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            Path(tmp).replace(self.path)  # atomic: a concurrent reader sees all or nothing
-            tmp = None
-        except OSError:
-            pass  # a read-only or full cache folder only costs speed
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        dump_atomically(self.path, payload)
 
 
 class FileCache:

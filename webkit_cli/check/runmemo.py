@@ -269,6 +269,13 @@ def record(options: tuple[Any, ...], snapshot: Snapshot, output: str, code: int)
     key = run_key(options)
     path = _record_path(key)
     payload = {"key": key, "paths": snapshot.paths, "output": output, "code": code}
+    dump_atomically(path, payload)
+
+
+def dump_atomically(path: Path, payload: object) -> None:
+    """Pickle ``payload`` into ``path`` through a temporary file renamed over it: a concurrent
+    reader sees the old file or the new one, never part of one. A read-only or full cache
+    folder only costs speed, so an ``OSError`` is not raised."""
     import tempfile
 
     tmp: str | None = None
@@ -277,10 +284,10 @@ def record(options: tuple[Any, ...], snapshot: Snapshot, output: str, code: int)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         with os.fdopen(fd, "wb") as stream:
             pickle.dump(payload, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        Path(tmp).replace(path)  # atomic: a concurrent reader sees all or nothing
+        Path(tmp).replace(path)
         tmp = None
     except OSError:
-        pass  # a read-only or full cache folder only costs speed
+        pass
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
