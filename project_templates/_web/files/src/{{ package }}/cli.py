@@ -1,4 +1,5 @@
-"""``flask users create EMAIL [--admin]`` and ``flask users list``: accounts for operators."""
+"""``flask users create EMAIL [--admin]``, ``flask users list``, ``flask users transfer FROM
+TO``: accounts for operators."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import passwords
+from . import ownership, passwords
 from .auth import EMAIL_PATTERN, create_user, find_user, normalise_email
-from .db import get_session
+from .db import Base, get_session
 from .models import User
 
-users = AppGroup("users", help="Create and list user accounts.")
+users = AppGroup("users", help="Create, list and transfer user accounts.")
 
 
 @users.command("create")
@@ -62,6 +63,26 @@ def list_command() -> None:
     for user in rows:
         role = "admin" if user.is_admin else "user"
         click.echo(f"{user.id:>5}  {user.email:<{width}}  {role:<5}  {user.created_at:%Y-%m-%d}")
+
+
+@users.command("transfer")
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+def transfer_command(source: str, target: str) -> None:
+    """Give everything the account FROM owns to the account TO, e.g. the rows a migration gave
+    to a legacy-...@invalid account. All of it moves, or nothing does."""
+    accounts = []
+    for email in (source, target):
+        user = find_user(normalise_email(email))
+        if user is None:
+            raise click.ClickException(f"No account uses {email}; see flask users list.")
+        accounts.append(user)
+    if accounts[0].id == accounts[1].id:
+        raise click.ClickException("FROM and TO are the same account.")
+    session = get_session()
+    moved = ownership.transfer(session, Base.metadata, accounts[0].id, accounts[1].id)
+    session.commit()
+    click.echo(f"{accounts[0].email} -> {accounts[1].email}: {ownership.describe(moved)}.")
 
 
 def init_app(app: Flask) -> None:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 #: To-dos made before accounts existed (template 1.1.0) belonged to no one. They are kept,
-#: owned by this account, which no password opens; move them to someone with
-#: ``UPDATE todos SET user_id = (SELECT id FROM users WHERE email = 'you@example.com')``.
+#: owned by this account, which no password opens; give them to someone with
+#: ``flask users transfer legacy-todos@invalid you@example.com``.
 LEGACY_OWNER = "legacy-todos@invalid"
 
 # Revision identifiers, used by Alembic.

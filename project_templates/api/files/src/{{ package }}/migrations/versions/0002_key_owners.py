@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 #: Keys and notes made before users existed (template 1.1.0) all belong to this user, so every
-#: old key keeps reaching every old note, as before. Give them real owners later with
-#: ``UPDATE api_keys SET user_id = ...`` and ``UPDATE notes SET owner_id = ...``.
+#: old key keeps reaching every old note, as before. Give them to a real user with
+#: ``flask users transfer legacy-keys@invalid you@example.com``.
 LEGACY_OWNER = "legacy-keys@invalid"
 
 # Revision identifiers, used by Alembic.
