@@ -115,9 +115,14 @@ def _run(request: dict[str, str | list[str]], modules: Path | None, skip: set[st
         # raised from pytest.main(): ``python -m pytest`` prints it and exits with 1.
         traceback.print_exc()
     finally:
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
+        # os._exit() flushes nothing. pytest's terminal reporter writes to the original
+        # sys.stdout; an exception from a pytest_unconfigure hook (e.g. an unraisable
+        # ResourceWarning found by its last gc.collect()) skips the capture plugin's clean-up,
+        # which leaves sys.stdout replaced and the summary in the original's buffer.
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(BaseException):
+                if stream is not None:
+                    stream.flush()
         os._exit(code)
 
 
