@@ -263,6 +263,21 @@ def collected_ids(project: Path) -> list[str]:
     return [line for line in result.stdout.splitlines() if "::" in line]
 
 
+class WarmRun(subprocess.CompletedProcess[str]):
+    """What a :class:`WarmPytest` run answers, and ``failed``: the node ids of its failed tests.
+
+    ``failed`` comes from the reports themselves, not from the terminal summary, which a run
+    can lose: under load, an unraisable ResourceWarning raised at pytest's end once left
+    only the progress line in stdout.
+    """
+
+    def __init__(
+        self, args: list[str], returncode: int, stdout: str, stderr: str, *, failed: list[str]
+    ) -> None:
+        super().__init__(args, returncode, stdout, stderr)
+        self.failed = failed
+
+
 class WarmPytest:
     """One warm process that runs the tests of ``project`` many times, each run in a fork.
 
@@ -290,14 +305,20 @@ class WarmPytest:
             )
         self._runs = 0
 
-    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 300) -> WarmRun:
         """``python -m pytest -q -p no:cacheprovider ARGS`` in the project, from the fork."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self._runs += 1
         out = self.project.parent / f"{self.project.name}-run-{self._runs}"
         stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
+        failed = out.with_suffix(".failed")
         argv = ["-q", "-p", "no:cacheprovider", *args]
-        request = {"args": argv, "stdout": str(stdout), "stderr": str(stderr)}
+        request = {
+            "args": argv,
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+            "failed": str(failed),
+        }
         reply = ""
         with contextlib.suppress(BrokenPipeError):  # it died: no reply, its log says why
             self.process.stdin.write(json.dumps(request) + "\n")
@@ -312,15 +333,16 @@ class WarmPytest:
                 f"pytest {' '.join(argv)} in {self.project} gave no answer in {timeout:g} s:\n{log}"
             )
         try:
-            return subprocess.CompletedProcess(
+            return WarmRun(
                 ["pytest", *argv],
                 json.loads(reply)["returncode"],
                 stdout.read_text(errors="replace"),
                 stderr.read_text(errors="replace"),
+                failed=failed.read_text().splitlines() if failed.exists() else [],
             )
         finally:
-            stdout.unlink(missing_ok=True)
-            stderr.unlink(missing_ok=True)
+            for path in (stdout, stderr, failed):
+                path.unlink(missing_ok=True)
             # Coverage's data file stays out of the (possibly shared) project folder.
             for leftover in self.project.glob(".coverage*"):
                 leftover.unlink()
@@ -709,7 +731,8 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     finally:
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert f"FAILED {test_id}" in result.stdout, result.stdout
+    caught = [node for node in result.failed if node == test_id or node.startswith(f"{test_id}[")]
+    assert caught, f"{test_id} did not fail; failed: {result.failed}\n{result.stdout}"
 
 
 @pytest.fixture(scope="module")
