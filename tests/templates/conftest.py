@@ -338,7 +338,10 @@ class WarmPytest:
                 json.loads(reply)["returncode"],
                 stdout.read_text(errors="replace"),
                 stderr.read_text(errors="replace"),
-                failed=failed.read_text().splitlines() if failed.exists() else [],
+                # Once each: a test fails in its call and again in its teardown.
+                failed=list(dict.fromkeys(failed.read_text().splitlines()))
+                if failed.exists()
+                else [],
             )
         finally:
             for path in (stdout, stderr, failed):
