@@ -264,7 +264,7 @@ def test_a_crashing_rule_is_reported_and_the_others_still_run(tmp_path: Path) ->
     ]
 
 
-def test_a_child_started_early_imports_the_app(tmp_path: Path) -> None:
+def test_a_child_started_early_imports_the_app(tmp_path: Path, spawned_children: None) -> None:
     """The CLI starts the app's child before it finds the project; it is told what to
     import then, and ends with the run."""
     from tests.check.helpers import check
@@ -283,7 +283,7 @@ def test_a_child_started_early_imports_the_app(tmp_path: Path) -> None:
     ids=["no-app-rule", "bad-target"],
 )
 def test_a_child_started_early_and_not_needed_is_ended(
-    tmp_path: Path, options: dict[str, object]
+    tmp_path: Path, options: dict[str, object], spawned_children: None
 ) -> None:
     from tests.check.helpers import check
     from webkit_cli.check.appimport import AppImport

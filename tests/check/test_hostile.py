@@ -154,7 +154,7 @@ def test_an_import_that_ends_the_process_is_p004_and_static_rules_run(
 
 
 def test_an_import_that_hangs_is_p004_after_the_timeout_and_leaves_no_process(
-    tmp_path: Path,
+    tmp_path: Path, spawned_children: None
 ) -> None:
     pids = tmp_path / "pids"
     body = (
