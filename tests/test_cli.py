@@ -13,6 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from tests.check import _warm
 from webkit_cli import __version__
 from webkit_cli.cli import COMMANDS, cli
 
@@ -181,8 +182,9 @@ def test_check_takes_path_or_project_but_not_two_different_ones(
 
 @pytest.mark.parametrize("command", ["routes", "check"])
 def test_a_pyproject_that_is_not_utf8_is_reported_without_a_traceback(
-    command: str, runner: CliRunner, tmp_path: Path
+    command: str, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _warm.use(monkeypatch)
     (tmp_path / "pyproject.toml").write_bytes(b"[tool.webkit]\n# caf\xe9\n")
     result = runner.invoke(cli, [command, "--project", str(tmp_path)])
     assert result.exit_code == 1
@@ -192,8 +194,9 @@ def test_a_pyproject_that_is_not_utf8_is_reported_without_a_traceback(
 
 
 def test_check_project_option_is_the_same_as_its_path_argument(
-    runner: CliRunner, tmp_path: Path
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _warm.use(monkeypatch)
     (tmp_path / "app.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
     try:
         by_path = runner.invoke(cli, ["check", str(tmp_path), "--format", "json"])

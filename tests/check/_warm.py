@@ -142,6 +142,11 @@ def prestart() -> AppImport:
     return _zygote.fork(env, str(Path.cwd()))
 
 
+def use(monkeypatch: Any) -> None:
+    """Have this test's app imports (``run_check`` and the ``check`` command) fork."""
+    monkeypatch.setattr(AppImport, "prestart", classmethod(lambda cls: prestart()))
+
+
 def shutdown() -> None:
     """End the warm process (its children's CPU is then counted in the caller's)."""
     global _zygote

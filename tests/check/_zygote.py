@@ -63,7 +63,13 @@ def _child(spec, fds, others):
     sys.argv = ["-c", str(requests), str(replies)]
     from webkit_cli.check._child import main
 
-    main(sys.argv)  # ends with os._exit
+    # __main__ as webkit's ``-c`` leaves it (the app may look): its two names, not ours
+    system = sys
+    namespace = vars(system.modules["__main__"])
+    for name in [n for n in namespace if not n.startswith("__")]:
+        del namespace[name]
+    namespace.update(__doc__=None, sys=system, main=main)
+    main(system.argv)  # ends with os._exit
 
 
 def serve(control):
@@ -89,12 +95,13 @@ def serve(control):
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
+                end = os._exit  # _child empties this module's namespace
                 try:
                     control.close()
                     others = [n for item in children.items() for n in (item[0], item[1][1])]
                     _child(spec, list(fds), others)
                 finally:
-                    os._exit(70)
+                    end(70)
             for n in fds[:3]:
                 os.close(n)
             children[os.pidfd_open(pid)] = (pid, fds[3])

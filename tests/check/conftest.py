@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.check import _warm
-from webkit_cli.check.appimport import AppImport
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +27,7 @@ def spawned_children() -> None:
 @pytest.fixture(autouse=True)
 def _warm_children(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if "spawned_children" not in request.fixturenames:
-        monkeypatch.setattr(AppImport, "prestart", classmethod(lambda cls: _warm.prestart()))
+        _warm.use(monkeypatch)
 
 
 @pytest.fixture(scope="session", autouse=True)
