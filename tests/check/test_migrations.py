@@ -667,32 +667,39 @@ import sys
 from flask import Flask
 from webkit_cli.check._drift import compare_app
 
-app = Flask("plain")
-{setup}
-report = compare_app(app, sys.argv[1])
-print(report.status, "alembic" in sys.modules, "sqlalchemy" in sys.modules)
+for number, setup in enumerate({setups!r}):
+    app = Flask(f"plain{{number}}")
+    exec(setup)
+    report = compare_app(app, sys.argv[1 + number])
+    print(report.status, "alembic" in sys.modules, "sqlalchemy" in sys.modules, flush=True)
 """
 
+#: (app set-up, project files) of apps with nothing to compare
+WITHOUT_MIGRATIONS: list[tuple[str, dict[str, str]]] = [
+    ("", {}),
+    # Flask-Migrate set up, but `flask db init` never run: nothing to compare
+    ("app.extensions['migrate'] = type('M', (), {'db': object(), 'directory': 'mig'})()", {}),
+    # Flask-SQLAlchemy without an alembic.ini
+    ("app.extensions['sqlalchemy'] = object()", {"migrations/env.py": ""}),
+]
 
-@pytest.mark.parametrize(
-    ("setup", "files"),
-    [
-        ("", {}),
-        # Flask-Migrate set up, but `flask db init` never run: nothing to compare
-        ("app.extensions['migrate'] = type('M', (), {'db': object(), 'directory': 'mig'})()", {}),
-        # Flask-SQLAlchemy without an alembic.ini
-        ("app.extensions['sqlalchemy'] = object()", {"migrations/env.py": ""}),
-    ],
-)
-def test_an_app_without_migrations_is_told_so_without_importing_alembic(
-    tmp_path: Path, setup: str, files: dict[str, str]
-) -> None:
+
+def test_an_app_without_migrations_is_told_so_without_importing_alembic(tmp_path: Path) -> None:
+    """One fresh process for the three apps, one after the other: a case that imported
+    Alembic or SQLAlchemy says so on its own line (and so does every one after it)."""
     import subprocess
     import sys
 
-    build_file_tree(tmp_path, files)
-    script = _WHAT_IS_IMPORTED.format(setup=setup)
+    folders = [
+        build_file_tree(tmp_path / str(n), files) for n, (_, files) in enumerate(WITHOUT_MIGRATIONS)
+    ]
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+    script = _WHAT_IS_IMPORTED.format(setups=[setup for setup, _ in WITHOUT_MIGRATIONS])
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, *map(str, folders)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    assert proc.stdout.split() == ["none", "False", "False"]
+    assert proc.stdout.splitlines() == ["none False False"] * len(WITHOUT_MIGRATIONS)
