@@ -82,6 +82,8 @@ class _Zygote:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             cwd="/",
+            # out of the terminal's reach (Ctrl-C): it ends when this process's socket does
+            start_new_session=True,
         )
         theirs.close()
         self.control = ours
