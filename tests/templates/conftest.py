@@ -31,15 +31,12 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``flask --app <package> db upgrade`` in the project, as its README says before the first
     start: the apps make no tables themselves.
 
-``serve`` (fixture)
+``serve`` (fixture) and ``serve_module`` (module fixture)
     ``serve(project, env={...})`` upgrades the project's database, starts the project in a
     real server subprocess on 127.0.0.1 and a free port (``webkit run --port 0 --no-reload``)
-    and returns a :class:`Server` with its ``url``. Every server is stopped when the test ends, and
-    the fixture asserts that no process of it is left.
-
-``served_project`` (fixture, indirect parameter)
-    ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
-    scaffolded project already served; the value is the :class:`Server`.
+    and returns a :class:`Server` with its ``url``. Every server is stopped when the test (or,
+    for ``serve_module``, the module) ends, and the fixture asserts that no process of it is
+    left. ``upgrade=False`` when the test already ran ``flask db upgrade`` with that ``env``.
 
 ``browser`` (session fixture) and ``page`` (fixture)
     Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
@@ -78,7 +75,6 @@ from typing import Any
 import pytest
 
 from tests._harness import ServerProcess
-from tests.conftest import launch_chromium
 from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
 
 VENV_BIN = Path(sys.executable).parent
@@ -448,35 +444,64 @@ def app_env(project: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def serve_project(
+    project: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    reload: bool = False,
+    upgrade: bool = True,
+) -> Server:
+    """Serve ``project`` with ``webkit run --port 0``, its database upgraded first unless
+    ``upgrade=False`` (the caller ran ``flask db upgrade`` with the same ``env`` itself)."""
+    settings = child_env(app_env(project) if env is None else env)
+    if upgrade:
+        upgrade_database(project, settings)
+    command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
+    command.append("--reload" if reload else "--no-reload")
+    return start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
+
+
+@contextlib.contextmanager
+def _serving() -> Iterator[Callable[..., Server]]:
+    """A :func:`serve_project` that stops every server it started when the block ends."""
+    servers: list[Server] = []
+
+    def start(
+        project: Path,
+        env: Mapping[str, str] | None = None,
+        reload: bool = False,
+        *,
+        upgrade: bool = True,
+    ) -> Server:
+        server = serve_project(project, env, reload=reload, upgrade=upgrade)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        # Every server is stopped even when one of them fails its stop (left a process).
+        with contextlib.ExitStack() as stack:
+            for server in servers:
+                stack.callback(server.stop)
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
-    """``serve(project, env=None, reload=False)`` -> a running :class:`Server`.
+    """``serve(project, env=None, reload=False, *, upgrade=True)`` -> a running :class:`Server`.
 
     All servers are stopped when the test ends. ``reload=True`` serves with
     ``webkit run --reload`` (file watching and the browser's live reload).
     """
-    servers: list[Server] = []
-
-    def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
-        settings = child_env(app_env(project) if env is None else env)
-        upgrade_database(project, settings)
-        command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
-        command.append("--reload" if reload else "--no-reload")
-        server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    with _serving() as start:
+        yield start
 
 
-@pytest.fixture
-def served_project(
-    request: pytest.FixtureRequest, tmp_path: Path, serve: Callable[..., Server]
-) -> Server:
-    """A freshly generated project of the template named by the indirect parameter, served."""
-    return serve(generate(str(request.param), tmp_path))
+@pytest.fixture(scope="module")
+def serve_module() -> Iterator[Callable[..., Server]]:
+    """:func:`serve` for a module's shared servers, stopped (nothing left) after its tests."""
+    with _serving() as start:
+        yield start
 
 
 # --- PostgreSQL -------------------------------------------------------------------
@@ -517,15 +542,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """A headless system Chromium driven by Playwright's sync API."""
+def browser(chromium: Any) -> Any:
+    """The session's headless system Chromium (``chromium`` in ``tests/conftest.py``)."""
     from playwright.sync_api import expect
 
     # Generous waits: CI runners with two busy cores are slow, and every wait
     # below ends as soon as its condition holds.
     expect.set_options(timeout=BROWSER_TIMEOUT_MS)
-    with launch_chromium() as chromium:
-        yield chromium
+    return chromium
 
 
 @pytest.fixture
