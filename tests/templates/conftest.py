@@ -12,6 +12,10 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``scaffolded("site")`` generates a template once per test session and returns
     the same read-only folder every time. Tests that change files use ``generate``.
 
+``migrated`` (session fixture)
+    ``migrated("site", parent)``: a copy in ``parent`` of a project generated and upgraded
+    once per session, with its database: a server for it needs no ``flask db upgrade``.
+
 ``run_project_pytest(project, *args)``
     Runs the project's own test suite (``python -m pytest``) in a subprocess with
     coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
@@ -62,6 +66,7 @@ import os
 import re
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +131,27 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         return cache[template]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Path], Path]:
+    """``migrated(template, parent)``: a copy in ``parent`` of a project generated and upgraded
+    (``flask db upgrade`` with :func:`app_env`) once per session, its instance folder (the
+    SQLite database) copied beside it: serve it with ``upgrade=False``."""
+    cache: dict[str, Path] = {}
+
+    def copy(template: str, parent: Path) -> Path:
+        if template not in cache:
+            original = generate(template, tmp_path_factory.mktemp(f"migrated-{template}"))
+            upgrade_database(original, child_env(app_env(original)))
+            cache[template] = original
+        original = cache[template]
+        project = parent / original.name
+        shutil.copytree(original, project, symlinks=True)
+        shutil.copytree(instance_folder(original), instance_folder(project))
+        return project
+
+    return copy
 
 
 def project_package(project: Path) -> str:
@@ -432,13 +458,18 @@ def start_server(
     return Server(command, cwd=cwd, env=env, url_pattern=url_pattern)
 
 
+def instance_folder(project: Path) -> Path:
+    """The instance folder (SQLite) of ``project`` in :func:`app_env`: beside the project,
+    never inside a shared one."""
+    return project.parent / f"{project.name}-instance"
+
+
 def app_env(project: Path, **extra: str) -> dict[str, str]:
     """A development environment for serving ``project`` from a test."""
     env = {
         "APP_ENV": "development",
         "SECRET_KEY": secrets.token_hex(32),
-        # The instance folder (SQLite) beside the project, never inside a shared one.
-        "INSTANCE_PATH": str(project.parent / f"{project.name}-instance"),
+        "INSTANCE_PATH": str(instance_folder(project)),
     }
     env.update(extra)
     return env

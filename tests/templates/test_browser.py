@@ -28,7 +28,6 @@ from tests.templates.conftest import (
     child_env,
     generate,
     project_package,
-    upgrade_database,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -63,21 +62,25 @@ def spend_auth_post(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def shared_site(
-    tmp_path_factory: pytest.TempPathFactory, serve_module: Callable[..., Server]
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Callable[[str, Path], Path],
+    serve_module: Callable[..., Server],
 ) -> Server:
     """The module's site, served, with the administrator :data:`ADMIN`."""
-    project = generate("site", tmp_path_factory.mktemp("site"))
+    project = migrated("site", tmp_path_factory.mktemp("site"))
     env = app_env(project)
-    create_admin(project, env, ADMIN)  # upgrades the database first
+    create_admin(project, env, ADMIN)
     return serve_module(project, env=env, upgrade=False)
 
 
 @pytest.fixture(scope="module")
 def shared_ajax(
-    tmp_path_factory: pytest.TempPathFactory, serve_module: Callable[..., Server]
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Callable[[str, Path], Path],
+    serve_module: Callable[..., Server],
 ) -> Server:
     """The module's ajax project, served."""
-    return serve_module(generate("ajax", tmp_path_factory.mktemp("ajax")))
+    return serve_module(migrated("ajax", tmp_path_factory.mktemp("ajax")), upgrade=False)
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +135,10 @@ def log_out(page: Any) -> None:
 
 def create_admin(project: Path, env: dict[str, str], email: str) -> None:
     """``flask users create EMAIL --admin`` in the project, as its README says: after
-    ``flask db upgrade``, which creates the tables the command writes to."""
+    ``flask db upgrade`` (the ``migrated`` copy had it), which creates the tables the command
+    writes to."""
     import subprocess
 
-    upgrade_database(project, child_env(env))
     result = subprocess.run(
         [str(VENV_BIN / "flask"), "--app", project_package(project), "users", "create", email,
          "--admin", "--password-stdin"],
@@ -415,11 +418,15 @@ def test_the_problem_listeners_work(site: Server, page: Any) -> None:
 
 @pytest.mark.parametrize("template", ["site", "ajax"])
 def test_live_reload_works_under_the_strict_csp(
-    template: str, tmp_path: Path, serve: Callable[..., Server], page: Any
+    template: str,
+    tmp_path: Path,
+    migrated: Callable[[str, Path], Path],
+    serve: Callable[..., Server],
+    page: Any,
 ) -> None:
     """``webkit run --reload`` injects a same-origin script the templates' CSP allows."""
-    project = generate(template, tmp_path)
-    server = serve(project, reload=True)
+    project = migrated(template, tmp_path)  # its own: the test edits it
+    server = serve(project, reload=True, upgrade=False)
     page.goto(server.url + "/")
     assert page.locator('script[src^="/__webkit/livereload.js"]').count() == 1
     title = page.locator("h1").first.text_content()
@@ -436,15 +443,18 @@ def test_live_reload_works_under_the_strict_csp(
 
 
 def test_ajax_without_the_csrf_header_is_refused_visibly(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
+    tmp_path: Path,
+    migrated: Callable[[str, Path], Path],
+    serve: Callable[..., Server],
+    page: Any,
 ) -> None:
     """Break app.js so it forgets the token: the server refuses, the page says why."""
-    project = generate("ajax", tmp_path)
+    project = migrated("ajax", tmp_path)  # its own: the test breaks it
     script = next((project / "src").glob("*/static/app.js"))
     source = script.read_text()
     assert 'headers["X-CSRFToken"] = csrfToken;' in source
     script.write_text(source.replace('headers["X-CSRFToken"] = csrfToken;', ""))
-    server = serve(project)
+    server = serve(project, upgrade=False)
     register(page, server, "ada@example.com")
 
     page.goto(server.url + "/")
