@@ -48,13 +48,13 @@ def fresh_email(name: str) -> str:
 #: The templates allow 10 login, registration and reset POSTs per IP in 3 minutes
 #: (``limits.AUTH_LIMIT``); a module's tests must stay under that on each shared server.
 AUTH_LIMIT = 10
-_auth_posts: Counter[str] = Counter()
+_auth_posts: Counter[Server] = Counter()
 
 
 def spend_auth_post(server: Server) -> None:
     """Count one rate-limited POST to ``server``; fails before the limit would answer 429."""
-    _auth_posts[server.url] += 1
-    assert _auth_posts[server.url] <= AUTH_LIMIT, (
+    _auth_posts[server] += 1
+    assert _auth_posts[server] <= AUTH_LIMIT, (
         f"more than {AUTH_LIMIT} logins and registrations on {server.url}: the server would "
         "refuse them (429); give some of these tests a server of their own"
     )
