@@ -55,6 +55,15 @@ def launch_chromium() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """The one headless Chromium of this process (a pytest-xdist worker), shared by every
+    browser test: each test opens a context of its own in it (own cookies and storage),
+    which costs a tenth of a launch."""
+    with launch_chromium() as browser:
+        yield browser
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _stop_playwright() -> Iterator[None]:
     """Stops the Playwright that :func:`launch_chromium` started, after the last test."""
@@ -90,6 +99,10 @@ SHARED_FIXTURES = {
     # One generated project and one warm pytest per template for a module's mutation tests
     # (tests/templates/conftest.py): spread over 3 workers, each started 3 of each.
     "mutation_project": "mutations-{module}",
+    # tests/templates/test_browser.py: one served project per template for the module's tests.
+    "shared_site": "browser-site",
+    "shared_ajax": "browser-ajax",
+    "shared_api": "browser-api",
 }
 
 

@@ -18,19 +18,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import launch_chromium
 from tests.server._server import Server
 
-# One worker runs the module (--dist loadgroup): one Chromium and one `webkit new` for all.
+# One worker runs the module (--dist loadgroup): one `webkit new` for all.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser-reload")]
 
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +72,8 @@ def served(site: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
     tab = context.new_page()
     problems: list[str] = []
     tab.on(

@@ -12,6 +12,10 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``scaffolded("site")`` generates a template once per test session and returns
     the same read-only folder every time. Tests that change files use ``generate``.
 
+``migrated`` (session fixture)
+    ``migrated("site", parent)``: a copy in ``parent`` of a project generated and upgraded
+    once per session, with its database: a server for it needs no ``flask db upgrade``.
+
 ``run_project_pytest(project, *args)``
     Runs the project's own test suite (``python -m pytest``) in a subprocess with
     coverage written to JSON; returns ``(CompletedProcess, percent_covered)``.
@@ -31,15 +35,12 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     ``flask --app <package> db upgrade`` in the project, as its README says before the first
     start: the apps make no tables themselves.
 
-``serve`` (fixture)
+``serve`` (fixture) and ``serve_module`` (module fixture)
     ``serve(project, env={...})`` upgrades the project's database, starts the project in a
     real server subprocess on 127.0.0.1 and a free port (``webkit run --port 0 --no-reload``)
-    and returns a :class:`Server` with its ``url``. Every server is stopped when the test ends, and
-    the fixture asserts that no process of it is left.
-
-``served_project`` (fixture, indirect parameter)
-    ``@pytest.mark.parametrize("served_project", ["site"], indirect=True)``: a
-    scaffolded project already served; the value is the :class:`Server`.
+    and returns a :class:`Server` with its ``url``. Every server is stopped when the test (or,
+    for ``serve_module``, the module) ends, and the fixture asserts that no process of it is
+    left. ``upgrade=False`` when the test already ran ``flask db upgrade`` with that ``env``.
 
 ``browser`` (session fixture) and ``page`` (fixture)
     Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
@@ -65,6 +66,7 @@ import os
 import re
 import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,7 +80,6 @@ from typing import Any
 import pytest
 
 from tests._harness import ServerProcess
-from tests.conftest import launch_chromium
 from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
 
 VENV_BIN = Path(sys.executable).parent
@@ -130,6 +131,27 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
         return cache[template]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Path], Path]:
+    """``migrated(template, parent)``: a copy in ``parent`` of a project generated and upgraded
+    (``flask db upgrade`` with :func:`app_env`) once per session, its instance folder (the
+    SQLite database) copied beside it: serve it with ``upgrade=False``."""
+    cache: dict[str, Path] = {}
+
+    def copy(template: str, parent: Path) -> Path:
+        if template not in cache:
+            original = generate(template, tmp_path_factory.mktemp(f"migrated-{template}"))
+            upgrade_database(original, child_env(app_env(original)))
+            cache[template] = original
+        original = cache[template]
+        project = parent / original.name
+        shutil.copytree(original, project, symlinks=True)
+        shutil.copytree(instance_folder(original), instance_folder(project))
+        return project
+
+    return copy
 
 
 def project_package(project: Path) -> str:
@@ -436,47 +458,81 @@ def start_server(
     return Server(command, cwd=cwd, env=env, url_pattern=url_pattern)
 
 
+def instance_folder(project: Path) -> Path:
+    """The instance folder (SQLite) of ``project`` in :func:`app_env`: beside the project,
+    never inside a shared one."""
+    return project.parent / f"{project.name}-instance"
+
+
 def app_env(project: Path, **extra: str) -> dict[str, str]:
     """A development environment for serving ``project`` from a test."""
     env = {
         "APP_ENV": "development",
         "SECRET_KEY": secrets.token_hex(32),
-        # The instance folder (SQLite) beside the project, never inside a shared one.
-        "INSTANCE_PATH": str(project.parent / f"{project.name}-instance"),
+        "INSTANCE_PATH": str(instance_folder(project)),
     }
     env.update(extra)
     return env
 
 
+def serve_project(
+    project: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    reload: bool = False,
+    upgrade: bool = True,
+) -> Server:
+    """Serve ``project`` with ``webkit run --port 0``, its database upgraded first unless
+    ``upgrade=False`` (the caller ran ``flask db upgrade`` with the same ``env`` itself)."""
+    settings = child_env(app_env(project) if env is None else env)
+    if upgrade:
+        upgrade_database(project, settings)
+    command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
+    command.append("--reload" if reload else "--no-reload")
+    return start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
+
+
+@contextlib.contextmanager
+def _serving() -> Iterator[Callable[..., Server]]:
+    """A :func:`serve_project` that stops every server it started when the block ends."""
+    servers: list[Server] = []
+
+    def start(
+        project: Path,
+        env: Mapping[str, str] | None = None,
+        reload: bool = False,
+        *,
+        upgrade: bool = True,
+    ) -> Server:
+        server = serve_project(project, env, reload=reload, upgrade=upgrade)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        # Every server is stopped even when one of them fails its stop (left a process).
+        with contextlib.ExitStack() as stack:
+            for server in servers:
+                stack.callback(server.stop)
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
-    """``serve(project, env=None, reload=False)`` -> a running :class:`Server`.
+    """``serve(project, env=None, reload=False, *, upgrade=True)`` -> a running :class:`Server`.
 
     All servers are stopped when the test ends. ``reload=True`` serves with
     ``webkit run --reload`` (file watching and the browser's live reload).
     """
-    servers: list[Server] = []
-
-    def start(project: Path, env: Mapping[str, str] | None = None, reload: bool = False) -> Server:
-        settings = child_env(app_env(project) if env is None else env)
-        upgrade_database(project, settings)
-        command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0"]
-        command.append("--reload" if reload else "--no-reload")
-        server = start_server(command, cwd=project, env=settings, url_pattern=URL_PATTERN)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    with _serving() as start:
+        yield start
 
 
-@pytest.fixture
-def served_project(
-    request: pytest.FixtureRequest, tmp_path: Path, serve: Callable[..., Server]
-) -> Server:
-    """A freshly generated project of the template named by the indirect parameter, served."""
-    return serve(generate(str(request.param), tmp_path))
+@pytest.fixture(scope="module")
+def serve_module() -> Iterator[Callable[..., Server]]:
+    """:func:`serve` for a module's shared servers, stopped (nothing left) after its tests."""
+    with _serving() as start:
+        yield start
 
 
 # --- PostgreSQL -------------------------------------------------------------------
@@ -517,15 +573,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """A headless system Chromium driven by Playwright's sync API."""
+def browser(chromium: Any) -> Any:
+    """The session's headless system Chromium (``chromium`` in ``tests/conftest.py``)."""
     from playwright.sync_api import expect
 
     # Generous waits: CI runners with two busy cores are slow, and every wait
     # below ends as soon as its condition holds.
     expect.set_options(timeout=BROWSER_TIMEOUT_MS)
-    with launch_chromium() as chromium:
-        yield chromium
+    return chromium
 
 
 @pytest.fixture

@@ -1,15 +1,20 @@
 """The generated site, ajax and api projects in a real Chromium, served by a real server.
 
-Each test scaffolds a project with ``webkit new``, serves it (``serve`` fixture),
-and drives it through Playwright. Every page must load without console errors
-and without Content-Security-Policy violations; the only console errors allowed
-are Chromium's own "Failed to load resource" lines for the error statuses a test
+The site, the ajax and the api project are each scaffolded with ``webkit new`` and served
+once for the module (``serve_module``): every test drives its own browser context (own
+cookies and storage) and, where it logs in, an account of its own (:func:`fresh_email`),
+so no test sees another's state. A test that edits the project's files or needs a
+different one scaffolds and serves its own (``serve``). Every page must load without
+console errors and without Content-Security-Policy violations; the only console errors
+allowed are Chromium's own "Failed to load resource" lines for the error statuses a test
 provokes on purpose (404, 422).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,27 +28,88 @@ from tests.templates.conftest import (
     child_env,
     generate,
     project_package,
-    upgrade_database,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def site(tmp_path: Path, serve: Callable[..., Server]) -> Server:
-    return serve(generate("site", tmp_path))
-
-
-@pytest.fixture
-def ajax(tmp_path: Path, serve: Callable[..., Server]) -> Server:
-    return serve(generate("ajax", tmp_path))
-
-
 PASSWORD = "correct horse battery"
+#: The shared site's administrator (``flask users create --admin``, before the server starts).
+ADMIN = "root@example.com"
+
+_emails = itertools.count(1)
+
+
+def fresh_email(name: str) -> str:
+    """An address no other test of the module uses: each test's accounts are its own."""
+    return f"{name}-{next(_emails)}@example.com"
+
+
+#: The templates allow 10 login, registration and reset POSTs per IP in 3 minutes
+#: (``limits.AUTH_LIMIT``); a module's tests must stay under that on each shared server.
+AUTH_LIMIT = 10
+_auth_posts: Counter[Server] = Counter()
+
+
+def spend_auth_post(server: Server) -> None:
+    """Count one rate-limited POST to ``server``; fails before the limit would answer 429."""
+    _auth_posts[server] += 1
+    assert _auth_posts[server] <= AUTH_LIMIT, (
+        f"more than {AUTH_LIMIT} logins and registrations on {server.url}: the server would "
+        "refuse them (429); give some of these tests a server of their own"
+    )
+
+
+@pytest.fixture(scope="module")
+def shared_site(
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Callable[[str, Path], Path],
+    serve_module: Callable[..., Server],
+) -> Server:
+    """The module's site, served, with the administrator :data:`ADMIN`."""
+    project = migrated("site", tmp_path_factory.mktemp("site"))
+    env = app_env(project)
+    create_admin(project, env, ADMIN)
+    return serve_module(project, env=env, upgrade=False)
+
+
+@pytest.fixture(scope="module")
+def shared_ajax(
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Callable[[str, Path], Path],
+    serve_module: Callable[..., Server],
+) -> Server:
+    """The module's ajax project, served."""
+    return serve_module(migrated("ajax", tmp_path_factory.mktemp("ajax")), upgrade=False)
+
+
+@pytest.fixture(scope="module")
+def shared_api(
+    tmp_path_factory: pytest.TempPathFactory, serve_module: Callable[..., Server]
+) -> tuple[Server, str]:
+    """The module's api project, served, and a read-write key made with its own command."""
+    from tests.templates.test_api import flask_upgrade, flask_user_key
+
+    project = generate("api", tmp_path_factory.mktemp("api"))
+    env = app_env(project)
+    flask_upgrade(project, env)  # the README's first step: the key needs its table
+    key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
+    return serve_module(project, env=env, upgrade=False), key
+
+
+@pytest.fixture
+def site(shared_site: Server) -> Server:
+    return shared_site
+
+
+@pytest.fixture
+def ajax(shared_ajax: Server) -> Server:
+    return shared_ajax
 
 
 def register(page: Any, server: Server, email: str) -> None:
     """Create an account through the form; registering logs the new user in."""
+    spend_auth_post(server)
     page.goto(server.url + "/auth/register")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -53,6 +119,7 @@ def register(page: Any, server: Server, email: str) -> None:
 
 
 def log_in(page: Any, server: Server, email: str, path: str = "/auth/login") -> None:
+    spend_auth_post(server)
     page.goto(server.url + path)
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -68,10 +135,10 @@ def log_out(page: Any) -> None:
 
 def create_admin(project: Path, env: dict[str, str], email: str) -> None:
     """``flask users create EMAIL --admin`` in the project, as its README says: after
-    ``flask db upgrade``, which creates the tables the command writes to."""
+    ``flask db upgrade`` (the ``migrated`` copy had it), which creates the tables the command
+    writes to."""
     import subprocess
 
-    upgrade_database(project, child_env(env))
     result = subprocess.run(
         [str(VENV_BIN / "flask"), "--app", project_package(project), "users", "create", email,
          "--admin", "--password-stdin"],
@@ -84,15 +151,16 @@ def create_admin(project: Path, env: dict[str, str], email: str) -> None:
 @pytest.fixture
 def ajax_user(ajax: Server, page: Any) -> Server:
     """The ajax project served, with ``page`` logged in as a newly registered user."""
-    register(page, ajax, "ada@example.com")
+    register(page, ajax, fresh_email("ada"))
     return ajax
 
 
-def expect_text(page: Any, selector: str, pattern: str) -> None:
-    """Wait until ``selector`` is visible and its text matches ``pattern``."""
+def expect_text(page: Any, selector: str, pattern: str, *, among: str | None = None) -> None:
+    """Wait until ``selector`` is visible and its text matches ``pattern``; ``among``: the one
+    of several matches that contains this text."""
     from playwright.sync_api import expect
 
-    locator = page.locator(selector)
+    locator = page.locator(selector, has_text=among)
     expect(locator).to_be_visible()
     expect(locator).to_have_text(re.compile(pattern))
 
@@ -107,11 +175,14 @@ PAGES = {
 }
 
 
-@pytest.mark.parametrize("served_project", sorted(PAGES), indirect=True)
+# (The xdist groups of the shared servers, which a fixture asked for by name would get.)
+@pytest.mark.parametrize(
+    "template", [pytest.param(t, marks=pytest.mark.xdist_group(f"browser-{t}")) for t in PAGES]
+)
 def test_every_page_loads_without_console_errors_or_csp_violations(
-    served_project: Server, page: Any, request: pytest.FixtureRequest
+    template: str, page: Any, request: pytest.FixtureRequest
 ) -> None:
-    template = request.node.callspec.params["served_project"]
+    served_project: Server = request.getfixturevalue(template)
     for path in PAGES[template]:
         response = page.goto(served_project.url + path)
         assert response.status == 200
@@ -181,13 +252,7 @@ def test_site_contact_form_error_then_success(site: Server, page: Any) -> None:
     assert page.problems.unexpected("status of 422") == []
 
 
-def test_site_escapes_markup_typed_into_forms(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
-) -> None:
-    project = generate("site", tmp_path)
-    env = app_env(project)
-    create_admin(project, env, "root@example.com")
-    site = serve(project, env=env)
+def test_site_escapes_markup_typed_into_forms(site: Server, page: Any) -> None:
     payload = "<img src=x onerror=window.__xss=1>"
     page.goto(site.url + "/contact")
     page.fill("#name", payload)
@@ -195,9 +260,10 @@ def test_site_escapes_markup_typed_into_forms(
     page.fill("#message", payload + " and more text")
     page.click("input[type=submit]")
     page.wait_for_url(site.url + "/contact")
-    log_in(page, site, "root@example.com", "/messages")  # the login page, then the list
+    log_in(page, site, ADMIN, "/messages")  # the login page, then the list
     page.wait_for_url(site.url + "/messages")
-    expect_text(page, ".message .body", re.escape(payload))
+    # (The list also shows the other tests' messages: this one is found by its text.)
+    expect_text(page, ".message .body", re.escape(payload), among=payload)
     assert page.locator(".message img").count() == 0
     assert page.evaluate("window.__xss") is None
     assert page.problems.unexpected() == []
@@ -352,11 +418,15 @@ def test_the_problem_listeners_work(site: Server, page: Any) -> None:
 
 @pytest.mark.parametrize("template", ["site", "ajax"])
 def test_live_reload_works_under_the_strict_csp(
-    template: str, tmp_path: Path, serve: Callable[..., Server], page: Any
+    template: str,
+    tmp_path: Path,
+    migrated: Callable[[str, Path], Path],
+    serve: Callable[..., Server],
+    page: Any,
 ) -> None:
     """``webkit run --reload`` injects a same-origin script the templates' CSP allows."""
-    project = generate(template, tmp_path)
-    server = serve(project, reload=True)
+    project = migrated(template, tmp_path)  # its own: the test edits it
+    server = serve(project, reload=True, upgrade=False)
     page.goto(server.url + "/")
     assert page.locator('script[src^="/__webkit/livereload.js"]').count() == 1
     title = page.locator("h1").first.text_content()
@@ -373,15 +443,18 @@ def test_live_reload_works_under_the_strict_csp(
 
 
 def test_ajax_without_the_csrf_header_is_refused_visibly(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
+    tmp_path: Path,
+    migrated: Callable[[str, Path], Path],
+    serve: Callable[..., Server],
+    page: Any,
 ) -> None:
     """Break app.js so it forgets the token: the server refuses, the page says why."""
-    project = generate("ajax", tmp_path)
+    project = migrated("ajax", tmp_path)  # its own: the test breaks it
     script = next((project / "src").glob("*/static/app.js"))
     source = script.read_text()
     assert 'headers["X-CSRFToken"] = csrfToken;' in source
     script.write_text(source.replace('headers["X-CSRFToken"] = csrfToken;', ""))
-    server = serve(project)
+    server = serve(project, upgrade=False)
     register(page, server, "ada@example.com")
 
     page.goto(server.url + "/")
@@ -404,24 +477,29 @@ def test_ajax_each_user_sees_only_their_own_todos(ajax: Server, page: Any) -> No
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-login", "log in")
     assert page.locator("#todo-form").count() == 0
-    register(page, ajax, "ada@example.com")
+    ada, grace = fresh_email("ada"), fresh_email("grace")
+    register(page, ajax, ada)
     log_out(page)
-    log_in(page, ajax, "ada@example.com")
+    log_in(page, ajax, ada)
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
     page.fill("#todo-input", "Ada's secret plan")
-    page.click("text=Add")
+    with page.expect_response(
+        lambda r: r.url == ajax.url + "/api/todos" and r.request.method == "POST"
+    ) as created:
+        page.click("text=Add")
+    todo_id = created.value.json()["todo"]["id"]
     expect_text(page, "#todo-list label", "Ada's secret plan")
     log_out(page)
     expect_text(page, "#todo-login", "log in")
 
-    register(page, ajax, "grace@example.com")
+    register(page, ajax, grace)
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-status", "Nothing to do yet.")
     assert page.locator("#todo-list li").count() == 0
     # Not even by asking for it: the first user's item is a 404 to the second.
     answer = page.request.fetch(
-        ajax.url + "/api/todos/1",
+        ajax.url + f"/api/todos/{todo_id}",
         method="PATCH",
         data={"done": True},
         headers={"X-CSRFToken": page.get_attribute('meta[name="csrf-token"]', "content")},
@@ -429,21 +507,14 @@ def test_ajax_each_user_sees_only_their_own_todos(ajax: Server, page: Any) -> No
     assert answer.status == 404
     log_out(page)
 
-    log_in(page, ajax, "ada@example.com")
+    log_in(page, ajax, ada)
     page.goto(ajax.url + "/")
     expect_text(page, "#todo-list label", "Ada's secret plan")
     assert not page.is_checked("#todo-list input[type=checkbox]")
     assert page.problems.unexpected() == []
 
 
-def test_site_admin_sees_messages_a_plain_user_does_not(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
-) -> None:
-    project = generate("site", tmp_path)
-    env = app_env(project)
-    create_admin(project, env, "root@example.com")
-    site = serve(project, env=env)
-
+def test_site_admin_sees_messages_a_plain_user_does_not(site: Server, page: Any) -> None:
     page.goto(site.url + "/contact")
     page.fill("#name", "Visitor")
     page.fill("#email", "visitor@example.com")
@@ -451,7 +522,7 @@ def test_site_admin_sees_messages_a_plain_user_does_not(
     page.click("input[type=submit]")
     expect_text(page, ".flash-success", "Thanks! Your message was sent.")
 
-    register(page, site, "ada@example.com")
+    register(page, site, fresh_email("ada"))
     assert page.locator("nav a", has_text="Messages").count() == 0
     response = page.goto(site.url + "/messages")
     assert response.status == 403
@@ -459,31 +530,24 @@ def test_site_admin_sees_messages_a_plain_user_does_not(
     assert page.locator(".message").count() == 0
     log_out(page)
 
-    log_in(page, site, "root@example.com")
+    log_in(page, site, ADMIN)
     page.click("nav >> text=Messages")
     page.wait_for_url(site.url + "/messages")
-    expect_text(page, ".message .body", "A message for the admins only.")
+    # (The list also shows the other tests' messages: this one is found by its text.)
+    message = "A message for the admins only."
+    expect_text(page, ".message .body", re.escape(message), among=message)
     assert page.problems.unexpected("status of 403") == []
 
 
 # --- api --------------------------------------------------------------------------
 
 
-def test_api_in_the_browser_with_a_key(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
-) -> None:
+def test_api_in_the_browser_with_a_key(shared_api: tuple[Server, str], page: Any) -> None:
     """The JSON API opened in Chromium: documents and errors render under its strict CSP,
     and a key made with the project's own command authorises the browser's requests."""
     import json
 
-    from tests.templates.conftest import app_env
-    from tests.templates.test_api import flask_upgrade, flask_user_key
-
-    project = generate("api", tmp_path)
-    env = app_env(project)
-    flask_upgrade(project, env)  # the README's first step: the key needs its table
-    key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
-    server = serve(project, env=env)
+    server, key = shared_api  # no other test writes to it
 
     response = page.goto(server.url + "/openapi.json")
     assert response.status == 200
@@ -514,12 +578,12 @@ def test_api_in_the_browser_with_a_key(
 
 
 def test_api_docs_show_every_path_under_the_strict_csp(
-    tmp_path: Path, serve: Callable[..., Server], page: Any
+    shared_api: tuple[Server, str], page: Any
 ) -> None:
     """/docs, made from the OpenAPI document, shows every path in Chromium, styled by its
     own stylesheet, with no script, no console error and no CSP violation; a browser asking
     for / gets a page linking to it."""
-    server = serve(generate("api", tmp_path))
+    server, _ = shared_api
     document = page.request.get(server.url + "/openapi.json").json()
 
     response = page.goto(server.url + "/")

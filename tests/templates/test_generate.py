@@ -212,7 +212,7 @@ def test_api_generated_endpoints_answer_a_browser_with_a_key(
     env = app_env(project)
     flask_upgrade(project, env)  # the migrations the generator wrote, as the README says
     key = flask_user_key(project, env, "ada@example.com", "--scope", "read,write")
-    server = serve(project, env=env)
+    server = serve(project, env=env, upgrade=False)  # upgraded above
     auth = {"Authorization": f"Bearer {key}"}
 
     author = page.request.post(server.url + "/authors", data={"name": "Ada"}, headers=auth)
