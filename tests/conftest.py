@@ -90,6 +90,8 @@ SHARED_FIXTURES = {
     # One generated project and one warm pytest per template for a module's mutation tests
     # (tests/templates/conftest.py): spread over 3 workers, each started 3 of each.
     "mutation_project": "mutations-{module}",
+    # tests/templates/test_gunicorn.py: one project per template and the gunicorns sharing it.
+    "gunicorns": "gunicorn-{module}",
 }
 
 
