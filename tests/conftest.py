@@ -103,6 +103,8 @@ SHARED_FIXTURES = {
     "shared_site": "browser-site",
     "shared_ajax": "browser-ajax",
     "shared_api": "browser-api",
+    # tests/templates/test_gunicorn.py: one project per template and the gunicorns sharing it.
+    "gunicorns": "gunicorn-{module}",
 }
 
 

@@ -468,10 +468,11 @@ def test_a_save_brings_a_fresh_worker_even_when_the_old_one_is_stuck(
 
     stuck_app = APP + (
         "\n\n@app.route('/stuck')\ndef stuck():\n"
-        "    import re\n"
-        "    # Catastrophic backtracking: minutes inside the regex engine, which never\n"
-        "    # releases the GIL, so no other thread of this worker runs meanwhile.\n"
-        "    re.match(r'(a+)+$', 'a' * 40 + 'b')\n"
+        "    import ctypes\n"
+        "    # Two minutes inside C code that never releases the GIL (a runaway regex does\n"
+        "    # the same), so no other thread of this worker runs meanwhile: libc's sleep\n"
+        "    # called through PyDLL, which keeps the GIL, and which burns no CPU meanwhile.\n"
+        "    ctypes.PyDLL(None).sleep(120)\n"
         "    return 'done'\n"
     )
     (project / "app.py").write_text(stuck_app, encoding="utf-8")

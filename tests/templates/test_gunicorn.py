@@ -1,6 +1,6 @@
 """Production serving: each generated project under gunicorn with two workers.
 
-The last test follows the README's "past one machine" path: two gunicorn masters
+One test follows the README's "past one machine" path: two gunicorn masters
 (two app servers behind a load balancer) sharing one PostgreSQL database and one
 ``SECRET_KEY``.
 
@@ -9,6 +9,9 @@ a real gunicorn master with two workers serves the project on 127.0.0.1, in
 production settings (``APP_ENV=production``, ``SECRET_KEY`` from the environment,
 no ``.env``), and is stopped with SIGTERM, leaving no process behind. Requests
 that write go through the same shared SQLite database whichever worker answers.
+
+Each template is generated once for the module, and the tests that only need it served
+share one gunicorn of it (``served``): a gunicorn start is three imports of the app.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.templates._postgres import require_pg_bin, start_postgres
+from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import (
     Server,
     child_env,
@@ -45,36 +48,83 @@ TEMPLATES = ["site", "ajax", "api"]
 HOME = {"site": "/", "ajax": "/", "api": "/openapi.json"}
 
 
-def gunicorn_command(project: Path) -> list[str]:
-    """The README's command with two workers on a free loopback port."""
+def gunicorn_command(project: Path, workers: int = 2) -> list[str]:
+    """The README's command with two workers (or ``workers``) on a free loopback port."""
     target = f"{project_package(project)}:create_app()"
-    return [str(GUNICORN), "-w", "2", "-b", "127.0.0.1:0", "--pythonpath", "src", target]
+    return [str(GUNICORN), "-w", str(workers), "-b", "127.0.0.1:0", "--pythonpath", "src", target]
 
 
-@pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """``gunicorn(template, **env)``: that template generated and served by gunicorn -w 2.
+class Gunicorns:
+    """One generated project per template for the whole module, and the gunicorns serving them.
 
-    Calling it twice for one template serves the same project folder twice.
+    A project is only read by its servers (their SQLite database lives in ``instance`` beside
+    it), so every test of a template serves the same folder: ``webkit new`` runs once per
+    template, ``flask db upgrade`` once per database.
     """
-    servers: list[Server] = []
 
-    def start(template: str, **settings: str) -> Server:
-        project = tmp_path / f"my-{template}"
-        if not project.is_dir():
-            generate(template, tmp_path)
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._tmp = tmp_path_factory
+        self._projects: dict[str, Path] = {}
+        self._upgraded: set[tuple[Path, str]] = set()
+
+    def project(self, template: str) -> Path:
+        """The module's project of ``template``, generated on first use, without its ``.env``."""
+        if template not in self._projects:
+            project = generate(template, self._tmp.mktemp(f"gunicorn-{template}"))
             (project / ".env").unlink()  # gunicorn never reads it: production needs none
+            self._projects[template] = project
+        return self._projects[template]
+
+    def start(self, template: str, workers: int = 2, **settings: str) -> Server:
+        """The project of ``template`` served by gunicorn -w 2 (or ``workers``) in production
+        settings."""
+        project = self.project(template)
         env = child_env(
             {
                 "APP_ENV": "production",
                 "SECRET_KEY": secrets.token_hex(32),
-                "INSTANCE_PATH": str(tmp_path / "instance"),
+                "INSTANCE_PATH": str(project.parent / "instance"),
                 **settings,
             }
         )
-        upgrade_database(project, env)
-        command = gunicorn_command(project)
-        server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
+        database = (project, env.get("DATABASE_URL", "sqlite"))
+        if database not in self._upgraded:  # the README's step before the first start
+            upgrade_database(project, env)
+            self._upgraded.add(database)
+        command = gunicorn_command(project, workers)
+        return start_server(command, cwd=project, env=env, url_pattern=LISTENING)
+
+
+@pytest.fixture(scope="module")
+def gunicorns(tmp_path_factory: pytest.TempPathFactory) -> Gunicorns:
+    return Gunicorns(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def served(gunicorns: Gunicorns) -> Iterator[Callable[[str], Server]]:
+    """``served(template)``: one gunicorn -w 2 per template shared by the module's tests that
+    only need it running (SQLite, no extra settings); each is stopped at the module's end,
+    and its stop fails the module's last test if a process of it is left."""
+    servers: dict[str, Server] = {}
+
+    def get(template: str) -> Server:
+        if template not in servers:
+            servers[template] = gunicorns.start(template)
+        return servers[template]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def gunicorn(gunicorns: Gunicorns) -> Iterator[Callable[..., Server]]:
+    """``gunicorn(template, workers=2, **env)``: a gunicorn of the test's own on the module's
+    project of ``template``, stopped (and checked for leftovers) when the test ends."""
+    servers: list[Server] = []
+
+    def start(template: str, workers: int = 2, **settings: str) -> Server:
+        server = gunicorns.start(template, workers, **settings)
         servers.append(server)
         return server
 
@@ -164,9 +214,9 @@ def wait_for_workers(server: Server, count: int) -> None:
 
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_gunicorn_with_two_workers_serves_the_project(
-    template: str, gunicorn: Callable[..., Server]
+    template: str, served: Callable[[str], Server]
 ) -> None:
-    server = gunicorn(template)
+    server = served(template)
     wait_for_workers(server, 2)
     for _ in range(10):
         status, headers, _body = request(server, "GET", HOME[template])
@@ -177,9 +227,9 @@ def test_gunicorn_with_two_workers_serves_the_project(
 
 
 def test_gunicorn_site_form_round_trip_across_workers(
-    gunicorn: Callable[..., Server], tmp_path: Path
+    served: Callable[[str], Server], gunicorns: Gunicorns
 ) -> None:
-    server = gunicorn("site")
+    server = served("site")
     wait_for_workers(server, 2)
     status, headers, body = request(server, "GET", "/contact")
     assert status == 200
@@ -204,7 +254,7 @@ def test_gunicorn_site_form_round_trip_across_workers(
     assert status == 302
     assert headers["location"] == "/contact"
     # /messages is for admins (template 1.2.0): one logs in, on either worker.
-    create_account(tmp_path / "my-site", "admin@example.com", admin=True)
+    create_account(gunicorns.project("site"), "admin@example.com", admin=True)
     admin = log_in(server, "admin@example.com")
     for _ in range(4):
         status, _, body = request(server, "GET", "/messages", headers={"Cookie": admin})
@@ -212,12 +262,12 @@ def test_gunicorn_site_form_round_trip_across_workers(
 
 
 def test_gunicorn_ajax_json_post_across_workers(
-    gunicorn: Callable[..., Server], tmp_path: Path
+    served: Callable[[str], Server], gunicorns: Gunicorns
 ) -> None:
-    server = gunicorn("ajax")
+    server = served("ajax")
     wait_for_workers(server, 2)
     # The to-dos are their owner's (template 1.2.0): log in first.
-    create_account(tmp_path / "my-ajax", "ada@example.com")
+    create_account(gunicorns.project("ajax"), "ada@example.com")
     cookie = log_in(server, "ada@example.com")
     status, headers, body = request(server, "GET", "/", headers={"Cookie": cookie})
     cookie = session_cookie(headers)  # now with the page's CSRF token in it
@@ -240,14 +290,15 @@ def test_gunicorn_ajax_json_post_across_workers(
         assert [t["title"] for t in json.loads(body)["todos"]] == ["Deploy"]
 
 
-def test_gunicorn_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
-    project = generate("site", tmp_path)
-    (project / ".env").unlink()
+def test_gunicorn_without_secret_key_refuses_to_start(gunicorns: Gunicorns, tmp_path: Path) -> None:
+    project = gunicorns.project("site")  # without its .env
     env = child_env({"INSTANCE_PATH": str(tmp_path / "instance")})
+    # One worker: each worker refuses on its own (create_app raises), a second would only
+    # import the app again to say the same.
     command = [
         str(GUNICORN),
         "--workers",
-        "2",
+        "1",
         "--bind",
         "127.0.0.1:0",
         "--pythonpath",
@@ -263,55 +314,55 @@ def test_gunicorn_without_secret_key_refuses_to_start(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_two_app_servers_share_postgresql_and_sessions(
-    gunicorn: Callable[..., Server], tmp_path: Path
+    gunicorn: Callable[..., Server], gunicorns: Gunicorns, postgres: PostgresServer
 ) -> None:
-    """A form fetched from one server is accepted by the other, and data is shared."""
-    with start_postgres(require_pg_bin()) as postgres:
-        shared = {
-            "DATABASE_URL": postgres.create_database("site_shared"),
-            "SECRET_KEY": secrets.token_hex(32),
-        }
-        first, second = gunicorn("site", **shared), gunicorn("site", **shared)
-        wait_for_workers(first, 2)
-        wait_for_workers(second, 2)
+    """A form fetched from one server is accepted by the other, and data is shared.
 
-        status, headers, body = request(first, "GET", "/contact")
-        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
-        assert status == 200 and token
-        form = urlencode(
-            {
-                "csrf_token": token.group(1).decode(),
-                "name": "Load balancer",
-                "email": "lb@example.com",
-                "message": "Posted to the second server.",
-            }
-        ).encode()
-        status, _, _ = request(
-            second,
-            "POST",
-            "/contact",
-            body=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": session_cookie(headers),
-            },
-        )
-        assert status == 302
-        # Logged in on the second server, the admin reads the messages on the first.
-        create_account(tmp_path / "my-site", "admin@example.com", admin=True, **shared)
-        admin = log_in(second, "admin@example.com")
-        _, _, body = request(first, "GET", "/messages", headers={"Cookie": admin})
-        assert b"Posted to the second server." in body
-        first.stop()
-        second.stop()
+    One worker each: what is shared here is between the two servers (the tests above share
+    between the workers of one)."""
+    shared = {
+        "DATABASE_URL": postgres.create_database("site_shared"),
+        "SECRET_KEY": secrets.token_hex(32),
+    }
+    first, second = gunicorn("site", 1, **shared), gunicorn("site", 1, **shared)
+    wait_for_workers(first, 1)
+    wait_for_workers(second, 1)
+
+    status, headers, body = request(first, "GET", "/contact")
+    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+    assert status == 200 and token
+    form = urlencode(
+        {
+            "csrf_token": token.group(1).decode(),
+            "name": "Load balancer",
+            "email": "lb@example.com",
+            "message": "Posted to the second server.",
+        }
+    ).encode()
+    status, _, _ = request(
+        second,
+        "POST",
+        "/contact",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": session_cookie(headers),
+        },
+    )
+    assert status == 302
+    # Logged in on the second server, the admin reads the messages on the first.
+    create_account(gunicorns.project("site"), "admin@example.com", admin=True, **shared)
+    admin = log_in(second, "admin@example.com")
+    _, _, body = request(first, "GET", "/messages", headers={"Cookie": admin})
+    assert b"Posted to the second server." in body
 
 
 def test_a_new_request_is_answered_while_50_slow_clients_are_held(
-    gunicorn: Callable[..., Server],
+    served: Callable[[str], Server],
 ) -> None:
     """The project's gunicorn.conf.py (threaded workers): 50 connections that sent half a
     request and wait do not freeze ``-w 2``, as they froze its sync workers."""
-    server = gunicorn("site")
+    server = served("site")
     wait_for_workers(server, 2)
     assert "Using worker: gthread" in "".join(server.output)
     slow: list[socket.socket] = []
