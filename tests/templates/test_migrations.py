@@ -169,7 +169,7 @@ def test_regen_migrations_follows_a_model_change(tmp_path: Path) -> None:
     source = versions / "0002_accounts.py.jinja"
     committed = source.read_text()
     for template in ("site", "ajax"):
-        models = templates / template / package / "models.py"
+        models = templates / template / package / "models.py.jinja"  # it includes User
         models.write_text(models.read_text() + NEW_MODEL)
     where = ("--templates", str(templates))
 
