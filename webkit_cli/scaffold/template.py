@@ -8,8 +8,9 @@ the base's ``files/`` are laid under the template's own, the template's own file
 and its questions and ``skip_if_exists`` come first. A template (or base) may also have a
 ``partials/`` folder beside ``files/``: files there are never written to the project, only
 included or imported by the files that are (``{% include %}``, ``{% from ... import %}``),
-so templates share a fragment of a file that each of them writes whole. Built-in folders whose name starts
-with ``_`` are bases only: ``webkit new --list`` does not show them and ``-t`` refuses them.
+so templates share a fragment of a file that each of them writes whole. Built-in folders
+whose name starts with ``_`` are bases only: ``webkit new --list`` does not show them and
+``-t`` refuses them.
 """
 
 from __future__ import annotations
