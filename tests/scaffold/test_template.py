@@ -337,6 +337,46 @@ def test_builtin_bases_are_neither_listed_nor_chosen(
     assert resolve_template("api").bases == (base / "_common",)
 
 
+def test_every_builtin_partial_is_used_and_none_is_written() -> None:
+    """A partial nobody includes is a dead copy that a fix could land in; a partial in the
+    output would be a stray file in every project."""
+    base = builtin_templates_dir()
+    assert base is not None
+    templates = [load_template(base / name) for name in builtin_template_names()]
+    sources = [
+        path.read_text(encoding="utf-8")
+        for tpl in templates
+        for folder in tpl.include_dirs
+        for path in folder.rglob("*")
+        if path.is_file() and (path.suffix == ".jinja" or folder.name == "partials")
+    ]
+    partials = {
+        path.relative_to(root / "partials").as_posix(): root.name
+        for root in sorted(base.iterdir())
+        if (root / "partials").is_dir()
+        for path in (root / "partials").rglob("*")
+        if path.is_file()
+    }
+    assert partials, "the built-in templates share their fragments through partials/"
+    for name, owner in partials.items():
+        assert any(f'"{name}"' in text for text in sources), f"{owner}/partials/{name} is unused"
+    context = {
+        "name": "demo",
+        "package": "demo",
+        "description": "d",
+        "author": "a",
+        "year": 2026,
+        "secret_key": "k" * 64,
+        "webkit_version": "0",
+        "template_name": "t",
+        "template_version": "1",
+    }
+    for tpl in templates:
+        answers = {q.name: q.default for q in tpl.questions}
+        written = [e.path.as_posix() for e in iter_render(tpl, {**context, **answers})]
+        assert not [p for p in written if p.startswith("partials") or p in partials], tpl.name
+
+
 def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:
     from webkit_cli.scaffold.engine import create_project
 
