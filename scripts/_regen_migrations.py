@@ -22,6 +22,11 @@ the others upgrade to it).
 with the line ``# webkit: hand-edited`` (a data migration: autogenerate cannot keep rows) is
 never overwritten; the generated projects' ``test_migrations`` checks that its schema is the
 models'.
+
+A migration may be a ``.py.jinja`` source that renders parts other migrations share (the
+Alembic frame, the users table) from the templates' ``partials/``: ``--check`` compares what it
+renders; regenerating it writes the new migration as a plain ``.py`` in its place (share its
+parts again by hand).
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ VERSIONS = Path("src", "{{ package }}", "migrations", "versions")
 INITIAL = ("0001", "initial schema")
 #: The line that marks a migration edited by hand: regenerating never overwrites it.
 HAND_EDITED = "# webkit: hand-edited"
-NAME = re.compile(r"^(\d{4})_\w+\.py$")
+NAME = re.compile(r"^(\d{4})_\w+\.py(?:\.jinja)?$")
+#: The message of a .py.jinja migration: the first argument of its docstring macro.
+JINJA_MESSAGE = re.compile(r'\.docstring\(\s*"([^"]*)"')
 
 
 class RegenError(Exception):
@@ -65,14 +72,29 @@ class Revision:
         return f"{self.id}_{slug}.py"
 
 
+def source_of(versions: Path, revision: Revision) -> Path:
+    """The migration's file in the template: ``NNNN_<slug>.py``, or its ``.py.jinja``."""
+    plain = versions / revision.filename
+    jinja = plain.with_name(plain.name + ".jinja")
+    return jinja if jinja.is_file() and not plain.is_file() else plain
+
+
 def committed(templates: Path, template: str) -> list[Revision]:
     """The template's migrations, oldest first."""
     revisions = []
-    for path in sorted((templates / template / "files" / VERSIONS).glob("*.py")):
+    versions = templates / template / "files" / VERSIONS
+    for path in sorted([*versions.glob("*.py"), *versions.glob("*.py.jinja")]):
         match = NAME.match(path.name)
         if not match:
             raise RegenError(f"{path}: not named NNNN_<slug>.py")
-        message = path.read_text().lstrip('"').splitlines()[0].strip()
+        text = path.read_text()
+        if path.suffix == ".jinja":
+            found = JINJA_MESSAGE.search(text)
+            if found is None:
+                raise RegenError(f"{path}: no docstring(MESSAGE, ...) macro call names its message")
+            message = found.group(1)
+        else:
+            message = text.lstrip('"').splitlines()[0].strip()
         revisions.append(Revision(match.group(1), message))
     return revisions
 
@@ -107,9 +129,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def autogenerate(source: Path, answers: dict[str, str], revision: Revision, work: Path) -> str:
+def autogenerate(
+    source: Path, answers: dict[str, str], revision: Revision, work: Path
+) -> tuple[str, str | None]:
     """``revision`` of the template in ``source`` rendered with ``answers``, made from the
-    models on top of the migrations before it, as it is committed."""
+    models on top of the migrations before it, as it is committed; and the committed one as
+    the template renders it (None when it has none yet)."""
     template = source.name
     parent = Path(tempfile.mkdtemp(prefix=f"{template}-", dir=work))
     command = [sys.executable, "-m", "webkit_cli", "new", "regen-app", "--template", str(source),
@@ -123,6 +148,7 @@ def autogenerate(source: Path, answers: dict[str, str], revision: Revision, work
     versions = project / "src" / package / "migrations" / "versions"
     versions.mkdir(exist_ok=True)
     target = versions / revision.filename
+    rendered = target.read_text() if target.is_file() else None
     target.unlink(missing_ok=True)
     before = sorted(versions.glob("*.py"))
     env = clean_env(
@@ -147,11 +173,13 @@ def autogenerate(source: Path, answers: dict[str, str], revision: Revision, work
             f"{template}: the migration refers to the package {package!r} (a custom column "
             "type?): use SQLAlchemy's own types in models.py, or write the migration by hand."
         )
-    return text
+    return text, rendered
 
 
-def regenerate(templates: Path, template: str, revision: Revision, work: Path) -> str:
-    """The migration every answer set agrees on."""
+def regenerate(
+    templates: Path, template: str, revision: Revision, work: Path
+) -> tuple[str, str | None]:
+    """The migration every answer set agrees on, and the committed one as rendered."""
     texts = {
         repr(answers): autogenerate(templates / template, answers, revision, work)
         for answers in answer_sets(templates, template)
@@ -195,14 +223,18 @@ def main(argv: list[str]) -> int:
                 return 2
             try:
                 revision = plan(templates, template, options.new)
-                text = regenerate(templates, template, revision, Path(tmp))
+                text, rendered = regenerate(templates, template, revision, Path(tmp))
             except RegenError as error:
                 print(f"Error: {error}", file=sys.stderr)
                 return 1
-            target = templates / template / "files" / VERSIONS / revision.filename
-            current = target.read_text() if target.is_file() else None
-            shown = target.relative_to(templates.parent)
-            if current is not None and HAND_EDITED in current:
+            versions = templates / template / "files" / VERSIONS
+            source = source_of(versions, revision)
+            target = versions / revision.filename
+            committed_text = source.read_text() if source.is_file() else None
+            # A .py.jinja migration is what it renders (its partials filled in).
+            current = rendered if source != target else committed_text
+            shown = source.relative_to(templates.parent)
+            if committed_text is not None and HAND_EDITED in committed_text:
                 # A data migration written by hand (autogenerate cannot keep rows): it is
                 # never overwritten; the projects' test_migrations checks its schema.
                 print(f"{shown}: hand-edited, kept (its schema is checked by the projects' tests)")
@@ -214,7 +246,11 @@ def main(argv: list[str]) -> int:
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
-                print(f"{shown}: written")
+                if source != target:
+                    source.unlink()
+                    print(f"{shown}: written as {target.name} (share its parts again by hand)")
+                else:
+                    print(f"{shown}: written")
     if stale:
         print(
             f"Run: scripts/regen-migrations {' '.join(stale)} (or --new MESSAGE to add one)",

@@ -199,6 +199,7 @@ def test_several_files_dirs_the_first_wins(tmp_path: Path, monkeypatch: pytest.M
         },
     )
     monkeypatch.setattr(render_module, "template_files_dirs", lambda tpl: [tpl.files_dir, base])
+    monkeypatch.setattr(render_module, "template_include_dirs", lambda tpl: [tpl.files_dir, base])
     out = render(own)
     assert out["README.md"].data == b"own my-site\n"  # the template's own file wins
     assert out["src/app.py"].data == b'# from the base\nAPP = "my_site"\n'

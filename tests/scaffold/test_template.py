@@ -197,6 +197,91 @@ def test_bases_chain(tmp_path: Path) -> None:
     assert _render(tpl) == {"a.txt": b"a\n", "c.txt": b"c\n", "x.txt": b"from b\n"}
 
 
+# --- partials/: files that only {% include %} and {% import %} read ---------------------
+
+
+def test_partials_are_included_along_the_bases_and_never_written(tmp_path: Path) -> None:
+    """A base's partial serves every template that extends it; a nearer template's partial
+    of the same name replaces it; no partial reaches the project."""
+    from tests.conftest import build_file_tree
+
+    make_template(
+        tmp_path / "_common",
+        files={"common.txt.jinja": '{% include "shared/line.txt" %}'},
+        toml=_toml("_common"),
+    )
+    build_file_tree(
+        tmp_path / "_common" / "partials",
+        {
+            "shared/line.txt": "line of _common\n",
+            "shared/table.py": (
+                '{% macro table(name, extra="") -%}\n'
+                'TABLE = "{{ name }}"{{ extra }}\n'
+                "{%- endmacro %}\n"
+            ),
+        },
+    )
+    make_template(tmp_path / "_base", files={}, toml=_toml("_base", "_common"))
+    build_file_tree(tmp_path / "_base" / "partials", {"shared/line.txt": "line of _base\n"})
+    root = make_template(
+        tmp_path / "child",
+        files={
+            "src/{{ package }}/models.py.jinja": (
+                '{% from "shared/table.py" import table %}'
+                '{{ table("users", "  # " ~ package) }}\n'
+                '{% include "shared/line.txt" %}'
+            ),
+        },
+        toml=_toml("child", "_base"),
+    )
+    tpl = load_template(root)
+    assert tpl.include_dirs == (
+        root / "files",
+        tmp_path / "_base" / "partials",
+        tmp_path / "_base" / "files",
+        tmp_path / "_common" / "partials",
+        tmp_path / "_common" / "files",
+    )
+    assert _render(tpl) == {
+        # _common's own file includes by the same search: _base's partial is nearer.
+        "common.txt": b"line of _base\n",
+        "src": None,
+        "src/demo": None,
+        "src/demo/models.py": b'TABLE = "users"  # demo\nline of _base\n',
+    }
+
+
+def test_an_error_in_a_partial_names_the_partial_and_its_line(tmp_path: Path) -> None:
+    from tests.conftest import build_file_tree
+
+    make_template(tmp_path / "_base", files={}, toml=_toml("_base"))
+    build_file_tree(tmp_path / "_base" / "partials", {"part.txt": "ok\n{{ nope }}\n"})
+    root = make_template(
+        tmp_path / "child",
+        files={"a.txt.jinja": '{% include "part.txt" %}'},
+        toml=_toml("child", "_base"),
+    )
+    with pytest.raises(TemplateError) as info:
+        _render(load_template(root))
+    partial = tmp_path / "_base" / "partials" / "part.txt"
+    assert info.value.message == f"{partial}:2: 'nope' is undefined."
+
+
+def test_an_unknown_partial_is_one_error(tmp_path: Path) -> None:
+    root = make_template(tmp_path / "t", files={"a.txt.jinja": '{% include "none.txt" %}'})
+    with pytest.raises(TemplateError, match=r"a\.txt\.jinja:1: 'none\.txt' not found"):
+        _render(load_template(root))
+
+
+def test_a_partial_may_not_be_a_symlink_out_of_the_template(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("secret\n")
+    root = make_template(tmp_path / "t", files={"a.txt.jinja": '{% include "leak.txt" %}'})
+    (root / "partials").mkdir()
+    (root / "partials" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(TemplateError, match="outside the template's files/ folder"):
+        _render(load_template(root))
+
+
 def test_two_files_of_one_layer_for_one_path_are_still_refused(tmp_path: Path) -> None:
     make_template(tmp_path / "_base", files={"x": "1\n", "x.jinja": "2\n"}, toml=_toml("_base"))
     root = make_template(tmp_path / "child", files={}, toml=_toml("child", "_base"))
@@ -250,6 +335,46 @@ def test_builtin_bases_are_neither_listed_nor_chosen(
     for name in ("site", "ajax"):
         assert resolve_template(name).bases == (base / "_web", base / "_common")
     assert resolve_template("api").bases == (base / "_common",)
+
+
+def test_every_builtin_partial_is_used_and_none_is_written() -> None:
+    """A partial nobody includes is a dead copy that a fix could land in; a partial in the
+    output would be a stray file in every project."""
+    base = builtin_templates_dir()
+    assert base is not None
+    templates = [load_template(base / name) for name in builtin_template_names()]
+    sources = [
+        path.read_text(encoding="utf-8")
+        for tpl in templates
+        for folder in tpl.include_dirs
+        for path in folder.rglob("*")
+        if path.is_file() and (path.suffix == ".jinja" or folder.name == "partials")
+    ]
+    partials = {
+        path.relative_to(root / "partials").as_posix(): root.name
+        for root in sorted(base.iterdir())
+        if (root / "partials").is_dir()
+        for path in (root / "partials").rglob("*")
+        if path.is_file()
+    }
+    assert partials, "the built-in templates share their fragments through partials/"
+    for name, owner in partials.items():
+        assert any(f'"{name}"' in text for text in sources), f"{owner}/partials/{name} is unused"
+    context = {
+        "name": "demo",
+        "package": "demo",
+        "description": "d",
+        "author": "a",
+        "year": 2026,
+        "secret_key": "k" * 64,
+        "webkit_version": "0",
+        "template_name": "t",
+        "template_version": "1",
+    }
+    for tpl in templates:
+        answers = {q.name: q.default for q in tpl.questions}
+        written = [e.path.as_posix() for e in iter_render(tpl, {**context, **answers})]
+        assert not [p for p in written if p.startswith("partials") or p in partials], tpl.name
 
 
 def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:

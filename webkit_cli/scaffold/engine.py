@@ -22,7 +22,7 @@ from webkit_cli.scaffold.render import (
     Entry,
     Renderer,
     iter_render,
-    template_files_dirs,
+    template_include_dirs,
     toml_string,
     toml_value,
 )
@@ -255,7 +255,7 @@ def create_project(
             f"Cannot use {exc.filename or target} ({exc.strerror or exc}): choose another "
             "name or --dir. Nothing was written."
         ) from None
-    renderer = Renderer(cache_dir=cache_dir, files_dirs=template_files_dirs(tpl))
+    renderer = Renderer(cache_dir=cache_dir, files_dirs=template_include_dirs(tpl))
     context = build_context(
         template=tpl, name=name, package=package, description=description, author=author
     )

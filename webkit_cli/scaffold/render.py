@@ -332,10 +332,17 @@ def _limit_error() -> type[Exception]:
 def template_files_dirs(template: Template) -> list[Path]:
     """The folders whose files make the output, in order; a path an earlier one renders
     shadows the same path from a later one. A template with a base (``extends``) lists its
-    own ``files/`` first, then its base's, as ``Template.files_dirs``; ``{% include %}``
-    searches them in the same order."""
+    own ``files/`` first, then its base's, as ``Template.files_dirs``."""
     dirs = getattr(template, "files_dirs", None)
     return list(dirs) if dirs else [template.files_dir]
+
+
+def template_include_dirs(template: Template) -> list[Path]:
+    """The folders ``{% include %}`` and ``{% import %}`` search, in order: each layer's
+    ``partials/`` (never written to the project) and ``files/``, the template's own first
+    (``Template.include_dirs``); a template without partials searches its files' layers."""
+    dirs = getattr(template, "include_dirs", None)
+    return list(dirs) if dirs is not None else template_files_dirs(template)
 
 
 def _listing(src_dir: Path) -> list[os.DirEntry[str]]:
@@ -362,13 +369,14 @@ def iter_render(
     The template's ``files/`` and its bases' (``template.files_dirs``, own first) are walked
     as one tree: a folder merges the folders of that output path, and a file comes from the
     first layer that renders that output path. ``{% include %}`` searches them in the same
-    order.
+    order, after each layer's ``partials/``.
     """
     layers = template_files_dirs(template)
+    includes = template_include_dirs(template)
     if renderer is None:
-        renderer = Renderer(files_dirs=layers)
+        renderer = Renderer(files_dirs=includes)
     else:
-        renderer.use_files(layers)
+        renderer.use_files(includes)
     private = getattr(template, "private", ())
     real_roots = [layer.resolve() for layer in layers]
     # (source dirs with their layer index, rendered relative output dir)

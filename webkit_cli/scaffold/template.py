@@ -5,8 +5,12 @@ for any user's template folder (see TEMPLATE_FORMAT.md in the project notes).
 
 A template may extend a base (``extends = "_web"``: a sibling folder, itself a template):
 the base's ``files/`` are laid under the template's own, the template's own file winning,
-and its questions and ``skip_if_exists`` come first. Built-in folders whose name starts
-with ``_`` are bases only: ``webkit new --list`` does not show them and ``-t`` refuses them.
+and its questions and ``skip_if_exists`` come first. A template (or base) may also have a
+``partials/`` folder beside ``files/``: files there are never written to the project, only
+included or imported by the files that are (``{% include %}``, ``{% from ... import %}``),
+so templates share a fragment of a file that each of them writes whole. Built-in folders
+whose name starts with ``_`` are bases only: ``webkit new --list`` does not show them and
+``-t`` refuses them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ BUILTIN_VARIABLES = frozenset(
 )
 
 Answer = str | bool | int
+#: The folder beside ``files/`` whose files only ``{% include %}``/``{% import %}`` read.
+PARTIALS_DIR = "partials"
 
 
 # NamedTuples rather than dataclasses: a dataclass costs ~0.5 ms to create at import
@@ -76,6 +82,17 @@ class Template(NamedTuple):
     def files_dirs(self) -> tuple[Path, ...]:
         """Its own ``files/`` then each base's: an output path comes from the first that has it."""
         return (self.files_dir, *(base / "files" for base in self.bases))
+
+    @property
+    def include_dirs(self) -> tuple[Path, ...]:
+        """Where ``{% include %}`` and ``{% import %}`` find a name: the template's own
+        ``partials/`` and ``files/``, then each base's, nearest first."""
+        return tuple(
+            folder
+            for root in (self.root, *self.bases)
+            for folder in (root / PARTIALS_DIR, root / "files")
+            if folder.is_dir()
+        )
 
 
 def builtin_templates_dir() -> Path | None:

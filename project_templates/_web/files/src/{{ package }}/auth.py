@@ -39,6 +39,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 
 from . import limits, passwords
 from .db import get_session
+from .form_pages import render_form
 from .mail import send_mail
 from .models import User, new_session_token
 
@@ -208,9 +209,7 @@ def register() -> Response | str | tuple[str, int]:
         form.email.errors.append(
             "An account already uses this e-mail address. Log in, or reset its password."
         )
-    if form.is_submitted():
-        return render_template("auth/register.html", form=form), 422
-    return render_template("auth/register.html", form=form)
+    return render_form("auth/register.html", form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -235,9 +234,7 @@ def login() -> Response | str | tuple[str, int]:
         # The address and where from, never the password.
         logger.warning("Failed login for %r from %s", email, request.remote_addr)
         form.password.errors.append(WRONG_CREDENTIALS)
-    if form.is_submitted():
-        return render_template("auth/login.html", form=form), 422
-    return render_template("auth/login.html", form=form)
+    return render_form("auth/login.html", form)
 
 
 @bp.post("/logout")
@@ -295,9 +292,7 @@ def reset_request() -> Response | str | tuple[str, int]:
         # The same answer whether or not the address has an account.
         flash(RESET_SENT, "success")
         return redirect(url_for("auth.login"))
-    if form.is_submitted():
-        return render_template("auth/reset_request.html", form=form), 422
-    return render_template("auth/reset_request.html", form=form)
+    return render_form("auth/reset_request.html", form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -313,9 +308,7 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
         session.clear()
         flash("Your password is changed. Log in with the new one.", "success")
         return redirect(url_for("auth.login"))
-    if form.is_submitted():
-        return render_template("auth/reset_password.html", form=form), 422
-    return render_template("auth/reset_password.html", form=form)
+    return render_form("auth/reset_password.html", form)
 
 
 def init_app(app: Flask) -> None:

@@ -160,15 +160,12 @@ def require_scope(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 raise
             ratelimit.count_request(key.id)
             if scope not in key.scope_set:
-                raise ApiError(
+                raise _refused(
                     403,
                     "insufficient_scope",
                     f"This API key lacks the {scope!r} scope.",
-                    headers={
-                        "WWW-Authenticate": (
-                            f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
-                        )
-                    },
+                    'error="insufficient_scope"',
+                    f'scope="{scope}"',
                 )
             g.api_key = key
             return view(*args, **kwargs)
@@ -178,37 +175,43 @@ def require_scope(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorator
 
 
+def _refused(status: int, code: str, message: str, *challenge: str) -> ApiError:
+    """An RFC 6750 refusal: the problem JSON, and a ``WWW-Authenticate: Bearer`` challenge
+    with the parameters ``challenge`` holds (``'error="invalid_token"'``)."""
+    return ApiError(
+        status,
+        code,
+        message,
+        headers={"WWW-Authenticate": ", ".join([f'Bearer realm="{REALM}"', *challenge])},
+    )
+
+
 def _authenticate() -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
     if not header:
-        raise ApiError(
+        raise _refused(
             401,
             "unauthorized",
             f"Send an API key: Authorization: Bearer <key>. {HOW_TO_GET_A_KEY}.",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'},
         )
     session = get_session()
     key = find_key(session, presented.strip()) if scheme.lower() == "bearer" else None
     if key is None:
-        raise ApiError(
+        raise _refused(
             401,
             "invalid_token",
             f"The API key is malformed, unknown or revoked. {HOW_TO_GET_A_KEY}.",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'},
+            'error="invalid_token"',
         )
     now = utcnow()
     if key.expires_at is not None and key.expired(now):
-        raise ApiError(
+        raise _refused(
             401,
             "key_expired",
             f"The API key expired at {isoformat(key.expires_at)}. {HOW_TO_GET_A_KEY}.",
-            headers={
-                "WWW-Authenticate": (
-                    f'Bearer realm="{REALM}", error="invalid_token", '
-                    'error_description="The API key expired"'
-                )
-            },
+            'error="invalid_token"',
+            'error_description="The API key expired"',
         )
     record_use(session, key, now)
     return key

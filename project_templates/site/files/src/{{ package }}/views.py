@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from .auth import admin_required
 from .db import get_session
+from .form_pages import render_form
 from .forms import ContactForm, NameForm
 from .models import Message
 
@@ -62,9 +63,7 @@ def contact() -> Response | tuple[str, int] | str:
         flash("Thanks! Your message was sent.", "success")
         # Post/Redirect/Get: reloading the next page does not send the form again.
         return redirect(url_for("pages.contact"))
-    if form.is_submitted():
-        return render_template("contact.html", form=form), 422
-    return render_template("contact.html", form=form)
+    return render_form("contact.html", form)
 
 
 @bp.get("/messages")

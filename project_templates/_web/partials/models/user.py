@@ -1,20 +1,5 @@
-"""Database tables."""
-
-from __future__ import annotations
-
-import secrets
-from datetime import UTC, datetime
-from typing import Any
-
-from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from .db import Base
-
-TITLE_MAX_LENGTH = 200
-
-
+{#- The accounts table (the users migration, templates/layout/account.html and auth.py use
+    it), written once: site's and ajax's models.py.jinja include it. -#}
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -40,19 +25,3 @@ class User(UserMixin, Base):
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the id and the current session token."""
         return f"{self.id}:{self.session_token}"
-
-
-class Todo(Base):
-    """One item of the to-do list."""
-
-    __tablename__ = "todos"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Every query filters on the owner: one user never sees or changes another's items.
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
-    done: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "done": self.done}
