@@ -2,15 +2,16 @@
 
 ``webkit check`` imports the app in a child (:mod:`webkit_cli.check.appimport`) that
 spends about 0.2 s of CPU loading Python, webkit and Flask before it reads what to
-import, and as much again for Flask-WTF or SQLAlchemy and Alembic: most of the check
-tests' CPU. :func:`prestart` gives the tests the same child, forked instead from a process
-(``_zygote.py``) that has loaded all that once per test session: it runs webkit's own
-``_child.main`` on the same pipes, with the caller's environment and folder, in its own
-session, and :class:`AppImport` drives it exactly as a spawned one.
+import, and 0.4 s more when the app uses Flask-SQLAlchemy, Flask-Migrate and Alembic: most
+of the check tests' CPU. :func:`prestart` gives the tests the same child, forked instead
+from a process (``_zygote.py``) that has loaded all that once per test session: it runs
+webkit's own ``_child.main`` on the same pipes, with the caller's environment and folder,
+in its own session, and :class:`AppImport` drives it exactly as a spawned one
+(``test_warm.py`` holds the two to the same view from the app).
 
-When the caller's ``PYTHON*`` variables are not the ones the warm process started with
-(a test that hides Alembic behind ``PYTHONPATH``), or the test asks for the real thing
-(the ``spawned_children`` fixture), :func:`prestart` spawns as webkit does.
+When the caller's ``PYTHON*`` or locale variables are not those the warm process started
+with (a test that hides Alembic behind ``PYTHONPATH``), or the test asks for the real
+thing (the ``spawned_children`` fixture), :func:`prestart` spawns as webkit does.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ spawn = AppImport.prestart
 
 
 def _python_settings(env: dict[str, str]) -> dict[str, str]:
-    """What Python reads of the environment when it starts (and a fork would not)."""
-    return {k: v for k, v in env.items() if k.startswith("PYTHON")}
+    """What Python reads of the environment when it starts (and a fork would not): its own
+    variables and the locale (stdio and file-system encodings, UTF-8 mode)."""
+    return {k: v for k, v in env.items() if k.startswith(("PYTHON", "LC_")) or k == "LANG"}
 
 
 class WarmProcess:

@@ -9,11 +9,13 @@ It reports each child's exit status on a pipe of its own, once it has reaped the
 """
 
 import array
+import contextlib
 import json
 import os
 import select
 import socket
 import sys
+import traceback
 
 #: Libraries the test projects' apps import, loaded once here instead of once per child.
 EXTRAS = (
@@ -59,7 +61,9 @@ def _child(spec, fds, others):
         os.close(fd)
     os.environ.clear()
     os.environ.update(spec["env"])
-    os.chdir(spec["cwd"])
+    # a folder removed since: a spawned child would start in it all the same
+    with contextlib.suppress(OSError):
+        os.chdir(spec["cwd"])
     sys.argv = ["-c", str(requests), str(replies)]
     from webkit_cli.check._child import main
 
@@ -100,6 +104,8 @@ def serve(control):
                     control.close()
                     others = [n for item in children.items() for n in (item[0], item[1][1])]
                     _child(spec, list(fds), others)
+                except BaseException:
+                    traceback.print_exc()  # before main: a bug of this harness, shown
                 finally:
                     end(70)
             for n in fds[:3]:

@@ -25,6 +25,8 @@ with open(_os.path.join({out!r}, str(_os.getpid())), "w") as _f:
             "argv0": _sys.argv[0],
             "flags": [_sys.flags.safe_path, _sys.flags.dont_write_bytecode, _sys.flags.isolated],
             "path": [p for p in _sys.path if not p.startswith({root!r})],
+            "encodings": [_sys.stdout.encoding, _sys.stderr.encoding, _sys.getfilesystemencoding()],
+            "buffering": [_sys.stdout.line_buffering, _sys.stderr.line_buffering],
             "own_session": _os.getsid(0) == _os.getpid(),
             "stdin": _os.read(0, 1).decode(),
             "main": sorted(vars(_sys.modules["__main__"])),
