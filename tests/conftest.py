@@ -92,6 +92,7 @@ SHARED_FIXTURES = {
     "mutation_project": "mutations-{module}",
     # tests/templates/test_gunicorn.py: one project per template and the gunicorns sharing it.
     "gunicorns": "gunicorn-{module}",
+    "production_site": "redis-{module}",  # tests/templates/test_redis_limits.py: one project
 }
 
 
