@@ -105,6 +105,7 @@ SHARED_FIXTURES = {
     "shared_api": "browser-api",
     # tests/templates/test_gunicorn.py: one project per template and the gunicorns sharing it.
     "gunicorns": "gunicorn-{module}",
+    "production_site": "redis-{module}",  # tests/templates/test_redis_limits.py: one project
 }
 
 

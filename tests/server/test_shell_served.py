@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -69,17 +70,17 @@ def runtime() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+SHOP = {
+    "pyproject.toml": PYPROJECT,
+    "src/shop/__init__.py": INIT,
+    "src/shop/settings.py": 'GREETING = "v1"\n',
+    "src/shop/models.py": MODELS,
+}
+
+
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
-    return build_file_tree(
-        tmp_path / "shop",
-        {
-            "pyproject.toml": PYPROJECT,
-            "src/shop/__init__.py": INIT,
-            "src/shop/settings.py": 'GREETING = "v1"\n',
-            "src/shop/models.py": MODELS,
-        },
-    )
+    return build_file_tree(tmp_path / "shop", SHOP)
 
 
 @pytest.fixture
@@ -91,6 +92,43 @@ def run(shop: Path, runtime: Path) -> Iterator[Server]:
         yield server
     finally:
         server.close()
+
+
+class Live(NamedTuple):
+    """A run shared by the tests that leave it as they found it, with its project and its
+    XDG_RUNTIME_DIR."""
+
+    run: Server
+    shop: Path
+    runtime: Path
+
+
+@pytest.fixture(scope="module")
+def _module_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    runtime = Path(tempfile.mkdtemp(prefix="wk"))
+    try:
+        shop = build_file_tree(tmp_path_factory.mktemp("shared") / "shop", SHOP)
+        server = Server(shop, env={"XDG_RUNTIME_DIR": str(runtime)})
+        try:
+            with pytest.MonkeyPatch.context() as env:  # what _sockets reads
+                env.setenv("XDG_RUNTIME_DIR", str(runtime))
+                wait_until(
+                    lambda: _sockets(shop, "warm"), 20, lambda: f"no socket:\n{server.stderr}"
+                )
+            yield Live(server, shop, runtime)
+        finally:
+            server.close()  # nothing of it is left: checked when the module's tests are done
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def live(_module_run: Live, monkeypatch: pytest.MonkeyPatch) -> Live:
+    """The module's run, for a test that neither stops it nor changes its files: one start
+    of ``webkit run`` for them all instead of one each."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(_module_run.runtime))  # after _runtime_env
+    assert _module_run.run.proc.poll() is None, _module_run.run.stderr
+    return _module_run
 
 
 def _env(runtime: Path) -> dict[str, str]:
@@ -152,9 +190,8 @@ def _runtime_env(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
 
 
-def test_forked_from_the_warm_process_with_the_app_and_models(
-    run: Server, shop: Path, runtime: Path
-) -> None:
+def test_forked_from_the_warm_process_with_the_app_and_models(live: Live) -> None:
+    run, shop, runtime = live
     (warm,) = run.warm_pids()
     assert _sockets(shop, "warm") == [warm]
     ppid, seen, pid = _report(shop, runtime)
@@ -198,7 +235,8 @@ def test_never_stale_warm_then_layer_then_a_change_the_layer_holds(
     assert warm in (ppid, _parent(ppid))
 
 
-def test_exit_status_and_errors_come_back(run: Server, shop: Path, runtime: Path) -> None:
+def test_exit_status_and_errors_come_back(live: Live) -> None:
+    _, shop, runtime = live
     assert _shell(shop, runtime, "-c", "raise SystemExit(5)").returncode == 5
     failed = _shell(shop, runtime, "-c", "1 / 0")
     assert failed.returncode == 1
@@ -241,9 +279,8 @@ def _read_line(proc: subprocess.Popen[str], prefix: str) -> str:
             return line[line.index(prefix) :]
 
 
-def test_sigint_interrupts_the_statement_not_the_shell(
-    run: Server, shop: Path, runtime: Path
-) -> None:
+def test_sigint_interrupts_the_statement_not_the_shell(live: Live) -> None:
+    _, shop, runtime = live
     proc = _start_session(shop, runtime)
     assert proc.stdin is not None
     try:
@@ -386,7 +423,8 @@ def test_a_changed_file_or_a_new_module_makes_a_snapshot_stale(tmp_path: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_a_real_terminal_prompt_with_ctrl_c(run: Server, shop: Path, runtime: Path) -> None:
+def test_a_real_terminal_prompt_with_ctrl_c(live: Live) -> None:
+    _, shop, runtime = live
     import fcntl
     import select
     import termios

@@ -2,7 +2,8 @@
 
 ``start_postgres(bin_dir)`` runs Debian's ``initdb`` into a new temporary folder, starts
 ``postgres`` on 127.0.0.1 and a free port (its unix socket stays in that folder too), and on
-exit stops it and removes everything. Tests use the one server of the session through the
+exit stops it and removes everything; ``shared_postgres(bin_dir, root)`` gives the processes
+passing the same ``root`` one such server. Tests use the one server of the run through the
 ``postgres`` fixture (``tests/templates/conftest.py``), each in databases of its own. The
 server runs as the ``postgres`` user when we are root (PostgreSQL refuses to run as root).
 Settings favour speed over durability: ``fsync=off`` is fine for data that is deleted a
@@ -11,7 +12,9 @@ minute later.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -69,12 +72,13 @@ class PostgresServer:
     def create_database(self, database: str) -> str:
         """Create an empty database named after ``database`` and return its URL.
 
-        The name gets a number: tests sharing the session's server never collide.
+        The name gets this process's id and a number: tests sharing the server never collide,
+        nor do the pytest-xdist workers sharing it (``shared_postgres``).
         """
         import psycopg
         from psycopg import sql
 
-        database = f"{database}_{next(_database_numbers)}"
+        database = f"{database}_{os.getpid()}_{next(_database_numbers)}"
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
@@ -120,28 +124,99 @@ def _start(bin_dir: Path, data: Path, sockets: Path, log: Path) -> int:
     raise RuntimeError(f"PostgreSQL did not start; its log:\n{server_log}")
 
 
-@contextmanager
-def start_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
-    """Start a fresh server from ``bin_dir``; stop and delete it on exit."""
+def _create(bin_dir: Path) -> tuple[Path, int]:
+    """``initdb`` into a new temporary folder and start the server; (the folder, its port)."""
     base = Path(tempfile.mkdtemp(prefix="webkit-pg-"))
     data, sockets, log = base / "data", base / "sockets", base / "server.log"
     sockets.mkdir()
     if os.geteuid() == 0:
         for path in (base, sockets):
             shutil.chown(path, user=SERVER_USER, group=SERVER_USER)
-    started = False
     try:
         _run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "-A", "trust",
              "-E", "UTF8", "--locale=C", "--no-sync"]
         )  # fmt: skip
-        port = _start(bin_dir, data, sockets, log)
-        started = True
-        yield PostgresServer(port=port, socket_dir=sockets)
-    finally:
-        if started:
-            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        return base, _start(bin_dir, data, sockets, log)
+    except BaseException:
         shutil.rmtree(base, ignore_errors=True)
+        raise
+
+
+def _destroy(bin_dir: Path, base: Path) -> None:
+    """Stop the server of ``base`` and remove the folder."""
+    try:
+        _run([str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-m", "fast", "-w", "stop"])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def start_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
+    """Start a fresh server from ``bin_dir``; stop and delete it on exit."""
+    base, port = _create(bin_dir)
+    try:
+        yield PostgresServer(port=port, socket_dir=base / "sockets")
+    finally:
+        _destroy(bin_dir, base)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def shared_postgres(bin_dir: Path, root: Path) -> Iterator[PostgresServer]:
+    """The one server of every process passing the same ``root`` (the pytest-xdist workers
+    of one run): the first to come starts it, the last to leave stops it and deletes it.
+
+    Who uses it is a list of process ids in ``root/postgres.json``, read and written under a
+    lock: a worker that died without leaving is dropped from it by the next one that leaves.
+    Each ``initdb`` and start is 2-3 s of CPU; the workers' databases never collide (their
+    names hold the process id).
+    """
+    state_path, lock_path = root / "postgres.json", root / "postgres.lock"
+    with _locked(lock_path):
+        state = json.loads(state_path.read_text()) if state_path.exists() else None
+        if state is None or not _listening(state["port"]):
+            if state is not None:  # its server died: its folder goes
+                shutil.rmtree(state["base"], ignore_errors=True)
+            base, port = _create(bin_dir)
+            state = {"base": str(base), "port": port, "users": []}
+        state["users"].append(os.getpid())
+        state_path.write_text(json.dumps(state))
+    try:
+        yield PostgresServer(port=state["port"], socket_dir=Path(state["base"]) / "sockets")
+    finally:
+        with _locked(lock_path):
+            state = json.loads(state_path.read_text())
+            state["users"] = [pid for pid in state["users"] if pid != os.getpid() and _alive(pid)]
+            if state["users"]:
+                state_path.write_text(json.dumps(state))
+            else:
+                state_path.unlink()
+                _destroy(bin_dir, Path(state["base"]))
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def require_pg_bin() -> Path:

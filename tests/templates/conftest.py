@@ -49,7 +49,7 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
 
 ``postgres`` (session fixture)
     A throw-away PostgreSQL server (``_postgres.py``), started on first use and shared by
-    the session's tests (of one pytest-xdist worker): ``postgres.create_database("name")``
+    the run's tests (those of every pytest-xdist worker): ``postgres.create_database("name")``
     returns the URL of a new empty database of the test's own.
 
 ``warm_pytest(project).run(*args)``
@@ -80,7 +80,12 @@ from typing import Any
 import pytest
 
 from tests._harness import ServerProcess
-from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates._postgres import (
+    PostgresServer,
+    require_pg_bin,
+    shared_postgres,
+    start_postgres,
+)
 
 VENV_BIN = Path(sys.executable).parent
 RUFF = VENV_BIN / "ruff"
@@ -539,9 +544,17 @@ def serve_module() -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL server: one ``initdb`` and start for every test using it."""
-    with start_postgres(require_pg_bin()) as server:
+def postgres(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PostgresServer]:
+    """The run's PostgreSQL server: one ``initdb`` and start for every test using it, in
+    every pytest-xdist worker of the run too (their temporary folders share a parent)."""
+    bin_dir = require_pg_bin()
+    if hasattr(request.config, "workerinput"):
+        shared = shared_postgres(bin_dir, tmp_path_factory.getbasetemp().parent)
+    else:
+        shared = start_postgres(bin_dir)
+    with shared as server:
         yield server
 
 

@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ import yaml
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-from tests.templates._postgres import PostgresServer, require_pg_bin, start_postgres
+from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import (
     assert_tests_catch,
     child_env,
@@ -48,12 +47,6 @@ class AddedWithoutMigration(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
 """
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with start_postgres(require_pg_bin()) as server:
-        yield server
 
 
 def test_the_committed_migrations_match_the_templates_models() -> None:

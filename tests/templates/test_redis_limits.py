@@ -111,23 +111,33 @@ def request(
         connection.close()
 
 
-def production_site(tmp_path: Path, redis_url: str) -> tuple[Path, dict[str, str], list[str]]:
-    """A site project set up as in production with its limits in ``redis_url``: the project,
-    the servers' environment and the gunicorn command line."""
-    project = generate("site", tmp_path)
+@pytest.fixture(scope="module")
+def production_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A site project set up as in production, once for the module: the project (its schema
+    made) and the servers' environment. The servers of each test count their limits in the
+    Redis they are given (``limited_by``); nothing of a login attempt is in the database."""
+    project = generate("site", tmp_path_factory.mktemp("redis-limits"))
     (project / ".env").unlink()  # production: settings from the environment only
     env = child_env(
         {
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),  # one key: a session works on both servers
-            "INSTANCE_PATH": str(tmp_path / "instance"),  # one SQLite database for both
-            "RATELIMIT_STORAGE_URI": redis_url,
+            "INSTANCE_PATH": str(project.parent / "instance"),  # one SQLite database for both
         }
     )
     upgrade_database(project, env)
+    return project, env
+
+
+def limited_by(
+    production_site: tuple[Path, dict[str, str]], redis_url: str
+) -> tuple[Path, dict[str, str], list[str]]:
+    """The project, the servers' environment with their limits in ``redis_url``, and the
+    gunicorn command line."""
+    project, env = production_site
     target = f"{project_package(project)}:create_app()"
     command = [str(GUNICORN), "-w", "1", "-b", "127.0.0.1:0", "--pythonpath", "src", target]
-    return project, env, command
+    return project, {**env, "RATELIMIT_STORAGE_URI": redis_url}, command
 
 
 def login_form(server: Server) -> tuple[bytes, str]:
@@ -144,8 +154,10 @@ def login_form(server: Server) -> tuple[bytes, str]:
     return form, cookie
 
 
-def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis_url: str) -> None:
-    project, env, command = production_site(tmp_path, redis_url)
+def test_two_gunicorns_share_one_login_limit_through_redis(
+    production_site: tuple[Path, dict[str, str]], redis_url: str
+) -> None:
+    project, env, command = limited_by(production_site, redis_url)
     servers = [start_server(command, cwd=project, env=env, url_pattern=LISTENING)]
     try:
         servers.append(start_server(command, cwd=project, env=env, url_pattern=LISTENING))
@@ -166,11 +178,11 @@ def test_two_gunicorns_share_one_login_limit_through_redis(tmp_path: Path, redis
 
 
 def test_logins_keep_working_and_limited_when_redis_goes_away(
-    tmp_path: Path, redis_server: RedisServer
+    production_site: tuple[Path, dict[str, str]], redis_server: RedisServer
 ) -> None:
     """Redis stopped under a running server: logins are answered (never a 500), the server
     counts in its own memory (the 11th attempt is refused) and says so in its log."""
-    project, env, command = production_site(tmp_path, redis_server.url)
+    project, env, command = limited_by(production_site, redis_server.url)
     server = start_server(command, cwd=project, env=env, url_pattern=LISTENING)
     try:
         form, cookie = login_form(server)

@@ -12,13 +12,22 @@ Nothing here asserts a duration.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.templates.conftest import Server, generate, project_package
+from tests.templates.conftest import (
+    URL_PATTERN,
+    Server,
+    app_env,
+    child_env,
+    generate,
+    project_package,
+    start_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -81,9 +90,27 @@ def wait_for_version(server: Server, version: str, timeout: float = 20.0) -> str
     raise AssertionError(f"never served {version} (last: {body!r}):\n{server.stdout}")
 
 
+@pytest.fixture
+def reloading() -> Iterator[Callable[[Path], Server]]:
+    """``reloading(project)``: ``webkit run --reload``, stopped (and checked for leftovers) when
+    the test ends; unlike the ``serve`` of ``conftest.py``, without ``flask db upgrade``: the
+    probe reads no table, and the upgrade is one more import of the whole app."""
+    servers: list[Server] = []
+
+    def start(project: Path) -> Server:
+        command = [sys.executable, "-m", "webkit_cli", "run", "--port", "0", "--reload"]
+        env = child_env(app_env(project))
+        servers.append(start_server(command, cwd=project, env=env, url_pattern=URL_PATTERN))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 @pytest.mark.parametrize("template", ["site", "api"])
 def test_a_saved_view_is_served_by_the_layer_that_holds_the_package(
-    template: str, tmp_path: Path, serve: Callable[..., Server]
+    template: str, tmp_path: Path, reloading: Callable[[Path], Server]
 ) -> None:
     project = generate(template, tmp_path)
     src = project / "src" / project_package(project)
@@ -93,7 +120,7 @@ def test_a_saved_view_is_served_by_the_layer_that_holds_the_package(
     view = src / VIEWS[template]
     source = view.read_text() + LOADED_BY + PROBE
     view.write_text(source)
-    server = serve(project, reload=True)
+    server = reloading(project)
     wait_for_version(server, "v0")
 
     # The layer is built in the background after a first reload: a few saves at most.
