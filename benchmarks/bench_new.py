@@ -102,7 +102,12 @@ def synthetic_template(root: Path) -> Path:
 
 
 def to_cookiecutter(template: Path, dest: Path) -> Path:
-    """Write ``template`` (webkit's format) as an equivalent cookiecutter template."""
+    """Write ``template`` (webkit's format) as an equivalent cookiecutter template: its own
+    files over its bases' (``extends``), and its partials in ``templates/`` beside the project
+    folder, where cookiecutter's loader finds an ``{% include %}``."""
+    from webkit_cli.scaffold.template import load_template
+
+    tpl = load_template(template)
 
     def convert(text: str) -> str:
         def fix_tag(m: re.Match[str]) -> str:
@@ -117,20 +122,30 @@ def to_cookiecutter(template: Path, dest: Path) -> Path:
     (dest / "cookiecutter.json").write_text("{}")  # filled below
     top = dest / "{{cookiecutter.name}}"
     verbatim: list[str] = []
-    files = template / "files"
-    for src in sorted(files.rglob("*")):
-        if src.is_dir():
-            continue
-        rel = convert(src.relative_to(files).as_posix())
-        if rel.endswith(".jinja"):
-            out = top / rel[: -len(".jinja")]
+    written: set[str] = set()
+    for files in tpl.files_dirs:  # own first: a base's file of the same output path is shadowed
+        for src in sorted(files.rglob("*")):
+            if src.is_dir():
+                continue
+            rel = convert(src.relative_to(files).as_posix())
+            output = rel.removesuffix(".jinja")
+            if output in written:
+                continue
+            written.add(output)
+            out = top / output
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(convert(src.read_text()))
-        else:
-            out = top / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(src.read_bytes())
-            verbatim.append(rel)
+            if rel.endswith(".jinja"):
+                out.write_text(convert(src.read_text()))
+            else:
+                out.write_bytes(src.read_bytes())
+                verbatim.append(rel)
+    for folder in reversed(tpl.include_dirs):  # the nearest partial of a name written last
+        if folder.name == "partials":
+            for src in sorted(folder.rglob("*")):
+                if src.is_file():
+                    out = dest / "templates" / src.relative_to(folder)
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    out.write_text(convert(src.read_text()))
     # cookiecutter renders every file unless told not to; webkit copies non-.jinja files.
     config = {**CONTEXT, "_copy_without_render": verbatim}
     (dest / "cookiecutter.json").write_text(json.dumps(config, indent=2))
