@@ -6,12 +6,19 @@ appears), sleeps a random part of the time a write takes, and sends SIGINT, two 
 complete project, and the ``--force --overwrite`` target either its old files or the new
 ones, never a hidden staging folder, backup, temporary file or journal.
 
+Each run is a child forked from this process that runs ``webkit_cli.cli.main`` as
+``python -m webkit_cli`` does, with the signal dispositions and mask of a fresh interpreter
+and its output to /dev/null: the signal lands on a real process running the real command,
+without an interpreter start-up and webkit's imports before every run (a third of the CPU
+of a run, and never the moment a signal is sent: that is after the write began).
+
 ``WEBKIT_SIGNAL_RUNS=200 pytest tests/commands/test_new_signals.py -s`` runs more and
 prints the figures.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import shutil
@@ -19,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,16 +59,82 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def _argv(template: Path, parent: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "webkit_cli", "new", "p", "-t", str(template)] + [
-        "--dir",
-        str(parent),
-        "--no-git",
-        "--no-input",
-        *extra,
-    ]
+    return ["new", "p", "-t", str(template), "--dir", str(parent), "--no-git", "--no-input", *extra]
 
 
-def _send(proc: subprocess.Popen[bytes], kind: str) -> None:
+class _Child:
+    """``webkit ARGV`` in a forked child, with the part of ``subprocess.Popen`` used here."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.returncode: int | None = None
+        # What is loaded by now stays out of the child's garbage collections: collecting the
+        # inherited heap would copy its pages. (3.12 warns about a fork with threads, which
+        # pytest-xdist has; this child runs only webkit's code in its one thread.)
+        gc.freeze()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        if self.pid:
+            gc.unfreeze()
+        if self.pid == 0:  # the child: it never returns
+            code = 1
+            try:
+                # A fresh interpreter's signal state: nothing blocked, Ctrl-C raises
+                # KeyboardInterrupt, SIGTERM and SIGHUP kill until webkit handles them.
+                signal.pthread_sigmask(signal.SIG_SETMASK, set())
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+                    signal.signal(signum, signal.SIG_DFL)
+                # Its output to /dev/null, not into the files that capture this process's.
+                devnull = Path(os.devnull).open("r+")  # noqa: SIM115 - it ends in os._exit
+                for fd in (0, 1, 2):
+                    os.dup2(devnull.fileno(), fd)
+                sys.stdin = sys.stdout = sys.stderr = devnull
+                sys.__stdout__ = sys.__stderr__ = devnull
+                os.environ.clear()
+                os.environ.update(env)
+                from webkit_cli.cli import main
+
+                main(argv, prog_name="webkit")
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except KeyboardInterrupt:
+                code = 128 + signal.SIGINT
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill()
+                raise subprocess.TimeoutExpired(["webkit"], timeout)
+            time.sleep(0.005)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.returncode = -signal.SIGKILL
+
+
+def _send(proc: _Child, kind: str) -> None:
     if kind == "double SIGINT":
         proc.send_signal(signal.SIGINT)
         time.sleep(0.002)
@@ -69,7 +143,7 @@ def _send(proc: subprocess.Popen[bytes], kind: str) -> None:
         proc.send_signal(getattr(signal, kind))
 
 
-def _wait(proc: subprocess.Popen[bytes], condition: Callable[[], bool]) -> None:
+def _wait(proc: _Child, condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 30
     while not condition() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.0005)
@@ -79,7 +153,7 @@ def _write_window(
     argv: list[str], started: Callable[[], bool], done: Callable[[], bool], env: dict[str, str]
 ) -> float:
     """How long the write lasts, from ``started()`` to ``done()``, in an undisturbed run."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = _Child(argv, env)
     _wait(proc, started)
     began = time.monotonic()
     _wait(proc, done)
@@ -92,18 +166,21 @@ def _signal_once(
     argv: list[str], started: Callable[[], bool], kind: str, delay: float, env: dict[str, str]
 ) -> int:
     """Run ``argv`` and send ``kind`` ``delay`` s after ``started()``; the exit code."""
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = _Child(argv, env)
     try:
         _wait(proc, started)
         time.sleep(delay)
         if proc.poll() is None:
             _send(proc, kind)
-        proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        proc.kill()
+    assert proc.returncode is not None
     return proc.returncode
+
+
+def _run(argv: list[str], env: dict[str, str]) -> None:
+    assert _Child(argv, env).wait(timeout=60) == 0
 
 
 def _hidden(folder: Path) -> list[str]:
@@ -118,7 +195,7 @@ def test_signals_during_new_leave_nothing(
     template: Path, tmp_path: Path, env: dict[str, str]
 ) -> None:
     warm = tmp_path / "warm"  # compile the templates once: the window is measured warm
-    subprocess.run(_argv(template, warm), check=True, env=env, capture_output=True)
+    _run(_argv(template, warm), env)
     reference = tmp_path / "reference"
     reference.mkdir()
     window = _write_window(
@@ -166,7 +243,7 @@ def test_signals_during_force_overwrite_leave_the_old_or_the_new(
     template: Path, tmp_path: Path, env: dict[str, str]
 ) -> None:
     reference = tmp_path / "reference"
-    subprocess.run(_argv(template, reference), check=True, env=env, capture_output=True)
+    _run(_argv(template, reference), env)
     new = tree(reference / "p")
     _edit(reference / "p")
     # Each run starts from a copy of this edited project: a `webkit new` and an edit a run

@@ -3,27 +3,34 @@ clear error (with nothing written) for each bad input."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import shutil
 import subprocess
-import sys
+import traceback
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.templates.conftest import child_env, generate
+from webkit_cli.cli import cli
 
 
 def webkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webkit_cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=child_env({"COLUMNS": "200"}),
-        check=False,
-    )
+    """``webkit ARGS`` run from ``cwd``, in this process (the command's behaviour is tested
+    here; tests/templates/test_generate.py runs it as a process). An exception that is not
+    webkit's own error ends the output with its traceback, as ``python -m webkit_cli``
+    would."""
+    with contextlib.chdir(cwd):
+        result = CliRunner(env=child_env({"COLUMNS": "200"})).invoke(cli, list(args))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(*result.exc_info)
+        )
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, stderr)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
