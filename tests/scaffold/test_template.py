@@ -377,6 +377,44 @@ def test_every_builtin_partial_is_used_and_none_is_written() -> None:
         assert not [p for p in written if p.startswith("partials") or p in partials], tpl.name
 
 
+@pytest.mark.parametrize("name", builtin_template_names())
+def test_a_released_migration_renders_as_it_was_released(name: str, tmp_path: Path) -> None:
+    """The migrations render their shared parts from partials/; a migration a project has
+    applied is history, so each one the newest archive holds renders the same bytes today."""
+    from webkit_cli.update.releases import _extract_zip, releases_dir, version_key
+
+    folder = releases_dir()
+    assert folder is not None
+    path = max(folder.glob(f"{name}-*.zip"), key=lambda p: version_key(p.stem.rpartition("-")[2]))
+    _extract_zip(path, tmp_path)
+
+    def migrations(tpl: Template) -> dict[str, bytes | None]:
+        context = {
+            "name": "demo",
+            "package": "demo",
+            "description": "d",
+            "author": "a",
+            "year": 2026,
+            "secret_key": "k" * 64,
+            "webkit_version": "0",
+            "template_name": name,
+            "template_version": "1",
+            **{q.name: q.default for q in tpl.questions},
+        }
+        return {
+            e.path.name: e.data
+            for e in iter_render(tpl, context)
+            if e.path.parent.as_posix() == "src/demo/migrations/versions"
+        }
+
+    then = migrations(load_template(tmp_path / name))
+    base = builtin_templates_dir()
+    assert base is not None
+    now = migrations(load_template(base / name))
+    assert len(then) >= 2
+    assert {key: now.get(key) for key in then} == then
+
+
 def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:
     from webkit_cli.scaffold.engine import create_project
 
