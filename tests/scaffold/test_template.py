@@ -337,6 +337,22 @@ def test_builtin_bases_are_neither_listed_nor_chosen(
     assert resolve_template("api").bases == (base / "_common",)
 
 
+def _builtin_context(tpl: Template) -> dict[str, object]:
+    """Fixed answers for rendering a built-in template in memory (its defaults)."""
+    return {
+        "name": "demo",
+        "package": "demo",
+        "description": "d",
+        "author": "a",
+        "year": 2026,
+        "secret_key": "k" * 64,
+        "webkit_version": "0",
+        "template_name": tpl.name,
+        "template_version": tpl.version,
+        **{q.name: q.default for q in tpl.questions},
+    }
+
+
 def test_every_builtin_partial_is_used_and_none_is_written() -> None:
     """A partial nobody includes is a dead copy that a fix could land in; a partial in the
     output would be a stray file in every project."""
@@ -360,21 +376,35 @@ def test_every_builtin_partial_is_used_and_none_is_written() -> None:
     assert partials, "the built-in templates share their fragments through partials/"
     for name, owner in partials.items():
         assert any(f'"{name}"' in text for text in sources), f"{owner}/partials/{name} is unused"
-    context = {
-        "name": "demo",
-        "package": "demo",
-        "description": "d",
-        "author": "a",
-        "year": 2026,
-        "secret_key": "k" * 64,
-        "webkit_version": "0",
-        "template_name": "t",
-        "template_version": "1",
-    }
     for tpl in templates:
-        answers = {q.name: q.default for q in tpl.questions}
-        written = [e.path.as_posix() for e in iter_render(tpl, {**context, **answers})]
+        written = [e.path.as_posix() for e in iter_render(tpl, _builtin_context(tpl))]
         assert not [p for p in written if p.startswith("partials") or p in partials], tpl.name
+
+
+@pytest.mark.parametrize("name", builtin_template_names())
+def test_a_released_migration_renders_as_it_was_released(name: str, tmp_path: Path) -> None:
+    """The migrations render their shared parts from partials/; a migration a project has
+    applied is history, so each one the newest archive holds renders the same bytes today."""
+    from webkit_cli.update.releases import _extract_zip, releases_dir, version_key
+
+    folder = releases_dir()
+    assert folder is not None
+    path = max(folder.glob(f"{name}-*.zip"), key=lambda p: version_key(p.stem.rpartition("-")[2]))
+    _extract_zip(path, tmp_path)
+
+    def migrations(tpl: Template) -> dict[str, bytes | None]:
+        return {
+            e.path.name: e.data
+            for e in iter_render(tpl, _builtin_context(tpl))
+            if e.path.parent.as_posix() == "src/demo/migrations/versions"
+        }
+
+    then = migrations(load_template(tmp_path / name))
+    base = builtin_templates_dir()
+    assert base is not None
+    now = migrations(load_template(base / name))
+    assert len(then) >= 2
+    assert {key: now.get(key) for key in then} == then
 
 
 def test_private_files_are_written_for_their_owner_only(tmp_path: Path) -> None:

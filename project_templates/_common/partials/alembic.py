@@ -1,9 +1,9 @@
 {#- What the built-in templates' migrations share, written once: the frame Alembic gives every
     migration (migrations/script.py.mako: the docstring and the revision identifiers) and the
     users table, which site, ajax (with passwords, for signing in) and api (without) each
-    create in a migration of their own. A macro's first line takes the
-    indentation of the line that calls it. The rendered migrations stay as they were released:
-    a change here changes history in every project, so add a migration instead. -#}
+    create in a migration of their own. A macro's first line takes the indentation of the
+    line that calls it. A released migration is history in every project: what it renders
+    never changes (tests/scaffold holds it to the released archives); add a migration. -#}
 
 {%- macro docstring(message, revision, down_revision=none) -%}
 """{{ message }}
