@@ -196,24 +196,22 @@ def upgrade_database(project: Path, env: Mapping[str, str]) -> None:
 
 
 def run_project_pytest(
-    project: Path, *args: str, timeout: float = 300, env: Mapping[str, str] | None = None
+    project: Path,
+    *args: str,
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+    coverage: bool = True,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the project's own tests with coverage; returns the result and the percentage.
 
-    ``env`` adds variables, e.g. ``TEST_DATABASE_URL`` for a PostgreSQL run."""
+    ``env`` adds variables, e.g. ``TEST_DATABASE_URL`` for a PostgreSQL run. ``coverage=False``
+    measures nothing (the percentage is -1): coverage's tracing costs as much again as the run,
+    and one run of each template (``own_suite``, the api's in ``test_api.py``) holds the gate.
+    """
     report = project.parent / f"{project.name}-coverage.json"
+    measure = ["--cov", f"--cov-report=json:{report}"] if coverage else ["--no-cov"]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--cov",
-            f"--cov-report=json:{report}",
-            *args,
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *measure, *args],
         cwd=project,
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ upgrades that start at once on one PostgreSQL database both succeed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -243,15 +244,16 @@ def test_the_ci_migration_step_fails_for_a_model_without_a_migration(
 def test_project_tests_pass_on_postgresql(
     template: str, tmp_path: Path, postgres: PostgresServer
 ) -> None:
-    """The whole suite, its migrations up and down included, on a real PostgreSQL."""
+    """The whole suite, its migrations up and down included, on a real PostgreSQL (its
+    coverage is measured on SQLite, by ``own_suite``)."""
     project = generate(template, tmp_path)
     url = postgres.create_database(f"{template}_suite")
     env = {"TEST_DATABASE_URL": url}
-    result, percent = run_project_pytest(project, env=env)
+    result, _ = run_project_pytest(project, env=env, coverage=False)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout), result.stdout
     assert " skipped" not in result.stdout and " failed" not in result.stdout
     assert "test_migrations.py" not in result.stdout  # no failure there either
-    assert percent >= 90
 
 
 @pytest.mark.postgres
