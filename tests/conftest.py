@@ -36,9 +36,8 @@ CHROMIUM_ARGS = [
 _playwright: Any = None
 
 
-@contextmanager
-def launch_chromium() -> Iterator[Any]:
-    """A headless Playwright ``Browser`` on Debian's Chromium; a missing browser fails the test."""
+def _launch() -> Any:
+    """A new headless Playwright ``Browser`` on Debian's Chromium; a missing one fails the test."""
     global _playwright
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs it (apt-get install chromium)")
@@ -46,29 +45,46 @@ def launch_chromium() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
 
         _playwright = sync_playwright().start()
-    browser = _playwright.chromium.launch(
+    return _playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
     )
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """A Chromium of the caller's own (:func:`_launch`), closed when the block ends."""
+    browser = _launch()
     try:
         yield browser
     finally:
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
+#: The Chromium that the ``chromium`` fixture shares (launched on first use).
+_chromium: Any = None
+
+
+@pytest.fixture
+def chromium() -> Any:
     """The one headless Chromium of this process (a pytest-xdist worker), shared by every
     browser test: each test opens a context of its own in it (own cookies and storage),
-    which costs a tenth of a launch."""
-    with launch_chromium() as browser:
-        yield browser
+    which costs a tenth of a launch (1 s of CPU). One that crashed is launched anew, so a
+    crash fails one test, not every later one."""
+    global _chromium
+    if _chromium is None or not _chromium.is_connected():
+        _chromium = _launch()
+    return _chromium
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_playwright() -> Iterator[None]:
-    """Stops the Playwright that :func:`launch_chromium` started, after the last test."""
-    global _playwright
+    """Closes the shared Chromium and stops the Playwright that :func:`_launch` started,
+    after the last test."""
+    global _chromium, _playwright
     yield
+    if _chromium is not None:
+        _chromium.close()
+        _chromium = None
     if _playwright is not None:
         _playwright.stop()
         _playwright = None

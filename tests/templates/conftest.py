@@ -42,9 +42,10 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     for ``serve_module``, the module) ends, and the fixture asserts that no process of it is
     left. ``upgrade=False`` when the test already ran ``flask db upgrade`` with that ``env``.
 
-``browser`` (session fixture) and ``page`` (fixture)
+``browser`` and ``page`` (fixtures)
     Playwright's sync API driving the system Chromium (``/usr/bin/chromium``)
-    headless. ``page`` is a fresh page whose console errors and Content-Security-
+    headless, one per session (``chromium`` in ``tests/conftest.py``). ``page`` is a fresh
+    page in a context of its own (cookies, storage) whose console errors and Content-Security-
     Policy violations are collected in ``page.problems`` (a :class:`PageProblems`).
 
 ``postgres`` (session fixture)
@@ -583,7 +584,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser(chromium: Any) -> Any:
     """The session's headless system Chromium (``chromium`` in ``tests/conftest.py``)."""
     from playwright.sync_api import expect
