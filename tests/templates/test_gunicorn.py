@@ -11,7 +11,7 @@ no ``.env``), and is stopped with SIGTERM, leaving no process behind. Requests
 that write go through the same shared SQLite database whichever worker answers.
 
 Each template is generated once for the module, and the tests that only need it served
-share one gunicorn of it (``served``): a gunicorn start is three imports of the app.
+share one gunicorn of it (``served``): each start is an import of the app per worker.
 """
 
 from __future__ import annotations
