@@ -2,16 +2,28 @@
 
 Each test gets an app of its own (``make_app`` in ``conftest.py``), but two things do not
 change between them: the compiled code of the templates, and, on a server database, the
-models' tables.
+models' tables. And no test needs its SQLite file to survive a power cut.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from types import CodeType
+from typing import Any
 
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, MetaData, create_engine, event
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_disk_sync(dbapi_connection: Any, _record: Any) -> None:
+    """Every SQLite connection of the tests commits without waiting for the disk (no fsync,
+    the rollback journal in memory): what a crash would lose is thrown away anyway, and
+    those waits were half of the suite's wall time."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+        dbapi_connection.execute("PRAGMA journal_mode = MEMORY")
 
 
 class TemplateCode(BytecodeCache):
