@@ -18,12 +18,22 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import launch_chromium
 from tests.server._server import Server
 
-# One worker runs the module (--dist loadgroup): one `webkit new` for all.
+# One worker runs the module (--dist loadgroup): one Chromium and one `webkit new` for all.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser-reload")]
 
 TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A Chromium of the module's own, not the session's shared ``chromium``: after the
+    template tests had used that one, the first page here missed its live reload twice in
+    9 runs under load 6-8 (not understood yet; 3 runs with this Chromium passed)."""
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +82,8 @@ def served(site: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
     tab = context.new_page()
     problems: list[str] = []
     tab.on(
