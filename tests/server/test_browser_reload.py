@@ -140,6 +140,34 @@ def test_template_edit_updates_the_open_page(served: Server, site: Path, page: A
     assert page.problems == []
 
 
+def test_a_save_made_while_the_page_loads_is_not_lost(
+    served: Server, site: Path, page: Any
+) -> None:
+    """A page event sent before the page's stream connects reaches no stream (an editor's
+    atomic save can be two batches: its temporary file reloads the page, the rename lands
+    while the page loads): the stream's hello names a later version, and the page reloads."""
+    url = f"http://127.0.0.1:{served.port}/"
+    open_connected(page, url)
+    held: list[bool] = []
+
+    def save_before_the_stream_connects(route: Any) -> None:
+        if not held:  # the first stream of the next page: save, then let it connect
+            held.append(True)
+            save(
+                site / "src/mysite/templates/index.html",
+                "{% else %}Welcome{% endif %}",
+                "{% else %}Welcome, saved while loading!{% endif %}",
+            )
+            served.wait_for_output("browser refreshed", timeout=TIMEOUT_MS / 1000)
+        route.continue_()
+
+    page.route("**/__webkit/events", save_before_the_stream_connects)
+    page.goto(url)  # rendered before the save; its stream asks only after it
+    page.locator(".hero-kicker", has_text="saved while loading").wait_for(timeout=TIMEOUT_MS)
+    assert held == [True]
+    assert page.problems == []
+
+
 def test_python_edit_updates_the_open_page_once_the_new_worker_answers(
     served: Server, site: Path, page: Any
 ) -> None:

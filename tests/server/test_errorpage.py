@@ -120,7 +120,7 @@ def test_exception_text_is_escaped_everywhere() -> None:
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quotes&quot;" in text
     # The only script on the page is webkit's same-origin live-reload script.
     assert text.count("<script") == 1
-    assert '<script src="/__webkit/livereload.js?g=gen-e" defer></script>' in text
+    assert '<script src="/__webkit/livereload.js?g=gen-e&amp;v=0" defer></script>' in text
     # JSON carries the text verbatim (JSON escaping makes it inert).
     data = error_client(error).get("/", headers={"Accept": "application/json"}).json
     assert data is not None and data["error"]["message"] == HOSTILE
@@ -268,7 +268,8 @@ def test_debug_mode_serves_werkzeugs_interactive_debugger() -> None:
     assert response.status_code == 500
     assert b"Werkzeug Debugger" in response.data
     # The debugger page recovers by itself too once the fix is saved.
-    assert b'<script src="/__webkit/livereload.js?g=g" defer></script></body>' in response.data
+    tag = b'<script src="/__webkit/livereload.js?g=g&amp;v=0" defer></script>'
+    assert tag + b"</body>" in response.data
     assert debugger_pin(wsgi_app) is not None
 
 

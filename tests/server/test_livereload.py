@@ -28,7 +28,7 @@ from webkit_cli.server.livereload import (
     script_tag,
 )
 
-TAG = b'<script src="/__webkit/livereload.js?g=gen-1" defer></script>'
+TAG = b'<script src="/__webkit/livereload.js?g=gen-1&amp;v=0" defer></script>'
 PAGE = b"<!doctype html><html><head><title>t</title></head><body><h1>Hi</h1></body></html>"
 
 
@@ -64,6 +64,24 @@ def test_html_page_gets_the_script_before_body_end_and_a_fixed_content_length() 
     response = client_for(wsgi(PAGE)).get("/")
     assert response.data == PAGE.replace(b"</body>", TAG + b"</body>")
     assert int(response.headers["Content-Length"]) == len(response.data) == len(PAGE) + len(TAG)
+
+
+def test_a_page_carries_the_version_its_request_began_at() -> None:
+    """A page event during the render finds the page stale: its tag names the version from
+    before it, so the page's stream (whose hello names the later one) reloads it."""
+    hub = LiveReloadHub("gen-1")
+
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        if request.path == "/during":
+            hub.notify("reload", ["templates/index.html"])  # a save while rendering
+        return Response(PAGE, mimetype="text/html")
+
+    client = Client(LiveReloadMiddleware(app, hub))
+    assert b"?g=gen-1&amp;v=0" in client.get("/").data
+    assert b"?g=gen-1&amp;v=0" in client.get("/during").data  # began before the event
+    assert hub.version == 1
+    assert b"?g=gen-1&amp;v=1" in client.get("/").data
 
 
 def test_script_is_same_origin_and_deferred_not_inline() -> None:
@@ -354,15 +372,17 @@ def test_sse_hello_then_notified_events_then_close_all_ends_the_stream() -> None
         assert reader.response.getheader("Content-Length") is None
         hello = reader.next_message()
         assert b"event: hello" in hello
-        assert b'data: {"generation": "gen-7"}' in hello
+        assert b'data: {"generation": "gen-7", "version": 0}' in hello
         wait_for(lambda: hub.client_count == 1)
 
         assert hub.notify("reload", ["templates/index.html"]) == 1
         assert reader.next_message() == (
-            b'event: reload\ndata: {"paths": ["templates/index.html"]}'
+            b'event: reload\ndata: {"paths": ["templates/index.html"], "version": 1}'
         )
         hub.notify("css", ["static/site.css"])
-        assert reader.next_message() == b'event: css\ndata: {"paths": ["static/site.css"]}'
+        assert reader.next_message() == (
+            b'event: css\ndata: {"paths": ["static/site.css"], "version": 2}'
+        )
 
         hub.close_all()
         assert reader.next_message() == b""  # the server ended the stream

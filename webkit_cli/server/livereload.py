@@ -4,16 +4,16 @@ The middleware serves two same-origin URLs and adds one tag to HTML pages:
 
 - ``/__webkit/livereload.js``: the client script (``static/livereload.js``, package data);
 - ``/__webkit/events``: a Server-Sent Events stream fed by :class:`LiveReloadHub`;
-- ``<script src="/__webkit/livereload.js?g=GEN" defer></script>`` before ``</body>`` of
+- ``<script src="/__webkit/livereload.js?g=GEN&amp;v=N" defer></script>`` before ``</body>`` of
   ``text/html`` responses. No inline script, so a strict ``script-src 'self'`` /
   ``connect-src 'self'`` Content-Security-Policy holds; when the page's CSP uses a
   nonce, the tag carries it.
 
 Protocol of the stream (``event:`` name, JSON ``data:``)::
 
-    hello   {"generation": "..."}        first message of every stream
-    reload  {"paths": [...]}             a template or static file changed: reload
-    css     {"paths": [...]}             a stylesheet changed: swap it in place
+    hello   {"generation": "...", "version": N}   first message of every stream
+    reload  {"paths": [...], "version": N}        a template or static file changed: reload
+    css     {"paths": [...], "version": N}        a stylesheet changed: swap it in place
     : ping                               heartbeat comment every 15 s
 
 The generation names the worker. A ``.py`` change replaces the worker: the old one
@@ -21,6 +21,12 @@ closes its streams (:meth:`LiveReloadHub.close_all`), the script reconnects, mee
 new generation and reloads; the new worker has therefore answered before the page
 asks for itself again, and the socket is kept by the supervisor, so the browser never
 shows "unable to connect".
+
+The version counts the worker's page events. A page carries the version its request began
+at; a stream's hello says the current one. An event sent while the page was between two
+loads reaches no stream (an editor's atomic save can be two batches: its temporary file,
+then the rename, the first reloading the page before the second lands), so a page whose
+hello names a later version reloads.
 """
 
 from __future__ import annotations
@@ -80,6 +86,13 @@ class LiveReloadHub:
         self._lock = threading.Lock()
         self._queues: set[queue.SimpleQueue[bytes | None]] = set()
         self._closed = False
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """How many page events this hub has sent (what a page rendered now has seen)."""
+        with self._lock:
+            return self._version
 
     @property
     def client_count(self) -> int:
@@ -91,8 +104,11 @@ class LiveReloadHub:
         """Send a ``reload`` or ``css`` event to every open stream; returns how many got it."""
         if kind not in _KINDS:
             raise ValueError(f"Unknown live-reload event {kind!r}: use 'reload' or 'css'.")
-        message = sse_message(kind, {"paths": [str(p) for p in paths]})
         with self._lock:
+            self._version += 1
+            message = sse_message(
+                kind, {"paths": [str(p) for p in paths], "version": self._version}
+            )
             targets = list(self._queues)
         for q in targets:
             q.put(message)
@@ -112,11 +128,14 @@ class LiveReloadHub:
         q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         with self._lock:
             closed = self._closed
+            version = self._version  # with the registration: a later event is queued
             if not closed:
                 self._queues.add(q)
-        return self._iterate(q, closed)
+        return self._iterate(q, closed, version)
 
-    def _iterate(self, q: queue.SimpleQueue[bytes | None], closed: bool) -> Iterator[bytes]:
+    def _iterate(
+        self, q: queue.SimpleQueue[bytes | None], closed: bool, version: int
+    ) -> Iterator[bytes]:
         # A draining worker answers with an empty stream: the script retries and reaches
         # the new worker; sending our (old) generation would only delay that.
         if closed:
@@ -124,7 +143,8 @@ class LiveReloadHub:
             return
         try:
             # retry: the browser's own reconnect delay, should the script's handler not run.
-            yield b"retry: 200\n" + sse_message("hello", {"generation": self.generation})
+            hello = {"generation": self.generation, "version": version}
+            yield b"retry: 200\n" + sse_message("hello", hello)
             while True:
                 try:
                     message = q.get(timeout=self.heartbeat)
@@ -189,12 +209,14 @@ def should_inject(environ: WSGIEnvironment, status: str, headers: list[tuple[str
         return False
 
 
-def script_tag(generation: str, nonce: str | None = None) -> bytes:
-    """The tag added to pages; ``g`` lets the script notice a worker change since the page."""
+def script_tag(generation: str, nonce: str | None = None, version: int | None = None) -> bytes:
+    """The tag added to pages; ``g`` lets the script notice a worker change since the page,
+    ``v`` a page event it could not hear (see the module's docstring)."""
     from urllib.parse import quote
 
     nonce_attr = f' nonce="{nonce}"' if nonce else ""
-    return f'<script src="{SCRIPT_PATH}?g={quote(generation)}"{nonce_attr} defer></script>'.encode()
+    query = f"g={quote(generation)}" + (f"&amp;v={version}" if version is not None else "")
+    return f'<script src="{SCRIPT_PATH}?{query}"{nonce_attr} defer></script>'.encode()
 
 
 def inject(body: bytes, tag: bytes) -> bytes:
@@ -298,6 +320,8 @@ class LiveReloadMiddleware:
     def _wrap(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         held: list[_Buffered] = []
         started = False
+        # Before the app renders: an event from here on finds this page stale, not current.
+        version = self.hub.version
 
         def write(data: bytes) -> None:
             held[0].chunks.append(data)
@@ -346,7 +370,8 @@ class LiveReloadMiddleware:
         buffered = held[0]
         body = b"".join(buffered.chunks)
         if buffered.inject:
-            body = inject(body, script_tag(self.hub.generation, _csp_nonce(buffered.headers)))
+            nonce = _csp_nonce(buffered.headers)
+            body = inject(body, script_tag(self.hub.generation, nonce, version))
             headers = [
                 (key, str(len(body)) if key.lower() == "content-length" else value)
                 for key, value in buffered.headers

@@ -25,6 +25,8 @@
   var eventsUrl = new URL("events", src).href;
   // The worker that served this page; meeting another one means the code changed since.
   var generation = src.searchParams.get("g");
+  // The page events the worker had sent when this page was asked for (see version below).
+  var version = src.searchParams.get("v");
   var GUARD_KEY = "webkit-livereload-generation";
   var source = null;
   var timer = null;
@@ -104,18 +106,36 @@
     }
     source = new EventSource(eventsUrl);
     source.addEventListener("hello", function (event) {
-      var next = JSON.parse(event.data).generation;
+      var data = JSON.parse(event.data);
+      var next = data.generation;
+      var now = data.version === undefined ? null : String(data.version);
       delay = 100;
       if (generation !== null && next !== generation && reloadForGeneration(next)) {
         return;
       }
+      // Same worker, but it sent a page event this page never heard (sent while the page
+      // was loading, between two streams): the page may be stale.
+      if (
+        next === generation &&
+        version !== null &&
+        now !== null &&
+        now !== version &&
+        reloadForGeneration(next + ":" + now)
+      ) {
+        return;
+      }
+      version = now;
       generation = next;
       status.state = "open";
       status.generation = next;
     });
     source.addEventListener("reload", reload);
     source.addEventListener("css", function (event) {
-      swapStylesheets(JSON.parse(event.data).paths);
+      var data = JSON.parse(event.data);
+      if (data.version !== undefined) {
+        version = String(data.version); // swapped in place: this page is current again
+      }
+      swapStylesheets(data.paths);
     });
     source.onerror = function () {
       // The stream ended: the worker is being replaced or the server stopped. Retry
