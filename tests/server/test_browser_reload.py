@@ -29,9 +29,10 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A Chromium of the module's own, not the session's shared ``chromium``: after the
-    template tests had used that one, the first page here missed its live reload twice in
-    9 runs under load 6-8 (not understood yet; 3 runs with this Chromium passed)."""
+    """A Chromium of the module's own, not the session's shared ``chromium``. The first page
+    here once missed its live reload under load; the cause was a page event lost while the
+    page loaded (an atomic save's temporary file), fixed in the live-reload protocol and
+    tested by test_a_save_made_while_the_page_loads_is_not_lost. The shared one may do now."""
     with launch_chromium() as chromium:
         yield chromium
 
