@@ -77,6 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_IMODE
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -179,6 +180,17 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env.update(extra or {})
     return env
+
+
+#: The hidden CSRF field of a generated project's form.
+CSRF_FIELD = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def form_with_token(page: bytes, fields: Mapping[str, str]) -> bytes:
+    """``fields`` and the CSRF token of the form in ``page``, URL-encoded for a POST."""
+    token = CSRF_FIELD.search(page)
+    assert token, f"no csrf_token field in the page:\n{page[:500]!r}"
+    return urlencode({"csrf_token": token.group(1).decode(), **fields}).encode()
 
 
 def upgrade_database(project: Path, env: Mapping[str, str]) -> None:

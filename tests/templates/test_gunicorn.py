@@ -25,7 +25,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
@@ -33,6 +32,7 @@ from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import (
     Server,
     child_env,
+    form_with_token,
     generate,
     project_package,
     start_server,
@@ -185,14 +185,13 @@ def create_account(project: Path, email: str, *, admin: bool = False, **settings
 def log_in(server: Server, email: str) -> str:
     """Log in through the form over HTTP; returns the logged-in ``session=...`` cookie."""
     status, headers, body = request(server, "GET", "/auth/login")
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
-    assert status == 200 and token
-    form = urlencode({"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+    assert status == 200
+    form = form_with_token(body, {"email": email, "password": PASSWORD})
     status, headers, _ = request(
         server,
         "POST",
         "/auth/login",
-        body=form.encode(),
+        body=form,
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": session_cookie(headers),
@@ -234,16 +233,10 @@ def test_gunicorn_site_form_round_trip_across_workers(
     status, headers, body = request(server, "GET", "/contact")
     assert status == 200
     cookie = session_cookie(headers)
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
-    assert token
-    form = urlencode(
-        {
-            "csrf_token": token.group(1).decode(),
-            "name": "Gunicorn",
-            "email": "g@example.com",
-            "message": "Served by one of two workers.",
-        }
-    ).encode()
+    form = form_with_token(
+        body,
+        {"name": "Gunicorn", "email": "g@example.com", "message": "Served by one of two workers."},
+    )
     status, headers, _ = request(
         server,
         "POST",
@@ -329,16 +322,15 @@ def test_two_app_servers_share_postgresql_and_sessions(
     wait_for_workers(second, 1)
 
     status, headers, body = request(first, "GET", "/contact")
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
-    assert status == 200 and token
-    form = urlencode(
+    assert status == 200
+    form = form_with_token(
+        body,
         {
-            "csrf_token": token.group(1).decode(),
             "name": "Load balancer",
             "email": "lb@example.com",
             "message": "Posted to the second server.",
-        }
-    ).encode()
+        },
+    )
     status, _, _ = request(
         second,
         "POST",

@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
@@ -30,6 +29,7 @@ from tests.templates._postgres import free_port
 from tests.templates.conftest import (
     Server,
     child_env,
+    form_with_token,
     generate,
     project_package,
     start_server,
@@ -145,12 +145,7 @@ def login_form(server: Server) -> tuple[bytes, str]:
     status, headers, page = request(server, "GET", "/auth/login")
     assert status == 200
     cookie = headers["Set-Cookie"].split(";", 1)[0]
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert token
-    form = urlencode(
-        {"csrf_token": token.group(1).decode(), "email": "ada@example.com",
-         "password": "not the password"}
-    ).encode()  # fmt: skip
+    form = form_with_token(page, {"email": "ada@example.com", "password": "not the password"})
     return form, cookie
 
 

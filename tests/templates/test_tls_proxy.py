@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
@@ -35,6 +34,7 @@ from tests.templates._postgres import free_port
 from tests.templates.conftest import (
     Server,
     child_env,
+    form_with_token,
     generate,
     project_package,
     start_server,
@@ -207,16 +207,9 @@ def test_behind_nginx_the_referer_check_secure_cookies_and_hsts_hold(
     assert headers.get_all("Server") == ["nginx"]
     cookie = headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
-    token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body)
-    assert token
-    form = urlencode(
-        {
-            "csrf_token": token.group(1).decode(),
-            "name": "Proxy",
-            "email": "p@example.com",
-            "message": "Through TLS at nginx.",
-        }
-    ).encode()
+    form = form_with_token(
+        body, {"name": "Proxy", "email": "p@example.com", "message": "Through TLS at nginx."}
+    )
     base = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie.split(";")[0]}
 
     for referer, expected in [
