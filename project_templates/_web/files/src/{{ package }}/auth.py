@@ -145,6 +145,17 @@ def admin_required(view: F) -> F:
     return cast(F, wrapper)
 
 
+def form_route(rule: str, *, per_account: bool = True) -> Callable[[F], F]:
+    """A GET/POST form view of ``bp`` at ``rule``: its POSTs count against the per-IP limit
+    and, unless ``per_account=False``, the per-account limit too (see limits.py)."""
+
+    def decorate(view: F) -> F:
+        limited = limits.per_ip(limits.per_account(view) if per_account else view)
+        return cast(F, bp.route(rule, methods=["GET", "POST"])(limited))
+
+    return decorate
+
+
 def start_session(user: User, *, remember: bool = False) -> None:
     """Log ``user`` in with a new session: nothing from the session before login survives."""
     session.clear()
@@ -190,9 +201,7 @@ def create_user(email: str, password: str, *, is_admin: bool = False) -> User:
 # --- register, log in, log out -------------------------------------------------------
 
 
-@bp.route("/register", methods=["GET", "POST"])
-@limits.per_ip
-@limits.per_account
+@form_route("/register")
 def register() -> Response | str | tuple[str, int]:
     form = RegisterForm()
     if form.validate_on_submit():
@@ -212,9 +221,7 @@ def register() -> Response | str | tuple[str, int]:
     return render_form("auth/register.html", form)
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limits.per_ip
-@limits.per_account
+@form_route("/login")
 def login() -> Response | str | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
@@ -278,9 +285,7 @@ def user_for_reset_token(token: str) -> User | None:
     return user
 
 
-@bp.route("/reset", methods=["GET", "POST"])
-@limits.per_ip
-@limits.per_account
+@form_route("/reset")
 def reset_request() -> Response | str | tuple[str, int]:
     form = ResetRequestForm()
     if form.validate_on_submit():
@@ -295,8 +300,7 @@ def reset_request() -> Response | str | tuple[str, int]:
     return render_form("auth/reset_request.html", form)
 
 
-@bp.route("/reset/<token>", methods=["GET", "POST"])
-@limits.per_ip
+@form_route("/reset/<token>", per_account=False)
 def reset_password(token: str) -> Response | str | tuple[str, int]:
     user = user_for_reset_token(token)
     if user is None:
