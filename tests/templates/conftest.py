@@ -71,6 +71,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -193,18 +194,52 @@ def form_with_token(page: bytes, fields: Mapping[str, str]) -> bytes:
     return urlencode({"csrf_token": token.group(1).decode(), **fields}).encode()
 
 
+#: The worker's warm ``flask`` (see :func:`flask_command`), started on first use.
+_flask: WarmFlask | None = None
+
+
+def flask_command(
+    project: Path,
+    env: Mapping[str, str],
+    *args: str,
+    cwd: Path | None = None,
+    script: bool = False,
+    input: str = "",
+) -> subprocess.CompletedProcess[str]:
+    """``flask --app <package> ARGS`` in ``cwd`` (the project folder) with exactly ``env``,
+    answered as ``subprocess.run(..., capture_output=True, text=True)`` would: from a fork of
+    the worker's :class:`WarmFlask` (a quarter of the CPU of a new process). ``script``: as
+    the ``flask`` console script runs (its folder first on ``sys.path``), else ``python -m
+    flask``."""
+    global _flask
+    if _flask is None or _flask.process.poll() is not None:
+        folder = Path(tempfile.mkdtemp(prefix="warm-flask-"))
+        _flask = WarmFlask(folder)
+    return _flask.run(
+        ["--app", project_package(project), *args],
+        cwd=cwd or project,
+        env=env,
+        script=script,
+        input=input,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_warm_flask() -> Iterator[None]:
+    """The worker's warm ``flask`` ends with its session, its fork and folder with it."""
+    yield
+    global _flask
+    if _flask is not None:
+        _flask.close()
+        assert _flask.process.returncode is not None
+        shutil.rmtree(_flask.folder, ignore_errors=True)
+        _flask = None
+
+
 def upgrade_database(project: Path, env: Mapping[str, str]) -> None:
     """``flask --app <package> db upgrade`` with ``env`` (the README's step before the first
     start), from the project folder and its ``src``, as the servers of the tests run it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", project_package(project), "db", "upgrade"],
-        cwd=project,
-        env={**env, "PYTHONPATH": str(project / "src")},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = flask_command(project, {**env, "PYTHONPATH": str(project / "src")}, "db", "upgrade")
     assert result.returncode == 0, f"flask db upgrade failed:\n{result.stdout}{result.stderr}"
 
 
@@ -316,47 +351,28 @@ class WarmRun(subprocess.CompletedProcess[str]):
         self.failed = failed
 
 
-class WarmPytest:
-    """One warm process that runs the tests of ``project`` many times, each run in a fork.
+class WarmForks:
+    """A warm process started as ``python -c SOURCE`` that forks once per JSON request line and
+    answers each with one JSON line (``_warm_pytest.py``, ``_warm_flask.py``)."""
 
-    :meth:`run` answers what ``python -m pytest ARGS`` in the project folder answers (its
-    exit code, stdout and stderr), at a quarter of the CPU: the fork starts with pytest,
-    Flask, SQLAlchemy and the rest already imported, and reads the project's own modules
-    from disk, so a file changed between two runs is seen by the second.
-    """
-
-    SOURCE = (Path(__file__).parent / "_warm_pytest.py").read_text()
-
-    def __init__(self, project: Path) -> None:
-        self.project = project
-        self._log = project.parent / f"{project.name}-warm-pytest.log"
-        with self._log.open("wb") as log:
+    def __init__(self, source: str, *, cwd: Path, log: Path) -> None:
+        self._log = log
+        with log.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", self.SOURCE],
-                cwd=project,
+                [sys.executable, "-c", source],
+                cwd=cwd,
                 env=child_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=log,
+                stderr=stderr,
                 text=True,
-                start_new_session=True,  # close() ends a hung run's fork with it
+                start_new_session=True,  # close() ends a hung request's fork with it
             )
-        self._runs = 0
 
-    def run(self, *args: str, timeout: float = 300) -> WarmRun:
-        """``python -m pytest -q -p no:cacheprovider ARGS`` in the project, from the fork."""
+    def ask(self, request: Mapping[str, object], timeout: float, what: str) -> dict[str, Any]:
+        """Send ``request``; its reply, or an AssertionError that says ``what`` did not answer
+        in ``timeout`` seconds (the process and its fork are then ended)."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self._runs += 1
-        out = self.project.parent / f"{self.project.name}-run-{self._runs}"
-        stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
-        failed = out.with_suffix(".failed")
-        argv = ["-q", "-p", "no:cacheprovider", *args]
-        request = {
-            "args": argv,
-            "stdout": str(stdout),
-            "stderr": str(stderr),
-            "failed": str(failed),
-        }
         reply = ""
         with contextlib.suppress(BrokenPipeError):  # it died: no reply, its log says why
             self.process.stdin.write(json.dumps(request) + "\n")
@@ -365,28 +381,11 @@ class WarmPytest:
             reply = self.process.stdout.readline() if ready else ""
         if not reply:
             log = self._log.read_text(errors="replace")  # before close() removes it
-            self._kill_group()  # a hung run: its fork too
+            self._kill_group()  # a hung request: its fork too
             self.close()
-            raise AssertionError(
-                f"pytest {' '.join(argv)} in {self.project} gave no answer in {timeout:g} s:\n{log}"
-            )
-        try:
-            return WarmRun(
-                ["pytest", *argv],
-                json.loads(reply)["returncode"],
-                stdout.read_text(errors="replace"),
-                stderr.read_text(errors="replace"),
-                # Once each: a test fails in its call and again in its teardown.
-                failed=list(dict.fromkeys(failed.read_text().splitlines()))
-                if failed.exists()
-                else [],
-            )
-        finally:
-            for path in (stdout, stderr, failed):
-                path.unlink(missing_ok=True)
-            # Coverage's data file stays out of the (possibly shared) project folder.
-            for leftover in self.project.glob(".coverage*"):
-                leftover.unlink()
+            raise AssertionError(f"{what} gave no answer in {timeout:g} s:\n{log}")
+        answer: dict[str, Any] = json.loads(reply)
+        return answer
 
     def _kill_group(self) -> None:
         """SIGKILL the process and its forks, unless it was reaped (then its group id may
@@ -411,6 +410,111 @@ class WarmPytest:
                 with contextlib.suppress(BrokenPipeError):
                     stream.close()
         self._log.unlink(missing_ok=True)
+
+
+class WarmPytest(WarmForks):
+    """One warm process that runs the tests of ``project`` many times, each run in a fork.
+
+    :meth:`run` answers what ``python -m pytest ARGS`` in the project folder answers (its
+    exit code, stdout and stderr), at a quarter of the CPU: the fork starts with pytest,
+    Flask, SQLAlchemy and the rest already imported, and reads the project's own modules
+    from disk, so a file changed between two runs is seen by the second.
+    """
+
+    SOURCE = (Path(__file__).parent / "_warm_pytest.py").read_text()
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        super().__init__(
+            self.SOURCE, cwd=project, log=project.parent / f"{project.name}-warm-pytest.log"
+        )
+        self._runs = 0
+
+    def run(self, *args: str, timeout: float = 300) -> WarmRun:
+        """``python -m pytest -q -p no:cacheprovider ARGS`` in the project, from the fork."""
+        self._runs += 1
+        out = self.project.parent / f"{self.project.name}-run-{self._runs}"
+        stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
+        failed = out.with_suffix(".failed")
+        argv = ["-q", "-p", "no:cacheprovider", *args]
+        request = {
+            "args": argv,
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+            "failed": str(failed),
+        }
+        reply = self.ask(request, timeout, f"pytest {' '.join(argv)} in {self.project}")
+        try:
+            return WarmRun(
+                ["pytest", *argv],
+                reply["returncode"],
+                stdout.read_text(errors="replace"),
+                stderr.read_text(errors="replace"),
+                # Once each: a test fails in its call and again in its teardown.
+                failed=list(dict.fromkeys(failed.read_text().splitlines()))
+                if failed.exists()
+                else [],
+            )
+        finally:
+            for path in (stdout, stderr, failed):
+                path.unlink(missing_ok=True)
+            # Coverage's data file stays out of the (possibly shared) project folder.
+            for leftover in self.project.glob(".coverage*"):
+                leftover.unlink()
+
+
+class WarmFlask(WarmForks):
+    """One warm process that runs ``flask`` commands of any project, each in a fork.
+
+    :meth:`run` answers what ``subprocess.run([flask, *args], cwd=cwd, env=env, input=...,
+    capture_output=True, text=True)`` answers, at about a quarter of the CPU: the fork starts
+    with Flask, its plugin commands and the libraries earlier commands loaded already imported,
+    and takes the command's folder, environment, ``sys.path`` and standard streams (see
+    ``_warm_flask.py``). The project's modules and ``.env`` are read by each command.
+    """
+
+    SOURCE = (Path(__file__).parent / "_warm_flask.py").read_text()
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__(self.SOURCE, cwd=folder, log=folder / "warm-flask.log")
+        self._runs = 0
+
+    def run(
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        script: bool = False,
+        input: str = "",
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """``flask ARGS`` (``script``: the console script; else ``python -m flask``)."""
+        self._runs += 1
+        out = self.folder / f"flask-{self._runs}"
+        stdin, stdout, stderr = (out.with_suffix(s) for s in (".in", ".out", ".err"))
+        stdin.write_text(input)
+        request = {
+            "argv": args,
+            "cwd": str(cwd),
+            "env": dict(env),
+            "script": str(VENV_BIN) if script else str(cwd),
+            "stdin": str(stdin),
+            "stdout": str(stdout),
+            "stderr": str(stderr),
+        }
+        try:
+            reply = self.ask(request, timeout, f"flask {' '.join(args)} in {cwd}")
+            return subprocess.CompletedProcess(
+                ["flask", *args],
+                reply["returncode"],
+                stdout.read_text(errors="replace"),
+                stderr.read_text(errors="replace"),
+            )
+        finally:
+            for path in (stdin, stdout, stderr):
+                path.unlink(missing_ok=True)
 
 
 #: The warm processes of this module's tests, by project folder (see ``_close_warm_pytest``).

@@ -32,8 +32,8 @@ from tests.templates.conftest import (
     assert_shared_conventions,
     assert_tests_catch,
     collected_ids,
+    flask_command,
     passed_ids,
-    project_package,
     read_pyproject,
 )
 
@@ -254,34 +254,28 @@ def test_served_by_webkit_run(
 # -- the keys command and gunicorn, as a user runs them ----------------------------------------
 
 
-def flask_command(
-    project: Path, env: Mapping[str, str], *args: str
-) -> subprocess.CompletedProcess[str]:
-    """``flask --app <package> ...`` from the project root (``flask`` loads ``.env``)."""
-    return subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", project_package(project), *args],
-        cwd=project, capture_output=True, text=True, env=clean_env(PYTHONPATH="src", **env),
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+def flask(project: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``flask --app <package> ...`` from the project root (``flask`` loads ``.env``), from the
+    worker's warm ``flask`` (:func:`~tests.templates.conftest.flask_command`)."""
+    return flask_command(project, clean_env(PYTHONPATH="src", **env), *args, script=True)
 
 
 def flask_keys(
     project: Path, env: Mapping[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     """``flask --app <package> keys ...``."""
-    return flask_command(project, env, "keys", *args)
+    return flask(project, env, "keys", *args)
 
 
 def flask_upgrade(project: Path, env: Mapping[str, str]) -> None:
     """``flask --app <package> db upgrade``: the README's step before the first start."""
-    upgraded = flask_command(project, env, "db", "upgrade")
+    upgraded = flask(project, env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
 
 
 def flask_user_key(project: Path, env: Mapping[str, str], email: str, *args: str) -> str:
     """Create the user ``email`` (if new) and a key of theirs with ``keys create ARGS``."""
-    made = flask_command(project, env, "users", "create", email)
+    made = flask(project, env, "users", "create", email)
     assert made.returncode == 0 or "already exists" in made.stderr, made.stderr
     created = flask_keys(project, env, "create", "--user", email, *args)
     assert created.returncode == 0, created.stderr
@@ -359,10 +353,10 @@ class Gunicorn:
 def exercise_keys_and_gunicorn(project: Path, tmp_path: Path, env: Mapping[str, str]) -> None:
     """Create users and keys with the CLI, use them on gunicorn, revoke one, see 401."""
     flask_upgrade(project, env)
-    made = flask_command(project, env, "users", "create", "ada@example.com")
+    made = flask(project, env, "users", "create", "ada@example.com")
     assert made.returncode == 0, made.stderr
     assert "Created user 1: ada@example.com" in made.stdout
-    duplicate = flask_command(project, env, "users", "create", "ADA@example.com")
+    duplicate = flask(project, env, "users", "create", "ADA@example.com")
     assert duplicate.returncode == 1
     assert duplicate.stderr.splitlines()[-1] == (
         "Error: A user with the email ada@example.com already exists."

@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 
 from tests.templates.conftest import (
-    VENV_BIN,
     Server,
     app_env,
     child_env,
+    flask_command,
     generate,
-    project_package,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -137,13 +136,9 @@ def create_admin(project: Path, env: dict[str, str], email: str) -> None:
     """``flask users create EMAIL --admin`` in the project, as its README says: after
     ``flask db upgrade`` (the ``migrated`` copy had it), which creates the tables the command
     writes to."""
-    import subprocess
-
-    result = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", project_package(project), "users", "create", email,
-         "--admin", "--password-stdin"],
-        cwd=project, env=child_env({**env, "PYTHONPATH": "src"}), input=PASSWORD,
-        capture_output=True, text=True, timeout=60, check=False,
+    result = flask_command(
+        project, child_env({**env, "PYTHONPATH": "src"}), "users", "create", email, "--admin",
+        "--password-stdin", script=True, input=PASSWORD,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -32,6 +32,7 @@ from tests.templates._postgres import PostgresServer
 from tests.templates.conftest import (
     Server,
     child_env,
+    flask_command,
     form_with_token,
     generate,
     project_package,
@@ -173,12 +174,8 @@ def create_account(project: Path, email: str, *, admin: bool = False, **settings
             **settings,
         }
     )
-    command = [str(GUNICORN.parent / "flask"), "--app", project_package(project), "users"]
-    command += ["create", email, "--password-stdin", *(["--admin"] if admin else [])]
-    result = subprocess.run(
-        command, cwd=project, env=env, input=PASSWORD, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+    args = ["users", "create", email, "--password-stdin", *(["--admin"] if admin else [])]
+    result = flask_command(project, env, *args, script=True, input=PASSWORD)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
