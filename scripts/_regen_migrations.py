@@ -2,12 +2,14 @@
 
 A template's migrations are ``versions/NNNN_<slug>.py`` in
 ``project_templates/<template>/files/src/{{ package }}/migrations/``, numbered in order. For
-each template: render it with ``webkit new`` (default answers, once per answer of a
+each template: render it as ``webkit new`` does (default answers, once per answer of a
 ``database`` question), delete the rendered copy of the newest migration, upgrade an empty
 SQLite database to the one before, let Alembic autogenerate the newest again (``flask db
 migrate`` with its id and message; alembic.ini's ruff hooks format it), drop the one line that
 changes on every run (``Create Date``) and write it back. The ids are fixed, so running it
-again without a model change changes nothing.
+again without a model change changes nothing. The rendering runs in this process (webkit's
+``create_project``); the two ``flask db`` commands run in one child process in the project,
+which imports Flask, SQLAlchemy and Alembic once for both.
 
     scripts/regen-migrations [--check] [TEMPLATE ...]       regenerate the newest migration
     scripts/regen-migrations --new MESSAGE TEMPLATE ...     add the next one, on top
@@ -32,6 +34,8 @@ parts again by hand).
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
 import re
 import secrets
@@ -109,13 +113,86 @@ def answer_sets(templates: Path, template: str) -> list[dict[str, str]]:
     return [{}]
 
 
-def run(command: list[str], *, cwd: Path, env: dict[str, str]) -> str:
+#: Written on stdout and on stderr when a command of ``FLASK_COMMANDS`` has succeeded: what
+#: comes before it is that command's output.
+COMMAND_END = "\x1e webkit regen-migrations: end of a flask command \x1e\n"
+#: ``python -c FLASK_COMMANDS COMMAND_END ARGS_JSON`` runs ``python -m flask ARGS`` for each
+#: ARGS of the JSON list, in order, in one process: each is click's own run of Flask's CLI
+#: (``flask.cli.main``), with the sys.path and sys.argv ``python -m flask`` gives it. The first
+#: that fails ends the process as it would have ended its own.
+FLASK_COMMANDS = """\
+import json, os, sys
+
+sys.path[0] = os.getcwd()  # python -m puts the folder there; -c puts ""
+import flask
+from flask.cli import cli
+
+end, commands = sys.argv[1], json.loads(sys.argv[2])
+main = os.path.join(os.path.dirname(flask.__file__), "__main__.py")
+for i, args in enumerate(commands):
+    sys.argv = [main, *args]
+    try:
+        cli.main(args, prog_name="python -m flask")
+    except SystemExit as stop:
+        if stop.code not in (0, None) or i == len(commands) - 1:
+            raise
+    for stream in sys.stdout, sys.stderr:
+        stream.flush()
+        stream.write(end)
+        stream.flush()
+"""
+
+
+def run_flask(commands: list[list[str]], *, cwd: Path, env: dict[str, str]) -> None:
+    """``python -m flask ARGS`` for each ARGS of ``commands``, one after the other, in one child
+    process (Flask, SQLAlchemy and Alembic are imported once); the project's modules stay out of
+    this one. The first that fails is a RegenError with that command and its output."""
     result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-c", FLASK_COMMANDS, COMMAND_END, json.dumps(commands)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300 * len(commands),
+        check=False,
     )
     if result.returncode != 0:
-        raise RegenError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+        stdout, stderr = result.stdout.split(COMMAND_END), result.stderr.split(COMMAND_END)
+        done = min(len(stdout), len(stderr), len(commands)) - 1  # the commands that succeeded
+        command = [sys.executable, "-m", "flask", *commands[done]]
+        raise RegenError(f"{' '.join(command)} failed:\n{stdout[done]}{stderr[done]}")
+
+
+def render(source: Path, answers: dict[str, str], parent: Path) -> None:
+    """``webkit new regen-app --template SOURCE --dir PARENT --no-input --no-install --no-git``
+    (``--data`` for each answer), through the function under it, in this process."""
+    from webkit_cli._console import print_warning
+    from webkit_cli.errors import WebkitError, report_bug
+    from webkit_cli.scaffold import create_project
+    from webkit_cli.scaffold.render import cache_root
+    from webkit_cli.scaffold.template import resolve_template
+
+    command = [sys.executable, "-m", "webkit_cli", "new", "regen-app", "--template", str(source),
+               "--dir", str(parent), "--no-input", "--no-install", "--no-git"]  # fmt: skip
+    for key, value in answers.items():
+        command += ["--data", f"{key}={value}"]
+    # What webkit new would print on stderr: its warnings, then its error.
+    stderr = io.StringIO()
+    try:
+        create_project(
+            template=resolve_template(str(source)),
+            target=parent / "regen-app",
+            name="regen-app",
+            data=answers,
+            cache_dir=cache_root(clean_env()),  # webkit new's, in the environment it had
+            notify=lambda message: print_warning(message, file=stderr),
+        )
+    except Exception as error:
+        if isinstance(error, WebkitError):
+            error.show(file=stderr)
+        else:  # what webkit's CLI says of an exception that escaped webkit's code
+            report_bug(error, file=stderr)
+        raise RegenError(f"{' '.join(command)} failed:\n{stderr.getvalue()}") from None
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -137,11 +214,7 @@ def autogenerate(
     the template renders it (None when it has none yet)."""
     template = source.name
     parent = Path(tempfile.mkdtemp(prefix=f"{template}-", dir=work))
-    command = [sys.executable, "-m", "webkit_cli", "new", "regen-app", "--template", str(source),
-               "--dir", str(parent), "--no-input", "--no-install", "--no-git"]  # fmt: skip
-    for key, value in answers.items():
-        command += ["--data", f"{key}={value}"]
-    run(command, cwd=work, env=clean_env())
+    render(source, answers, parent)
     project = parent / "regen-app"
     with (project / "pyproject.toml").open("rb") as f:
         package = str(tomllib.load(f)["tool"]["webkit"]["app"]).partition(":")[0]
@@ -157,9 +230,9 @@ def autogenerate(
         DATABASE_URL=f"sqlite:///{parent / 'scratch.db'}",
         PYTHONPATH=str(project / "src"),
     )
-    flask = [sys.executable, "-m", "flask", "--app", package, "db"]
-    run([*flask, "upgrade"], cwd=project, env=env)
-    run([*flask, "migrate", "-m", revision.message, "--rev-id", revision.id], cwd=project, env=env)
+    db = ["--app", package, "db"]
+    migrate = [*db, "migrate", "-m", revision.message, "--rev-id", revision.id]
+    run_flask([[*db, "upgrade"], migrate], cwd=project, env=env)
     made = sorted(set(versions.glob("*.py")) - set(before))
     if made != [target]:
         raise RegenError(
