@@ -55,7 +55,7 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
 
 ``warm_pytest(project).run(*args)``
     The project's pytest run, forked from one warm process per project (see
-    ``_warm_pytest.py``): for the many one-test runs of the mutation tests
+    ``_warm_fork.py``): for the many one-test runs of the mutation tests
     (``assert_tests_catch``), a quarter of the CPU of a fresh ``python -m pytest``.
 """
 
@@ -352,14 +352,16 @@ class WarmRun(subprocess.CompletedProcess[str]):
 
 
 class WarmForks:
-    """A warm process started as ``python -c SOURCE`` that forks once per JSON request line and
-    answers each with one JSON line (``_warm_pytest.py``, ``_warm_flask.py``)."""
+    """A warm process (``_warm_fork.py``, as ``python -c SOURCE MODE``) that forks once per
+    JSON request line and answers each with one JSON line."""
 
-    def __init__(self, source: str, *, cwd: Path, log: Path) -> None:
+    SOURCE = (Path(__file__).parent / "_warm_fork.py").read_text()
+
+    def __init__(self, mode: str, *, cwd: Path, log: Path) -> None:
         self._log = log
         with log.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", source],
+                [sys.executable, "-c", self.SOURCE, mode],
                 cwd=cwd,
                 env=child_env(),
                 stdin=subprocess.PIPE,
@@ -421,12 +423,10 @@ class WarmPytest(WarmForks):
     from disk, so a file changed between two runs is seen by the second.
     """
 
-    SOURCE = (Path(__file__).parent / "_warm_pytest.py").read_text()
-
     def __init__(self, project: Path) -> None:
         self.project = project
         super().__init__(
-            self.SOURCE, cwd=project, log=project.parent / f"{project.name}-warm-pytest.log"
+            "pytest", cwd=project, log=project.parent / f"{project.name}-warm-pytest.log"
         )
         self._runs = 0
 
@@ -470,14 +470,12 @@ class WarmFlask(WarmForks):
     capture_output=True, text=True)`` answers, at about a quarter of the CPU: the fork starts
     with Flask, its plugin commands and the libraries earlier commands loaded already imported,
     and takes the command's folder, environment, ``sys.path`` and standard streams (see
-    ``_warm_flask.py``). The project's modules and ``.env`` are read by each command.
+    ``_warm_fork.py``). The project's modules and ``.env`` are read by each command.
     """
-
-    SOURCE = (Path(__file__).parent / "_warm_flask.py").read_text()
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        super().__init__(self.SOURCE, cwd=folder, log=folder / "warm-flask.log")
+        super().__init__("flask", cwd=folder, log=folder / "warm-flask.log")
         self._runs = 0
 
     def run(
