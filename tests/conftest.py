@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ def _launch() -> Any:
     return _playwright.chromium.launch(
         executable_path=str(CHROMIUM_LAUNCHER), args=CHROMIUM_ARGS, headless=True
     )
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """A Chromium of the caller's own (:func:`_launch`), closed when the block ends."""
+    browser = _launch()
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 #: The Chromium that the ``chromium`` fixture shares (launched on first use).

@@ -8,10 +8,10 @@ import re
 import stat
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.conftest import launch_chromium
 from tests.server._server import Server
 
 pytestmark = pytest.mark.slow
@@ -98,32 +98,29 @@ def test_a_command_editor_is_run_by_the_dev_server_only_with_the_token(tmp_path:
 
 
 @pytest.mark.browser
-def test_the_template_error_page_in_chromium_leads_with_the_template(
-    tmp_path: Path, chromium: Any
-) -> None:
+def test_the_template_error_page_in_chromium_leads_with_the_template(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     server = Server(project, ["--no-reload"], env={"WEBKIT_EDITOR": "code"})
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
     try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        response = page.goto(f"http://127.0.0.1:{server.port}/page")
-        assert response is not None and response.status == 500
-        first = page.locator(".frame").first
-        assert first.locator(".where b").first.inner_text() == "templates/page.html"
-        assert first.is_visible()
-        assert "{{ user.name.first }}" in first.locator("span.hl").inner_text()
-        href = first.locator("a.open").get_attribute("href")
-        assert href == f"vscode://file{(project / 'templates' / 'page.html').resolve()}:4"
-        # The framework's frames are folded: closed, they take no room.
-        assert not page.locator("details.fold .frame").first.is_visible()
-        height = page.evaluate("document.documentElement.scrollHeight")
-        assert height < 1400, height
-        page.screenshot(path=str(tmp_path.parent / "template-error.png"), full_page=True)
-        # The CSP let the page's style through (the 500 and the favicon are not errors).
-        assert [e for e in errors if not e.startswith("Failed to load resource")] == []
+        with launch_chromium() as chromium:
+            page = chromium.new_page(viewport={"width": 1280, "height": 800})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            response = page.goto(f"http://127.0.0.1:{server.port}/page")
+            assert response is not None and response.status == 500
+            first = page.locator(".frame").first
+            assert first.locator(".where b").first.inner_text() == "templates/page.html"
+            assert first.is_visible()
+            assert "{{ user.name.first }}" in first.locator("span.hl").inner_text()
+            href = first.locator("a.open").get_attribute("href")
+            assert href == f"vscode://file{(project / 'templates' / 'page.html').resolve()}:4"
+            # The framework's frames are folded: closed, they take no room.
+            assert not page.locator("details.fold .frame").first.is_visible()
+            height = page.evaluate("document.documentElement.scrollHeight")
+            assert height < 1400, height
+            page.screenshot(path=str(tmp_path.parent / "template-error.png"), full_page=True)
+            # The CSP let the page's style through (the 500 and the favicon are not errors).
+            assert [e for e in errors if not e.startswith("Failed to load resource")] == []
     finally:
-        context.close()
         server.close()
     server.assert_nothing_left()
