@@ -9,6 +9,7 @@ the stylesheet in place (the marker survives).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,45 @@ def test_css_edit_is_swapped_in_place_without_a_reload(
         "[...document.querySelectorAll('link[rel~=stylesheet]')].map(l => l.href)"
     )
     assert any("webkit-reload=" in href for href in hrefs)
+    assert page.problems == []
+
+
+def test_a_swap_that_finishes_first_leaves_one_copy_of_the_sheet(
+    served: Server, site: Path, page: Any
+) -> None:
+    """Two saves in a row whose second sheet loads before the first (held here): the sheet
+    that loads replaces both older copies, the page keeps one."""
+    open_connected(page, f"http://127.0.0.1:{served.port}/")
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/style.css?*webkit-reload=*", hold_the_first)
+    css = site / "src/mysite/static/style.css"
+    try:
+        css.write_text(css.read_text(encoding="utf-8") + "\nh1 { color: rgb(1, 2, 3); }\n")
+        # The first swap has begun (the page's sheet is being replaced), its sheet held.
+        page.wait_for_function(
+            "() => document.querySelectorAll('link[data-webkit-stale]').length === 1",
+            timeout=TIMEOUT_MS,
+        )
+        css.write_text(css.read_text(encoding="utf-8") + "\nh1 { color: rgb(7, 8, 9); }\n")
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('h1')).color === 'rgb(7, 8, 9)'"
+            " && document.querySelectorAll('link[href*=\"style.css\"]').length === 1",
+            timeout=TIMEOUT_MS,
+        )
+        assert held, "the first swap's sheet was never requested"
+    finally:
+        for route in held:
+            with contextlib.suppress(Exception):  # its link is gone: the request may be too
+                route.continue_()
+        page.unroute("**/style.css?*webkit-reload=*")
+    assert not reloaded(page)
     assert page.problems == []
 
 

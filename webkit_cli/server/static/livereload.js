@@ -66,9 +66,14 @@
     fresh.removeAttribute("data-webkit-stale");
     fresh.removeAttribute("integrity"); // the hash names the old content
     fresh.href = url.href;
-    // Swap once the new sheet has loaded, so the page never shows unstyled.
+    // Swap once the new sheet has loaded, so the page never shows unstyled. A swap may
+    // finish before the one it followed (two saves in a row): the sheet that loads removes
+    // every older copy it replaces, not only the one before it.
+    fresh.webkitReplaces = link;
     fresh.addEventListener("load", function () {
-      link.remove();
+      for (var old = link; old; old = old.webkitReplaces) {
+        old.remove();
+      }
     });
     fresh.addEventListener("error", function () {
       fresh.remove();
