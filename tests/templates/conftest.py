@@ -202,11 +202,10 @@ def flask_command(
     project: Path,
     env: Mapping[str, str],
     *args: str,
-    cwd: Path | None = None,
     script: bool = False,
     input: str = "",
 ) -> subprocess.CompletedProcess[str]:
-    """``flask --app <package> ARGS`` in ``cwd`` (the project folder) with exactly ``env``,
+    """``flask --app <package> ARGS`` in the project folder with exactly ``env``,
     answered as ``subprocess.run(..., capture_output=True, text=True)`` would: from a fork of
     the worker's :class:`WarmFlask` (a quarter of the CPU of a new process). ``script``: as
     the ``flask`` console script runs (its folder first on ``sys.path``), else ``python -m
@@ -217,7 +216,7 @@ def flask_command(
         _flask = WarmFlask(folder)
     return _flask.run(
         ["--app", project_package(project), *args],
-        cwd=cwd or project,
+        cwd=project,
         env=env,
         script=script,
         input=input,
