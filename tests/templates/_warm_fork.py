@@ -5,11 +5,13 @@ sends it one JSON line per run. For each, it forks; the child runs the request a
 its code, which this process answers as ``{"returncode": n}``. Then it imports here what the
 run loaded from outside the project, so that the next fork starts with it.
 
-``pytest`` (one process per project, started in its folder): ``{"args": [...], "stdout": path,
-"stderr": path, "failed": path}``; the child runs ``pytest.main(args)`` as ``python -m pytest
-args`` would (the project folder first on ``sys.path``, stdin empty, stdout and stderr in the
-two files). The node id of each failed test is appended to ``failed`` as its report comes in:
-what a mutation test asks, on record even when the run's end goes wrong.
+``pytest`` (one process for any project): ``{"args": [...], "cwd": dir, "env": {...},
+"stdout": path, "stderr": path, "failed": path}``; the child becomes what ``python -m pytest
+ARGS`` started in ``cwd`` with exactly that environment would be (its working folder,
+``os.environ``, ``sys.argv``, and ``sys.path`` with ``cwd`` first, then ``PYTHONPATH``), with
+stdin empty and stdout and stderr in the two files, and runs ``pytest.main(args)``. The node id
+of each failed test is appended to ``failed`` as its report comes in: what a mutation test
+asks, on record even when the run's end goes wrong.
 
 ``flask`` (one process for any project): ``{"argv": [...], "cwd": dir, "env": {...},
 "script": dir, "stdin": path, "stdout": path, "stderr": path}``; the child becomes what
@@ -22,8 +24,9 @@ Why: a run of one test takes about 1 s of CPU, of which 0.1-0.3 s is the test, a
 command about 1 s, nearly all of it Python importing pytest and its plugins, Flask,
 SQLAlchemy, Alembic and the extensions, and Flask scanning the installed packages for their
 commands. Each fork starts with those loaded. A project's own modules (``src/``, ``tests/``)
-are never imported here, so each run reads them (and its ``.env``) afresh from disk, edits and
-mutations included.
+are never imported here (only modules of the interpreter and its environment are: ``LIBRARIES``), so
+each run reads them (and its ``.env``) afresh from disk, edits and mutations included, and two
+projects with modules of the same name (every project has a ``tests`` package) never meet.
 
 Standard library only (and pytest or Flask, imported as a run would): it runs in the
 interpreter of the generated project's tests.
@@ -46,13 +49,15 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-ROOT = Path.cwd()
-#: Where the modules a ``flask`` process may import live: the interpreter's and the
+#: Where the modules a run may leave imported here live: the interpreter's and the
 #: environment's (never a project's).
 LIBRARIES = tuple(
     str(Path(sysconfig.get_paths()[name]).resolve()) + os.sep
     for name in ("stdlib", "platstdlib", "purelib", "platlib")
 )
+
+#: The interpreter's own ``sys.path``, without ``-c``'s ``""`` (the working folder).
+BASE_PATH = sys.path[1:]
 
 Request = dict[str, object]
 
@@ -95,7 +100,7 @@ def _redirect(paths: list[tuple[object, int]]) -> None:
         os.close(fd)
 
 
-def _child(run: Callable[[], int], listing: Callable[[], object] | None) -> None:
+def _child(run: Callable[[], int], listing: Callable[[], object]) -> None:
     """In the forked child: ``run()``, then ``listing()`` (the modules it loaded), then exit
     with its code, as the real command would have exited."""
     code = 1  # what Python exits with on an uncaught exception
@@ -108,9 +113,8 @@ def _child(run: Callable[[], int], listing: Callable[[], object] | None) -> None
         # raised from pytest.main(): ``python -m pytest`` prints it and exits with 1.
         traceback.print_exc()
     finally:
-        if listing is not None:
-            with contextlib.suppress(BaseException):
-                listing()
+        with contextlib.suppress(BaseException):
+            listing()
         # os._exit() flushes nothing. pytest's terminal reporter writes to the original
         # sys.stdout; an exception from a pytest_unconfigure hook (e.g. an unraisable
         # ResourceWarning found by its last gc.collect()) skips the capture plugin's clean-up,
@@ -122,13 +126,11 @@ def _child(run: Callable[[], int], listing: Callable[[], object] | None) -> None
         os._exit(code)
 
 
-def _serve(
-    run: Callable[[Request], int], keep: Callable[[str], bool], skip: set[str], *, once: bool
-) -> None:
+def _serve(run: Callable[[Request], int], keep: Callable[[str], bool], skip: set[str]) -> None:
     """Answer each request line on stdin: fork, ``run(request)`` in the child, reply with its
     exit code. The modules the child loaded whose file ``keep`` accepts (``skip``: top-level
-    names left out) are imported here after it - after the first child only, with ``once``."""
-    modules: Path | None = Path(tempfile.gettempdir(), f".warm-fork-modules-{os.getpid()}")
+    names left out) are imported here after it."""
+    modules = Path(tempfile.gettempdir(), f".warm-fork-modules-{os.getpid()}")
     replies = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
@@ -140,16 +142,11 @@ def _serve(
         before = set(sys.modules)
         pid = os.fork()
         if pid == 0:
-            listing = None
-            if modules is not None:
-                listing = partial(_list_modules, modules, keep, skip, before)
-            _child(partial(run, request), listing)
+            _child(partial(run, request), partial(_list_modules, modules, keep, skip, before))
         _, status = os.waitpid(pid, 0)
-        if modules is not None and modules.exists():
+        if modules.exists():
             _warm_up(modules.read_text().splitlines())
             modules.unlink()
-            if once:
-                modules = None
         replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
         replies.flush()
 
@@ -201,42 +198,50 @@ class _FailedTests:
                 record.write(f"{getattr(report, 'nodeid', '')}\n")
 
 
+def _become(request: Request, first: str) -> dict[str, str]:
+    """Take the request's working folder and exact environment, and the ``sys.path`` a process
+    started there would have: ``first``, then ``PYTHONPATH`` (absolute), then the
+    interpreter's own. Returns the environment."""
+    cwd = str(request["cwd"])
+    os.chdir(cwd)
+    env = {str(k): str(v) for k, v in dict(request["env"]).items()}  # type: ignore[call-overload]
+    os.environ.clear()
+    os.environ.update(env)
+    pythonpath = env.get("PYTHONPATH", "").split(os.pathsep)
+    extra = [str(Path(cwd, entry)) for entry in pythonpath if entry]
+    sys.path[:] = [first, *extra, *BASE_PATH]
+    return env
+
+
 def serve_pytest() -> None:
-    sys.path[0] = str(ROOT)  # what ``python -m pytest`` puts first
     skip = _rewritten_plugin_packages()
     _load_plugins()
 
     def run(request: Request) -> int:
         _redirect([(os.devnull, 0), (request["stdout"], 1), (request["stderr"], 2)])
+        _become(request, str(request["cwd"]))  # ``python -m`` puts its folder first
         import pytest
 
         args = [str(arg) for arg in request["args"]]  # type: ignore[attr-defined]
         sys.argv = [sys.argv[0], *args]
         return int(pytest.main(args, plugins=[_FailedTests(str(request["failed"]))]))
 
-    # The first run that gets as far as listing its modules loaded what the others need.
-    _serve(run, lambda file: not Path(file).is_relative_to(ROOT), skip, once=True)
+    # Each project's tests may load more of the libraries (a database driver, coverage's
+    # reporters); pytest's plugin packages are left to each run (see above).
+    _serve(run, lambda file: file.startswith(LIBRARIES), skip)
 
 
 # --- flask -------------------------------------------------------------------------------------
 
 
 def serve_flask() -> None:
-    base_path = sys.path[1:]  # without -c's "" (the working folder)
     from flask.cli import cli
 
     cli._load_plugin_commands()  # the entry points `flask` scans on every start
 
     def run(request: Request) -> int:
         _redirect([(request[key], fd) for fd, key in enumerate(("stdin", "stdout", "stderr"))])
-        cwd = str(request["cwd"])
-        os.chdir(cwd)
-        env = {str(k): str(v) for k, v in dict(request["env"]).items()}  # type: ignore[call-overload]
-        os.environ.clear()
-        os.environ.update(env)
-        pythonpath = env.get("PYTHONPATH", "").split(os.pathsep)
-        extra = [str(Path(cwd, entry)) for entry in pythonpath if entry]
-        sys.path[:] = [str(request["script"]), *extra, *base_path]
+        _become(request, str(request["script"]))
         sys.argv = ["flask", *(str(arg) for arg in request["argv"])]  # type: ignore[attr-defined]
         from flask.cli import main
 
@@ -244,7 +249,7 @@ def serve_flask() -> None:
         return 0
 
     # Each command may load more of the libraries (Alembic's commands, a database driver).
-    _serve(run, lambda file: file.startswith(LIBRARIES), set(), once=False)
+    _serve(run, lambda file: file.startswith(LIBRARIES), set())
 
 
 if __name__ == "__main__":

@@ -53,10 +53,13 @@ template (``test_site.py``, ``test_ajax.py``, ``test_api.py``, ...) share them:
     the run's tests (those of every pytest-xdist worker): ``postgres.create_database("name")``
     returns the URL of a new empty database of the test's own.
 
-``warm_pytest(project).run(*args)``
-    The project's pytest run, forked from one warm process per project (see
-    ``_warm_fork.py``): for the many one-test runs of the mutation tests
-    (``assert_tests_catch``), a quarter of the CPU of a fresh ``python -m pytest``.
+``run_pytest(project, *args, env=...)`` and ``flask_command(project, env, *args)``
+    ``python -m pytest ARGS`` and ``flask --app <package> ARGS`` in a project, each forked
+    from the worker's one warm process for any project (``WarmPytest``, ``WarmFlask``; see
+    ``_warm_fork.py``): a fraction of the CPU of a new process, which spends about a second
+    importing pytest, Flask and the libraries. Every run of a generated project's suite
+    (``run_project_pytest``, ``own_suite``, the mutation tests' ``assert_tests_catch``) and
+    every ``flask db upgrade`` of a served project goes through them.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_IMODE
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pytest
@@ -95,6 +98,7 @@ RUFF = VENV_BIN / "ruff"
 SERVER_START_TIMEOUT = 30.0
 BROWSER_TIMEOUT_MS = 15_000
 URL_PATTERN = re.compile(r"http://127\.0\.0\.1:(\d+)")
+WarmForksT = TypeVar("WarmForksT", bound="WarmForks")
 
 
 # --- scaffolding ------------------------------------------------------------------
@@ -194,8 +198,28 @@ def form_with_token(page: bytes, fields: Mapping[str, str]) -> bytes:
     return urlencode({"csrf_token": token.group(1).decode(), **fields}).encode()
 
 
-#: The worker's warm ``flask`` (see :func:`flask_command`), started on first use.
-_flask: WarmFlask | None = None
+#: The worker's warm processes (see :func:`flask_command`, :func:`run_pytest`), by mode,
+#: each started on first use and ended with the session.
+_warm: dict[str, WarmForks] = {}
+
+
+def _warm_process(mode: type[WarmForksT]) -> WarmForksT:
+    """The worker's warm process of class ``mode``, started (again) if it is not running."""
+    process = _warm.get(mode.MODE)
+    if not isinstance(process, mode) or process.process.poll() is not None:
+        process = _warm[mode.MODE] = mode(Path(tempfile.mkdtemp(prefix=f"warm-{mode.MODE}-")))
+    return process
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_warm_processes() -> Iterator[None]:
+    """The worker's warm processes end with its session, their forks and folders with them."""
+    yield
+    while _warm:
+        process = _warm.popitem()[1]
+        process.close()
+        assert process.process.returncode is not None
+        shutil.rmtree(process.folder, ignore_errors=True)
 
 
 def flask_command(
@@ -210,11 +234,7 @@ def flask_command(
     the worker's :class:`WarmFlask` (a quarter of the CPU of a new process). ``script``: as
     the ``flask`` console script runs (its folder first on ``sys.path``), else ``python -m
     flask``."""
-    global _flask
-    if _flask is None or _flask.process.poll() is not None:
-        folder = Path(tempfile.mkdtemp(prefix="warm-flask-"))
-        _flask = WarmFlask(folder)
-    return _flask.run(
+    return run_flask(
         ["--app", project_package(project), *args],
         cwd=project,
         env=env,
@@ -223,16 +243,20 @@ def flask_command(
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _close_warm_flask() -> Iterator[None]:
-    """The worker's warm ``flask`` ends with its session, its fork and folder with it."""
-    yield
-    global _flask
-    if _flask is not None:
-        _flask.close()
-        assert _flask.process.returncode is not None
-        shutil.rmtree(_flask.folder, ignore_errors=True)
-        _flask = None
+def run_flask(
+    args: list[str], *, cwd: Path, env: Mapping[str, str], script: bool = True, input: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``flask ARGS`` (any arguments, ``--app`` among them or not) in ``cwd``, from the
+    worker's :class:`WarmFlask`, as :func:`flask_command` runs its commands."""
+    return _warm_process(WarmFlask).run(args, cwd=cwd, env=env, script=script, input=input)
+
+
+def run_pytest(project: Path, *args: str, env: Mapping[str, str], timeout: float = 300) -> WarmRun:
+    """``python -m pytest -q -p no:cacheprovider ARGS`` in the project folder with exactly
+    ``env``, answered as ``subprocess.run(..., capture_output=True, text=True)`` would (and
+    the failed tests' ids): from a fork of the worker's :class:`WarmPytest`, which saves the
+    second or so a new process spends importing pytest, its plugins and the libraries."""
+    return _warm_process(WarmPytest).run(project, *args, env=env, timeout=timeout)
 
 
 def upgrade_database(project: Path, env: Mapping[str, str]) -> None:
@@ -248,7 +272,7 @@ def run_project_pytest(
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
     coverage: bool = True,
-) -> tuple[subprocess.CompletedProcess[str], float]:
+) -> tuple[WarmRun, float]:
     """Run the project's own tests with coverage; returns the result and the percentage.
 
     ``env`` adds variables, e.g. ``TEST_DATABASE_URL`` for a PostgreSQL run. ``coverage=False``
@@ -257,15 +281,7 @@ def run_project_pytest(
     """
     report = project.parent / f"{project.name}-coverage.json"
     measure = ["--cov", f"--cov-report=json:{report}"] if coverage else ["--no-cov"]
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *measure, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=child_env(env),
-        check=False,
-    )
+    result = run_pytest(project, *measure, *args, env=child_env(env), timeout=timeout)
     percent = -1.0
     if report.is_file():
         percent = float(json.loads(report.read_text())["totals"]["percent_covered"])
@@ -286,7 +302,7 @@ class SuiteRun:
     """A generated project and what its own whole suite answered (coverage included)."""
 
     project: Path
-    result: subprocess.CompletedProcess[str]
+    result: WarmRun
     percent: float
 
 
@@ -326,11 +342,7 @@ def passed_ids(stdout: str) -> list[str]:
 
 def collected_ids(project: Path) -> list[str]:
     """The test ids of the project's suite, collected by a process of their own."""
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
-         "--collect-only"],
-        cwd=project, capture_output=True, text=True, timeout=120, env=child_env(), check=False,
-    )  # fmt: skip
+    result = run_pytest(project, "--no-cov", "--collect-only", env=child_env(), timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return [line for line in result.stdout.splitlines() if "::" in line]
 
@@ -352,16 +364,20 @@ class WarmRun(subprocess.CompletedProcess[str]):
 
 class WarmForks:
     """A warm process (``_warm_fork.py``, as ``python -c SOURCE MODE``) that forks once per
-    JSON request line and answers each with one JSON line."""
+    JSON request line and answers each with one JSON line. It runs in ``folder`` (its log,
+    and the files of its requests' standard streams, are there)."""
 
     SOURCE = (Path(__file__).parent / "_warm_fork.py").read_text()
+    MODE = ""
 
-    def __init__(self, mode: str, *, cwd: Path, log: Path) -> None:
-        self._log = log
-        with log.open("wb") as stderr:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._log = folder / f"warm-{self.MODE}.log"
+        self._runs = 0
+        with self._log.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", self.SOURCE, mode],
-                cwd=cwd,
+                [sys.executable, "-c", self.SOURCE, self.MODE],
+                cwd=folder,
                 env=child_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -369,6 +385,11 @@ class WarmForks:
                 text=True,
                 start_new_session=True,  # close() ends a hung request's fork with it
             )
+
+    def _files(self, *suffixes: str) -> list[Path]:
+        """A new file name in the folder for each suffix (the next request's streams)."""
+        self._runs += 1
+        return [self.folder / f"{self.MODE}-{self._runs}{suffix}" for suffix in suffixes]
 
     def ask(self, request: Mapping[str, object], timeout: float, what: str) -> dict[str, Any]:
         """Send ``request``; its reply, or an AssertionError that says ``what`` did not answer
@@ -414,36 +435,34 @@ class WarmForks:
 
 
 class WarmPytest(WarmForks):
-    """One warm process that runs the tests of ``project`` many times, each run in a fork.
+    """One warm process that runs the tests of any project, each run in a fork.
 
     :meth:`run` answers what ``python -m pytest ARGS`` in the project folder answers (its
-    exit code, stdout and stderr), at a quarter of the CPU: the fork starts with pytest,
-    Flask, SQLAlchemy and the rest already imported, and reads the project's own modules
-    from disk, so a file changed between two runs is seen by the second.
+    exit code, stdout and stderr), at a fraction of the CPU: the fork starts with pytest, its
+    plugins, Flask, SQLAlchemy and the rest already imported, and reads the project's own
+    modules from disk, so a file changed between two runs is seen by the second, and two
+    projects never see each other's modules.
     """
 
-    def __init__(self, project: Path) -> None:
-        self.project = project
-        super().__init__(
-            "pytest", cwd=project, log=project.parent / f"{project.name}-warm-pytest.log"
-        )
-        self._runs = 0
+    MODE = "pytest"
 
-    def run(self, *args: str, timeout: float = 300) -> WarmRun:
-        """``python -m pytest -q -p no:cacheprovider ARGS`` in the project, from the fork."""
-        self._runs += 1
-        out = self.project.parent / f"{self.project.name}-run-{self._runs}"
-        stdout, stderr = out.with_suffix(".out"), out.with_suffix(".err")
-        failed = out.with_suffix(".failed")
+    def run(
+        self, project: Path, *args: str, env: Mapping[str, str], timeout: float = 300
+    ) -> WarmRun:
+        """``python -m pytest -q -p no:cacheprovider ARGS`` in ``project`` with exactly
+        ``env``, from the fork."""
+        stdout, stderr, failed = self._files(".out", ".err", ".failed")
         argv = ["-q", "-p", "no:cacheprovider", *args]
         request = {
             "args": argv,
+            "cwd": str(project),
+            "env": dict(env),
             "stdout": str(stdout),
             "stderr": str(stderr),
             "failed": str(failed),
         }
-        reply = self.ask(request, timeout, f"pytest {' '.join(argv)} in {self.project}")
         try:
+            reply = self.ask(request, timeout, f"pytest {' '.join(argv)} in {project}")
             return WarmRun(
                 ["pytest", *argv],
                 reply["returncode"],
@@ -458,7 +477,7 @@ class WarmPytest(WarmForks):
             for path in (stdout, stderr, failed):
                 path.unlink(missing_ok=True)
             # Coverage's data file stays out of the (possibly shared) project folder.
-            for leftover in self.project.glob(".coverage*"):
+            for leftover in project.glob(".coverage*"):
                 leftover.unlink()
 
 
@@ -472,10 +491,7 @@ class WarmFlask(WarmForks):
     ``_warm_fork.py``). The project's modules and ``.env`` are read by each command.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        super().__init__("flask", cwd=folder, log=folder / "warm-flask.log")
-        self._runs = 0
+    MODE = "flask"
 
     def run(
         self,
@@ -488,9 +504,7 @@ class WarmFlask(WarmForks):
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         """``flask ARGS`` (``script``: the console script; else ``python -m flask``)."""
-        self._runs += 1
-        out = self.folder / f"flask-{self._runs}"
-        stdin, stdout, stderr = (out.with_suffix(s) for s in (".in", ".out", ".err"))
+        stdin, stdout, stderr = self._files(".in", ".out", ".err")
         stdin.write_text(input)
         request = {
             "argv": args,
@@ -512,25 +526,6 @@ class WarmFlask(WarmForks):
         finally:
             for path in (stdin, stdout, stderr):
                 path.unlink(missing_ok=True)
-
-
-#: The warm processes of this module's tests, by project folder (see ``_close_warm_pytest``).
-_warm: dict[Path, WarmPytest] = {}
-
-
-def warm_pytest(project: Path) -> WarmPytest:
-    """The :class:`WarmPytest` of ``project``, started on first use in a test module."""
-    if project not in _warm or _warm[project].process.poll() is not None:
-        _warm[project] = WarmPytest(project)
-    return _warm[project]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_warm_pytest() -> Iterator[None]:
-    """The warm processes live as long as the module-scoped projects they run."""
-    yield
-    while _warm:
-        _warm.popitem()[1].close()
 
 
 # --- servers ----------------------------------------------------------------------
@@ -902,7 +897,7 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     """Break ``path`` (replace ``old`` by ``new``) and check the project's test notices.
 
     Only ``expected_failure`` runs (``pytest tests/test_x.py::name``): the whole suite would
-    take ten times as long to say the same. It runs from the project's :class:`WarmPytest`.
+    take ten times as long to say the same. It runs from the worker's :class:`WarmPytest`.
     """
     test_id = project_test_id(project, expected_failure)
     target = project / path.replace("{package}", project_package(project))
@@ -910,7 +905,7 @@ def assert_tests_catch(project: Path, path: str, old: str, new: str, expected_fa
     assert old in source, f"{old!r} not in {target}: update the mutation"
     target.write_text(source.replace(old, new))
     try:
-        result = warm_pytest(project).run("--no-cov", test_id)
+        result = run_pytest(project, "--no-cov", test_id, env=child_env())
     finally:
         target.write_text(source)
     assert result.returncode == 1, result.stdout + result.stderr

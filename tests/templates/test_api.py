@@ -35,6 +35,7 @@ from tests.templates.conftest import (
     flask_command,
     passed_ids,
     read_pyproject,
+    run_pytest,
 )
 
 pytestmark = pytest.mark.slow
@@ -105,11 +106,7 @@ def run_project_tests(
     with ``coverage=False``) and the ids of the tests that passed."""
     report = project / "coverage.json"
     measure = ["--cov", f"--cov-report=json:{report}"] if coverage else ["--no-cov"]
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rp", *measure],
-        cwd=project, capture_output=True, text=True, env=clean_env(**env), timeout=300,
-        check=False,
-    )  # fmt: skip
+    result = run_pytest(project, "-rp", *measure, env=clean_env(**env))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert re.search(r"\d+ passed", result.stdout)
     assert " failed" not in result.stdout and " skipped" not in result.stdout

@@ -30,6 +30,7 @@ from tests.templates.conftest import (
     assert_webkit_check_clean,
     child_env,
     generate,
+    run_pytest,
 )
 
 pytestmark = pytest.mark.slow
@@ -91,10 +92,9 @@ def test_two_generated_resources_pass_the_projects_suite_lint_check_and_routes(
     tests = ["tests/test_authors.py", "tests/test_posts.py", "tests/test_migrations.py"]
     tests += AFFECTED[template]
     report = tmp_path / "coverage.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "--cov",
-         "--cov-fail-under=0", f"--cov-report=json:{report}", *tests],
-        cwd=project, capture_output=True, text=True, timeout=600, env=child_env(), check=False,
+    result = run_pytest(
+        project, "-x", "--cov", "--cov-fail-under=0", f"--cov-report=json:{report}", *tests,
+        env=child_env(), timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert re.search(r"\d+ passed", result.stdout)
