@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from tests.templates.conftest import (
     child_env,
     generate,
     project_package,
+    run_flask,
     run_project_pytest,
 )
 
@@ -204,22 +206,28 @@ def test_regen_migrations_follows_a_model_change(tmp_path: Path) -> None:
 
 
 def ci_migration_step(project: Path, database_url: str) -> subprocess.CompletedProcess[str]:
-    """The workflow's migration step, run as GitHub would (bash, the step's env)."""
+    """The workflow's migration step, run as GitHub would: its ``flask`` commands joined by
+    ``&&``, each run if the one before succeeded, with the step's env (each from the warm
+    ``flask``, as the console script runs)."""
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     job = workflow["jobs"]["test"]
     step = next(s for s in job["steps"] if "db upgrade" in s.get("run", ""))
     env = {**job.get("env", {}), **step["env"], "DATABASE_URL": database_url}
-    return subprocess.run(
-        ["bash", "-e", "-c", step["run"]],
-        cwd=project,
-        # `flask` from webkit's environment, which has the project's dependencies but not
-        # the project itself: its src is the path.
-        env=child_env({**env, "PYTHONPATH": str(project / "src"), "PATH": SEARCH_PATH}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    commands = [shlex.split(command) for command in step["run"].split("&&")]
+    assert all(command[0] == "flask" for command in commands), step["run"]
+    stdout = stderr = ""
+    for command in commands:
+        result = run_flask(
+            command[1:],
+            cwd=project,
+            # `flask` from webkit's environment, which has the project's dependencies but not
+            # the project itself: its src is the path.
+            env=child_env({**env, "PYTHONPATH": str(project / "src"), "PATH": SEARCH_PATH}),
+        )
+        stdout, stderr = stdout + result.stdout, stderr + result.stderr
+        if result.returncode != 0:
+            break
+    return subprocess.CompletedProcess(step["run"], result.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
