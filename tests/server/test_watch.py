@@ -89,6 +89,13 @@ def test_describe_names_files_relative_to_the_root() -> None:
         ".#views.py",
         "#views.py#",
         "4913",
+        "templates/.page.html.swn",  # a third vim on the file
+        "templates/page.html___jb_tmp___",
+        "static/site.css___jb_old___",
+        "templates/sedAbC123",
+        "static/.goutputstream-X1Y2Z3",
+        "templates/.page.html.Ab12Cd",
+        "templates/.page.html.x1_y2z3q",
         "src/pkg.egg-info/PKG-INFO",
         "src/pkg/__pycache__",  # the folder itself: creating it is no reason to re-watch
         "node_modules",
@@ -98,7 +105,20 @@ def test_default_excludes(rel: str) -> None:
     assert ProjectFilter(ROOT).is_ignored(ROOT / rel)
 
 
-@pytest.mark.parametrize("rel", ["app.py", "src/pkg/templates/a.html", ".env", "pyproject.toml"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "app.py",
+        "src/pkg/templates/a.html",
+        ".env",
+        "pyproject.toml",
+        # Near the editors' temporary names, but real files.
+        "static/sedans.js",
+        "seeds.py",
+        "static/movie.swf",
+        "templates/.env.docker",
+    ],
+)
 def test_project_files_are_watched(rel: str) -> None:
     assert not ProjectFilter(ROOT).is_ignored(ROOT / rel)
 

@@ -25,7 +25,15 @@ from pathlib import Path
 
 from webkit_cli._paths import TEMPLATE_SUFFIXES, display_path, is_ignored_dir
 
-#: File-name patterns never acted on: databases and their journals, editor temp files.
+#: The random part of a temporary's name: six characters for C's ``mkstemp()`` (sed, GIO,
+#: rsync), eight for Python's ``tempfile``.
+_RANDOM6 = "[A-Za-z0-9_]" * 6
+_RANDOM8 = "[A-Za-z0-9_]" * 8
+
+#: File-name patterns never acted on: databases and their journals, and the temporary
+#: files editors and tools write beside the file they save. A temporary must be known by
+#: its name: it may be written in one batch of events and renamed over the real file in the
+#: next, and under ``templates/`` or ``static/`` any file counts, whatever its suffix.
 IGNORED_FILE_PATTERNS = (
     "*.py[cod]",
     "*.sqlite",
@@ -37,16 +45,28 @@ IGNORED_FILE_PATTERNS = (
     "*.db-wal",
     "*.db-shm",
     "*-journal",
+    # vim: swap files (``.swp``, then ``.swo``, ``.swn`` ... while another vim holds the
+    # first), the ``.swx`` probe, the ``file~`` backup of ``writebackup``.
     "*.swp",
     "*.swo",
     "*.swx",
+    ".*.sw[a-p]",
     "*~",
+    "4913",  # vim probes that it can write a directory by creating this file
+    # emacs: ``.#file`` lock (a symlink to nowhere), ``#file#`` autosave; backups end in ~.
     ".#*",
     "#*#",
-    "4913",  # vim probes that it can write a directory by creating this file
-    ".DS_Store",
+    # JetBrains "safe write": ``file___jb_tmp___`` renamed over ``file``, whose old copy
+    # is ``file___jb_old___`` (``___jb_bak___`` in older versions) until it is deleted.
+    "*___jb_???___",
+    # ``sed -i``: ``sedXXXXXX`` in the file's folder; gedit and every GIO writer.
+    "sed" + _RANDOM6,
+    ".goutputstream-" + _RANDOM6,
+    # Atomic writers (rsync, mkstemp with the name as prefix): ``.file.XXXXXX``.
+    ".*.*." + _RANDOM6,
+    ".*.*." + _RANDOM8,
     "*.tmp",
-    "*.___jb_*___",
+    ".DS_Store",
     "flycheck_*",
     ".coverage",
     ".coverage.*",
