@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import build_file_tree
+from tests.server._server import Server
 from webkit_cli._paths import display_path
 from webkit_cli.server.watch import (
     Action,
@@ -551,3 +552,56 @@ def test_a_file_moved_away_for_good_is_a_change_once_it_stays_away(
         (watched.root / "app.py", watched.root / "main.py"),
     )
     assert watched.actions() == []
+
+
+E2E_APP = """\
+from flask import Flask, render_template
+
+app = Flask(__name__)
+
+
+@app.route("/page")
+def page():
+    return render_template("page.html")
+"""
+
+
+@pytest.mark.slow
+def test_webkit_run_refreshes_once_per_editor_save_and_never_for_a_swap_file(
+    tmp_path: Path, serve: Callable[..., Server]
+) -> None:
+    """A real ``webkit run --reload``: each save of the template is one ``reload`` event
+    (none while the file is moved away), vim's swap files none. After each, a stylesheet
+    save is the marker: its ``css`` event must be the next one."""
+    import time
+
+    from tests.server.test_livereload import sse
+
+    project = build_file_tree(
+        tmp_path / "site",
+        {"app.py": E2E_APP, "templates/page.html": "<p>v1</p>", "static/site.css": "p {}"},
+    )
+    page, css = project / "templates" / "page.html", project / "static" / "site.css"
+    server = serve(project, "--reload")
+    with sse(server.port) as reader:
+        assert b"event: hello\n" in reader.next_message()
+
+        def next_event_is(kind: bytes, name: bytes) -> None:
+            event = reader.next_message()
+            assert event.startswith(b"event: " + kind + b"\n") and name in event, event
+
+        steps: list[Iterator[Event]] = [
+            vim_save(page, "<p>vim</p>"),
+            jetbrains_save(page, "<p>jetbrains</p>"),
+            vim_session(project / "templates" / ".page.html.swp"),
+            vim_session(project / "templates" / ".page.html.swn"),
+        ]
+        for n, save in enumerate(steps):
+            for _ in save:
+                # The editor's pace (a sync to disk): a batch of events ends here.
+                time.sleep(0.05)
+            if n < 2:
+                next_event_is(b"reload", b"page.html")
+                assert server.get("/page")[2].startswith(("<p>vim</p>", "<p>jetbrains</p>")[n])
+            css.write_text(f"p {{ order: {n} }}")
+            next_event_is(b"css", b"site.css")
