@@ -500,6 +500,30 @@ def test_vim_swap_files_alone_are_no_change(watched: WatchedProject, where: str,
     assert watched.actions() == []
 
 
+@pytest.mark.parametrize(
+    ("rel", "action"),
+    [("templates/page.html", "reload"), ("static/site.css", "css"), ("app.py", "worker")],
+)
+def test_a_file_still_open_after_a_write_is_one_change_once_closed(
+    watched: WatchedProject, rel: str, action: str
+) -> None:
+    """vim writes the file, syncs it to disk and only then closes it; an editor may write a
+    big file in parts: a pause while the file is open is not the end of the save."""
+    import time
+
+    path = watched.root / rel
+    text = f"# {'x' * 200}\nX = 2\n"
+    with path.open("w") as out:
+        out.write(text[:100])
+        out.flush()
+        time.sleep(0.05)  # the sync to disk: a batch of events would end here
+        out.write(text[100:])
+    after = watched.root / "after.tmp"  # ignored: a point in the events after the save
+    after.write_text("")
+    watched.settle(("added", after))
+    assert watched.actions() == [(action, [rel])]
+
+
 def test_git_checkout_of_a_branch_is_one_batch_of_its_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

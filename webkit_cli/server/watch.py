@@ -426,6 +426,13 @@ class ProjectWatcher:
         if batch is not None and not self.stop_event.is_set():
             self.on_batch(batch)
 
+    def _matters(self, path: str) -> bool:
+        """Whether a change to ``path`` would be acted on (a worker, a page, a stylesheet)."""
+        file = Path(path)
+        if self.filter.is_ignored(file):
+            return False
+        return classify_batch([file], self.root, self.extra) is not None
+
     def _started(self) -> None:
         # The watch is set up now: a worker takes far longer to import the app, so no save
         # made once it answers can be missed.
@@ -445,6 +452,7 @@ class ProjectWatcher:
                 stopped=self.stop_event.is_set,
                 started=self._started,
                 settled_ms=self.SETTLED_MS,
+                matters=self._matters,
             )
             return
         import watchfiles
