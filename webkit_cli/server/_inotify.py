@@ -34,6 +34,7 @@ IN_MOVE_SELF = 0x800
 IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_EXCL_UNLINK = 0x4000000
+IN_ISDIR = 0x40000000
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = 0o2000000
 
@@ -53,6 +54,8 @@ ADDED = IN_CREATE | IN_MOVED_TO
 #: A file's last event that says it is complete: written and closed, or moved in.
 SETTLED = IN_CLOSE_WRITE | IN_MOVED_TO
 DELETED = IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF
+#: A file's last event that says it is still open after a write: more of it may come.
+WRITING = IN_CREATE | IN_MODIFY
 _HEADER = struct.Struct("iIII")
 
 #: A change: ("added" | "modified" | "deleted", path).
@@ -102,6 +105,14 @@ class Inotify:
         """True when every file seen since :meth:`forget` was last closed after writing,
         or moved in: nothing of it is half-written."""
         return bool(self.last) and all(mask & SETTLED for mask in self.last.values())
+
+    def writing(self, matters: Callable[[str], bool]) -> bool:
+        """True while a file seen since :meth:`forget` for which ``matters`` holds was
+        created or written and not closed since."""
+        return any(
+            mask & WRITING and not mask & IN_ISDIR and matters(path)
+            for path, mask in self.last.items()
+        )
 
     def add(self, path: Path) -> None:
         """Watch ``path``; a folder that vanished or cannot be read is skipped."""
@@ -158,11 +169,15 @@ def watch(
     stopped: Callable[[], bool],
     started: Callable[[], None],
     settled_ms: float | None = None,
+    matters: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[set[Change], bool]]:
     """Yield (changes, events were lost) for each burst of events on ``paths``.
 
     A burst ends once ``step_ms`` pass without a new event (``settled_ms`` when every file
-    of it was last closed after writing or moved in), or after ``debounce_ms``.
+    of it was last closed after writing or moved in), or after ``debounce_ms``. While a
+    file that ``matters`` is still open after a write, it ends only once that file is
+    closed (or after ``debounce_ms``): vim syncs the file to disk before closing it, and an
+    editor may write a big one in parts, so a pause there is no end of the save.
     """
     notify = Inotify()
     try:
@@ -177,9 +192,12 @@ def watch(
             notify.forget()
             changes, lost = notify.read()
             deadline = time.monotonic() + debounce_ms / 1000
-            while time.monotonic() < deadline:
-                settled = settled_ms is not None and notify.settled()
-                wait = (settled_ms if settled and settled_ms is not None else step_ms) / 1000
+            while (now := time.monotonic()) < deadline:
+                if matters is not None and notify.writing(matters):
+                    wait = deadline - now
+                else:
+                    settled = settled_ms is not None and notify.settled()
+                    wait = (settled_ms if settled and settled_ms is not None else step_ms) / 1000
                 if not select.select([notify.fd], [], [], wait)[0]:
                     break
                 more, more_lost = notify.read()

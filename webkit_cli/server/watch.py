@@ -25,7 +25,15 @@ from pathlib import Path
 
 from webkit_cli._paths import TEMPLATE_SUFFIXES, display_path, is_ignored_dir
 
-#: File-name patterns never acted on: databases and their journals, editor temp files.
+#: The random part of a temporary's name: six characters for C's ``mkstemp()`` (sed, GIO,
+#: rsync), eight for Python's ``tempfile``.
+_RANDOM6 = "[A-Za-z0-9_]" * 6
+_RANDOM8 = "[A-Za-z0-9_]" * 8
+
+#: File-name patterns never acted on: databases and their journals, and the temporary
+#: files editors and tools write beside the file they save. A temporary must be known by
+#: its name: it may be written in one batch of events and renamed over the real file in the
+#: next, and under ``templates/`` or ``static/`` any file counts, whatever its suffix.
 IGNORED_FILE_PATTERNS = (
     "*.py[cod]",
     "*.sqlite",
@@ -37,16 +45,28 @@ IGNORED_FILE_PATTERNS = (
     "*.db-wal",
     "*.db-shm",
     "*-journal",
+    # vim: swap files (``.swp``, then ``.swo``, ``.swn`` ... while another vim holds the
+    # first), the ``.swx`` probe, the ``file~`` backup of ``writebackup``.
     "*.swp",
     "*.swo",
     "*.swx",
+    ".*.sw[a-p]",
     "*~",
+    "4913",  # vim probes that it can write a directory by creating this file
+    # emacs: ``.#file`` lock (a symlink to nowhere), ``#file#`` autosave; backups end in ~.
     ".#*",
     "#*#",
-    "4913",  # vim probes that it can write a directory by creating this file
-    ".DS_Store",
+    # JetBrains "safe write": ``file___jb_tmp___`` renamed over ``file``, whose old copy
+    # is ``file___jb_old___`` (``___jb_bak___`` in older versions) until it is deleted.
+    "*___jb_???___",
+    # ``sed -i``: ``sedXXXXXX`` in the file's folder; gedit and every GIO writer.
+    "sed" + _RANDOM6,
+    ".goutputstream-" + _RANDOM6,
+    # Atomic writers (rsync, mkstemp with the name as prefix): ``.file.XXXXXX``.
+    ".*.*." + _RANDOM6,
+    ".*.*." + _RANDOM8,
     "*.tmp",
-    "*.___jb_*___",
+    ".DS_Store",
     "flycheck_*",
     ".coverage",
     ".coverage.*",
@@ -258,6 +278,10 @@ class ProjectWatcher:
         self._watch_started_ns = 0
         self._digests: dict[Path, bytes | None] = {}
         self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        #: files that vanished in a batch of nothing else, given time to come back
+        self._vanished: set[Path] = set()
+        self._vanished_timer: threading.Timer | None = None
 
     @property
     def described_roots(self) -> list[str]:
@@ -353,7 +377,61 @@ class ProjectWatcher:
                 or any(Path(p).is_dir() for p in added)
                 or any(Path(p) in watched for change, p in changes if change == "deleted")
             )
-            yield changed, folders_changed
+            yield self._hold_vanished(changed), folders_changed
+
+    #: seconds a file that vanished in a batch of nothing else has to come back: an editor
+    #: that keeps a backup moves the file away first (vim's ``file~``, JetBrains'
+    #: ``file___jb_old___``, emacs) and writes the new one after, and a batch may end
+    #: between the two (a busy machine, an editor that syncs to disk).
+    VANISHED_GRACE = 0.3
+
+    def _hold_vanished(self, changed: set[Path]) -> set[Path]:
+        """``changed`` without the files that vanished, when nothing else of it matters.
+
+        A file that comes back within :attr:`VANISHED_GRACE` is a change in the batch that
+        brings it back, once, with its own action; one that stays away is reported then.
+        Beside a change that matters, a vanished file is reported at once (``mv a.py b.py``).
+        """
+        with self._lock:
+            self._vanished -= changed
+            gone = {path for path in changed if not path.exists()}
+            rest = changed - gone
+            if classify_batch(rest, self.root, self.extra) is not None:
+                held = {path for path in self._vanished if not path.exists()}
+                self._cancel_vanished()
+                return changed | held
+            if gone:
+                self._vanished |= gone
+                if self._vanished_timer is None:
+                    timer = threading.Timer(self.VANISHED_GRACE, self._release_vanished)
+                    timer.daemon = True
+                    self._vanished_timer = timer
+                    timer.start()
+            return rest
+
+    def _cancel_vanished(self) -> None:
+        self._vanished.clear()
+        if self._vanished_timer is not None:
+            self._vanished_timer.cancel()
+            self._vanished_timer = None
+
+    def _release_vanished(self) -> None:
+        """The grace is over: the files still missing were deleted."""
+        with self._lock:
+            if threading.current_thread() is not self._vanished_timer:
+                return  # cancelled after it fired: the files came back or were reported
+            gone = {path for path in self._vanished if not path.exists()}
+            self._cancel_vanished()
+        batch = classify_batch(self.real_changes(gone), self.root, self.extra)
+        if batch is not None and not self.stop_event.is_set():
+            self.on_batch(batch)
+
+    def _matters(self, path: str) -> bool:
+        """Whether a change to ``path`` would be acted on (a worker, a page, a stylesheet)."""
+        file = Path(path)
+        if self.filter.is_ignored(file):
+            return False
+        return classify_batch([file], self.root, self.extra) is not None
 
     def _started(self) -> None:
         # The watch is set up now: a worker takes far longer to import the app, so no save
@@ -374,6 +452,7 @@ class ProjectWatcher:
                 stopped=self.stop_event.is_set,
                 started=self._started,
                 settled_ms=self.SETTLED_MS,
+                matters=self._matters,
             )
             return
         import watchfiles
