@@ -320,3 +320,70 @@ def test_common_jinja_extensions_parse_without_the_app(tmp_path: Path) -> None:
     assert check(root, no_import=True).findings == []
     # The app's own environment decides when it is imported: it has none of these.
     assert [f.code for f in check(root).findings] == ["T001"]
+
+
+SAFE_SQL = """\
+from psycopg2.extensions import quote_ident
+from sqlalchemy import text
+
+
+def truncate(conn, engine, names):
+    quote = engine.dialect.identifier_preparer.quote
+    tables = ", ".join(quote(name) for name in names)
+    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def drop(conn, cur, name):
+    preparer = conn.dialect.identifier_preparer
+    conn.execute(text(f"DROP TABLE {preparer.quote(name)}"))
+    conn.execute(text("DROP SCHEMA %s" % conn.dialect.identifier_preparer.quote_schema(name)))
+    cur.execute(f"DROP TABLE {quote_ident(name, cur)}")
+
+
+def numbers(cur, pid, n, name):
+    cur.execute("KILL %d" % pid)
+    cur.execute("SELECT * FROM t WHERE n = %s LIMIT %d" % ("'x'", n))
+    cur.execute("SELECT * FROM t LIMIT %(n)d OFFSET %(o)d" % {"n": n, "o": n * 2})
+    cur.execute(f"SELECT * FROM t LIMIT {n:d} OFFSET {n * 2:05d}")
+    cur.execute("SELECT * FROM t LIMIT {:d} OFFSET {offset:d}".format(n, offset=n))
+    limit = "LIMIT %d" % n
+    cur.execute(f"SELECT * FROM t {limit}")
+    cur.execute("SELECT * FROM t WHERE n = ? LIMIT %i" % n, (name,))
+"""
+
+
+def test_quoted_identifiers_and_numbers_in_sql(tmp_path: Path) -> None:
+    """A table name cannot be a bound parameter: quoting it is the fix, as is ``%d``."""
+    root = make_project(tmp_path / "demo", {"src/demo/db.py": SAFE_SQL})
+    assert check(root, no_import=True, select=["S003"]).findings == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # quoted_name() formatted into a string is the bare name: SQLAlchemy quotes it only
+        # when it compiles the name itself.
+        'con.execute(text(f"SELECT * FROM {quoted_name(name, True)}"))',
+        # quotes written by hand do not escape a quote in the name
+        "con.execute(f'CREATE EXTENSION IF NOT EXISTS \"{name}\"')",
+        'con.execute(text(f"DROP TABLE {quote(name)}"))',  # urllib's quote
+        'con.execute(text(f"DROP TABLE {preparer.quote(name)}"))',  # an unknown preparer
+        'con.execute("SELECT * FROM t WHERE n = %s LIMIT %d" % (name, n))',
+        'con.execute("SELECT * FROM t WHERE n = \'%(n)s\' LIMIT %(l)d" % {"n": name, "l": n})',
+        'con.execute("SELECT * FROM t WHERE n = %c" % n)',
+        'con.execute(f"SELECT * FROM t WHERE n = {name:>10}")',
+        'con.execute(f"SELECT * FROM t WHERE n = {name!r:d}")',
+        'con.execute("SELECT * FROM t WHERE n = {} LIMIT {:d}".format(name, n))',
+        'con.execute("SELECT * FROM t WHERE n = {n} LIMIT {l:d}".format(n=name, l=n))',
+        'con.execute("SELECT * FROM t LIMIT {:d} {}".format(*args))',
+    ],
+)
+def test_sql_near_misses_of_quoting_and_numbers_are_flagged(tmp_path: Path, statement: str) -> None:
+    source = (
+        "from urllib.parse import quote\n\nfrom sqlalchemy import text\n"
+        "from sqlalchemy.sql import quoted_name\n\n\n"
+        f"def f(con, preparer, name, n, args):\n    {statement}\n"
+    )
+    root = make_project(tmp_path / "demo", {"src/demo/db.py": source})
+    report = check(root, no_import=True, select=["S003"])
+    assert locations(report) == [("S003", "src/demo/db.py", 8)]
