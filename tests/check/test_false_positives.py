@@ -250,6 +250,34 @@ def test_extension_templates_are_not_guessed_without_the_app(tmp_path: Path) -> 
     assert locations(check(root, no_import=True)) == [("T002", "src/demo/templates/item.html", 1)]
 
 
+def test_overrides_of_an_extensions_templates_without_the_app(tmp_path: Path) -> None:
+    """templates/admin/index.html overrides Flask-Admin's and extends its admin/master.html:
+    the admin/ folder beside ``flask_admin`` is the extension's, so its other names may be."""
+    page = "{% extends 'admin/master.html' %}\n"
+    files = {
+        "src/demo/admin.py": "import flask_security\nfrom flask_admin import Admin\n",
+        "src/demo/templates/admin/index.html": page,
+        "src/demo/templates/dash.html": page + "{% import 'admin/lib.html' as lib %}\n",
+        "src/demo/templates/security/login_user.html": "{% extends 'security/base.html' %}\n",
+    }
+    root = make_project(tmp_path / "demo", files)
+    assert check(root, no_import=True, select=["T002"]).findings == []
+    # A folder named for no imported extension is still the project's own: a typo is found.
+    admin = files.pop("src/demo/admin.py")
+    root = make_project(tmp_path / "p2", files)
+    assert locations(check(root, no_import=True, select=["T002"])) == [
+        ("T002", "src/demo/templates/admin/index.html", 1),
+        ("T002", "src/demo/templates/dash.html", 1),
+        ("T002", "src/demo/templates/dash.html", 2),
+        ("T002", "src/demo/templates/security/login_user.html", 1),
+    ]
+    files["src/demo/admin.py"] = admin
+    files["src/demo/templates/partials/a.html"] = "{% include 'partials/nope.html' %}\n"
+    root = make_project(tmp_path / "p3", files)
+    report = check(root, no_import=True, select=["T002"])
+    assert locations(report) == [("T002", "src/demo/templates/partials/a.html", 1)]
+
+
 def test_blueprint_template_folder_found_without_the_app(tmp_path: Path) -> None:
     admin = (
         "from flask import Blueprint, render_template\n\n"
