@@ -415,3 +415,22 @@ def test_sql_near_misses_of_quoting_and_numbers_are_flagged(tmp_path: Path, stat
     root = make_project(tmp_path / "demo", {"src/demo/db.py": source})
     report = check(root, no_import=True, select=["S003"])
     assert locations(report) == [("S003", "src/demo/db.py", 8)]
+
+
+def test_sql_formatted_in_test_helpers(tmp_path: Path) -> None:
+    """Test code formats the names of its own fixtures into SQL, as it sets a throw-away
+    SECRET_KEY (S001): no request reaches it. The same line in the app is still S003."""
+    helper = (
+        "def create_role(cur, name):\n"
+        '    cur.execute("CREATE ROLE %s LOGIN" % name)\n'
+        '    cur.execute(f"GRANT ALL ON DATABASE test TO {name}")\n'
+    )
+    files = {
+        "tests/utils.py": helper,
+        "tests/roles/test_roles.py": helper,
+        "src/demo/test_helpers.py": helper,
+        "src/demo/db.py": helper,
+    }
+    root = make_project(tmp_path / "demo", files)
+    report = check(root, no_import=True, select=["S003"])
+    assert locations(report) == [("S003", "src/demo/db.py", 2), ("S003", "src/demo/db.py", 3)]

@@ -5,8 +5,11 @@ Decisions a reader may question:
 * S001 (hard-coded ``SECRET_KEY``) ignores test code (``tests/``, ``test_*.py``,
   ``conftest.py``, and a configuration class that sets ``TESTING = True``): a throw-away
   key in a test configuration protects nothing and is the idiomatic way to test a Flask
-  app. S002 treats the same test code alike. A literal *fallback* (``os.environ.get("SECRET_KEY",
-  "dev")``, ``... or "dev"``) is flagged: in production it silently becomes the key.
+  app. S002 treats the same test code alike, and so does S003: test helpers format the
+  names of the fixtures they create (``"DROP ROLE %s" % self.role_name``) into SQL run
+  against a throw-away database, where no request reaches it. A literal *fallback*
+  (``os.environ.get("SECRET_KEY", "dev")``, ``... or "dev"``) is flagged: in production it
+  silently becomes the key.
 * S002 flags ``app.run(debug=True)`` anywhere, and ``DEBUG = True`` / ``app.debug = True``
   / ``config["DEBUG"] = True`` unless it is conditional (inside an ``if``), in test code, or
   in a scope named for development (``DevelopmentConfig``, ``config_dev.py``, ``local``).
@@ -583,7 +586,7 @@ class _PythonVisitor(_FastVisitor):
             self.add("S009", node, f"run(host={host!r}) serves on every interface.")
 
     def _check_sql(self, node: ast.Call, name: str) -> None:
-        if not node.args:
+        if not node.args or self.file.is_test:
             return
         arg = node.args[0]
         how = self._formatted(arg, node.lineno)
