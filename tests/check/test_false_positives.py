@@ -434,3 +434,34 @@ def test_sql_formatted_in_test_helpers(tmp_path: Path) -> None:
     root = make_project(tmp_path / "demo", files)
     report = check(root, no_import=True, select=["S003"])
     assert locations(report) == [("S003", "src/demo/db.py", 2), ("S003", "src/demo/db.py", 3)]
+
+
+def test_render_template_of_any_file_in_a_templates_folder(tmp_path: Path) -> None:
+    """render_template serves any file of a templates folder (SQL, CSS, JS rendered with
+    Jinja), and Jinja drops a leading "/" or "./" from a name."""
+    views = (
+        "from flask import render_template\n\n\ndef sql():\n"
+        '    render_template("sql/create.sql")\n'
+        '    render_template("css/node.css", colour="red")\n'
+        '    render_template("/index.html")\n'
+        '    render_template("./index.html")\n'
+        '    render_template("css/missing.css")\n'
+        '    return render_template("../index.html")\n'
+    )
+    page = '{% include "css/node.css" %}{% include "/index.html" %}{% include "sql/nope.sql" %}\n'
+    files = {
+        "src/demo/queries.py": views,
+        "src/demo/templates/sql/create.sql": "CREATE TABLE t (id INTEGER)\n",
+        "src/demo/templates/css/node.css": ".node { color: {{ colour }}; }\n",
+        "src/demo/templates/page.html": page,
+    }
+    root = make_project(tmp_path / "demo", files)
+    report = check(root, no_import=True, select=["T002", "T003"])
+    assert locations(report) == [
+        ("T003", "src/demo/queries.py", 9),
+        ("T003", "src/demo/queries.py", 10),
+        ("T002", "src/demo/templates/page.html", 1),
+    ]
+    assert "'sql/nope.sql'" in report.findings[2].message
+    # With the app imported its loader says the same.
+    assert locations(check(root, select=["T002", "T003"])) == locations(report)

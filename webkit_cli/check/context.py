@@ -316,6 +316,17 @@ class CheckContext:
             return True
         if self.facts is not None:
             return self.resolve_template(name) is not None
+        pieces = _template_pieces(name)
+        if pieces is None:
+            return False  # ".." or a backslash: Jinja's loaders find nothing
+        name = "/".join(pieces)
+        if name in self.template_names:
+            return True  # "/index.html", "./index.html": Jinja drops empty and "." pieces
+        if os.path.splitext(name)[1].lower() not in CHECK_TEMPLATE_SUFFIXES and any(  # noqa: PTH122
+            os.path.isfile(os.path.join(directory, *pieces))  # noqa: PTH113, PTH118
+            for directory in self.template_dirs
+        ):
+            return True  # render_template serves any file of the folder ("sql/create.sql")
         if "/" in name:
             # Without the app, an installed extension's blueprint templates are invisible
             # ("bootstrap/base.html"): a namespaced name whose folder the project does not
@@ -700,6 +711,18 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
             if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
                 dirs.setdefault(path, None)
     return list(dirs)
+
+
+def _template_pieces(name: str) -> list[str] | None:
+    """The folders and file of a template name as Jinja's ``split_template_path`` reads it:
+    empty and ``.`` pieces dropped; ``None`` for a name no file-system loader serves."""
+    pieces: list[str] = []
+    for piece in name.split("/"):
+        if os.sep in piece or (os.altsep and os.altsep in piece) or piece == os.pardir:
+            return None
+        if piece and piece != ".":
+            pieces.append(piece)
+    return pieces
 
 
 def _extension_folder(folder: str, modules: frozenset[str]) -> bool:
