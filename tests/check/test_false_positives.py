@@ -465,3 +465,25 @@ def test_render_template_of_any_file_in_a_templates_folder(tmp_path: Path) -> No
     assert "'sql/nope.sql'" in report.findings[2].message
     # With the app imported its loader says the same.
     assert locations(check(root, select=["T002", "T003"])) == locations(report)
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        # cookiecutter-flask: the blueprint's static folder is the app's, so the app's
+        # /static/<path:filename> serves every file the blueprint's would.
+        ("static", []),
+        ("../demo/static", []),
+        # A static folder of its own behind the app's /static: its files are never served.
+        ("public/static", ["R001"]),
+    ],
+)
+def test_blueprint_static_folder_shadowed_by_the_apps(
+    tmp_path: Path, folder: str, expected: list[str]
+) -> None:
+    blueprint = f'bp = Blueprint("main", __name__, static_folder="{folder}")'
+    views = VIEWS_PY.replace('bp = Blueprint("main", __name__)', blueprint)
+    files = {"src/demo/views.py": views, "src/demo/public/static/app.js": ""}
+    report = check(make_project(tmp_path / "demo", files), select=["R001"])
+    assert [f.code for f in report.findings] == expected
+    assert all("'main.static' is never reached" in f.message for f in report.findings)
