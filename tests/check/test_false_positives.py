@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.check.helpers import INIT_PY, PYPROJECT, VIEWS_PY, check, locations, make_project
+from tests.check.helpers import (
+    INIT_PY,
+    PYPROJECT,
+    VIEWS_PY,
+    check,
+    line_of,
+    locations,
+    make_project,
+)
 
 SAFE_PYTHON = '''\
 """Idioms that must not be flagged."""
@@ -487,3 +495,17 @@ def test_blueprint_static_folder_shadowed_by_the_apps(
     report = check(make_project(tmp_path / "demo", files), select=["R001"])
     assert [f.code for f in report.findings] == expected
     assert all("'main.static' is never reached" in f.message for f in report.findings)
+
+
+def test_static_filename_with_a_leading_slash(tmp_path: Path) -> None:
+    """url_for("static", filename="/favicon.ico") builds /static//favicon.ico, which
+    werkzeug redirects to /static/favicon.ico: the file is found (Flask-Admin's example)."""
+    views = VIEWS_PY + (
+        '\n\n@bp.route("/favicon.ico")\ndef favicon():\n'
+        '    return redirect(url_for("static", filename="/style.css"))\n'
+        '\n\n@bp.route("/logo.png")\ndef logo():\n'
+        '    return redirect(url_for("static", filename="/logo.png"))\n'
+    )
+    report = check(make_project(tmp_path / "demo", {"src/demo/views.py": views}), select=["L003"])
+    assert locations(report) == [("L003", "src/demo/views.py", line_of(views, "/logo.png", 2))]
+    assert "filename='/logo.png'" in report.findings[0].message
