@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.check.helpers import INIT_PY, PYPROJECT, VIEWS_PY, check, locations, make_project
+from tests.check.helpers import (
+    INIT_PY,
+    PYPROJECT,
+    VIEWS_PY,
+    check,
+    line_of,
+    locations,
+    make_project,
+)
 
 SAFE_PYTHON = '''\
 """Idioms that must not be flagged."""
@@ -250,6 +258,34 @@ def test_extension_templates_are_not_guessed_without_the_app(tmp_path: Path) -> 
     assert locations(check(root, no_import=True)) == [("T002", "src/demo/templates/item.html", 1)]
 
 
+def test_overrides_of_an_extensions_templates_without_the_app(tmp_path: Path) -> None:
+    """templates/admin/index.html overrides Flask-Admin's and extends its admin/master.html:
+    the admin/ folder beside ``flask_admin`` is the extension's, so its other names may be."""
+    page = "{% extends 'admin/master.html' %}\n"
+    files = {
+        "src/demo/admin.py": "import flask_security\nfrom flask_admin import Admin\n",
+        "src/demo/templates/admin/index.html": page,
+        "src/demo/templates/dash.html": page + "{% import 'admin/lib.html' as lib %}\n",
+        "src/demo/templates/security/login_user.html": "{% extends 'security/base.html' %}\n",
+    }
+    root = make_project(tmp_path / "demo", files)
+    assert check(root, no_import=True, select=["T002"]).findings == []
+    # A folder named for no imported extension is still the project's own: a typo is found.
+    admin = files.pop("src/demo/admin.py")
+    root = make_project(tmp_path / "p2", files)
+    assert locations(check(root, no_import=True, select=["T002"])) == [
+        ("T002", "src/demo/templates/admin/index.html", 1),
+        ("T002", "src/demo/templates/dash.html", 1),
+        ("T002", "src/demo/templates/dash.html", 2),
+        ("T002", "src/demo/templates/security/login_user.html", 1),
+    ]
+    files["src/demo/admin.py"] = admin
+    files["src/demo/templates/partials/a.html"] = "{% include 'partials/nope.html' %}\n"
+    root = make_project(tmp_path / "p3", files)
+    report = check(root, no_import=True, select=["T002"])
+    assert locations(report) == [("T002", "src/demo/templates/partials/a.html", 1)]
+
+
 def test_blueprint_template_folder_found_without_the_app(tmp_path: Path) -> None:
     admin = (
         "from flask import Blueprint, render_template\n\n"
@@ -320,3 +356,156 @@ def test_common_jinja_extensions_parse_without_the_app(tmp_path: Path) -> None:
     assert check(root, no_import=True).findings == []
     # The app's own environment decides when it is imported: it has none of these.
     assert [f.code for f in check(root).findings] == ["T001"]
+
+
+SAFE_SQL = """\
+from psycopg2.extensions import quote_ident
+from sqlalchemy import text
+
+
+def truncate(conn, engine, names):
+    quote = engine.dialect.identifier_preparer.quote
+    tables = ", ".join(quote(name) for name in names)
+    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def drop(conn, cur, name):
+    preparer = conn.dialect.identifier_preparer
+    conn.execute(text(f"DROP TABLE {preparer.quote(name)}"))
+    conn.execute(text("DROP SCHEMA %s" % conn.dialect.identifier_preparer.quote_schema(name)))
+    cur.execute(f"DROP TABLE {quote_ident(name, cur)}")
+
+
+def numbers(cur, pid, n, name):
+    cur.execute("KILL %d" % pid)
+    cur.execute("SELECT * FROM t WHERE n = %s LIMIT %d" % ("'x'", n))
+    cur.execute("SELECT * FROM t LIMIT %(n)d OFFSET %(o)d" % {"n": n, "o": n * 2})
+    cur.execute(f"SELECT * FROM t LIMIT {n:d} OFFSET {n * 2:05d}")
+    cur.execute("SELECT * FROM t LIMIT {:d} OFFSET {offset:d}".format(n, offset=n))
+    limit = "LIMIT %d" % n
+    cur.execute(f"SELECT * FROM t {limit}")
+    cur.execute("SELECT * FROM t WHERE n = ? LIMIT %i" % n, (name,))
+"""
+
+
+def test_quoted_identifiers_and_numbers_in_sql(tmp_path: Path) -> None:
+    """A table name cannot be a bound parameter: quoting it is the fix, as is ``%d``."""
+    root = make_project(tmp_path / "demo", {"src/demo/db.py": SAFE_SQL})
+    assert check(root, no_import=True, select=["S003"]).findings == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # quoted_name() formatted into a string is the bare name: SQLAlchemy quotes it only
+        # when it compiles the name itself.
+        'con.execute(text(f"SELECT * FROM {quoted_name(name, True)}"))',
+        # quotes written by hand do not escape a quote in the name
+        "con.execute(f'CREATE EXTENSION IF NOT EXISTS \"{name}\"')",
+        'con.execute(text(f"DROP TABLE {quote(name)}"))',  # urllib's quote
+        'con.execute(text(f"DROP TABLE {preparer.quote(name)}"))',  # an unknown preparer
+        'con.execute("SELECT * FROM t WHERE n = %s LIMIT %d" % (name, n))',
+        'con.execute("SELECT * FROM t WHERE n = \'%(n)s\' LIMIT %(l)d" % {"n": name, "l": n})',
+        'con.execute("SELECT * FROM t WHERE n = %c" % n)',
+        'con.execute(f"SELECT * FROM t WHERE n = {name:>10}")',
+        'con.execute(f"SELECT * FROM t WHERE n = {name!r:d}")',
+        'con.execute("SELECT * FROM t WHERE n = {} LIMIT {:d}".format(name, n))',
+        'con.execute("SELECT * FROM t WHERE n = {n} LIMIT {l:d}".format(n=name, l=n))',
+        'con.execute("SELECT * FROM t LIMIT {:d} {}".format(*args))',
+    ],
+)
+def test_sql_near_misses_of_quoting_and_numbers_are_flagged(tmp_path: Path, statement: str) -> None:
+    source = (
+        "from urllib.parse import quote\n\nfrom sqlalchemy import text\n"
+        "from sqlalchemy.sql import quoted_name\n\n\n"
+        f"def f(con, preparer, name, n, args):\n    {statement}\n"
+    )
+    root = make_project(tmp_path / "demo", {"src/demo/db.py": source})
+    report = check(root, no_import=True, select=["S003"])
+    assert locations(report) == [("S003", "src/demo/db.py", 8)]
+
+
+def test_sql_formatted_in_test_helpers(tmp_path: Path) -> None:
+    """Test code formats the names of its own fixtures into SQL, as it sets a throw-away
+    SECRET_KEY (S001): no request reaches it. The same line in the app is still S003."""
+    helper = (
+        "def create_role(cur, name):\n"
+        '    cur.execute("CREATE ROLE %s LOGIN" % name)\n'
+        '    cur.execute(f"GRANT ALL ON DATABASE test TO {name}")\n'
+    )
+    files = {
+        "tests/utils.py": helper,
+        "tests/roles/test_roles.py": helper,
+        "src/demo/test_helpers.py": helper,
+        "src/demo/db.py": helper,
+    }
+    root = make_project(tmp_path / "demo", files)
+    report = check(root, no_import=True, select=["S003"])
+    assert locations(report) == [("S003", "src/demo/db.py", 2), ("S003", "src/demo/db.py", 3)]
+
+
+def test_render_template_of_any_file_in_a_templates_folder(tmp_path: Path) -> None:
+    """render_template serves any file of a templates folder (SQL, CSS, JS rendered with
+    Jinja), and Jinja drops a leading "/" or "./" from a name."""
+    views = (
+        "from flask import render_template\n\n\ndef sql():\n"
+        '    render_template("sql/create.sql")\n'
+        '    render_template("css/node.css", colour="red")\n'
+        '    render_template("/index.html")\n'
+        '    render_template("./index.html")\n'
+        '    render_template("css/missing.css")\n'
+        '    return render_template("../index.html")\n'
+    )
+    page = '{% include "css/node.css" %}{% include "/index.html" %}{% include "sql/nope.sql" %}\n'
+    files = {
+        "src/demo/queries.py": views,
+        "src/demo/templates/sql/create.sql": "CREATE TABLE t (id INTEGER)\n",
+        "src/demo/templates/css/node.css": ".node { color: {{ colour }}; }\n",
+        "src/demo/templates/page.html": page,
+    }
+    root = make_project(tmp_path / "demo", files)
+    report = check(root, no_import=True, select=["T002", "T003"])
+    assert locations(report) == [
+        ("T003", "src/demo/queries.py", 9),
+        ("T003", "src/demo/queries.py", 10),
+        ("T002", "src/demo/templates/page.html", 1),
+    ]
+    assert "'sql/nope.sql'" in report.findings[2].message
+    # With the app imported its loader says the same.
+    assert locations(check(root, select=["T002", "T003"])) == locations(report)
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [
+        # cookiecutter-flask: the blueprint's static folder is the app's, so the app's
+        # /static/<path:filename> serves every file the blueprint's would.
+        ("static", []),
+        ("../demo/static", []),
+        # A static folder of its own behind the app's /static: its files are never served.
+        ("public/static", ["R001"]),
+    ],
+)
+def test_blueprint_static_folder_shadowed_by_the_apps(
+    tmp_path: Path, folder: str, expected: list[str]
+) -> None:
+    blueprint = f'bp = Blueprint("main", __name__, static_folder="{folder}")'
+    views = VIEWS_PY.replace('bp = Blueprint("main", __name__)', blueprint)
+    files = {"src/demo/views.py": views, "src/demo/public/static/app.js": ""}
+    report = check(make_project(tmp_path / "demo", files), select=["R001"])
+    assert [f.code for f in report.findings] == expected
+    assert all("'main.static' is never reached" in f.message for f in report.findings)
+
+
+def test_static_filename_with_a_leading_slash(tmp_path: Path) -> None:
+    """url_for("static", filename="/favicon.ico") builds /static//favicon.ico, which
+    werkzeug redirects to /static/favicon.ico: the file is found (Flask-Admin's example)."""
+    views = VIEWS_PY + (
+        '\n\n@bp.route("/favicon.ico")\ndef favicon():\n'
+        '    return redirect(url_for("static", filename="/style.css"))\n'
+        '\n\n@bp.route("/logo.png")\ndef logo():\n'
+        '    return redirect(url_for("static", filename="/logo.png"))\n'
+    )
+    report = check(make_project(tmp_path / "demo", {"src/demo/views.py": views}), select=["L003"])
+    assert locations(report) == [("L003", "src/demo/views.py", line_of(views, "/logo.png", 2))]
+    assert "filename='/logo.png'" in report.findings[0].message

@@ -316,13 +316,43 @@ class CheckContext:
             return True
         if self.facts is not None:
             return self.resolve_template(name) is not None
+        pieces = _template_pieces(name)
+        if pieces is None:
+            return False  # ".." or a backslash: Jinja's loaders find nothing
+        name = "/".join(pieces)
+        if name in self.template_names:
+            return True  # "/index.html", "./index.html": Jinja drops empty and "." pieces
+        if os.path.splitext(name)[1].lower() not in CHECK_TEMPLATE_SUFFIXES and any(  # noqa: PTH122
+            os.path.isfile(os.path.join(directory, *pieces))  # noqa: PTH113, PTH118
+            for directory in self.template_dirs
+        ):
+            return True  # render_template serves any file of the folder ("sql/create.sql")
         if "/" in name:
             # Without the app, an installed extension's blueprint templates are invisible
             # ("bootstrap/base.html"): a namespaced name whose folder the project does not
             # have is given the benefit of the doubt rather than reported.
             top = name.split("/", 1)[0]
-            return not any((directory / top).is_dir() for directory in self.template_dirs)
+            if not any((directory / top).is_dir() for directory in self.template_dirs):
+                return True
+            # Nor when the folder is named for an extension the code imports (admin/ beside
+            # flask_admin): it holds the project's overrides of a few of the extension's
+            # templates (templates/admin/index.html, as Flask-Admin's and Flask-Security's
+            # docs advise), which extend the others, which only the app's loader has.
+            return _extension_folder(top, self.extension_modules)
         return False
+
+    @cached_property
+    def extension_modules(self) -> frozenset[str]:
+        """The ``flask_*`` packages the project's modules import (``flask_admin``)."""
+        modules: set[str] = set()
+        for file in self.python_files:
+            result = self.file_results.get(file.rel)
+            if result is not None:
+                if file.error is None:
+                    modules.update(result.extracts.get("extension-imports", ()))
+            elif "flask_" in file.source and file.tree is not None:
+                modules.update(extension_imports(file.tree))
+        return frozenset(modules)
 
 
 def _stable(value: Any) -> Any:
@@ -681,6 +711,39 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
             if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
                 dirs.setdefault(path, None)
     return list(dirs)
+
+
+def _template_pieces(name: str) -> list[str] | None:
+    """The folders and file of a template name as Jinja's ``split_template_path`` reads it:
+    empty and ``.`` pieces dropped; ``None`` for a name no file-system loader serves."""
+    pieces: list[str] = []
+    for piece in name.split("/"):
+        if os.sep in piece or (os.altsep and os.altsep in piece) or piece == os.pardir:
+            return None
+        if piece and piece != ".":
+            pieces.append(piece)
+    return pieces
+
+
+def _extension_folder(folder: str, modules: frozenset[str]) -> bool:
+    """A template folder named for an imported extension: ``admin`` for ``flask_admin``,
+    ``bootstrap5`` for ``flask_bootstrap``, ``flask_user`` for itself."""
+    names = {folder, f"flask_{folder}", f"flask_{folder.rstrip('0123456789')}"}
+    return any(name in modules for name in names if name.startswith("flask_"))
+
+
+def extension_imports(tree: ast.Module) -> list[str]:
+    """The top-level ``flask_*`` modules a module imports (per-file, kept in the cache)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found.update(n.split(".", 1)[0] for n in names if n.startswith("flask_"))
+    return sorted(found)
 
 
 def template_folder_literals(tree: ast.Module) -> list[str]:

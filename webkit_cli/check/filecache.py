@@ -368,6 +368,10 @@ def _python_extracts(file: Any) -> dict[str, Any]:
         from webkit_cli.check.context import template_folder_literals
 
         extracts["template-folders"] = template_folder_literals(tree)
+    if "flask_" in source:
+        from webkit_cli.check.context import extension_imports
+
+        extracts["extension-imports"] = extension_imports(tree)
     return extracts
 
 

@@ -145,7 +145,10 @@ def _check_call(call: UrlForCall, endpoint: str, endpoints: Endpoints) -> Iterat
             )
     if call.filename is not None and (endpoint == "static" or endpoint.endswith(".static")):
         folder = endpoints.static_folder(endpoint)
-        if folder is not None and not (Path(folder) / call.filename).is_file():
+        # filename="/favicon.ico" builds /static//favicon.ico, which werkzeug (merge_slashes,
+        # its default) redirects to /static/favicon.ico; and Path(folder) / "/x" would be "/x".
+        name = call.filename.lstrip("/")
+        if folder is not None and not (Path(folder) / name).is_file():
             yield finding(
                 "L003",
                 call.file,

@@ -144,7 +144,8 @@ _RULES = [
          "Drop debug=True / DEBUG = True; use `webkit run` or FLASK_DEBUG=1 in development."),
     Rule("S003", "sql-string-formatting", E,
          "SQL built with string formatting is passed to execute() or text().",
-         "Use bound parameters: execute('... WHERE id = ?', (value,)) or text(':id')."),
+         "Use bound parameters: execute('... WHERE id = ?', (value,)) or text(':id'); "
+         "a table name: identifier_preparer.quote(name)."),
     Rule("S004", "safe-filter", W, "The |safe filter is applied to a non-literal value.",
          "Let autoescaping work, or sanitise the value and mark it safe in Python."),
     Rule("S005", "markup-non-literal", W, "Markup() wraps a value that is not a literal.",

@@ -5,13 +5,20 @@ Decisions a reader may question:
 * S001 (hard-coded ``SECRET_KEY``) ignores test code (``tests/``, ``test_*.py``,
   ``conftest.py``, and a configuration class that sets ``TESTING = True``): a throw-away
   key in a test configuration protects nothing and is the idiomatic way to test a Flask
-  app. S002 treats the same test code alike. A literal *fallback* (``os.environ.get("SECRET_KEY",
-  "dev")``, ``... or "dev"``) is flagged: in production it silently becomes the key.
+  app. S002 treats the same test code alike, and so does S003: test helpers format the
+  names of the fixtures they create (``"DROP ROLE %s" % self.role_name``) into SQL run
+  against a throw-away database, where no request reaches it. A literal *fallback*
+  (``os.environ.get("SECRET_KEY", "dev")``, ``... or "dev"``) is flagged: in production it
+  silently becomes the key.
 * S002 flags ``app.run(debug=True)`` anywhere, and ``DEBUG = True`` / ``app.debug = True``
   / ``config["DEBUG"] = True`` unless it is conditional (inside an ``if``), in test code, or
   in a scope named for development (``DevelopmentConfig``, ``config_dev.py``, ``local``).
 * S003 follows a variable back to its assignments in the same function, so
-  ``q = f"..."; cur.execute(q)`` is caught as well as the inline form.
+  ``q = f"..."; cur.execute(q)`` is caught as well as the inline form. It accepts what
+  cannot carry text: a number (``"KILL %d" % pid``, ``f"LIMIT {n:d}"``) and an identifier
+  quoted by the dialect (``engine.dialect.identifier_preparer.quote(name)``), since no
+  driver binds a table name as a parameter. ``quoted_name(name, True)`` is not accepted:
+  formatted into a string it is the bare name, quoted only when SQLAlchemy compiles it.
 """
 
 from __future__ import annotations
@@ -125,6 +132,65 @@ def _sets_testing(node: ast.ClassDef) -> bool:
 _CONSTANT_NAME = re.compile(r"^_?[A-Z][A-Z0-9_]*$")
 _SAFE_CALLS = frozenset({"int", "float", "len", "bool", "abs", "round"})
 TRUSTED = "trusted"
+#: What S003 accepts for an identifier, which no driver can bind as a parameter: the
+#: methods of SQLAlchemy's ``IdentifierPreparer`` that quote (and escape) a name ...
+_QUOTE_METHODS = frozenset({
+    "quote", "quote_identifier", "quote_schema", "format_table", "format_column",
+    "format_schema", "format_index", "format_constraint", "format_sequence", "format_label",
+})  # fmt: skip
+#: ... reached through the attributes that hold one (``engine.dialect.identifier_preparer``,
+#: a compiler's ``self.preparer``), and functions that quote a name (psycopg2's)
+_PREPARER_ATTRS = frozenset({"identifier_preparer", "preparer"})
+_QUOTE_FUNCTIONS = frozenset({"quote_ident"})
+#: %-conversions and format-spec types that print a number or raise: ``"KILL %d" % pid``
+_NUMERIC_PERCENT = frozenset("diouxXeEfFgG")
+_NUMERIC_SPEC = frozenset("bdoxXneEfFgG%")
+_PERCENT_SPEC = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?[#0 +-]*(?P<width>\*|\d+)?(?:\.(?P<precision>\*|\d+))?"
+    r"[hlL]?(?P<type>.?)",
+    re.DOTALL,
+)
+
+
+def _numeric_spec(spec: str | None) -> bool:
+    """A format spec (``"d"``, ``"08.2f"``) whose output can only be a number."""
+    return bool(spec) and "{" not in spec and spec[-1] in _NUMERIC_SPEC  # type: ignore[operator,index]
+
+
+def _percent_fields(template: str) -> list[tuple[str | None, bool]] | None:
+    """(mapping key, prints only a number) per conversion of a %-template; ``None`` when a
+    ``*`` width takes a value of its own (then values and conversions cannot be paired)."""
+    fields: list[tuple[str | None, bool]] = []
+    for match in _PERCENT_SPEC.finditer(template):
+        if match["type"] == "%":
+            continue
+        if "*" in (match["width"], match["precision"]):
+            return None
+        fields.append((match["key"], match["type"] in _NUMERIC_PERCENT))
+    return fields
+
+
+def _format_fields(template: str) -> list[tuple[str, bool]] | None:
+    """(argument, prints only a number) per field of a ``str.format`` template, the
+    argument as ``"0"`` or ``"name"``; ``None`` if the template cannot be paired with them."""
+    import string
+
+    fields: list[tuple[str, bool]] = []
+    auto = 0
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if spec and "{" in spec:
+            return None  # a nested field takes an argument of its own
+        key = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if key == "":
+            key, auto = str(auto), auto + 1
+        fields.append((key, conversion is None and _numeric_spec(spec)))
+    return fields
 
 
 #: Nodes that hold no node a visitor method is written for: neither walked nor dispatched.
@@ -186,6 +252,9 @@ class _PythonVisitor(_FastVisitor):
         self.assignments: list[dict[str, list[tuple[int, str | None]]]] = [{}]
         #: (variable, first line) of an assignment -> its last line
         self.spans: dict[tuple[str, int], int] = {}
+        #: per function scope: variable -> "preparer" (an IdentifierPreparer) or "quote" (its
+        #: quoting method), for ``quote = engine.dialect.identifier_preparer.quote``
+        self.quoting: list[dict[str, str]] = [{}]
         #: lines where another tool's suppression (ruff's noqa for S608) waives S003: the SQL
         #: is often built on one line and executed on another, and ruff flags the building
         self.sql_waived = {
@@ -205,9 +274,11 @@ class _PythonVisitor(_FastVisitor):
         saved_if, self.if_depth = self.if_depth, 0 if new_vars else self.if_depth
         if new_vars:
             self.assignments.append({})
+            self.quoting.append({})
         self.generic_visit(node)
         if new_vars:
             self.assignments.pop()
+            self.quoting.pop()
         self.if_depth = saved_if
         self.scopes.pop()
 
@@ -263,6 +334,7 @@ class _PythonVisitor(_FastVisitor):
             if isinstance(target, ast.Name):
                 self._remember(target.id, node.lineno, self._kind(node.value, node.lineno))
                 self.spans[(target.id, node.lineno)] = node.end_lineno or node.lineno
+                self._remember_quoting(target.id, node.value)
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
@@ -289,6 +361,32 @@ class _PythonVisitor(_FastVisitor):
             if _is_str(key):
                 self._check_setting(key.value, value, value)  # type: ignore[union-attr]
         self.generic_visit(node)
+
+    def _remember_quoting(self, name: str, value: ast.AST) -> None:
+        if self._is_preparer(value):
+            self.quoting[-1][name] = "preparer"
+        elif self._is_quote_function(value):
+            self.quoting[-1][name] = "quote"
+        else:
+            self.quoting[-1].pop(name, None)
+
+    def _quoting(self, name: str) -> str | None:
+        return self.quoting[-1].get(name) or self.quoting[0].get(name)
+
+    def _is_preparer(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr in _PREPARER_ATTRS
+        return isinstance(node, ast.Name) and self._quoting(node.id) == "preparer"
+
+    def _is_quote_function(self, func: ast.AST) -> bool:
+        """``preparer.quote``, ``quote_ident``, or a name bound to one of them."""
+        if isinstance(func, ast.Attribute):
+            if func.attr in _QUOTE_FUNCTIONS:
+                return True
+            return func.attr in _QUOTE_METHODS and self._is_preparer(func.value)
+        if isinstance(func, ast.Name):
+            return func.id in _QUOTE_FUNCTIONS or self._quoting(func.id) == "quote"
+        return False
 
     def _remember(self, name: str, line: int, kind: str | None) -> None:
         self.assignments[-1].setdefault(name, []).append((line, kind))
@@ -331,15 +429,17 @@ class _PythonVisitor(_FastVisitor):
         if isinstance(node, ast.GeneratorExp | ast.ListComp):
             return self._trusted(node.elt, line)
         if isinstance(node, ast.JoinedStr):
-            return all(
-                self._trusted(v.value, line)
-                for v in node.values
-                if isinstance(v, ast.FormattedValue)
-            )
+            return self._formatted(node, line) is None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_str(node.left):
+            return self._formatted(node, line) is None  # "LIMIT %d" % n
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name) and func.id in _SAFE_CALLS:
                 return True
+            if self._is_quote_function(func):
+                return True  # a quoted identifier: preparer.quote(name)
+            if isinstance(func, ast.Attribute) and func.attr == "format" and _is_str(func.value):
+                return self._formatted(node, line) is None
             if isinstance(func, ast.Attribute) and func.attr == "join" and _is_str(func.value):
                 return all(self._trusted(arg, line) for arg in node.args)
         return False
@@ -347,12 +447,11 @@ class _PythonVisitor(_FastVisitor):
     def _formatted(self, node: ast.AST | None, line: int) -> str | None:
         """How ``node`` formats a non-trusted value into a string, or ``None``."""
         if isinstance(node, ast.JoinedStr):
-            values = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
-            return "an f-string" if any(not self._trusted(v, line) for v in values) else None
+            fields = [v for v in node.values if isinstance(v, ast.FormattedValue)]
+            return "an f-string" if any(not self._fvalue_safe(v, line) for v in fields) else None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and _is_str(node.left):
-            right = node.right
-            values = list(right.values) if isinstance(right, ast.Dict) else [right]
-            values = [v for v in values if v is not None]
+            template = node.left.value  # type: ignore[attr-defined]
+            values = self._percent_values(template, node.right)
             return "%-formatting" if any(not self._trusted(v, line) for v in values) else None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             parts = _flatten_add(node)
@@ -371,9 +470,65 @@ class _PythonVisitor(_FastVisitor):
             and node.func.attr == "format"
             and _is_str(node.func.value)
         ):
-            values = [*node.args, *(kw.value for kw in node.keywords)]
+            template = node.func.value.value  # type: ignore[attr-defined]
+            values = self._format_values(template, node)
             return "str.format()" if any(not self._trusted(v, line) for v in values) else None
         return None
+
+    def _fvalue_safe(self, value: ast.FormattedValue, line: int) -> bool:
+        """``{name}`` of a trusted value, or ``{n:d}``: a number whatever ``n`` holds."""
+        if self._trusted(value.value, line):
+            return True
+        spec = value.format_spec
+        if value.conversion != -1 or not isinstance(spec, ast.JoinedStr):
+            return False
+        if not all(_is_str(part) for part in spec.values):
+            return False
+        return _numeric_spec("".join(part.value for part in spec.values))  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _percent_values(template: str, right: ast.AST) -> list[ast.AST]:
+        """The values of ``template % right`` that may print as text (not ``%d``)."""
+        fields = _percent_fields(template)
+        values: list[ast.AST] = list(right.values) if isinstance(right, ast.Dict) else [right]
+        if fields is None:
+            return values
+        if all(numeric for _key, numeric in fields):
+            return []
+        positional = not any(key is not None for key, _numeric in fields)
+        starred = isinstance(right, ast.Tuple) and any(
+            isinstance(e, ast.Starred) for e in right.elts
+        )
+        if isinstance(right, ast.Tuple) and positional and not starred:
+            pairs = zip(right.elts, fields, strict=False)
+            return [elt for elt, (_key, numeric) in pairs if not numeric]
+        if isinstance(right, ast.Dict) and not positional:
+            by_key = {
+                key.value: value
+                for key, value in zip(right.keys, right.values, strict=True)
+                if isinstance(key, ast.Constant)
+            }
+            if None not in right.keys and all(key in by_key for key, _numeric in fields):
+                return [by_key[key] for key, numeric in fields if not numeric]
+        return values
+
+    @staticmethod
+    def _format_values(template: str, call: ast.Call) -> list[ast.AST]:
+        """The arguments of ``template.format(...)`` that may print as text (not ``{:d}``)."""
+        every: list[ast.AST] = [*call.args, *(kw.value for kw in call.keywords)]
+        fields = _format_fields(template)
+        if fields is None:
+            return every
+        if all(numeric for _key, numeric in fields):
+            return []
+        by_key: dict[str, ast.AST] = {str(i): arg for i, arg in enumerate(call.args)}
+        by_key.update((kw.arg, kw.value) for kw in call.keywords if kw.arg is not None)
+        unpacked = any(isinstance(a, ast.Starred) for a in call.args) or any(
+            kw.arg is None for kw in call.keywords
+        )
+        if unpacked or not all(key in by_key for key, _numeric in fields):
+            return every
+        return [by_key[key] for key, numeric in fields if not numeric]
 
     # calls -------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
@@ -431,7 +586,7 @@ class _PythonVisitor(_FastVisitor):
             self.add("S009", node, f"run(host={host!r}) serves on every interface.")
 
     def _check_sql(self, node: ast.Call, name: str) -> None:
-        if not node.args:
+        if not node.args or self.file.is_test:
             return
         arg = node.args[0]
         how = self._formatted(arg, node.lineno)

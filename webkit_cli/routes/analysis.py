@@ -25,6 +25,7 @@ from webkit_cli.routes.model import (
     callable_name,
     collect_routes,
     def_line,
+    is_flask_static_lambda,
     unwrap_view,
 )
 
@@ -48,7 +49,7 @@ def find_problems(app: Any, routes: Sequence[RouteInfo] | None = None) -> list[R
     keys = _match_keys(url_map, routes)
     aliases = _url_aliases(app, routes, keys)
     problems: list[RouteProblem] = []
-    problems.extend(_duplicates(routes, keys, aliases))
+    problems.extend(_duplicates(routes, keys, aliases, _static_folders(app, routes)))
     problems.extend(_signature_problems(app, rules, routes))
     problems.extend(_slash_conflicts(routes, keys))
     problems.extend(_missing_views(app, routes, aliases))
@@ -151,8 +152,31 @@ def _url_aliases(
     return aliases
 
 
+def _static_folders(app: Any, routes: Sequence[RouteInfo]) -> dict[str, str]:
+    """Endpoint -> real path of the folder, for the routes that serve a static folder: the
+    app's (Flask's ``static`` lambda) and each blueprint's (its ``send_static_file``)."""
+    view_functions = getattr(app, "view_functions", None)
+    if not isinstance(view_functions, Mapping):
+        return {}
+    folders: dict[str, str] = {}
+    for route in routes:
+        if route.endpoint != "static" and not route.endpoint.endswith(".static"):
+            continue
+        view = view_functions.get(route.endpoint)
+        owner = getattr(view, "__self__", None)
+        if getattr(view, "__name__", None) != "send_static_file" or owner is None:
+            owner = app if route.endpoint == "static" and is_flask_static_lambda(view) else None
+        folder = getattr(owner, "static_folder", None) if owner is not None else None
+        if isinstance(folder, str):
+            folders[route.endpoint] = os.path.realpath(folder)
+    return folders
+
+
 def _duplicates(
-    routes: Sequence[RouteInfo], keys: Sequence[tuple[str, str]], aliases: set[int]
+    routes: Sequence[RouteInfo],
+    keys: Sequence[tuple[str, str]],
+    aliases: set[int],
+    static_folders: Mapping[str, str],
 ) -> list[RouteProblem]:
     groups: dict[tuple[str, str, bool], list[RouteInfo]] = {}
     for index, (route, (domain, rule)) in enumerate(zip(routes, keys, strict=True)):
@@ -169,6 +193,11 @@ def _duplicates(
         for i, later in enumerate(group):
             for earlier in group[:i]:
                 if earlier.endpoint == later.endpoint:
+                    continue
+                folder = static_folders.get(earlier.endpoint)
+                if folder is not None and static_folders.get(later.endpoint) == folder:
+                    # Blueprint("public", __name__, static_folder="../static") without a
+                    # url_prefix (cookiecutter-flask): the app's /static serves the same files.
                     continue
                 shared = _overlap(earlier, later)
                 if not shared:

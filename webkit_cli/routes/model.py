@@ -115,7 +115,7 @@ def collect_routes(app: Any) -> list[RouteInfo]:
             # werkzeug allows any object as endpoint; a callable is then the view itself.
             view = raw_endpoint if callable(raw_endpoint) else None
             endpoint = callable_name(raw_endpoint) if view is not None else str(raw_endpoint)
-        if endpoint == "static" and _is_flask_static_lambda(view):
+        if endpoint == "static" and is_flask_static_lambda(view):
             # Flask serves its static folder through a lambda in Flask.__init__; name what
             # it calls instead, like blueprints' static routes already show.
             view = getattr(type(app), "send_static_file", view)
@@ -159,7 +159,7 @@ def _make_route(values: dict[str, Any]) -> RouteInfo:
     return route
 
 
-def _is_flask_static_lambda(view: Any) -> bool:
+def is_flask_static_lambda(view: Any) -> bool:
     return (
         getattr(view, "__name__", None) == "<lambda>"
         and getattr(view, "__module__", "").startswith("flask.")
