@@ -29,7 +29,21 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"]
+#: Launched as the tests launch it (tests/chromium.sh merges the --disable-features switches,
+#: Playwright's own and ours: Chromium heeds only the last one). Without the omnibox's web-UI
+#: popup each page does not start a hidden renderer of its own.
+CHROMIUM_LAUNCHER = ROOT / "tests" / "chromium.sh"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup",
+]
 DEFAULT_FOLDER = (
     Path("/work/coord/screens")
     if Path("/work/coord").is_dir()
@@ -230,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
     failures = 0
     with tempfile.TemporaryDirectory(prefix="webkit-screens-") as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM_LAUNCHER), args=CHROMIUM_ARGS)
         for template in args.only:
             project = generate(template, Path(tmp))
             env = child_env(
