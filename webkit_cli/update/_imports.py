@@ -90,10 +90,10 @@ def carry_added_imports(ours: bytes, base: bytes, theirs: bytes, merge: Merge) -
     # (every base name kept, some added): anything else is the user's own rewrite.
     carried: list[tuple[_Import, tuple[str, ...]]] = []
     for key, mine in in_ours.items():
-        theirs_base = in_base.get(key, [])
-        if len(mine) != 1 or len(theirs_base) != 1:
+        olds = in_base.get(key, [])
+        if len(mine) != 1 or len(olds) != 1:
             continue
-        old, new = theirs_base[0], mine[0]
+        old, new = olds[0], mine[0]
         added = tuple(n for n in new.names if n not in old.names)
         if added and set(old.names) <= set(new.names):
             carried.append((new, added))
