@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 import shutil
 import subprocess
 import traceback
@@ -197,6 +198,34 @@ def test_no_migration_writes_none(site: Path) -> None:
         "0002_accounts.py",
     ]
     assert "db upgrade" not in result.stdout
+
+
+def test_a_project_older_than_its_templates_generator_is_told_to_update_first(
+    tmp_path: Path,
+) -> None:
+    """Templates 1.0.0 and 1.1.0 had no generator, and what today's writes needs 1.2.0's
+    app (migrations, the id converter): with --no-migration it wrote files whose tests
+    failed to import."""
+    from webkit_cli.scaffold.engine import create_project
+    from webkit_cli.scaffold.template import load_template
+    from webkit_cli.update.releases import _extract_zip, archive_path
+
+    archive = archive_path("site", "1.0.0")
+    assert archive is not None
+    _extract_zip(archive, tmp_path / "release")
+    project = tmp_path / "old"
+    create_project(template=load_template(tmp_path / "release" / "site"), target=project)
+    pyproject = project / "pyproject.toml"
+    # As that webkit recorded a built-in template: no source folder.
+    pyproject.write_text(re.sub(r'(?m)^source = ".*"\n', "", pyproject.read_text()))
+    before = snapshot(project)
+    result = webkit("generate", "resource", "post", "title:str", "--no-migration", cwd=project)
+    assert_refused(
+        result,
+        "at template site 1.0.0, which had no 'resource' generator (it came with site 1.2.0",
+    )
+    assert "update the project first with 'webkit update'" in " ".join(result.stderr.split())
+    assert snapshot(project) == before
 
 
 def test_a_failed_write_restores_the_project(site: Path) -> None:

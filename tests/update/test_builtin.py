@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import difflib
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.update.conftest import commit_all, git, snapshot
+from webkit_cli.cli import cli
 from webkit_cli.scaffold.engine import create_project
 from webkit_cli.scaffold.template import (
     builtin_template_names,
@@ -163,6 +167,45 @@ def test_a_1_0_0_project_with_local_edits_updates_to_the_current_template(
             and merged.replace(text + "\n", "", 1) == fresh.pop(rel).decode()
         ), rel
     assert [rel for rel in updated if updated[rel] != fresh[rel]] == []
+
+
+def _generate(project: Path, *args: str) -> None:
+    """``webkit generate resource ARGS`` in ``project``, in this process, then committed."""
+    with contextlib.chdir(project):
+        result = CliRunner().invoke(cli, ["generate", "resource", *args])
+    assert result.exit_code == 0, result.output
+    commit_all(project, f"generate {args[0]}")
+
+
+def test_resources_generated_at_1_2_0_update_without_a_conflict_in_the_factory(
+    tmp_path: Path,
+) -> None:
+    """1.2.0 imports the project's modules at the top of __init__.py, where generate adds
+    each resource's; 1.3.0 moved that import into create_app(). Those are webkit's own
+    edits: the update carries the added names into the moved import, no conflict."""
+    project = _project_from_release("site", "1.2.0", tmp_path)
+    _generate(project, "author", "name:str:required", "email:email:unique")
+    _generate(project, "post", "title:str", "body:text")
+
+    result = update_project(project_dir=project, verify=False)
+
+    assert [c.path.as_posix() for c in result.plan.conflicts] == []
+    assert result.applied
+    init = project / "src" / "proj" / "__init__.py"
+    tree = ast.parse(init.read_text())
+    assert not [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 1]
+    factory = next(n for n in tree.body if isinstance(n, ast.FunctionDef))
+    assert factory.name == "create_app"
+    names = {
+        alias.name
+        for n in factory.body
+        if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module is None
+        for alias in n.names
+    }
+    assert {"authors", "posts", "views", "auth"} <= names
+    text = init.read_text()
+    assert "app.register_blueprint(authors.bp)" in text
+    assert "app.register_blueprint(posts.bp)" in text
 
 
 @pytest.mark.parametrize("name", TEMPLATES)

@@ -168,3 +168,85 @@ def test_files_only_the_project_has_are_never_touched(merger: LineMerger) -> Non
     mine = PurePosixPath("mine.py")
     changes = merge_trees({P: BASE}, {P: BASE, mine: b"x"}, {P: BASE}, {}, merger)
     assert [c.path for c in changes] == [P]
+
+
+#: A factory module as a 1.2.0 template wrote it (its modules imported at the top) and as
+#: 1.3.0 writes it (the imports moved into the factory, the same names).
+INIT = PurePosixPath("src/pkg/__init__.py")
+FACTORY_TOP = b"""\
+from flask import Flask
+
+from . import auth, views
+from .config import load
+
+csrf = 1
+
+
+def create_app() -> Flask:
+    app = Flask(__name__)
+    app.register_blueprint(views.bp)
+    return app
+"""
+FACTORY_INSIDE = b"""\
+from flask import Flask
+
+csrf = 1
+
+
+def create_app() -> Flask:
+    # Imported here, so importing the package loads none of them.
+    from . import auth, views
+    from .config import load
+
+    app = Flask(__name__)
+    app.register_blueprint(views.bp)
+    return app
+"""
+
+
+def _generated(factory: bytes, line: bytes, *modules: bytes) -> bytes:
+    """``factory`` after ``webkit generate resource`` for each module: its name added to
+    ``line`` (the ``from . import`` statement) and its blueprint registered."""
+    names = sorted([*line.split(b"import ")[1].split(b", "), *modules])
+    out = factory.replace(line, line.split(b"import ")[0] + b"import " + b", ".join(names))
+    for module in modules:
+        out = out.replace(
+            b"    return app\n", b"    app.register_blueprint(%s.bp)\n    return app\n" % module
+        )
+    return out
+
+
+def test_names_generate_added_to_an_import_the_template_moved_are_carried_there(
+    merger: LineMerger,
+) -> None:
+    """webkit's own edits on both sides (generate's import names, the template moving the
+    import) are no conflict: the user edited nothing the template changed."""
+    ours = _generated(FACTORY_TOP, b"from . import auth, views", b"authors", b"posts")
+    change = merge_file(INIT, FACTORY_TOP, ours, FACTORY_INSIDE, merger)
+    assert change.outcome is Outcome.MERGED, change.data
+    assert change.data == _generated(
+        FACTORY_INSIDE, b"    from . import auth, views", b"authors", b"posts"
+    )
+
+
+def test_an_import_the_user_rewrote_where_the_template_moved_it_still_conflicts(
+    merger: LineMerger,
+) -> None:
+    """A name taken out of the import (the user's edit of the moved line) stays git's
+    conflict, with its markers."""
+    ours = FACTORY_TOP.replace(b"from . import auth, views", b"from . import views")
+    change = merge_file(INIT, FACTORY_TOP, ours, FACTORY_INSIDE, merger)
+    assert change.outcome is Outcome.CONFLICT
+    assert change.data is not None and b"<<<<<<< project\nfrom . import views\n" in change.data
+
+
+def test_added_names_with_a_true_conflict_elsewhere_keep_the_whole_conflict(
+    merger: LineMerger,
+) -> None:
+    ours = _generated(FACTORY_TOP, b"from . import auth, views", b"authors").replace(
+        b"csrf = 1", b"csrf = 2"
+    )
+    theirs = FACTORY_INSIDE.replace(b"csrf = 1", b"csrf = 3")
+    change = merge_file(INIT, FACTORY_TOP, ours, theirs, merger)
+    assert change.outcome is Outcome.CONFLICT
+    assert change.data is not None and b"<<<<<<< project\n" in change.data

@@ -160,6 +160,25 @@ def _check_new_resource(info: ProjectInfo, names: ResourceNames) -> None:
         )
 
 
+def _check_template_version(info: ProjectInfo, generator: Generator) -> None:
+    """A built-in generator writes code for the template versions that shipped it (their
+    migrations, helpers and URL converters): an older project gets broken files."""
+    from webkit_cli.generate.generator import builtin_generator_since
+    from webkit_cli.update.releases import version_key
+
+    if info.template_source is not None:
+        return  # a template folder or git URL: its generators are its own
+    since = builtin_generator_since(info.template, generator.name)
+    if since is None or version_key(info.template_version) >= version_key(since):
+        return
+    raise GenerateError(
+        f"The project is at template {info.template} {info.template_version}, which had no "
+        f"{generator.name!r} generator (it came with {info.template} {since}, and what it "
+        "writes needs that version's app and migrations): update the project first with "
+        "'webkit update', then run this command again. Nothing was written."
+    )
+
+
 def build_context(
     info: ProjectInfo, names: ResourceNames, fields: list[Field], **extra: Any
 ) -> dict[str, Any]:
@@ -189,6 +208,7 @@ def plan_generate(
     from webkit_cli.scaffold.render import Renderer, iter_render
     from webkit_cli.scaffold.template import Template
 
+    _check_template_version(info, generator)
     names = resource_names(name)
     _check_new_resource(info, names)
     fields = _resolve_refs(info, names, parse_fields(specs))

@@ -183,3 +183,21 @@ def template_root_for(template: str, source: str | None) -> Path:
             f"The project's template {template!r}{where} is not installed or not found, so "
             "its generators are not either."
         ) from None
+
+
+def builtin_generator_since(template: str, generator: str) -> str | None:
+    """The first released version of the built-in ``template`` that shipped ``generator``
+    (in its own folder or a base's), read from the release archives; None when none did."""
+    import zipfile
+
+    from webkit_cli.update.releases import BuiltinSource, archive_path
+
+    suffix = f"/{GENERATORS_DIR}/{generator}/generator.toml"
+    for version in BuiltinSource(template).versions():
+        path = archive_path(template, version)
+        if path is None or not path.is_file():
+            continue
+        with zipfile.ZipFile(path) as archive:
+            if any(member.endswith(suffix) for member in archive.namelist()):
+                return version
+    return None

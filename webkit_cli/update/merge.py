@@ -206,6 +206,20 @@ def merge_file(
     merged, conflicts = merger.merge(ours, base or b"", theirs)
     if conflicts == 0:
         return FileChange(path, Outcome.MERGED, ours, merged, mode)
+    if base is not None and path.suffix == ".py":
+        # Imported here: it loads the generators' edits (14 ms), which few merges need.
+        from webkit_cli.update._imports import carry_added_imports
+
+        carried = carry_added_imports(ours, base, theirs, merger.merge)
+        if carried is not None:
+            return FileChange(
+                path,
+                Outcome.MERGED,
+                ours,
+                carried,
+                mode,
+                note="the names the project added to an import are in its new place",
+            )
     if conflict_style == "rej":
         kept, _ = merger.merge(ours, base or b"", theirs, favor="ours")
         wanted, _ = merger.merge(ours, base or b"", theirs, favor="theirs")
