@@ -3,6 +3,7 @@ sleeps in the kernel instead of waking at every step."""
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -150,6 +151,32 @@ def test_a_file_is_settled_once_closed_after_writing(tmp_path: Path) -> None:
         (tmp_path / "pkg").mkdir()  # a new folder: its files are yet to come
         notify.read()
         assert not notify.settled()
+    finally:
+        notify.close()
+
+
+def test_a_file_is_being_written_until_closed_but_a_new_link_is_not(tmp_path: Path) -> None:
+    """A symlink or a hard link gets no close event: its burst must not wait for one."""
+    (tmp_path / "base.html").write_text("<p>\n")
+    notify = _inotify.Inotify()
+    try:
+        notify.add(tmp_path)
+        with (tmp_path / "page.html").open("w") as stream:
+            notify.read()
+            assert notify.writing(lambda path: True)  # created, still open
+            stream.write("<p>\n")
+            stream.flush()
+            notify.read()
+            assert notify.writing(lambda path: True)  # written, still open
+            assert not notify.writing(lambda path: not path.endswith("page.html"))
+        notify.read()
+        assert not notify.writing(lambda path: True)  # closed
+        for link in (os.symlink, os.link):
+            notify.forget()
+            link(tmp_path / "base.html", tmp_path / f"{link.__name__}.html")
+            notify.read()
+            assert notify.last, link  # the link's creation was seen ...
+            assert not notify.writing(lambda path: True), link  # ... and is complete
     finally:
         notify.close()
 

@@ -16,6 +16,7 @@ import ctypes.util
 import errno
 import os
 import select
+import stat
 import struct
 import sys
 import time
@@ -110,7 +111,7 @@ class Inotify:
         """True while a file seen since :meth:`forget` for which ``matters`` holds was
         created or written and not closed since."""
         return any(
-            mask & WRITING and not mask & IN_ISDIR and matters(path)
+            mask & WRITING and not mask & IN_ISDIR and matters(path) and _open(path, mask)
             for path, mask in self.last.items()
         )
 
@@ -159,6 +160,18 @@ class Inotify:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+def _open(path: str, mask: int) -> bool:
+    """Whether a file whose last event is ``mask`` may still be open for writing. A symlink
+    or a hard link is created whole (IN_CREATE and nothing after it, no close to wait for)."""
+    if mask & IN_MODIFY:
+        return True
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False  # gone already: nothing is being written there
+    return not stat.S_ISLNK(info.st_mode) and info.st_nlink == 1
 
 
 def watch(
