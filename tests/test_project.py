@@ -17,6 +17,7 @@ from tests.conftest import build_file_tree
 from webkit_cli.errors import AppImportError, NoAppError, ProjectError
 from webkit_cli.project import (
     AppSource,
+    EnvSetting,
     ProjectContext,
     find_project,
     flask_debug,
@@ -161,6 +162,26 @@ def test_flask_debug_from_flaskenv(tmp_path: Path) -> None:
     off = flask_debug(project, {"FLASK_DEBUG": "0"})
     assert off is not None and off.origin == "environment" and not is_flask_debug_on(off)
     assert flask_debug(find_project(build_file_tree(tmp_path / "none", {"README": ""})), {}) is None
+
+
+def test_flask_env_decides_flask_debug_for_flask_before_2_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bluelog: FLASK_ENV=development in .flaskenv, on Flask 2.2 the app runs in debug."""
+    import webkit_cli.project
+
+    project = find_project(webkit_project(tmp_path, None, {".flaskenv": "FLASK_ENV=development\n"}))
+    monkeypatch.setattr(webkit_cli.project, "_flask_reads_flask_env", lambda: True)
+    setting = flask_debug(project, {})
+    assert setting is not None and (setting.name, setting.origin) == ("FLASK_ENV", ".flaskenv")
+    assert is_flask_debug_on(setting)
+    assert not is_flask_debug_on(flask_debug(project, {"FLASK_ENV": "production"}))
+    # FLASK_DEBUG, wherever it is set, still decides first.
+    assert flask_debug(project, {"FLASK_DEBUG": "0"}) == EnvSetting(
+        "FLASK_DEBUG", "0", "environment"
+    )
+    monkeypatch.setattr(webkit_cli.project, "_flask_reads_flask_env", lambda: False)
+    assert flask_debug(project, {}) is None
 
 
 def test_context_finds_the_app_from_flaskenv(tmp_path: Path) -> None:

@@ -248,13 +248,36 @@ def resolve_app_target(
 def flask_debug(
     project: Project, environ: Mapping[str, str] | None = None, *, dotenv: bool = True
 ) -> EnvSetting | None:
-    """``FLASK_DEBUG`` as Flask will read it in the app (environment, ``.env``, ``.flaskenv``)."""
-    return lookup_setting(project, "FLASK_DEBUG", environ, dotenv=dotenv)
+    """``FLASK_DEBUG`` as Flask will read it in the app (environment, ``.env``, ``.flaskenv``).
+
+    Without it, Flask before 2.3 turns debug on for ``FLASK_ENV=development`` (Bluelog's
+    ``.flaskenv``): then that setting, which decides.
+    """
+    setting = lookup_setting(project, "FLASK_DEBUG", environ, dotenv=dotenv)
+    if setting is None and _flask_reads_flask_env():
+        return lookup_setting(project, "FLASK_ENV", environ, dotenv=dotenv)
+    return setting
+
+
+def _flask_reads_flask_env() -> bool:
+    """True for an installed Flask older than 2.3, whose ``get_debug_flag`` falls back on
+    ``FLASK_ENV``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(part) for part in version("flask").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) < (2, 3)
 
 
 def is_flask_debug_on(setting: EnvSetting | None) -> bool:
-    """Flask's own reading of ``FLASK_DEBUG`` (``flask.helpers.get_debug_flag``)."""
-    return setting is not None and setting.value.lower() not in ("0", "false", "no")
+    """Flask's own reading of the setting (``flask.helpers.get_debug_flag``)."""
+    if setting is None:
+        return False
+    if setting.name == "FLASK_ENV":
+        return setting.value == "development"
+    return setting.value.lower() not in ("0", "false", "no")
 
 
 def prepare_sys_path(project: Project) -> None:

@@ -57,6 +57,10 @@ def test_banner_shows_flask_debug_and_where_it_was_set() -> None:
     off = replace(INFO, flask_debug=EnvSetting("FLASK_DEBUG", "0", "environment"))
     text = render(build_banner(ServerConfig.from_options(), off))
     assert re.search(r"Flask debug\s+off \(FLASK_DEBUG=0 from environment\)", text)
+    # Flask before 2.3 decides by FLASK_ENV when FLASK_DEBUG is not set (Bluelog).
+    env = replace(INFO, flask_debug=EnvSetting("FLASK_ENV", "development", ".flaskenv"))
+    text = render(build_banner(ServerConfig.from_options(), env))
+    assert re.search(r"Flask debug\s+on \(FLASK_ENV=development from \.flaskenv\)", text)
 
 
 def test_url_is_a_terminal_link() -> None:

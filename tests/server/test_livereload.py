@@ -542,6 +542,27 @@ def test_webkit_run_sends_events_for_template_and_css_changes(
 
 
 @pytest.mark.slow
+def test_webkit_run_swaps_a_stylesheet_built_into_the_static_folder(
+    project: Path, serve: Callable[..., Server]
+) -> None:
+    """webpack writes cookiecutter-flask's bundle to ``static/build/`` (Vite and Tailwind
+    to ``static/dist/``): a save there swaps it like any stylesheet. ``site.css`` after
+    it is the marker: its event must come second."""
+    for folder in ("build", "dist"):
+        build_file_tree(project / "static" / folder, {"main.css": "h1 {}\n"})
+    server = serve(project)
+    with sse(server.port) as reader:
+        assert b"event: hello" in reader.next_message()
+        for folder in ("build", "dist"):
+            save(project / "static" / folder / "main.css", "h1 { color: red }\n")
+            event = reader.next_message()
+            assert event.startswith(b"event: css\n") and f"{folder}/main.css".encode() in event
+        save(project / "static/site.css", "h1 { color: red }\n")
+        event = reader.next_message()
+        assert event.startswith(b"event: css\n") and b"site.css" in event
+
+
+@pytest.mark.slow
 def test_webkit_run_py_change_moves_the_page_to_a_new_generation(
     project: Path, serve: Callable[..., Server]
 ) -> None:

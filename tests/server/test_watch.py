@@ -106,6 +106,10 @@ def test_describe_names_files_relative_to_the_root() -> None:
         "src/pkg.egg-info/PKG-INFO",
         "src/pkg/__pycache__",  # the folder itself: creating it is no reason to re-watch
         "node_modules",
+        "build/lib/pkg/app.py",
+        "dist/pkg-1.0.tar.gz",
+        "src/pkg/build/x.py",
+        "static/node_modules/x/index.js",
     ],
 )
 def test_default_excludes(rel: str) -> None:
@@ -124,6 +128,10 @@ def test_default_excludes(rel: str) -> None:
         "seeds.py",
         "static/movie.swf",
         "templates/.env.docker",
+        # Front-end build output the app serves (webpack, Vite, Tailwind).
+        "my_app/static/build/main_css.bundle.css",
+        "static/dist/output.css",
+        "static/build",
     ],
 )
 def test_project_files_are_watched(rel: str) -> None:

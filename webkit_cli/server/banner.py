@@ -26,7 +26,8 @@ class BannerInfo:
     project: str
     mode: str  # "warm fork" or "spawn"
     watched: Sequence[str] = ()
-    #: FLASK_DEBUG as the app will read it (from the environment, .env or .flaskenv)
+    #: FLASK_DEBUG as the app will read it (from the environment, .env or .flaskenv), or
+    #: FLASK_ENV when an older Flask (< 2.3) decides by it
     flask_debug: EnvSetting | None = None
     #: the URL other machines use, when bound to every interface (0.0.0.0, ::)
     network_url: str | None = None
@@ -107,7 +108,7 @@ def build_banner(config: ServerConfig, info: BannerInfo) -> RenderableType:
         state = "[yellow]on[/]" if is_flask_debug_on(info.flask_debug) else "off"
         grid.add_row(
             "Flask debug",
-            f"{state} (FLASK_DEBUG={escape(info.flask_debug.value)} "
+            f"{state} ({escape(info.flask_debug.name)}={escape(info.flask_debug.value)} "
             f"from {escape(info.flask_debug.origin)})",
         )
     return Panel.fit(grid, title="[bold]webkit run[/]", subtitle="Ctrl+C to stop", padding=(0, 1))

@@ -167,6 +167,19 @@ def classify_batch(
     return ChangeBatch(paths=tuple(acted), action=max(actions))
 
 
+#: Build output that the app serves from a static folder (webpack's ``static/build/`` in
+#: cookiecutter-flask, Vite's or Tailwind's ``static/dist/``): what the browser loads, so
+#: watched there, though a ``build/`` or ``dist/`` elsewhere is packaging output.
+STATIC_BUILD_DIRS = frozenset({"build", "dist"})
+
+
+def _ignored_dir(name: str, above: Sequence[str]) -> bool:
+    """``is_ignored_dir(name)``, except for a build folder below a ``static`` folder."""
+    if name in STATIC_BUILD_DIRS and "static" in above:
+        return False
+    return is_ignored_dir(name)
+
+
 class ProjectFilter:
     """watchfiles filter: the default excludes, venvs, databases, editor files and ``--exclude``."""
 
@@ -191,7 +204,7 @@ class ProjectFilter:
             return False
         # The last part too: creating ``__pycache__`` is no new folder to watch (it would
         # restart the watch for nothing).
-        if any(is_ignored_dir(part) for part in parts):
+        if any(_ignored_dir(part, parts[:i]) for i, part in enumerate(parts)):
             return True
         if self._file_re.match(parts[-1]) or self._file_re.match(rel.as_posix()):
             return True
