@@ -28,22 +28,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-#: Launched as the tests launch it (tests/chromium.sh merges the --disable-features switches,
-#: Playwright's own and ours: Chromium heeds only the last one). Without the omnibox's web-UI
-#: popup each page does not start a hidden renderer of its own.
-CHROMIUM_LAUNCHER = ROOT / "tests" / "chromium.sh"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup",
-]
+sys.path.insert(0, str(ROOT))
+# Launched as the tests launch it: tests/chromium.sh, the same switches (no hidden omnibox
+# renderer per page).
+from tests._chromium import CHROMIUM, CHROMIUM_ARGS, CHROMIUM_LAUNCHER  # noqa: E402
+
 DEFAULT_FOLDER = (
     Path("/work/coord/screens")
     if Path("/work/coord").is_dir()
