@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,9 @@ from webkit_cli.server.wsgi import build_app
 FOLD = re.compile(r"\[(\d+) framework frames? folded: webkit, Werkzeug, Flask\]")
 
 
-def failing_request() -> tuple[Client, BaseException]:
-    """A Flask view that raises, served through webkit's pipeline; and the exception."""
+def failing_request(wrap: Callable[[Flask], None] | None = None) -> tuple[Client, BaseException]:
+    """A Flask view that raises, served through webkit's pipeline; and the exception.
+    ``wrap`` is called with the app before it is served (an extension's set-up)."""
     app = Flask("foldapp")
     app.config["PROPAGATE_EXCEPTIONS"] = True
     caught: list[BaseException] = []
@@ -39,6 +41,8 @@ def failing_request() -> tuple[Client, BaseException]:
             raise
         return "unreachable"
 
+    if wrap is not None:
+        wrap(app)
     config = ServerConfig.from_options(reload=False)
     return Client(build_app(app, config=config, hub=None, error=None)), caught  # type: ignore[return-value]
 
@@ -92,6 +96,39 @@ def test_the_error_page_folds_the_framework_frames_it_still_lists() -> None:
 
     text = client.get("/boom", headers={"Accept": "text/plain"}).get_data(as_text=True)
     assert FOLD.search(text) and "wsgi.py" not in text
+
+
+#: An extension that wraps Flask's dispatch, as Flask-DebugToolbar does, installed as a library.
+WRAPPING_EXTENSION = """\
+def wrap(app):
+    original = app.dispatch_request
+
+    def dispatch_request():
+        return original()
+
+    app.dispatch_request = dispatch_request
+"""
+
+
+def test_an_extensions_wrapper_above_the_view_is_folded_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_file_tree(tmp_path, {"site-packages/toolbar_lib/__init__.py": WRAPPING_EXTENSION})
+    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))
+    import toolbar_lib
+
+    client, caught = failing_request(toolbar_lib.wrap)
+    client.get("/boom", headers={"Accept": "text/plain"})
+    (exc,) = caught  # type: ignore[misc]
+    lines = format_exception(exc).splitlines()
+    note = re.fullmatch(
+        r"\[(\d+) framework and library frames folded: webkit, Werkzeug, Flask, toolbar_lib\]",
+        lines[1].strip(),
+    )
+    assert note is not None, lines
+    assert lines[2].startswith(f'  File "{__file__}"')  # the user's view comes next
+    # Below the user's frame a library's frames stay: the user called them.
+    assert framework_prefix(["/project/views.py", toolbar_lib.__file__]) == 0
 
 
 def test_an_error_of_the_framework_itself_keeps_every_frame() -> None:

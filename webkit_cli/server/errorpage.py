@@ -34,6 +34,7 @@ from webkit_cli.server.tracebacks import (
     format_exception,
     framework_prefix,
     is_framework_file,
+    is_library_file,
 )
 
 if TYPE_CHECKING:
@@ -83,15 +84,6 @@ class ExceptionInfo:
     syntax: dict[str, Any] | None = None
 
 
-def _is_library(filename: str) -> bool:
-    return (
-        "site-packages" in filename
-        or "dist-packages" in filename
-        or filename.startswith("<frozen ")
-        or filename.startswith(traceback.__file__.rsplit("/", 1)[0])
-    )
-
-
 def _walk(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
     """(frame, line) of a traceback, outermost first, each frame object once."""
     entries = [(frame, lineno or 0) for frame, lineno in traceback.walk_tb(tb)]
@@ -104,7 +96,7 @@ def _walk(tb: TracebackType | None) -> list[tuple[FrameType, int]]:
 def in_project(filename: str, root: Path | None) -> bool:
     """True for a file of the user's (under ``root``, outside its virtualenv and the
     installed packages, not webkit's, Werkzeug's or Flask's)."""
-    if _is_library(filename) or is_framework_file(filename) or filename.startswith("<"):
+    if is_library_file(filename) or is_framework_file(filename) or filename.startswith("<"):
         return False
     if root is None:
         return True
@@ -139,7 +131,7 @@ def _frames(
                 function=summary_frame.f_code.co_name,
                 code=linecache.getline(filename, lineno).strip(),
                 context=context,
-                own=not _is_library(filename),
+                own=not is_library_file(filename),
                 project=project,
                 path=display_path(filename, root) if root is not None else filename,
                 editor=editor_link(str(Path(filename).resolve()), lineno)

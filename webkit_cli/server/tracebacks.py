@@ -1,11 +1,13 @@
 """Tracebacks as the user reads them: their code first, the framework's dispatch folded.
 
 A request's exception reaches the view that raised it through webkit's WSGI layers,
-Werkzeug's server and Flask's dispatch: frames above the first line the user wrote,
-which say nothing about their bug. The request log, the terminal and the error page
-start at the first frame outside webkit, Werkzeug and Flask, and say how many frames
-they folded above it ("3 framework frames") instead of hiding them. Frames of those
-packages *below* the user's (``render_template`` -> Jinja) stay: the user called them.
+Werkzeug's server and Flask's dispatch, and often an extension's wrapper of that dispatch
+(Flask-DebugToolbar's, a monitoring middleware's): frames above the first line the user
+wrote, which say nothing about their bug. The request log, the terminal and the error page
+start at the first frame outside webkit, Werkzeug, Flask, the installed libraries and the
+standard library, and say how many frames they folded above it ("3 framework frames")
+instead of hiding them. Frames *below* the user's (``render_template`` -> Jinja) stay: the
+user called them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,43 +48,81 @@ def is_framework_file(filename: str) -> bool:
     return filename.startswith(_framework_dirs())
 
 
-def framework_prefix(filenames: Sequence[str]) -> int:
-    """How many outermost frames (of ``filenames``, outermost first) to fold.
+_STDLIB = str(Path(traceback.__file__).parent) + os.sep
+_INSTALLED = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)")
 
-    None when every frame is the framework's: an error of the framework itself keeps
+
+def is_library_file(filename: str) -> bool:
+    """An installed package's file (site-packages) or the standard library's."""
+    return (
+        _INSTALLED.search(filename) is not None
+        or filename.startswith("<frozen ")
+        or filename.startswith(_STDLIB)
+    )
+
+
+def framework_prefix(filenames: Sequence[str]) -> int:
+    """How many outermost frames (of ``filenames``, outermost first) to fold: those of
+    webkit, Werkzeug, Flask and the libraries, up to the first of the user's.
+
+    None when no frame is the user's: an error of the framework or a library itself keeps
     its frames, or there would be nothing left to read.
     """
     count = 0
     for filename in filenames:
-        if not is_framework_file(filename):
+        if not (is_framework_file(filename) or is_library_file(filename)):
             break
         count += 1
     return count if count < len(filenames) else 0
 
 
-def fold_note(count: int) -> str:
-    """``[3 framework frames folded: webkit, Werkzeug, Flask]``"""
+def fold_note(count: int, filenames: Sequence[str] = ()) -> str:
+    """``[3 framework frames folded: webkit, Werkzeug, Flask]``; with the folded frames'
+    ``filenames``, the libraries among them are named too (``..., flask_debugtoolbar]``)."""
     frames = "frame" if count == 1 else "frames"
-    return f"[{count} framework {frames} folded: {FRAMEWORK_NAMES}]"
+    libraries = [
+        name
+        for name in dict.fromkeys(_library_name(filename) for filename in filenames)
+        if name is not None
+    ]
+    if not libraries:
+        return f"[{count} framework {frames} folded: {FRAMEWORK_NAMES}]"
+    names = ", ".join([FRAMEWORK_NAMES, *libraries])
+    return f"[{count} framework and library {frames} folded: {names}]"
+
+
+def _library_name(filename: str) -> str | None:
+    """The top-level name of a library frame's package (``flask_debugtoolbar``), or
+    ``None`` for webkit's, Werkzeug's and Flask's frames."""
+    if is_framework_file(filename):
+        return None
+    if filename.startswith("<frozen ") or filename.startswith(_STDLIB):
+        return "the standard library"
+    found = _INSTALLED.search(filename)
+    if found is None:
+        return None
+    return found.group(1).removesuffix(".py")
 
 
 class _FoldedStack(traceback.StackSummary):
     """The frames after the fold, printed after one line that says what was folded."""
 
-    folded = 0
+    folded: Sequence[str] = ()
 
     def format(self, *args: Any, **kwargs: Any) -> list[str]:
-        return [f"  {fold_note(self.folded)}\n", *super().format(*args, **kwargs)]
+        note = fold_note(len(self.folded), self.folded)
+        return [f"  {note}\n", *super().format(*args, **kwargs)]
 
 
 def _fold(te: traceback.TracebackException, seen: set[int]) -> None:
     if id(te) in seen:
         return
     seen.add(id(te))
-    count = framework_prefix([frame.filename for frame in te.stack])
+    filenames = [frame.filename for frame in te.stack]
+    count = framework_prefix(filenames)
     if count:
         stack = _FoldedStack(te.stack[count:])
-        stack.folded = count
+        stack.folded = filenames[:count]
         te.stack = stack
     for other in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
         if other is not None:
@@ -103,12 +144,13 @@ def rich_traceback(exc: BaseException, **options: Any) -> RenderableType:
     from rich.traceback import Traceback
 
     trace = Traceback.extract(type(exc), exc, exc.__traceback__, show_locals=False)
-    folded = 0
+    folded: list[str] = []
     for stack in trace.stacks:
-        count = framework_prefix([frame.filename for frame in stack.frames])
+        filenames = [frame.filename for frame in stack.frames]
+        count = framework_prefix(filenames)
         stack.frames = stack.frames[count:]
-        folded += count
+        folded += filenames[:count]
     rendered = Traceback(trace, **options)
     if not folded:
         return rendered
-    return Group(Text(fold_note(folded), style="dim"), rendered)
+    return Group(Text(fold_note(len(folded), folded), style="dim"), rendered)
