@@ -17,7 +17,7 @@ from werkzeug.test import Client
 
 from tests.conftest import build_file_tree
 from tests.server._server import Server
-from webkit_cli.server.accesslog import PlainFormatter
+from webkit_cli.server.accesslog import PlainFormatter, RichFormatter
 from webkit_cli.server.config import ServerConfig
 from webkit_cli.server.tracebacks import format_exception, framework_prefix, rich_traceback
 from webkit_cli.server.wsgi import build_app
@@ -127,6 +127,9 @@ def test_an_extensions_wrapper_above_the_view_is_folded_and_named(
     )
     assert note is not None, lines
     assert lines[2].startswith(f'  File "{__file__}"')  # the user's view comes next
+    # The request log, not on a terminal (a pipe, a file): the longer note stays one line.
+    log = RichFormatter(Console(file=io.StringIO(), width=60)).traceback(exc).splitlines()
+    assert log[0] == lines[1].strip(), log[:3]
     # Below the user's frame a library's frames stay: the user called them.
     assert framework_prefix(["/project/views.py", toolbar_lib.__file__]) == 0
 

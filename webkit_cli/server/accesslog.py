@@ -263,7 +263,11 @@ class RichFormatter(PlainFormatter):
             highlight=False,
         )
         with self._tb_lock:
-            console.print(rich_traceback(exc, suppress=_framework_modules()))
+            # Not a terminal (a pipe, a log file): the fold note stays one line, for grep.
+            console.print(
+                rich_traceback(exc, suppress=_framework_modules()),
+                soft_wrap=not self._console.is_terminal,
+            )
         return buffer.getvalue().rstrip("\n")
 
 
