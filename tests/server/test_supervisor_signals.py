@@ -7,14 +7,20 @@ import, which never reads the channel on which it would be told to stop.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import re
+import select
 import signal
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests._harness import group_members, http_get, wait_until
 from tests.conftest import build_file_tree
 from tests.server._server import Server
 
@@ -84,6 +90,54 @@ def test_each_stop_signal_leaves_no_process_and_no_temporary_folder(
     server.assert_nothing_left()
     assert run_folders(tmpdir_for_server) == []
     assert "Traceback" not in server.stderr
+
+
+URL = re.compile(rb"http://127\.0\.0\.1:(\d+)")
+
+
+def _read_until(fd: int, done: Callable[[bytes], bool], timeout: float = 30.0) -> bytes:
+    """What the terminal ``fd`` shows until ``done`` holds for it, or until it closes."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not done(out):
+        assert time.monotonic() < deadline, f"the terminal showed, in {timeout:g} s:\n{out!r}"
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not data:
+                break
+            out += data
+    return out
+
+
+def test_ctrl_c_at_a_terminal_ends_the_line_of_its_echoed_c(tmp_path: Path) -> None:
+    """The terminal echoes ``^C`` without a newline; webkit ends that line, or the shell's
+    prompt would start on it (webkit exits 0, so the shell adds no newline itself)."""
+    project = build_file_tree(tmp_path / "p", {"app.py": APP})
+    argv = [sys.executable, "-m", "webkit_cli", "run", "--port", "0", "--no-reload"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: on the terminal, as a user starts it from a shell
+        os.chdir(project)
+        os.execve(sys.executable, argv, {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+    try:
+        shown = _read_until(fd, lambda out: URL.search(out) is not None)
+        port = URL.search(shown).group(1).decode()  # type: ignore[union-attr]
+        # Serving: the supervisor's loop has the signals.
+        assert http_get(int(port), timeout=30)[2].startswith("ok")
+        os.write(fd, b"\x03")  # Ctrl-C, typed: the terminal sends SIGINT and echoes ^C
+        shown += _read_until(fd, lambda out: False)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, shown
+    assert shown.endswith(b"^C\r\n"), shown[-200:]
+    # Its workers were in its process group (pty.fork made it the leader): none is left.
+    wait_until(lambda: not group_members(pid), 10, lambda: f"left: {group_members(pid)}")
 
 
 @pytest.mark.parametrize("mode", [(), ("--no-warm",)], ids=["forked", "spawned"])

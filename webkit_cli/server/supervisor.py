@@ -300,9 +300,17 @@ class Supervisor:
                 from webkit_cli._console import print_warning
 
                 print_warning(message)
-            case Stop():
+            case Stop(signum):
+                self._end_the_interrupted_line(signum)
                 return False
         return True
+
+    def _end_the_interrupted_line(self, signum: int) -> None:
+        """Ctrl-C at a terminal echoes ``^C`` with no newline after it; webkit then exits 0
+        (a clean stop), so the shell adds none either and its prompt would start right after
+        ``^C``: end that line first. Elsewhere (a pipe, a log) nothing is written."""
+        if signum == signal.SIGINT and self.console.is_terminal:
+            self.console.print()
 
     # -- reacting -----------------------------------------------------------------------
 
