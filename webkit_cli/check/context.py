@@ -316,8 +316,12 @@ class CheckContext:
             return True
         if self.facts is not None:
             return self.resolve_template(name) is not None
-        pieces = _template_pieces(name)
-        if pieces is None:
+        from jinja2 import TemplateNotFound
+        from jinja2.loaders import split_template_path
+
+        try:
+            pieces = split_template_path(name)
+        except TemplateNotFound:
             return False  # ".." or a backslash: Jinja's loaders find nothing
         name = "/".join(pieces)
         if name in self.template_names:
@@ -711,18 +715,6 @@ def _template_dirs(ctx: CheckContext) -> list[Path]:
             if path.is_dir() and (path == ctx.root or ctx.root in path.parents):
                 dirs.setdefault(path, None)
     return list(dirs)
-
-
-def _template_pieces(name: str) -> list[str] | None:
-    """The folders and file of a template name as Jinja's ``split_template_path`` reads it:
-    empty and ``.`` pieces dropped; ``None`` for a name no file-system loader serves."""
-    pieces: list[str] = []
-    for piece in name.split("/"):
-        if os.sep in piece or (os.altsep and os.altsep in piece) or piece == os.pardir:
-            return None
-        if piece and piece != ".":
-            pieces.append(piece)
-    return pieces
 
 
 def _extension_folder(folder: str, modules: frozenset[str]) -> bool:
