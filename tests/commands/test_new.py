@@ -74,6 +74,22 @@ def test_creates_a_project_without_asking(runner: CliRunner, tiny: Path, out: Pa
     assert not (project / ".git").exists()
 
 
+def test_next_steps_say_to_make_a_virtualenv_only_when_none_is_active(
+    runner: CliRunner, tiny: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv_line = "python -m venv .venv && . .venv/bin/activate"
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    bare = new(runner, "bare", "-t", str(tiny), "--dir", str(out), "--no-git", "--no-input")
+    assert bare.exit_code == 0, bare.output
+    steps = bare.output.split("Next steps")[1]
+    assert steps.index(venv_line) < steps.index("pip install -e '.[dev]'")
+    monkeypatch.setenv("VIRTUAL_ENV", str(out / "elsewhere" / ".venv"))
+    active = new(runner, "active", "-t", str(tiny), "--dir", str(out), "--no-git", "--no-input")
+    assert active.exit_code == 0, active.output
+    assert venv_line not in active.output and "pip install -e '.[dev]'" in active.output
+
+
 def test_an_api_project_says_how_to_get_a_key(runner: CliRunner, out: Path) -> None:
     result = new(runner, "notes-api", "-t", "api", "--dir", str(out), "--no-git", "--no-input")
     assert result.exit_code == 0, result.output

@@ -21,6 +21,7 @@ from webkit_cli.scaffold.post import (
     install_project,
     next_steps_panel,
     plan_tree,
+    shell_has_environment,
     summary_line,
 )
 
@@ -110,6 +111,35 @@ def test_next_steps_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "pip install" not in text
     assert "db upgrade" not in text
     assert "keys create" not in text
+
+
+def test_next_steps_make_a_virtual_environment_when_the_shell_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an active environment (webkit from pipx, say) `pip install` would go to the
+    system's or the user's pip: the panel starts with the README's own venv line."""
+    monkeypatch.chdir(tmp_path)
+    lines = render(next_steps_panel(tmp_path / "shop", installed=False, venv_active=False))
+    steps = [line.strip("│ ") for line in lines.splitlines()]
+    venv = steps.index("python -m venv .venv && . .venv/bin/activate")
+    assert steps.index("cd shop") < venv < steps.index("pip install -e '.[dev]'")
+    active = render(next_steps_panel(tmp_path / "shop", installed=False, venv_active=True))
+    assert "venv" not in active and "pip install -e '.[dev]'" in active
+    installed = render(next_steps_panel(tmp_path / "shop", installed=True, venv_active=False))
+    assert "venv" not in installed  # installed into webkit's environment already
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"VIRTUAL_ENV": "/home/ada/shop/.venv"}, True),
+        ({"CONDA_PREFIX": "/opt/conda/envs/shop"}, True),
+        ({"VIRTUAL_ENV": ""}, False),
+    ],
+)
+def test_shell_has_environment(environ: dict[str, str], expected: bool) -> None:
+    assert shell_has_environment(environ) is expected
 
 
 def test_next_steps_upgrade_the_database_first(

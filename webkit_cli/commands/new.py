@@ -452,7 +452,13 @@ def _after(
     console: Console,
 ) -> None:
     """git init, pip install and the next steps, once the files are in place."""
-    from webkit_cli.scaffold.post import decide_steps, init_git, install_project, next_steps_panel
+    from webkit_cli.scaffold.post import (
+        decide_steps,
+        init_git,
+        install_project,
+        next_steps_panel,
+        shell_has_environment,
+    )
 
     target, tpl = result.target, result.template
     install, git = decide_steps(
@@ -474,4 +480,9 @@ def _after(
         install_project(target, console)
         console.print(f"Installed {name} with its dev extras into {sys.prefix}.")
     api_package = str(result.answers["package"]) if tpl.name == "api" else None
-    console.print(next_steps_panel(target, installed=install, api_package=api_package))
+    venv_active = shell_has_environment(os.environ)
+    console.print(
+        next_steps_panel(
+            target, installed=install, api_package=api_package, venv_active=venv_active
+        )
+    )

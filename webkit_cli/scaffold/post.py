@@ -11,6 +11,7 @@ from webkit_cli.errors import ScaffoldError
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Mapping
 
     from rich.console import Console, RenderableType
     from rich.panel import Panel
@@ -201,17 +202,38 @@ def summary_line(result: ScaffoldResult, *, overwrite: bool) -> str:
     )
 
 
-def next_steps_panel(target: Path, *, installed: bool, api_package: str | None = None) -> Panel:
+#: The project's README's first step: its own virtual environment, activated.
+MAKE_VENV = (
+    r"python -m venv .venv && .venv\Scripts\activate"
+    if os.name == "nt"
+    else "python -m venv .venv && . .venv/bin/activate"
+)
+
+
+def shell_has_environment(environ: Mapping[str, str]) -> bool:
+    """Whether the shell that ran webkit has a virtual (or conda) environment activated: the
+    ``pip`` it runs installs there. Without one it is the system's or the user's (pipx-installed
+    webkit included), which Debian and Homebrew refuse or which mixes every project's packages."""
+    return bool(environ.get("VIRTUAL_ENV") or environ.get("CONDA_PREFIX"))
+
+
+def next_steps_panel(
+    target: Path, *, installed: bool, api_package: str | None = None, venv_active: bool = True
+) -> Panel:
     """The small 'what now' panel printed after a successful run.
 
     ``api_package``: the project is the built-in ``api`` template's, whose every endpoint but
     ``/``, ``/docs`` and ``/healthz`` needs a key; the panel says how to make one.
+    ``venv_active=False`` (see :func:`shell_has_environment`): the install step is preceded by
+    making and activating the project's own virtual environment.
     """
     from rich.panel import Panel
 
     where = _where(target)
     steps = [f"cd {where}"] if where != "." else []
     if not installed:
+        if not venv_active:
+            steps.append(MAKE_VENV)
         steps.append("pip install -e '.[dev]'")
     # Flask-Migrate in the package (the built-in templates): the app makes no tables itself.
     migrations = sorted(target.glob("src/*/migrations/alembic.ini"))
