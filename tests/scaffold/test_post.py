@@ -17,6 +17,7 @@ from webkit_cli.cli import cli
 from webkit_cli.errors import ScaffoldError
 from webkit_cli.scaffold import create_project
 from webkit_cli.scaffold.post import (
+    MAKE_VENV,
     dry_run_report,
     install_project,
     next_steps_panel,
@@ -24,6 +25,7 @@ from webkit_cli.scaffold.post import (
     shell_has_environment,
     summary_line,
 )
+from webkit_cli.scaffold.template import builtin_template_names, builtin_templates_dir
 
 
 def render(renderable: object) -> str:
@@ -127,6 +129,17 @@ def test_next_steps_make_a_virtual_environment_when_the_shell_has_none(
     assert "venv" not in active and "pip install -e '.[dev]'" in active
     installed = render(next_steps_panel(tmp_path / "shop", installed=True, venv_active=False))
     assert "venv" not in installed  # installed into webkit's environment already
+
+
+def test_the_venv_step_is_the_builtin_readmes_own() -> None:
+    """The panel's line and each built-in template's README say the same: one way to start."""
+    templates = builtin_templates_dir()
+    assert templates is not None
+    names = builtin_template_names()
+    assert names
+    for name in names:
+        readme = (templates / name / "files" / "README.md.jinja").read_text()
+        assert MAKE_VENV in readme, name
 
 
 @pytest.mark.parametrize(
